@@ -1,0 +1,268 @@
+// Safe extraction of tar entries into an image's rootfs directory.
+//
+// The rule: nothing is ever written outside `root`, whatever the archive
+// holds. Each attack and the function that stops it:
+//
+//   "../../etc/x", "a/../../x"      normalizeEntryPath: `..` that climbs above
+//                                   the root is refused; a leading "/" is
+//                                   dropped, so absolute names stay inside.
+//   symlink "d" -> "/" or "../..",  ensureParentDirectories: every parent
+//   then a file "d/etc/x"           component is lstat'ed; a symlink there is
+//                                   refused, whatever it points to.
+//   hardlink -> "/etc/passwd",      linkHardlink: the target is normalized like
+//   "../outside", "symlink/x"       a name and must be an existing non-directory
+//                                   reached without symlinks.
+//   symlink "f" -> "/etc/shadow",   clearDestination: an existing entry is
+//   then a file "f"                 unlinked (the link itself) before creating;
+//                                   files are opened O_CREAT|O_EXCL|O_NOFOLLOW.
+//   dir "d" (mode 0777), then a     applyDirectoryMetadata re-checks each
+//   symlink "d" -> "/etc"           directory with lstat before chmod/chown.
+//
+// Why lstat checks are enough here (no openat2/RESOLVE_BENEATH): the root is
+// a fresh directory inside the store's private images/.import-*/ (mode 0700),
+// so nothing but this extraction writes there while it runs.
+//
+// Symlinks are stored exactly as in the archive, absolute targets included:
+// they are only resolved later, inside the container's own root.
+
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  chmodSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from "node:fs";
+import { join } from "node:path";
+import type { Syscalls } from "../linux/syscalls";
+import { UnsafeEntryError } from "./errors";
+import type { TarEntry } from "./tar";
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+export interface ExtractOptions {
+  /**
+   * Give files the archive's uid/gid. Only root can give files away; like
+   * GNU tar, an unprivileged extraction keeps the caller's ownership.
+   */
+  preserveOwnership: boolean;
+}
+
+/** Metadata to apply to a directory after everything inside it is written. */
+interface PendingDirectory {
+  parts: string[];
+  entry: TarEntry;
+}
+
+/** Extracts `entries` into the existing directory `root`. Throws UnsafeEntryError for a hostile entry. */
+export function extractEntries(entries: readonly TarEntry[], root: string, syscalls: Syscalls, options: ExtractOptions): void {
+  const pendingDirectories = new Map<string, PendingDirectory>();
+  for (const entry of entries) {
+    if (entry.path.includes("\0") || entry.linkTarget.includes("\0")) {
+      throw new UnsafeEntryError(entry.path, "has a NUL byte in its name");
+    }
+    const parts = normalizeEntryPath(entry.path);
+    if (parts === null) throw new UnsafeEntryError(entry.path, "escapes the image directory");
+    if (parts.length === 0) {
+      if (entry.type !== "dir") throw new UnsafeEntryError(entry.path, "names the image root but is not a directory");
+      pendingDirectories.set("", { parts, entry });
+      continue;
+    }
+    const path = ensureParentDirectories(root, parts, entry.path);
+    clearDestination(path, entry);
+    if (entry.type === "dir") pendingDirectories.set(parts.join("/"), { parts, entry });
+    writeEntry(entry, path, root, syscalls, options);
+  }
+  applyDirectoryMetadata([...pendingDirectories.values()], root, options);
+}
+
+/**
+ * Splits a name into components relative to the image root, or returns null
+ * when it climbs above the root. A leading "/" is dropped (absolute names are
+ * relative to the image root, as GNU tar does); "." and empty components
+ * vanish; ".." removes the previous component. Purely textual: the
+ * components are checked for symlinks as they are walked.
+ */
+export function normalizeEntryPath(name: string): string[] | null {
+  const parts: string[] = [];
+  for (const part of name.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (parts.length === 0) return null;
+      parts.pop();
+    } else {
+      parts.push(part);
+    }
+  }
+  return parts;
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Makes sure every parent of `parts` is a real directory under `root`,
+ * creating missing ones, and returns the entry's full path. A parent that is
+ * a symlink is refused, wherever it points: following it is how an archive
+ * writes outside the image.
+ */
+export function ensureParentDirectories(root: string, parts: readonly string[], entryPath: string): string {
+  let path = root;
+  for (const [index, part] of parts.slice(0, -1).entries()) {
+    path = join(path, part);
+    const stats = lstatOrUndefined(path);
+    const shown = parts.slice(0, index + 1).join("/");
+    if (stats === undefined) {
+      // Mode 0755 until the directory's own entry (if any) sets it at the end.
+      mkdirSync(path, 0o755);
+    } else if (stats.isSymbolicLink()) {
+      throw new UnsafeEntryError(entryPath, `would be written through the symlink "${shown}"`);
+    } else if (!stats.isDirectory()) {
+      throw new UnsafeEntryError(entryPath, `has a parent "${shown}" that is not a directory`);
+    }
+  }
+  return join(path, parts[parts.length - 1]!);
+}
+
+/**
+ * Removes whatever already sits at `path`, so the new entry replaces it. A
+ * symlink is unlinked itself, never written through. A directory stays when
+ * the entry is a directory too (tar archives often list one twice).
+ */
+export function clearDestination(path: string, entry: TarEntry): void {
+  const stats = lstatOrUndefined(path);
+  if (stats === undefined) return;
+  if (stats.isDirectory()) {
+    // rmSync never follows symlinks found inside the tree it removes.
+    if (entry.type !== "dir") rmSync(path, { recursive: true });
+    return;
+  }
+  unlinkSync(path);
+}
+
+function writeEntry(entry: TarEntry, path: string, root: string, syscalls: Syscalls, options: ExtractOptions): void {
+  switch (entry.type) {
+    case "dir":
+      if (lstatOrUndefined(path) === undefined) mkdirSync(path, 0o700);
+      return; // owner, mode and mtime come at the end: see applyDirectoryMetadata
+    case "file":
+      return writeRegularFile(entry, path, options);
+    case "symlink":
+      symlinkSync(entry.linkTarget, path);
+      if (options.preserveOwnership) lchownSync(path, entry.uid, entry.gid);
+      lutimesSync(path, entry.mtime, entry.mtime);
+      return;
+    case "hardlink":
+      return linkHardlink(entry, path, root);
+    case "char":
+    case "block":
+    case "fifo":
+      return makeNode(entry, path, syscalls, options);
+  }
+}
+
+/** O_EXCL|O_NOFOLLOW: the file is new, never something a link points to. Metadata via the fd. */
+function writeRegularFile(entry: TarEntry, path: string, options: ExtractOptions): void {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  const fd = openSync(path, flags, 0o600);
+  try {
+    let written = 0;
+    while (written < entry.data.length) written += writeSync(fd, entry.data, written);
+    if (options.preserveOwnership) fchownSync(fd, entry.uid, entry.gid);
+    // chmod after chown: chown clears setuid and setgid.
+    fchmodSync(fd, entry.mode);
+    futimesSync(fd, entry.mtime, entry.mtime);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A hardlink's target is a name inside the image: normalized like an entry
+ * name, reached without symlinks, and already extracted. link(2) does not
+ * follow a final symlink, so linking to a symlink links the symlink itself.
+ */
+export function linkHardlink(entry: TarEntry, path: string, root: string): void {
+  const shownTarget = JSON.stringify(entry.linkTarget);
+  const targetParts = normalizeEntryPath(entry.linkTarget);
+  if (targetParts === null) throw new UnsafeEntryError(entry.path, `is a hardlink to ${shownTarget}, outside the image directory`);
+  if (targetParts.length === 0) throw new UnsafeEntryError(entry.path, "is a hardlink to the image root");
+  let target = root;
+  for (const [index, part] of targetParts.entries()) {
+    target = join(target, part);
+    const stats = lstatOrUndefined(target);
+    const isLast = index === targetParts.length - 1;
+    if (stats === undefined || (!isLast && !stats.isDirectory() && !stats.isSymbolicLink())) {
+      throw new UnsafeEntryError(entry.path, `is a hardlink to ${shownTarget}, which is not in the image`);
+    }
+    if (!isLast && stats.isSymbolicLink()) {
+      const shown = targetParts.slice(0, index + 1).join("/");
+      throw new UnsafeEntryError(entry.path, `is a hardlink to ${shownTarget}, through the symlink "${shown}"`);
+    }
+    if (isLast && stats.isDirectory()) throw new UnsafeEntryError(entry.path, `is a hardlink to the directory ${shownTarget}`);
+  }
+  linkSync(target, path);
+}
+
+/** Devices and fifos. mknod applies the umask, so the mode is set again after chown. */
+function makeNode(entry: TarEntry, path: string, syscalls: Syscalls, options: ExtractOptions): void {
+  const typeBits = entry.type === "char" ? S_IFCHR : entry.type === "block" ? S_IFBLK : S_IFIFO;
+  syscalls.mknod(path, typeBits | entry.mode, makeDevice(entry.devMajor, entry.devMinor));
+  if (options.preserveOwnership) lchownSync(path, entry.uid, entry.gid);
+  // chmod follows symlinks, but `path` is the node just created: not a link.
+  chmodSync(path, entry.mode);
+  lutimesSync(path, entry.mtime, entry.mtime);
+}
+
+/** glibc's makedev(3): the 12-bit major and 20-bit minor split across a 64-bit dev_t. */
+export function makeDevice(major: number, minor: number): number {
+  const low = (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & 0xfff00) << 12);
+  return (low >>> 0) + Math.floor(major / 0x1000) * 2 ** 44;
+}
+
+/**
+ * Directory owner, mode and mtime, deepest first and only now: a read-only
+ * directory would otherwise block the entries inside it, and each entry
+ * written would bump its parent's mtime. A later entry may have replaced a
+ * directory with a symlink, so each path is checked again with lstat and
+ * skipped unless it is still a real directory reached without symlinks.
+ */
+function applyDirectoryMetadata(pending: PendingDirectory[], root: string, options: ExtractOptions): void {
+  pending.sort((a, b) => b.parts.length - a.parts.length);
+  for (const { parts, entry } of pending) {
+    if (!isRealDirectory(root, parts)) continue;
+    const path = join(root, ...parts);
+    if (options.preserveOwnership) lchownSync(path, entry.uid, entry.gid);
+    chmodSync(path, entry.mode);
+    lutimesSync(path, entry.mtime, entry.mtime);
+  }
+}
+
+function isRealDirectory(root: string, parts: readonly string[]): boolean {
+  let path = root;
+  for (const part of parts) {
+    path = join(path, part);
+    const stats = lstatOrUndefined(path);
+    if (stats === undefined || !stats.isDirectory()) return false; // isDirectory is false for symlinks
+  }
+  return true;
+}
