@@ -7,6 +7,7 @@
 //   TMP/victim/secret     an existing file an archive tries to overwrite or link
 
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Errno } from "../../src/linux/errors";
@@ -36,6 +37,8 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  // An unprivileged run cannot delete inside the read-only directories an image made.
+  execFileSync("chmod", ["-R", "u+rwX", tmp]);
   rmSync(tmp, { recursive: true, force: true });
   expect(existsSync(tmp)).toBe(false);
 });
