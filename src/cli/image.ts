@@ -18,26 +18,26 @@ Commands:
 
 See docs/images.md.`;
 
+type Subcommand = (args: string[], ctx: CliContext) => number;
+
+const subcommands: Record<string, Subcommand> = {
+  import: importCommand,
+  ls: listCommand,
+  list: listCommand,
+  rm: removeCommand,
+  remove: removeCommand,
+};
+
+const helpWords = new Set(["--help", "-h", "help"]);
+
 export const image: Command = async (args, ctx) => {
-  const [subcommand, ...rest] = args;
-  if (rest.includes("--help") || rest.includes("-h")) return printHelp(ctx);
-  switch (subcommand) {
-    case undefined:
-    case "--help":
-    case "-h":
-    case "help":
-      return printHelp(ctx);
-    case "import":
-      return importCommand(rest, ctx);
-    case "ls":
-    case "list":
-      return listCommand(rest, ctx);
-    case "rm":
-    case "remove":
-      return removeCommand(rest, ctx);
-    default:
-      throw new UsageError(`unknown image command ${JSON.stringify(subcommand)}; see diyc image --help`);
+  const [name, ...rest] = args;
+  if (name === undefined || helpWords.has(name) || rest.some((arg) => arg === "--help" || arg === "-h")) {
+    return printHelp(ctx);
   }
+  const subcommand = subcommands[name];
+  if (subcommand === undefined) throw new UsageError(`unknown image command ${JSON.stringify(name)}; see diyc image --help`);
+  return subcommand(rest, ctx);
 };
 
 function printHelp(ctx: CliContext): number {

@@ -184,16 +184,19 @@ function makeDirectoriesWritable(path: string): void {
   for (const child of readdirSync(path)) makeDirectoriesWritable(join(path, child));
 }
 
-/** Every image, sorted by name. In-progress imports and removals (dot names) are not images. */
-export function listImages(store: Store): ImageInfo[] {
-  let names: string[];
+/** A directory's entries; none when it does not exist yet (a fresh store). */
+function readDirectoryOrEmpty(path: string): string[] {
   try {
-    names = readdirSync(store.imagesDir);
+    return readdirSync(path);
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return [];
-    throw asDiycError(error, store.imagesDir);
+    throw asDiycError(error, path);
   }
-  return names
+}
+
+/** Every image, sorted by name. In-progress imports and removals (dot names) are not images. */
+export function listImages(store: Store): ImageInfo[] {
+  return readDirectoryOrEmpty(store.imagesDir)
     .filter((name) => !name.startsWith(".") && imageExists(store, name))
     .sort()
     .map((name) => readImageInfo(store, name));
@@ -245,14 +248,7 @@ export function removeImage(store: Store, name: string, usersOf: (image: string)
  * is what serializes create against image removal).
  */
 export function containersUsingImage(store: Store, image: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(store.containersDir);
-  } catch (error) {
-    if (errnoCode(error) === "ENOENT") return [];
-    throw asDiycError(error, store.containersDir);
-  }
-  return names.filter((name) => readContainerImage(join(store.containerDir(name), "container.json")) === image).sort();
+  return readDirectoryOrEmpty(store.containersDir).filter((name) => readContainerImage(join(store.containerDir(name), "container.json")) === image).sort();
 }
 
 function readContainerImage(path: string): string | undefined {
