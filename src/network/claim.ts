@@ -1,0 +1,46 @@
+// Claiming a name in a directory, first come first served, across processes.
+//
+// The content is written to a private temporary file first and then hard-linked
+// to the name: link(2) fails with EEXIST when the name exists, atomically, so
+// exactly one claimer wins, and since the file was complete before it got its
+// name, a reader never sees it half-written (O_EXCL + write would allow that).
+
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Creates `dir/name` holding `content` unless it exists; true if we created it. */
+export function claimExclusive(dir: string, name: string, content: string): boolean {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.claim-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(tmp, content, { mode: 0o644 });
+  try {
+    linkSync(tmp, join(dir, name));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw err;
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+/** Deletes a file; false if it was already gone (release is idempotent). */
+export function removeIfExists(path: string): boolean {
+  try {
+    unlinkSync(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+}
+
+/** Reads a small state file; undefined if it does not exist (never claimed, or released). */
+export function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,67 @@
+// Names: containers on one network find each other by name through a hosts
+// file per container, STORE/containers/NAME/hosts, which the runtime
+// bind-mounts on /etc/hosts. No DNS server is needed.
+//
+// The files are rewritten in place (open with O_TRUNC, write), never replaced
+// by rename: a bind mount pins the inode, so a renamed-in file would never be
+// seen inside a running container. A reader may briefly see a short file;
+// resolvers read /etc/hosts per lookup, so the next lookup sees it whole.
+//
+// Rewrites are serialized by an flock on the network, so the last writer always
+// wrote from the latest set of leases.
+
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { LOCK_EX, LOCK_UN, linuxSyscalls } from "../linux/syscalls";
+import type { Store } from "../runtime/store";
+import { listLeases, networkStateDir, type Lease } from "./ipam";
+
+const LOCALHOST_LINES = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"];
+
+export function hostsFileContent(leases: Lease[]): string {
+  return [...LOCALHOST_LINES, ...leases.map((l) => `${l.ip}\t${l.container}`)].join("\n") + "\n";
+}
+
+export function hostsFilePath(store: Store, container: string): string {
+  return join(store.containerDir(container), "hosts");
+}
+
+/** Runs `fn` holding the network's lock (a file that is never deleted). */
+export function withNetworkLock<T>(store: Store, network: string, fn: () => T): T {
+  const dir = networkStateDir(store, network);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, "lock");
+  const fd = openSync(path, "a", 0o600);
+  try {
+    linuxSyscalls.flock(fd, LOCK_EX, path);
+    try {
+      return fn();
+    } finally {
+      linuxSyscalls.flock(fd, LOCK_UN, path);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Rewrites the hosts file of every container leasing an address on `network`.
+ * Containers whose directory does not exist (not created by the runtime) are
+ * skipped: this module never creates container directories. Returns the
+ * containers whose file was written.
+ */
+export function writeHostsFiles(store: Store, cfg: { name: string }): string[] {
+  return withNetworkLock(store, cfg.name, () => {
+    const leases = listLeases(store, cfg.name);
+    const content = hostsFileContent(leases);
+    const written: string[] = [];
+    for (const { container } of leases) {
+      if (!existsSync(store.containerDir(container))) continue;
+      // writeFileSync opens with O_TRUNC and writes: same inode, so a bind
+      // mount of this file sees the new content.
+      writeFileSync(hostsFilePath(store, container), content, { mode: 0o644 });
+      written.push(container);
+    }
+    return written;
+  });
+}

@@ -1,0 +1,366 @@
+// Container networking: the entry points the runtime and `diyc network` call.
+//
+//   setupNetwork     bridge + gateway address, ip_forward, the nft table
+//   attachContainer  lease, veth pair into the container's netns, eth0 address
+//                    and default route, published ports, hosts files
+//   detachContainer  undoes attach; safe to run twice or after a crash
+//   cleanNetwork     undoes setup (and detaches whatever is still attached)
+//
+// Every kernel step is one line on `log` (no prefix: the runtime adds `HOST| `).
+// Kernel work is rtnetlink from TypeScript (netlink.ts and the modules named
+// after what they create); NAT is nftables (nftables.ts); state lives in the
+// store (ipam.ts, ports.ts). See docs/networking.md for the whole picture.
+
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { writeJsonAtomic } from "../runtime/atomic";
+import type { Store } from "../runtime/store";
+import { DiycError, UsageError } from "../linux/errors";
+import { NAME_PATTERN, validateName } from "../spec/names";
+import { addAddress, addDefaultRoute } from "./address";
+import { ensureBridge } from "./bridge";
+import { readIfExists, removeIfExists } from "./claim";
+import { writeHostsFiles } from "./hosts";
+import { claimAddress, leasesDir, listLeases, networkStateDir, releaseLeases, unusableReason, type Lease } from "./ipam";
+import { formatIpv4, parseIpv4, parseSubnet, type Subnet } from "./ipv4";
+import { deleteLink, findLink, getLink, MAX_LINK_NAME, setLinkUp, setMaster } from "./link";
+import { withNetlink, type NetlinkSocket } from "./netlink";
+import { assertOwnNetns, openNetlinkIn } from "./netns";
+import { addPortRules, deletePortRules, deleteTable, ensureNetworkRules, TABLE_PATTERN } from "./nftables";
+import { claimPorts, formatPublish, listPortClaims, releasePorts, type PortMapping } from "./ports";
+import { ipForwardPath, readSysctl, routeLocalnetPath, writeSysctl } from "./sysctl";
+import { CONTAINER_IFNAME, createVethPair, hostVethName } from "./veth";
+
+export { parsePublish, formatPublish, type PortMapping, type Protocol } from "./ports";
+export { writeHostsFiles, hostsFilePath } from "./hosts";
+export { hostVethName } from "./veth";
+export { listLeases, reconcileLeases, type Lease } from "./ipam";
+export { NetlinkError } from "./netlink";
+export { NftError } from "./nftables";
+
+export interface NetworkConfig {
+  /** The network's name: its directory in the store. */
+  name: string;
+  /** The bridge's link name (at most 15 characters). */
+  bridge: string;
+  /** CIDR, e.g. 172.16.0.0/24. */
+  subnet: string;
+  /** The bridge's address and the containers' default route. */
+  gateway: string;
+  /** The nftables table (family ip) holding this network's rules, and nothing else. */
+  table: string;
+}
+
+export const DEFAULT_NETWORK: NetworkConfig = {
+  name: "diyc0",
+  bridge: "diyc0",
+  subnet: "172.16.0.0/24",
+  gateway: "172.16.0.1",
+  table: "diyc",
+};
+
+export type Log = (line: string) => void;
+
+const quiet: Log = () => {};
+
+/** What attachContainer set up, for the runtime's records and messages. */
+export interface Attachment {
+  container: string;
+  network: string;
+  ip: string;
+  prefixLength: number;
+  gateway: string;
+  /** The host end of the veth pair (a port of the bridge). */
+  hostInterface: string;
+  /** The container end, inside its namespace. */
+  containerInterface: string;
+  publish: PortMapping[];
+}
+
+export interface AttachRequest {
+  container: string;
+  /** A process in the container's (new) network namespace, on the host's pid numbering. */
+  pid: number;
+  /** The address asked for with -i/--ip; the lowest free one when absent. */
+  ip?: string;
+  publish: PortMapping[];
+}
+
+interface ParsedNetwork {
+  cfg: NetworkConfig;
+  subnet: Subnet;
+  gateway: number;
+}
+
+const LINK_NAME = /^[a-zA-Z0-9_][a-zA-Z0-9_.-]*$/;
+
+/** Checks a NetworkConfig before any of it reaches a path, a link name or an nft script. */
+export function parseNetworkConfig(cfg: NetworkConfig): ParsedNetwork {
+  if (!NAME_PATTERN.test(cfg.name)) throw new UsageError(`invalid network name ${JSON.stringify(cfg.name)}: use [a-zA-Z0-9_.-], starting with a letter or digit`);
+  if (!LINK_NAME.test(cfg.bridge) || cfg.bridge.length > MAX_LINK_NAME) {
+    throw new UsageError(`invalid bridge name ${JSON.stringify(cfg.bridge)}: use 1-${MAX_LINK_NAME} characters [a-zA-Z0-9_.-]`);
+  }
+  if (!TABLE_PATTERN.test(cfg.table)) throw new UsageError(`invalid nft table name ${JSON.stringify(cfg.table)}: use [a-zA-Z0-9_], starting with a letter`);
+  const subnet = parseSubnet(cfg.subnet);
+  const gateway = parseIpv4(cfg.gateway);
+  if (gateway === undefined) throw new UsageError(`invalid gateway ${JSON.stringify(cfg.gateway)}: use an IPv4 address`);
+  const pool = { name: cfg.name, subnet, gateway: -1 };
+  const why = unusableReason(pool, gateway);
+  if (why !== undefined) throw new UsageError(`invalid gateway ${cfg.gateway}: it ${why} ${cfg.subnet}`);
+  return { cfg, subnet, gateway };
+}
+
+/** A config for a bridge and subnet given on the command line: the gateway is the first address. */
+export function networkConfigFor(opts: { bridge?: string; subnet?: string; gateway?: string }): NetworkConfig {
+  const bridge = opts.bridge ?? DEFAULT_NETWORK.bridge;
+  const subnetText = opts.subnet ?? (bridge === DEFAULT_NETWORK.bridge ? DEFAULT_NETWORK.subnet : undefined);
+  if (subnetText === undefined) throw new UsageError(`--subnet is required with --bridge ${bridge}`);
+  const subnet = parseSubnet(subnetText);
+  const cfg: NetworkConfig = {
+    name: bridge,
+    bridge,
+    subnet: subnetText,
+    gateway: opts.gateway ?? formatIpv4(subnet.network + 1),
+    // The default network keeps the plain name; others get their own table so
+    // cleaning one never touches another's rules.
+    table: bridge === DEFAULT_NETWORK.bridge ? DEFAULT_NETWORK.table : `diyc_${bridge.replace(/[^a-zA-Z0-9_]/g, "_")}`,
+  };
+  parseNetworkConfig(cfg);
+  return cfg;
+}
+
+/** Checks an address asked for with -i/--ip; returns it in canonical form. */
+export function validateRequestedIp(cfg: NetworkConfig, ip: string): string {
+  const net = parseNetworkConfig(cfg);
+  const n = parseIpv4(ip);
+  if (n === undefined) throw new UsageError(`invalid address ${JSON.stringify(ip)}: use an IPv4 address such as ${formatIpv4(net.subnet.network + 2)}`);
+  const why = unusableReason({ name: cfg.name, subnet: net.subnet, gateway: net.gateway }, n);
+  if (why !== undefined) throw new UsageError(`address ${ip} cannot be used: it ${why} ${cfg.subnet} of network ${cfg.name}`);
+  return formatIpv4(n);
+}
+
+// --- network state in the store ---
+//
+//   STORE/network/NET/network.json   the config, and whether setup created the bridge
+//   STORE/network/.ip_forward        ip_forward's value before a setup turned it on
+
+interface NetworkState {
+  config: NetworkConfig;
+  createdBridge: boolean;
+}
+
+function stateFile(store: Store, network: string): string {
+  return join(networkStateDir(store, network), "network.json");
+}
+
+function readState(store: Store, network: string): NetworkState | undefined {
+  const text = readIfExists(stateFile(store, network));
+  return text === undefined ? undefined : (JSON.parse(text) as NetworkState);
+}
+
+function ipForwardRecord(store: Store): string {
+  return join(store.networkDir, ".ip_forward");
+}
+
+/** The networks set up in this store. */
+export function listNetworks(store: Store): NetworkConfig[] {
+  if (!existsSync(store.networkDir)) return [];
+  return readdirSync(store.networkDir)
+    .filter((name) => NAME_PATTERN.test(name))
+    .flatMap((name) => {
+      const state = readState(store, name);
+      return state === undefined ? [] : [state.config];
+    });
+}
+
+/** The config `setupNetwork` recorded for `name`, if it was set up in this store. */
+export function loadNetworkConfig(store: Store, name: string): NetworkConfig | undefined {
+  return readState(store, name)?.config;
+}
+
+// --- setup and clean ---
+
+/**
+ * Creates the network, or completes it: every step checks first, so running it
+ * again (or after a half-finished run) is harmless and keeps attached containers.
+ */
+export function setupNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet): void {
+  const net = parseNetworkConfig(cfg);
+  const previous = readState(store, cfg.name);
+  if (previous !== undefined && JSON.stringify(previous.config) !== JSON.stringify(cfg)) {
+    throw new UsageError(`network ${cfg.name} is already set up with ${JSON.stringify(previous.config)}: clean it first`);
+  }
+  mkdirSync(leasesDir(store, cfg.name), { recursive: true, mode: 0o700 });
+  withNetlink((host) => {
+    const before = findLink(host, cfg.bridge);
+    if (before !== undefined && previous?.createdBridge !== true) {
+      // Adopting a bridge someone else made would let `clean` delete it later.
+      throw new UsageError(`link ${cfg.bridge} already exists and was not created by diyc for ${store.root}: choose another --bridge`);
+    }
+    const { link, created } = ensureBridge(host, cfg.bridge);
+    log(created ? `create bridge ${cfg.bridge}` : `bridge ${cfg.bridge} exists`);
+    writeJsonAtomic(stateFile(store, cfg.name), { config: cfg, createdBridge: true } satisfies NetworkState);
+    if (addAddress(host, link, net.gateway, net.subnet)) log(`add address ${cfg.gateway}/${net.subnet.prefixLength} to ${cfg.bridge}`);
+    setLinkUp(host, link);
+    log(`set ${cfg.bridge} up`);
+  });
+  writeSysctl(routeLocalnetPath(cfg.bridge), "1");
+  log(`sysctl net.ipv4.conf.${cfg.bridge}.route_localnet=1`);
+  const forward = readSysctl(ipForwardPath());
+  if (forward !== "1") {
+    // Remember the original value once per store, so the last clean restores it.
+    if (readIfExists(ipForwardRecord(store)) === undefined) writeJsonAtomic(ipForwardRecord(store), forward);
+    writeSysctl(ipForwardPath(), "1");
+    log(`sysctl net.ipv4.ip_forward=1 (was ${forward})`);
+  }
+  ensureNetworkRules({ table: cfg.table, bridge: cfg.bridge, subnet: net.subnet });
+  log(`nft: set up table ip ${cfg.table} (masquerade ${cfg.subnet}, forward ${cfg.bridge}, published ports)`);
+}
+
+/**
+ * Removes what setup added: the containers still attached (their veths,
+ * leases, port claims), the nft table, the bridge if setup created it, the
+ * network's state, and ip_forward's original value once no network of this
+ * store is left. Idempotent.
+ */
+export function cleanNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet): void {
+  parseNetworkConfig(cfg);
+  const state = readState(store, cfg.name);
+  const attached = new Set(listLeases(store, cfg.name).map((l) => l.container));
+  for (const claim of listPortClaims(store)) if (claim.network === cfg.name) attached.add(claim.container);
+  for (const container of attached) detachContainer(store, cfg, container, log);
+  if (deleteTable(cfg.table)) log(`nft: delete table ip ${cfg.table}`);
+  withNetlink((host) => {
+    if (state?.createdBridge === true) {
+      if (deleteLink(host, cfg.bridge)) log(`delete bridge ${cfg.bridge}`);
+    } else if (findLink(host, cfg.bridge) !== undefined) {
+      log(`bridge ${cfg.bridge} was not created by this store's setup: left alone`);
+    }
+  });
+  rmSync(networkStateDir(store, cfg.name), { recursive: true, force: true });
+  const original = readIfExists(ipForwardRecord(store));
+  if (original !== undefined && listNetworks(store).length === 0) {
+    const value = JSON.parse(original) as string;
+    writeSysctl(ipForwardPath(), value);
+    removeIfExists(ipForwardRecord(store));
+    log(`sysctl net.ipv4.ip_forward=${value} (restored)`);
+  }
+}
+
+// --- attach and detach ---
+
+function requireBridge(host: NetlinkSocket, cfg: NetworkConfig) {
+  const bridge = findLink(host, cfg.bridge);
+  if (bridge === undefined || bridge.kind !== "bridge") {
+    throw new DiycError(`network ${cfg.name} is not set up (no bridge ${cfg.bridge}): run \`diyc network setup\` first`);
+  }
+  return bridge;
+}
+
+/** Brings up lo and eth0 in the container's namespace and gives eth0 its address and default route. */
+function configureContainerSide(pid: number, ip: number, net: ParsedNetwork, log: Log): void {
+  log(`open netlink socket in netns of pid ${pid}`);
+  const inside = openNetlinkIn(pid);
+  try {
+    const lo = getLink(inside, "lo");
+    setLinkUp(inside, lo);
+    log(`netns ${pid}: set lo up`);
+    const eth0 = getLink(inside, CONTAINER_IFNAME);
+    addAddress(inside, eth0, ip, net.subnet);
+    log(`netns ${pid}: add address ${formatIpv4(ip)}/${net.subnet.prefixLength} to ${CONTAINER_IFNAME}`);
+    setLinkUp(inside, eth0);
+    log(`netns ${pid}: set ${CONTAINER_IFNAME} up`);
+    addDefaultRoute(inside, eth0, net.gateway);
+    log(`netns ${pid}: add default route via ${net.cfg.gateway} dev ${CONTAINER_IFNAME}`);
+  } finally {
+    inside.close();
+  }
+}
+
+/**
+ * Connects the container whose init is `req.pid` to the network. On failure,
+ * everything done so far is undone before the error is thrown.
+ */
+export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachRequest, log: Log = quiet): Attachment {
+  const net = parseNetworkConfig(cfg);
+  validateName("container", req.container);
+  const requested = req.ip === undefined ? undefined : validateRequestedIp(cfg, req.ip);
+  assertOwnNetns(req.pid);
+  return withNetlink((host) => {
+    const bridge = requireBridge(host, cfg);
+    // The runtime holds the name, so anything still recorded under it is left
+    // over from an earlier run that died before detaching.
+    detachContainer(store, cfg, req.container, log);
+    const ip = claimAddress(store, { name: cfg.name, subnet: net.subnet, gateway: net.gateway }, req.container, requested);
+    log(`lease ${ip}/${net.subnet.prefixLength} on network ${cfg.name} for ${req.container}`);
+    const veth = hostVethName(req.container);
+    try {
+      claimPorts(store, req.publish.map((p) => ({ ...p, container: req.container, network: cfg.name, containerIp: ip })));
+      for (const p of req.publish) log(`claim host port ${formatPublish(p)} for ${req.container}`);
+      createVethPair(host, veth, CONTAINER_IFNAME, req.pid);
+      log(`create veth ${veth} <-> ${CONTAINER_IFNAME} in netns of pid ${req.pid}`);
+      const hostEnd = getLink(host, veth);
+      setMaster(host, hostEnd, bridge.index);
+      log(`set master of ${veth} to ${cfg.bridge}`);
+      setLinkUp(host, hostEnd);
+      log(`set ${veth} up`);
+      configureContainerSide(req.pid, parseIpv4(ip)!, net, log);
+      if (req.publish.length > 0) {
+        addPortRules(cfg.table, req.container, ip, req.publish);
+        log(`nft: add ${req.publish.length} port rule(s) for ${req.container} to table ip ${cfg.table}`);
+      }
+      const written = writeHostsFiles(store, cfg);
+      log(`write hosts files of ${written.length} container(s) on ${cfg.name}`);
+    } catch (err) {
+      try {
+        detachContainer(store, cfg, req.container, log);
+      } catch {
+        // best effort: the original error says what went wrong; detach runs again on the next attach or clean.
+      }
+      throw err;
+    }
+    return {
+      container: req.container,
+      network: cfg.name,
+      ip,
+      prefixLength: net.subnet.prefixLength,
+      gateway: cfg.gateway,
+      hostInterface: veth,
+      containerInterface: CONTAINER_IFNAME,
+      publish: req.publish,
+    };
+  });
+}
+
+/**
+ * Disconnects a container: its veth (if its namespace has not already taken
+ * it down), its port rules and claims, its lease; then refreshes the others'
+ * hosts files. Safe to run twice, after a crash, or after the network is gone.
+ */
+export function detachContainer(store: Store, cfg: NetworkConfig, container: string, log: Log = quiet): void {
+  parseNetworkConfig(cfg);
+  const veth = hostVethName(container);
+  // Deleting one end of a veth pair deletes both. When the container's netns
+  // died first, the kernel has already removed the pair.
+  if (withNetlink((host) => deleteLink(host, veth))) log(`delete veth ${veth}`);
+  const rules = deletePortRules(cfg.table, container);
+  if (rules > 0) log(`nft: delete ${rules} port rule(s) of ${container} from table ip ${cfg.table}`);
+  for (const p of releasePorts(store, cfg.name, container)) log(`release host port ${formatPublish(p)} of ${container}`);
+  const freed = releaseLeases(store, cfg.name, container);
+  for (const ip of freed) log(`release lease ${ip} of ${container}`);
+  if (freed.length > 0 && existsSync(networkStateDir(store, cfg.name))) {
+    const written = writeHostsFiles(store, cfg);
+    log(`write hosts files of ${written.length} container(s) on ${cfg.name}`);
+  }
+}
+
+/**
+ * Detaches the containers that hold a lease but are gone, by the caller's
+ * definition of alive. Returns the leases freed.
+ */
+export function reconcileNetwork(store: Store, cfg: NetworkConfig, isAlive: (container: string) => boolean, log: Log = quiet): Lease[] {
+  const dead = listLeases(store, cfg.name).filter((l) => !isAlive(l.container));
+  for (const lease of dead) detachContainer(store, cfg, lease.container, log);
+  return dead;
+}
+

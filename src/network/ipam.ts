@@ -1,0 +1,108 @@
+// IP address management: which container holds which address on a network.
+//
+//   STORE/network/NET/leases/172.16.0.30    contents: the container's name
+//
+// One file per address, created with link(2) from a complete temporary file:
+// link fails with EEXIST if the address is taken, so two `diyc run`s starting
+// at the same moment can never both win an address, and a reader never sees a
+// half-written lease. No lock and no daemon are needed.
+
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { UsageError } from "../linux/errors";
+import type { Store } from "../runtime/store";
+import { claimExclusive, readIfExists, removeIfExists } from "./claim";
+import { broadcastOf, contains, formatIpv4, parseIpv4, type Subnet } from "./ipv4";
+
+export interface Lease {
+  ip: string;
+  container: string;
+}
+
+/** What IPAM needs to know about a network. */
+export interface AddressPool {
+  /** The network's name: its directory in the store. */
+  name: string;
+  subnet: Subnet;
+  gateway: number;
+}
+
+export function networkStateDir(store: Store, network: string): string {
+  return join(store.networkDir, network);
+}
+
+export function leasesDir(store: Store, network: string): string {
+  return join(networkStateDir(store, network), "leases");
+}
+
+function isLeaseName(name: string): boolean {
+  return parseIpv4(name) !== undefined;
+}
+
+/** The lease holder of `ip`, or undefined if it is free. */
+export function leaseHolder(store: Store, network: string, ip: string): string | undefined {
+  return readIfExists(join(leasesDir(store, network), ip))?.trim();
+}
+
+/** Every lease on the network, in address order. */
+export function listLeases(store: Store, network: string): Lease[] {
+  const dir = leasesDir(store, network);
+  if (!existsSync(dir)) return [];
+  const leases: Lease[] = [];
+  for (const ip of readdirSync(dir).filter(isLeaseName)) {
+    const container = leaseHolder(store, network, ip);
+    if (container !== undefined) leases.push({ ip, container });
+  }
+  return leases.sort((a, b) => parseIpv4(a.ip)! - parseIpv4(b.ip)!);
+}
+
+/**
+ * Why `ip` cannot be handed out on this pool, or undefined if it could be:
+ * the subnet's own network, broadcast and gateway addresses are never leased.
+ */
+export function unusableReason(pool: AddressPool, ip: number): string | undefined {
+  if (!contains(pool.subnet, ip)) return "is outside the subnet";
+  if (ip === pool.subnet.network) return "is the subnet's network address";
+  if (ip === broadcastOf(pool.subnet)) return "is the subnet's broadcast address";
+  if (ip === pool.gateway) return "is the gateway's address";
+  return undefined;
+}
+
+/**
+ * Leases an address to `container`: `requested` if given (already validated
+ * against the pool), else the lowest free one. Throws UsageError when the
+ * requested address is taken or the pool is full.
+ */
+export function claimAddress(store: Store, pool: AddressPool, container: string, requested?: string): string {
+  const dir = leasesDir(store, pool.name);
+  if (requested !== undefined) {
+    if (claimExclusive(dir, requested, container + "\n")) return requested;
+    const holder = leaseHolder(store, pool.name, requested) ?? "another container";
+    throw new UsageError(`address ${requested} is already in use by container ${holder}`);
+  }
+  const last = broadcastOf(pool.subnet);
+  for (let ip = pool.subnet.network + 1; ip < last; ip++) {
+    if (unusableReason(pool, ip) !== undefined) continue;
+    const text = formatIpv4(ip);
+    // Cheap check first; the link in claimExclusive is what actually decides.
+    if (existsSync(join(dir, text))) continue;
+    if (claimExclusive(dir, text, container + "\n")) return text;
+  }
+  throw new UsageError(`network ${pool.name}: no free address left in ${formatIpv4(pool.subnet.network)}/${pool.subnet.prefixLength}`);
+}
+
+/** Frees every lease `container` holds on the network; returns the addresses freed. */
+export function releaseLeases(store: Store, network: string, container: string): string[] {
+  return listLeases(store, network)
+    .filter((lease) => lease.container === container && removeIfExists(join(leasesDir(store, network), lease.ip)))
+    .map((lease) => lease.ip);
+}
+
+/**
+ * Frees the leases of containers that are gone (after a crash, a reboot, a
+ * `kill -9` of the monitor). The caller decides what "alive" means: IPAM
+ * knows nothing of pids and start times.
+ */
+export function reconcileLeases(store: Store, network: string, isAlive: (container: string) => boolean): Lease[] {
+  return listLeases(store, network).filter((lease) => !isAlive(lease.container) && removeIfExists(join(leasesDir(store, network), lease.ip)));
+}

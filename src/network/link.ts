@@ -1,0 +1,115 @@
+// Links by name: look one up, bring it up, enslave it to a bridge, delete it.
+// The request builders are pure (unit-tested byte for byte); the verbs send
+// them over a NetlinkSocket, which decides the network namespace.
+
+import { Errno } from "../linux/errors";
+import {
+  attrString,
+  attrText,
+  attrU32,
+  decodeAttrs,
+  encodeAttrs,
+  IFF_UP,
+  IFLA_IFNAME,
+  IFLA_INFO_KIND,
+  IFLA_LINKINFO,
+  IFLA_MASTER,
+  ifinfomsg,
+  NetlinkError,
+  RTM_DELLINK,
+  RTM_GETLINK,
+  RTM_NEWLINK,
+  type NetlinkSocket,
+  type Request,
+} from "./netlink";
+
+/** IFNAMSIZ is 16 with the NUL: the kernel refuses longer names with EINVAL. */
+export const MAX_LINK_NAME = 15;
+
+export interface LinkInfo {
+  name: string;
+  index: number;
+  flags: number;
+  /** IFLA_INFO_KIND: "bridge", "veth", ...; undefined for plain devices such as lo. */
+  kind?: string;
+  /** The bridge's ifindex, when enslaved. */
+  master?: number;
+}
+
+export function getLinkRequest(name: string): Request {
+  return { type: RTM_GETLINK, flags: 0, body: encodeAttrs(ifinfomsg(), [attrString(IFLA_IFNAME, name)]), subject: name };
+}
+
+export function setLinkUpRequest(link: { name: string; index: number }): Request {
+  return {
+    type: RTM_NEWLINK,
+    flags: 0,
+    body: ifinfomsg({ index: link.index, flags: IFF_UP, change: IFF_UP }),
+    subject: link.name,
+  };
+}
+
+export function setMasterRequest(link: { name: string; index: number }, masterIndex: number): Request {
+  return {
+    type: RTM_NEWLINK,
+    flags: 0,
+    body: encodeAttrs(ifinfomsg({ index: link.index }), [attrU32(IFLA_MASTER, masterIndex)]),
+    subject: link.name,
+  };
+}
+
+export function deleteLinkRequest(name: string): Request {
+  return { type: RTM_DELLINK, flags: 0, body: encodeAttrs(ifinfomsg(), [attrString(IFLA_IFNAME, name)]), subject: name };
+}
+
+/** Decodes an RTM_NEWLINK message (a GETLINK answer). */
+export function decodeLink(payload: Uint8Array): LinkInfo {
+  const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const attrs = decodeAttrs(payload.subarray(16));
+  const linkinfo = attrs.get(IFLA_LINKINFO);
+  const master = attrs.get(IFLA_MASTER);
+  return {
+    name: attrText(attrs.get(IFLA_IFNAME)) ?? "",
+    index: v.getInt32(4, true),
+    flags: v.getUint32(8, true),
+    kind: linkinfo === undefined ? undefined : attrText(decodeAttrs(linkinfo).get(IFLA_INFO_KIND)),
+    master: master === undefined ? undefined : new DataView(master.buffer, master.byteOffset).getUint32(0, true),
+  };
+}
+
+/** The link called `name` in the socket's namespace, or undefined if there is none. */
+export function findLink(sock: NetlinkSocket, name: string): LinkInfo | undefined {
+  try {
+    const [reply] = sock.request(getLinkRequest(name));
+    return reply === undefined ? undefined : decodeLink(reply.payload);
+  } catch (err) {
+    if (err instanceof NetlinkError && err.errno === Errno.ENODEV) return undefined;
+    throw err;
+  }
+}
+
+/** Like findLink, but a missing link is an error naming it. */
+export function getLink(sock: NetlinkSocket, name: string): LinkInfo {
+  const link = findLink(sock, name);
+  if (link === undefined) throw new NetlinkError("RTM_GETLINK", Errno.ENODEV, name);
+  return link;
+}
+
+export function setLinkUp(sock: NetlinkSocket, link: { name: string; index: number }): void {
+  sock.request(setLinkUpRequest(link));
+}
+
+export function setMaster(sock: NetlinkSocket, link: { name: string; index: number }, masterIndex: number): void {
+  sock.request(setMasterRequest(link, masterIndex));
+}
+
+/** Deletes a link; returns false if it was already gone (deleting is idempotent). */
+export function deleteLink(sock: NetlinkSocket, name: string): boolean {
+  try {
+    sock.request(deleteLinkRequest(name));
+    return true;
+  } catch (err) {
+    if (err instanceof NetlinkError && err.errno === Errno.ENODEV) return false;
+    throw err;
+  }
+}

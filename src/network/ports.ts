@@ -1,0 +1,124 @@
+// Published ports: `-p [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]`, and who holds
+// which host port.
+//
+//   STORE/network/.ports/tcp-8080     {"container":"web","network":"diyc0",...}
+//
+// A host port is a host-wide resource, so claims live beside the networks, not
+// inside one: publishing 8080 twice fails whichever diyc networks the two
+// containers are on. Claims are taken like leases (link(2) of a complete file,
+// see ipam.ts), so concurrent runs cannot both win a port. The names start
+// with "." so they can never clash with a network's directory.
+
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { UsageError } from "../linux/errors";
+import type { Store } from "../runtime/store";
+import { claimExclusive, readIfExists, removeIfExists } from "./claim";
+import { parseIpv4 } from "./ipv4";
+
+export type Protocol = "tcp" | "udp";
+
+export interface PortMapping {
+  /** The host address the port is published on; undefined for every local address. */
+  hostIp?: string;
+  hostPort: number;
+  containerPort: number;
+  protocol: Protocol;
+}
+
+/** A port claim as stored: the mapping, whose it is, and where it leads. */
+export interface PortClaim extends PortMapping {
+  container: string;
+  network: string;
+  containerIp: string;
+}
+
+function parsePort(text: string, spec: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 1 && port <= 65535)) {
+    throw new UsageError(`invalid port ${JSON.stringify(text)} in -p ${spec}: use a number from 1 to 65535`);
+  }
+  return port;
+}
+
+/** Parses `[HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]`; UsageError on anything else. */
+export function parsePublish(spec: string): PortMapping {
+  const slash = spec.split("/");
+  if (slash.length > 2) throw new UsageError(`invalid -p ${spec}: use [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]`);
+  const protocol = slash[1] ?? "tcp";
+  if (protocol !== "tcp" && protocol !== "udp") {
+    throw new UsageError(`invalid protocol ${JSON.stringify(protocol)} in -p ${spec}: use tcp or udp`);
+  }
+  const parts = slash[0]!.split(":");
+  if (parts.length < 2 || parts.length > 3) {
+    throw new UsageError(`invalid -p ${spec}: use [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]`);
+  }
+  const [hostIp, hostPort, containerPort] = parts.length === 3 ? parts : [undefined, ...parts];
+  if (hostIp !== undefined && parseIpv4(hostIp) === undefined) {
+    throw new UsageError(`invalid host address ${JSON.stringify(hostIp)} in -p ${spec}: use an IPv4 address`);
+  }
+  return {
+    // 0.0.0.0 means what no address means: every local address.
+    ...(hostIp !== undefined && hostIp !== "0.0.0.0" ? { hostIp } : {}),
+    hostPort: parsePort(hostPort!, spec),
+    containerPort: parsePort(containerPort!, spec),
+    protocol,
+  };
+}
+
+export function formatPublish(p: PortMapping): string {
+  return `${p.hostIp === undefined ? "" : p.hostIp + ":"}${p.hostPort}:${p.containerPort}/${p.protocol}`;
+}
+
+export function portsDir(store: Store): string {
+  return join(store.networkDir, ".ports");
+}
+
+function claimName(p: { protocol: Protocol; hostPort: number }): string {
+  return `${p.protocol}-${p.hostPort}`;
+}
+
+export function listPortClaims(store: Store): PortClaim[] {
+  const dir = portsDir(store);
+  if (!existsSync(dir)) return [];
+  const claims: PortClaim[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!/^(tcp|udp)-\d+$/.test(name)) continue;
+    // undefined: released between readdir and read.
+    const text = readIfExists(join(dir, name));
+    if (text !== undefined) claims.push(JSON.parse(text) as PortClaim);
+  }
+  return claims;
+}
+
+/**
+ * Claims every host port of `claims`, all or nothing: on a conflict the ones
+ * already taken are given back and a UsageError names the holder.
+ */
+export function claimPorts(store: Store, claims: PortClaim[]): void {
+  const dir = portsDir(store);
+  const taken: PortClaim[] = [];
+  for (const claim of claims) {
+    if (claimExclusive(dir, claimName(claim), JSON.stringify(claim) + "\n")) {
+      taken.push(claim);
+      continue;
+    }
+    releaseClaims(store, taken);
+    const holder = listPortClaims(store).find((c) => c.protocol === claim.protocol && c.hostPort === claim.hostPort);
+    throw new UsageError(
+      `host port ${claim.hostPort}/${claim.protocol} is already published by container ${holder?.container ?? "(unknown)"}` +
+        (holder === undefined ? "" : ` on network ${holder.network}`),
+    );
+  }
+}
+
+function releaseClaims(store: Store, claims: PortClaim[]): void {
+  for (const c of claims) removeIfExists(join(portsDir(store), claimName(c)));
+}
+
+/** Gives back the host ports `container` holds on `network`; returns them. */
+export function releasePorts(store: Store, network: string, container: string): PortClaim[] {
+  const mine = listPortClaims(store).filter((c) => c.container === container && c.network === network);
+  releaseClaims(store, mine);
+  return mine;
+}
