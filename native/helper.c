@@ -1,0 +1,208 @@
+/*
+ * diyc-helper: makes the container's init and then stays as its monitor.
+ *
+ * Why a C helper at all: Bun is multi-threaded before it runs a line of our
+ * code, and clone/unshare/setns of the mount, user and pid namespaces need a
+ * single-threaded caller (shared/design.md §2). This program is that caller.
+ * It decides nothing: the plan it reads says what to do (native/plan.h), and
+ * the protocol with diyc is drawn in native/protocol.h.
+ *
+ * main() reads top to bottom:
+ *   1. read and decode the plan from fd 3
+ *   2. join namespaces (exec) if the plan says so
+ *   3. clone the init into new namespaces; it blocks until CONTINUE
+ *   4. relay CONTINUE / READY / START between diyc and the init
+ *   5. monitor: forward signals, wait, record the exit status, tell diyc
+ *      (or run the cleanup hook when diyc is gone)
+ *
+ * `diyc-helper --print-plan` decodes a plan from stdin and prints it: the
+ * unit tests use it to check that TypeScript and C read the same bytes.
+ */
+#define _GNU_SOURCE
+#include "monitor.h"
+#include "ops.h"
+#include "plan.h"
+#include "protocol.h"
+#include "sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? -EPIPE : -errno;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* The plan arrives as u32 length + bytes. */
+static int read_plan(int fd, struct plan *plan)
+{
+	uint32_t len;
+	int rc = read_full(fd, &len, sizeof(len));
+	if (rc < 0)
+		return rc;
+	if (len > PLAN_MAX_BYTES)
+		return -E2BIG;
+	char *bytes = malloc(len ? len : 1);
+	if (!bytes)
+		return -ENOMEM;
+	if ((rc = read_full(fd, bytes, len)) < 0 || (rc = plan_decode(bytes, len, plan)) < 0) {
+		free(bytes);
+		return rc;
+	}
+	return 0;
+}
+
+static const struct plan_op *find_op(const struct plan *plan, uint16_t code)
+{
+	for (uint32_t i = 0; i < plan->count; i++)
+		if (plan->ops[i].code == code)
+			return &plan->ops[i];
+	return NULL;
+}
+
+static int join_namespaces(const struct plan *plan)
+{
+	for (uint32_t i = 0; i < plan->count; i++) {
+		const struct plan_op *op = &plan->ops[i];
+		uint64_t nstype;
+		if (op->code != OP_JOIN_NAMESPACE)
+			continue;
+		if (plan_u64(op, 1, &nstype) < 0)
+			return -EINVAL;
+		int fd = open(plan_str(op, 0), O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		int rc = setns(fd, (int)nstype);
+		int saved = errno;
+		close(fd);
+		if (rc < 0)
+			return -saved;
+	}
+	return 0;
+}
+
+/* The init's side: wait for CONTINUE, then run the plan. Never returns. */
+static void run_init(const struct plan *plan, int init_fd)
+{
+	struct sync_msg msg;
+	/*
+	 * Not dumpable while we still run the helper's code inside the container's
+	 * namespaces: /proc/1/exe must not hand the container a way to the helper
+	 * binary (CVE-2019-5736). execve of the user's command resets this.
+	 */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (sync_recv(init_fd, &msg) != 1 || msg.type != SYNC_CONTINUE)
+		_exit(1); /* diyc or the helper went away during set-up */
+	ops_run(plan, init_fd);
+	_exit(1);
+}
+
+/* Relay one message from the init to diyc; returns its type, or 0 at EOF. */
+static int relay_from_init(int init_fd, int control_fd)
+{
+	struct sync_msg msg;
+	int rc = sync_recv(init_fd, &msg);
+	if (rc <= 0)
+		return 0;
+	sync_send(control_fd, msg.type, msg.a, msg.b);
+	return (int)msg.type;
+}
+
+/* Wait for diyc's next word; 0 at EOF (diyc is gone). */
+static int next_from_diyc(int control_fd)
+{
+	struct sync_msg msg;
+	return sync_recv(control_fd, &msg) == 1 ? (int)msg.type : 0;
+}
+
+static int helper_error(int control_fd, int step, int err)
+{
+	sync_send(control_fd, SYNC_HELPER_ERROR, step, err);
+	return 1;
+}
+
+/* The init failed or diyc left before START: make sure nothing stays behind. */
+static int abandon(pid_t init)
+{
+	kill(init, SIGKILL);
+	while (waitpid(init, NULL, 0) < 0 && errno == EINTR)
+		;
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	const int control_fd = HELPER_SOCKET_FD;
+	struct plan plan;
+	int sockets[2];
+	uint64_t clone_flags = 0;
+	int rc;
+
+	if (argc == 2 && strcmp(argv[1], "--print-plan") == 0)
+		return plan_print(STDIN_FILENO, stdout);
+
+	/* A write to a vanished diyc must return EPIPE, not kill the monitor. */
+	signal(SIGPIPE, SIG_IGN);
+
+	/* 1. the plan */
+	if ((rc = read_plan(control_fd, &plan)) < 0)
+		return helper_error(control_fd, rc == -EINVAL ? HELPER_DECODE_PLAN : HELPER_READ_PLAN, -rc);
+	const struct plan_op *clone_op = find_op(&plan, OP_CLONE);
+	if (clone_op)
+		plan_u64(clone_op, 0, &clone_flags);
+
+	/* 2. namespaces to join (diyc exec) */
+	if ((rc = join_namespaces(&plan)) < 0)
+		return helper_error(control_fd, HELPER_SETNS, -rc);
+
+	/* 3. the init, in its new namespaces, parked on its end of a socketpair */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) < 0)
+		return helper_error(control_fd, HELPER_SOCKETPAIR, errno);
+	pid_t init = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags | SIGCHLD, NULL, NULL, NULL, 0);
+	if (init < 0)
+		return helper_error(control_fd, HELPER_CLONE, errno);
+	if (init == 0) {
+		close(control_fd);
+		close(sockets[0]);
+		run_init(&plan, sockets[1]);
+	}
+	close(sockets[1]);
+	int init_fd = sockets[0];
+	sync_send(control_fd, SYNC_PID, init, 0);
+
+	/* 4. relay: CONTINUE -> (READY | ERROR), START -> (EOF = exec'd | ERROR) */
+	if (next_from_diyc(control_fd) != SYNC_CONTINUE)
+		return abandon(init);
+	sync_send(init_fd, SYNC_CONTINUE, 0, 0);
+	if (relay_from_init(init_fd, control_fd) != SYNC_READY)
+		return abandon(init);
+	if (next_from_diyc(control_fd) != SYNC_START)
+		return abandon(init);
+	sync_send(init_fd, SYNC_START, 0, 0);
+	if (relay_from_init(init_fd, control_fd) != 0)
+		return abandon(init); /* an ERROR: execve failed, already relayed */
+	close(init_fd);
+	sync_send(control_fd, SYNC_STARTED, 0, 0);
+
+	/* 5. the monitor */
+	return monitor_run(&plan, init, control_fd);
+}

@@ -1,0 +1,123 @@
+/*
+ * The monitor: what the helper does once the container's command runs.
+ *
+ * It is the init's parent, so it is the one process that can wait(2) for it.
+ * It forwards signals, records the exit status where the plan says, tells
+ * diyc, and if diyc is gone runs the plan's cleanup hook (which is diyc
+ * again, with the container's name). It holds no policy: the paths and the
+ * hook come from the plan.
+ */
+#define _GNU_SOURCE
+#include "monitor.h"
+#include "protocol.h"
+#include "sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile pid_t forward_to;
+
+/*
+ * Forward signals that a process sent (kill(2), sigqueue(3): si_code <= 0).
+ * A signal the terminal generated (Ctrl-C: SI_KERNEL) already reached the
+ * init, which is in the same foreground process group; sending it again
+ * would deliver it twice.
+ */
+static void forward_signal(int sig, siginfo_t *info, void *context)
+{
+	(void)context;
+	if (info->si_code <= 0 && forward_to > 0)
+		kill(forward_to, sig);
+}
+
+static void install_forwarding(pid_t init)
+{
+	struct sigaction action;
+	memset(&action, 0, sizeof(action));
+	action.sa_sigaction = forward_signal;
+	action.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&action.sa_mask);
+	forward_to = init;
+	for (int sig = 1; sig < 32; sig++) {
+		switch (sig) {
+		case SIGKILL: case SIGSTOP: case SIGCHLD: case SIGPIPE:
+		/* Job control stops the monitor with its terminal group, as it should. */
+		case SIGTSTP: case SIGTTIN: case SIGTTOU:
+			continue;
+		}
+		sigaction(sig, &action, NULL);
+	}
+}
+
+static int wait_for(pid_t init)
+{
+	int status;
+	while (waitpid(init, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return status;
+}
+
+/* exit.json, written to a temporary file and renamed: readers never see half. */
+static void write_exit_record(const char *path, int status)
+{
+	char tmp[4096], body[128];
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	int len = snprintf(body, sizeof(body), "{\"waitStatus\":%d,\"finishedAtMs\":%lld}\n", status, ms);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return; /* best effort: status is also derived from the dead pid */
+	if (write(fd, body, (size_t)len) == len && fsync(fd) == 0) {
+		close(fd);
+		rename(tmp, path);
+		return;
+	}
+	close(fd);
+	unlink(tmp);
+}
+
+static void run_cleanup_hook(const struct plan *plan)
+{
+	for (uint32_t i = 0; i < plan->count; i++) {
+		if (plan->ops[i].code != OP_CLEANUP_HOOK)
+			continue;
+		char **argv = plan_list(&plan->ops[i], 0);
+		if (!argv || !argv[0])
+			return;
+		/* The hook must not inherit our forwarding handlers' targets. */
+		for (int sig = 1; sig < 32; sig++)
+			signal(sig, SIG_DFL);
+		execv(argv[0], argv);
+		return; /* best effort: the next diyc command reconciles */
+	}
+}
+
+int monitor_run(const struct plan *plan, pid_t init, int control_fd)
+{
+	install_forwarding(init);
+	int status = wait_for(init);
+	forward_to = 0;
+
+	for (uint32_t i = 0; i < plan->count; i++)
+		if (plan->ops[i].code == OP_EXIT_RECORD)
+			write_exit_record(plan_str(&plan->ops[i], 0), status);
+
+	/* diyc is still there: it cleans up itself. Otherwise the hook does. */
+	if (sync_send(control_fd, SYNC_EXIT, status, 0) == 0)
+		return 0;
+	close(control_fd);
+	run_cleanup_hook(plan);
+	return 0;
+}

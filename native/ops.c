@@ -1,0 +1,550 @@
+/*
+ * The plan's operations, as run by the container's init before execve.
+ *
+ * Each function does one kernel step and returns 0 or -errno; ops_run()
+ * reports the failing op's index and errno to diyc, which prints the step by
+ * name. Nothing here decides anything: paths, flags and masks come from the
+ * plan (src/plan/compile.ts).
+ *
+ * Paths with OPF_IN_ROOT are resolved inside the container's root with
+ * openat2(RESOLVE_IN_ROOT): a symlink in the image such as /proc -> /etc
+ * or ../../host can never make a mount land outside the container's tree.
+ * The kernel then mounts on the resolved file through /proc/self/fd/N.
+ */
+#define _GNU_SOURCE
+#include "ops.h"
+#include "protocol.h"
+#include "sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* The directory that becomes "/", as an O_PATH fd; -1 until OP_OPEN_ROOT. */
+static int root_fd = -1;
+
+static int fail(void) { return -errno; }
+
+/* Opens `path` inside the root (or on the host when there is no root yet). */
+static int open_path(const struct plan_op *op, const char *path, int flags, mode_t mode)
+{
+	if ((op->flags & OPF_IN_ROOT) && root_fd >= 0) {
+		struct open_how how = {
+			.flags = (uint64_t)flags,
+			.mode = (flags & O_CREAT) ? mode : 0,
+			.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		};
+		return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+	}
+	return open(path, flags, mode);
+}
+
+/* "/proc/self/fd/N": the name by which mount(2) reaches an fd-resolved path. */
+static void fd_path(int fd, char *buf, size_t size)
+{
+	snprintf(buf, size, "/proc/self/fd/%d", fd);
+}
+
+/* mkdir -p inside the root. A component that exists is followed (within the root). */
+static int make_dirs(const struct plan_op *op, const char *path, mode_t mode)
+{
+	char partial[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(partial))
+		return -ENAMETOOLONG;
+	for (size_t i = 1; i <= len; i++) {
+		if (i != len && path[i] != '/')
+			continue;
+		memcpy(partial, path, i);
+		partial[i] = '\0';
+		int fd = open_path(op, partial, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (errno != ENOENT)
+			return fail();
+		/* Create the last component in its (already safely opened) parent. */
+		char *slash = strrchr(partial, '/');
+		const char *name = slash + 1;
+		int parent;
+		if (slash == partial) {
+			parent = open_path(op, "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		} else {
+			*slash = '\0';
+			parent = open_path(op, partial, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		}
+		if (parent < 0)
+			return fail();
+		int rc = mkdirat(parent, name, mode);
+		int saved = errno;
+		close(parent);
+		if (rc < 0 && saved != EEXIST)
+			return -saved;
+	}
+	return 0;
+}
+
+/* Creates an empty file (and its directories) to bind-mount a file onto. */
+static int make_file(const struct plan_op *op, const char *path)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	if (slash && slash != path) {
+		size_t n = (size_t)(slash - path);
+		if (n >= sizeof(parent))
+			return -ENAMETOOLONG;
+		memcpy(parent, path, n);
+		parent[n] = '\0';
+		int rc = make_dirs(op, parent, 0755);
+		if (rc < 0)
+			return rc;
+	}
+	int fd = open_path(op, path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return fail();
+	close(fd);
+	return 0;
+}
+
+static int op_mount(const struct plan_op *op)
+{
+	const char *source = plan_str(op, 0), *target = plan_str(op, 1);
+	const char *fstype = plan_str(op, 2), *data = plan_str(op, 4);
+	uint64_t flags;
+	char target_path[64];
+	int rc, fd;
+
+	if (!source || !target || !fstype || !data || plan_u64(op, 3, &flags) < 0)
+		return -EINVAL;
+	if (op->flags & OPF_MKDIR_TARGET) {
+		if ((rc = make_dirs(op, target, 0755)) < 0)
+			return rc;
+	} else if (op->flags & OPF_MKFILE_TARGET) {
+		if ((rc = make_file(op, target)) < 0)
+			return rc;
+	}
+	fd = open_path(op, target, O_PATH | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fail();
+	fd_path(fd, target_path, sizeof(target_path));
+	rc = mount(*source ? source : NULL, target_path, *fstype ? fstype : NULL,
+		   (unsigned long)flags, *data ? data : NULL);
+	rc = rc < 0 ? fail() : 0;
+	close(fd);
+	return rc;
+}
+
+static int op_mkdir(const struct plan_op *op)
+{
+	const char *path = plan_str(op, 0);
+	uint64_t mode;
+	if (!path || plan_u64(op, 1, &mode) < 0)
+		return -EINVAL;
+	return make_dirs(op, path, (mode_t)mode);
+}
+
+/* Splits "dir/name" into an fd for dir (inside the root) and name. */
+static int open_parent(const struct plan_op *op, const char *path, const char **name)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return -EINVAL;
+	size_t n = (size_t)(slash - path);
+	if (n >= sizeof(parent))
+		return -ENAMETOOLONG;
+	memcpy(parent, path, n);
+	parent[n] = '\0';
+	*name = slash + 1;
+	int fd = open_path(op, n ? parent : "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	return fd < 0 ? fail() : fd;
+}
+
+static int op_mknod(const struct plan_op *op)
+{
+	const char *path = plan_str(op, 0), *name;
+	uint64_t mode, dev;
+	if (!path || plan_u64(op, 1, &mode) < 0 || plan_u64(op, 2, &dev) < 0)
+		return -EINVAL;
+	int dir = open_parent(op, path, &name);
+	if (dir < 0)
+		return dir;
+	int rc = mknodat(dir, name, (mode_t)mode, (dev_t)dev) < 0 ? fail() : 0;
+	/* mknod applies the umask; the plan's mode is meant exactly. */
+	if (rc == 0 && fchmodat(dir, name, (mode_t)mode & 07777, 0) < 0)
+		rc = fail();
+	close(dir);
+	return rc;
+}
+
+static int op_symlink(const struct plan_op *op)
+{
+	const char *target = plan_str(op, 0), *path = plan_str(op, 1), *name;
+	if (!target || !path)
+		return -EINVAL;
+	int dir = open_parent(op, path, &name);
+	if (dir < 0)
+		return dir;
+	int rc = symlinkat(target, dir, name) < 0 ? fail() : 0;
+	close(dir);
+	return rc;
+}
+
+static int op_open_root(const struct plan_op *op)
+{
+	const char *path = plan_str(op, 0);
+	if (!path)
+		return -EINVAL;
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return fail();
+	if (root_fd >= 0)
+		close(root_fd);
+	root_fd = fd;
+	return 0;
+}
+
+/*
+ * pivot_root(".", "."): the new root is stacked over the old one, then the old
+ * one is detached from ".". No put_old directory is needed in the image, and
+ * nothing of the host's tree stays reachable (unlike chroot, which can be
+ * escaped by a process that keeps a directory fd outside).
+ */
+static int op_pivot_root(const struct plan_op *op)
+{
+	(void)op;
+	if (root_fd < 0)
+		return -EBADF;
+	if (fchdir(root_fd) < 0)
+		return fail();
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return fail();
+	if (umount2(".", MNT_DETACH) < 0)
+		return fail();
+	if (chdir("/") < 0)
+		return fail();
+	close(root_fd);
+	root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return root_fd < 0 ? fail() : 0;
+}
+
+static int op_sethostname(const struct plan_op *op, int domain)
+{
+	const char *name = plan_str(op, 0);
+	if (!name)
+		return -EINVAL;
+	int rc = domain ? setdomainname(name, strlen(name)) : sethostname(name, strlen(name));
+	return rc < 0 ? fail() : 0;
+}
+
+static int op_write_file(const struct plan_op *op)
+{
+	const char *path = plan_str(op, 0), *content = plan_str(op, 1);
+	uint64_t mode;
+	if (!path || !content || plan_u64(op, 2, &mode) < 0)
+		return -EINVAL;
+	int fd = open_path(op, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+	if (fd < 0)
+		return fail();
+	size_t left = op->args[1].len;
+	while (left > 0) {
+		ssize_t n = write(fd, content, left);
+		if (n < 0) {
+			int saved = errno;
+			close(fd);
+			return -saved;
+		}
+		content += n;
+		left -= (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Hides a path: an empty read-only tmpfs over a directory, /dev/null over a file. */
+static int op_mask_path(const struct plan_op *op)
+{
+	const char *path = plan_str(op, 0);
+	char target[64];
+	struct stat st;
+	if (!path)
+		return -EINVAL;
+	int fd = open_path(op, path, O_PATH | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fail();
+	int rc = fstat(fd, &st);
+	fd_path(fd, target, sizeof(target));
+	if (rc == 0) {
+		if (S_ISDIR(st.st_mode))
+			rc = mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0");
+		else
+			rc = mount("/dev/null", target, NULL, MS_BIND, NULL);
+	}
+	rc = rc < 0 ? fail() : 0;
+	close(fd);
+	return rc;
+}
+
+/*
+ * Read-only bind of a path onto itself. The remount must name the new bind
+ * mount, not the file underneath, so the path is opened again after the bind.
+ */
+static int op_readonly_path(const struct plan_op *op)
+{
+	const char *path = plan_str(op, 0);
+	char target[64];
+	int rc;
+	if (!path)
+		return -EINVAL;
+	int fd = open_path(op, path, O_PATH | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fail();
+	fd_path(fd, target, sizeof(target));
+	rc = mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0 ? fail() : 0;
+	close(fd);
+	if (rc < 0)
+		return rc;
+	fd = open_path(op, path, O_PATH | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fail();
+	fd_path(fd, target, sizeof(target));
+	rc = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL) < 0 ? fail() : 0;
+	close(fd);
+	return rc;
+}
+
+static int op_setrlimit(const struct plan_op *op)
+{
+	uint64_t resource, soft, hard;
+	if (plan_u64(op, 0, &resource) < 0 || plan_u64(op, 1, &soft) < 0 || plan_u64(op, 2, &hard) < 0)
+		return -EINVAL;
+	struct rlimit lim = { .rlim_cur = soft, .rlim_max = hard };
+	return setrlimit((int)resource, &lim) < 0 ? fail() : 0;
+}
+
+static int op_setgroups(const struct plan_op *op)
+{
+	if (op->argc < 1 || op->args[0].len % 4 != 0)
+		return -EINVAL;
+	size_t count = op->args[0].len / 4;
+	gid_t groups[count ? count : 1];
+	memcpy(groups, op->args[0].data, count * 4);
+	return setgroups(count, groups) < 0 ? fail() : 0;
+}
+
+static int op_set_id(const struct plan_op *op, int is_uid)
+{
+	uint64_t id;
+	if (plan_u64(op, 0, &id) < 0)
+		return -EINVAL;
+	/* setres*id sets real, effective and saved ids alike: no way back. */
+	int rc = is_uid ? setresuid((uid_t)id, (uid_t)id, (uid_t)id) : setresgid((gid_t)id, (gid_t)id, (gid_t)id);
+	return rc < 0 ? fail() : 0;
+}
+
+static int op_drop_bounding(const struct plan_op *op)
+{
+	if (op->argc < 1)
+		return -EINVAL;
+	for (uint32_t i = 0; i < op->args[0].len; i++) {
+		unsigned cap = (unsigned char)op->args[0].data[i];
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return fail();
+	}
+	return 0;
+}
+
+static int op_set_caps(const struct plan_op *op)
+{
+	uint64_t effective, permitted, inheritable;
+	if (plan_u64(op, 0, &effective) < 0 || plan_u64(op, 1, &permitted) < 0 ||
+	    plan_u64(op, 2, &inheritable) < 0)
+		return -EINVAL;
+	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2] = {
+		{ (uint32_t)effective, (uint32_t)permitted, (uint32_t)inheritable },
+		{ (uint32_t)(effective >> 32), (uint32_t)(permitted >> 32), (uint32_t)(inheritable >> 32) },
+	};
+	return syscall(SYS_capset, &header, data) < 0 ? fail() : 0;
+}
+
+static int op_prctl_flag(const struct plan_op *op, int option)
+{
+	uint64_t on = 1;
+	if (op->argc > 0 && plan_u64(op, 0, &on) < 0)
+		return -EINVAL;
+	return prctl(option, (unsigned long)on, 0, 0, 0) < 0 ? fail() : 0;
+}
+
+static int op_seccomp(const struct plan_op *op)
+{
+	if (op->argc < 1 || op->args[0].len % sizeof(struct sock_filter) != 0)
+		return -EINVAL;
+	struct sock_fprog prog = {
+		.len = (unsigned short)(op->args[0].len / sizeof(struct sock_filter)),
+		.filter = (struct sock_filter *)op->args[0].data,
+	};
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? fail() : 0;
+}
+
+static int op_unshare(const struct plan_op *op)
+{
+	uint64_t flags;
+	if (plan_u64(op, 0, &flags) < 0)
+		return -EINVAL;
+	return unshare((int)flags) < 0 ? fail() : 0;
+}
+
+static int op_chdir(const struct plan_op *op)
+{
+	const char *path = plan_str(op, 0);
+	if (!path)
+		return -EINVAL;
+	int fd = open_path(op, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fail();
+	int rc = fchdir(fd) < 0 ? fail() : 0;
+	close(fd);
+	return rc;
+}
+
+static int op_cloexec_fds(const struct plan_op *op)
+{
+	uint64_t first;
+	if (plan_u64(op, 0, &first) < 0)
+		return -EINVAL;
+	/* Marked, not closed: the sync socket must stay open until execve closes it. */
+	return syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ? fail() : 0;
+}
+
+static int op_reset_signals(void)
+{
+	sigset_t none;
+	/* Bun leaves SIGPIPE and SIGXFSZ ignored; ignored dispositions survive execve. */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL); /* best effort: SIGKILL/SIGSTOP and the RT range give EINVAL */
+	sigemptyset(&none);
+	return sigprocmask(SIG_SETMASK, &none, NULL) < 0 ? fail() : 0;
+}
+
+/*
+ * execve with a PATH search in the container's PATH (given by the plan), not
+ * the helper's. ENOENT moves on to the next directory; any other error is
+ * remembered, as execvp(3) does, so "permission denied" beats "not found".
+ */
+static int op_exec(const struct plan_op *op)
+{
+	const char *file = plan_str(op, 0), *search = plan_str(op, 3);
+	char **argv = plan_list(op, 1), **envp = plan_list(op, 2);
+	char candidate[PATH_MAX];
+	int best = ENOENT;
+
+	if (!file || !search || !argv || !envp || !*file)
+		return -EINVAL;
+	if (strchr(file, '/') || !*search) {
+		execve(file, argv, envp);
+		return fail();
+	}
+	const char *dir = search;
+	while (*dir) {
+		const char *end = strchrnul(dir, ':');
+		int n = snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)(end - dir), dir, file);
+		if (n > 0 && (size_t)n < sizeof(candidate)) {
+			execve(candidate, argv, envp);
+			if (errno != ENOENT && errno != ENOTDIR)
+				best = errno;
+		}
+		dir = *end ? end + 1 : end;
+	}
+	return -best;
+}
+
+static int op_is_helper_setting(uint16_t code)
+{
+	return code == OP_CLONE || code == OP_EXIT_RECORD || code == OP_CLEANUP_HOOK || code == OP_JOIN_NAMESPACE;
+}
+
+static int run_one(const struct plan_op *op, int sync_fd)
+{
+	switch (op->code) {
+	case OP_MOUNT: return op_mount(op);
+	case OP_MKDIR: return op_mkdir(op);
+	case OP_MKNOD: return op_mknod(op);
+	case OP_SYMLINK: return op_symlink(op);
+	case OP_OPEN_ROOT: return op_open_root(op);
+	case OP_PIVOT_ROOT: return op_pivot_root(op);
+	case OP_SETHOSTNAME: return op_sethostname(op, 0);
+	case OP_SETDOMAINNAME: return op_sethostname(op, 1);
+	case OP_WRITE_FILE: return op_write_file(op);
+	case OP_MASK_PATH: return op_mask_path(op);
+	case OP_READONLY_PATH: return op_readonly_path(op);
+	case OP_SETRLIMIT: return op_setrlimit(op);
+	case OP_SETGROUPS: return op_setgroups(op);
+	case OP_SETGID: return op_set_id(op, 0);
+	case OP_SETUID: return op_set_id(op, 1);
+	case OP_DROP_BOUNDING: return op_drop_bounding(op);
+	case OP_SET_CAPS: return op_set_caps(op);
+	case OP_CLEAR_AMBIENT:
+		return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ? fail() : 0;
+	case OP_NO_NEW_PRIVS: return op_prctl_flag(op, PR_SET_NO_NEW_PRIVS);
+	case OP_KEEP_CAPS: return op_prctl_flag(op, PR_SET_KEEPCAPS);
+	case OP_SET_DUMPABLE: return op_prctl_flag(op, PR_SET_DUMPABLE);
+	case OP_SECCOMP: return op_seccomp(op);
+	case OP_UNSHARE: return op_unshare(op);
+	case OP_CHDIR: return op_chdir(op);
+	case OP_CLOEXEC_FDS: return op_cloexec_fds(op);
+	case OP_RESET_SIGNALS: return op_reset_signals();
+	case OP_AWAIT_START: return sync_ready_and_wait_start(sync_fd);
+	case OP_EXEC: return op_exec(op);
+	}
+	return -ENOSYS;
+}
+
+int ops_run(const struct plan *plan, int sync_fd)
+{
+	for (uint32_t i = 0; i < plan->count; i++) {
+		const struct plan_op *op = &plan->ops[i];
+		if (op_is_helper_setting(op->code))
+			continue; /* consumed by the helper before clone; diyc traced them */
+		if (op->trace_len > 0) {
+			/* The -v line: written before the step, so a hang shows where. */
+			struct iovec parts[2] = { { (void *)op->trace, op->trace_len }, { "\n", 1 } };
+			(void)!writev(STDERR_FILENO, parts, 2);
+		}
+		int rc = run_one(op, sync_fd);
+		if (rc == -ENOENT && (op->flags & OPF_OPTIONAL))
+			continue;
+		if (rc < 0) {
+			sync_send(sync_fd, SYNC_ERROR, (int32_t)i, -rc);
+			return -1;
+		}
+	}
+	/* OP_EXEC returns only on failure, so reaching here means the plan had no exec. */
+	sync_send(sync_fd, SYNC_ERROR, (int32_t)plan->count, ENOEXEC);
+	return -1;
+}

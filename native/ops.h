@@ -1,0 +1,13 @@
+/* The plan's operations, run by the container's init. See ops.c. */
+#ifndef DIYC_OPS_H
+#define DIYC_OPS_H
+
+#include "plan.h"
+
+/*
+ * Runs every op in order. On success the last op (exec) does not return. On
+ * failure it sends SYNC_ERROR(index, errno) on sync_fd and returns -1.
+ */
+int ops_run(const struct plan *plan, int sync_fd);
+
+#endif

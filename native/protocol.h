@@ -1,0 +1,71 @@
+/*
+ * The protocol between diyc (Bun), the helper (monitor) and the container's
+ * init. Every message is one fixed-size struct sync_msg on a stream socket.
+ * src/runtime/helper-channel.ts holds the same numbers.
+ *
+ * Bun cannot clone into new namespaces itself: it is multi-threaded before its
+ * first statement (see shared/design.md §2). So it spawns this helper, which
+ * is single-threaded, and drives it step by step:
+ *
+ *   diyc (Bun)                    helper = monitor                init (child)
+ *   ----------                    ----------------                ------------
+ *   spawn helper, fd 3 = socket
+ *   PLAN (u32 len + bytes)  --->  decode, setns/clone  ------->   blocks on sync
+ *                          <---   PID(host pid of init)
+ *   uid/gid maps, cgroup,
+ *   network (veth into netns)
+ *   CONTINUE                --->  relay  --------------------->   run ops 0..k
+ *                                                                 (mount, pivot_root,
+ *                                                                  hostname, caps...)
+ *                          <---   relay  <---------------------   READY  (or ERROR(i, errno))
+ *   ... "created": the init waits, fully set up ...
+ *   START                   --->  relay  --------------------->   ops k+1..: seccomp, execve
+ *                          <---   STARTED <--- EOF on sync fd     (close-on-exec: execve worked)
+ *                          <---   or ERROR(i, errno) <---------   (execve failed)
+ *                                 waitpid(init), forward signals
+ *                          <---   EXIT(wait status)
+ *   cleanup, exit with status     exit
+ *
+ * If diyc is gone when the init ends (killed, or a detached container), the
+ * helper runs the plan's cleanup hook instead of sending EXIT. If the helper
+ * sees EOF from diyc before START, it kills the init and exits: nothing is
+ * left half-made.
+ */
+#ifndef DIYC_PROTOCOL_H
+#define DIYC_PROTOCOL_H
+
+#include <stdint.h>
+
+#define HELPER_SOCKET_FD 3
+
+enum sync_type {
+	/* diyc -> helper -> init */
+	SYNC_CONTINUE = 1, /* parent-side set-up is done: run the plan */
+	SYNC_START = 2,    /* exec the command */
+	/* init -> helper -> diyc */
+	SYNC_READY = 10,   /* every op before AWAIT_START succeeded */
+	SYNC_ERROR = 11,   /* op `a` failed with errno `b` */
+	/* helper -> diyc */
+	SYNC_PID = 20,     /* a = host pid of the init */
+	SYNC_STARTED = 21, /* execve succeeded */
+	SYNC_EXIT = 22,    /* a = wait status of the init */
+	SYNC_HELPER_ERROR = 23, /* the helper itself failed: a = step (enum helper_step), b = errno */
+};
+
+/* Steps of the helper's own that can fail, for SYNC_HELPER_ERROR. */
+enum helper_step {
+	HELPER_READ_PLAN = 1,
+	HELPER_DECODE_PLAN = 2,
+	HELPER_CLONE = 3,
+	HELPER_SOCKETPAIR = 4,
+	HELPER_SETNS = 5,
+};
+
+struct sync_msg {
+	uint32_t type;
+	int32_t a;
+	int32_t b;
+	int32_t c;
+};
+
+#endif

@@ -1,0 +1,88 @@
+// The dispatcher: global options, then one command per file in src/cli/.
+// It is the only place that turns errors into output: one line on stderr,
+// `diyc: <message>`, and the error's exit code. Never a stack trace.
+
+import { DiycError, ExitCode } from "../linux/errors";
+import { linuxSyscalls } from "../linux/syscalls";
+import { resolveStoreRoot, Store } from "../runtime/store";
+import { cleanup } from "./cleanup";
+import type { CliContext, Command } from "./context";
+import { image } from "./image";
+import { rm } from "./rm";
+import { run, RUN_HELP } from "./run";
+
+const COMMANDS: Record<string, Command> = {
+  run,
+  rm,
+  image,
+  _cleanup: cleanup,
+};
+
+const HELP = `Usage: diyc [--root DIR] COMMAND [ARG...]
+       diyc [run options] NAME IMAGE CMD...     (the seed's form: same as diyc run)
+
+Commands:
+  run      run a command in a new container
+  rm       delete containers
+  image    import, list and remove images
+
+Global options:
+  --root DIR   the store (default /var/lib/diyc, or $DIYC_ROOT)
+  -h, --help   this help
+
+The built-in image "busybox" needs no import. See diyc run --help.`;
+
+export interface Invocation {
+  argv: string[];
+  env: Record<string, string | undefined>;
+  diycCommand: string[];
+}
+
+function takeGlobalOptions(argv: string[]): { root?: string; rest: string[] } {
+  const rest = [...argv];
+  let root: string | undefined;
+  while (rest.length > 0) {
+    const arg = rest[0]!;
+    if (arg === "--root" && rest.length > 1) {
+      root = rest[1];
+      rest.splice(0, 2);
+    } else if (arg.startsWith("--root=")) {
+      root = arg.slice("--root=".length);
+      rest.shift();
+    } else break;
+  }
+  return { root, rest };
+}
+
+export async function main(invocation: Invocation): Promise<number> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  try {
+    const { root, rest } = takeGlobalOptions(invocation.argv);
+    if (root === "") throw new DiycError("--root needs a directory");
+    const ctx: CliContext = {
+      store: new Store(resolveStoreRoot(root, invocation.env)),
+      syscalls: linuxSyscalls,
+      verbose: false,
+      log,
+      print: (line) => process.stdout.write(`${line}\n`),
+      diycCommand: invocation.diycCommand,
+    };
+    const [first, ...args] = rest;
+    if (first === undefined || first === "-h" || first === "--help" || first === "help") {
+      ctx.print(first === undefined ? HELP : `${HELP}\n\n${RUN_HELP}`);
+      return first === undefined ? ExitCode.RuntimeError : 0;
+    }
+    const command = COMMANDS[first];
+    // Anything that is not a command is the seed's form: diyc [options] NAME IMAGE CMD.
+    return command ? await command(args, ctx) : await run(rest, ctx);
+  } catch (error) {
+    if (error instanceof DiycError) {
+      log(`diyc: ${error.message}`);
+      return error.exitCode;
+    }
+    // A bug, not bad input: still one line, with enough to report it.
+    const err = error as Error;
+    log(`diyc: internal error: ${err?.message ?? String(error)}${invocation.env.DIYC_DEBUG ? `\n${err?.stack}` : " (set DIYC_DEBUG=1 for details)"}`);
+    return ExitCode.RuntimeError;
+  }
+}

@@ -1,0 +1,27 @@
+// `diyc rm NAME...`: deletes stopped containers and their files.
+
+import { UsageError } from "../linux/errors";
+import { removeContainer } from "../runtime/remove";
+import { has, parseArgs } from "./args";
+import type { Command } from "./context";
+import { runtimeContext } from "./runtime-context";
+
+const HELP = `Usage: diyc rm [-f] NAME...
+
+Deletes containers: their writable layer, configuration and state.
+  -f, --force   kill a running container first`;
+
+export const rm: Command = async (args, ctx) => {
+  const parsed = parseArgs(args, [{ long: "force", short: "f" }, { long: "help", short: "h" }], false);
+  if (has(parsed, "help")) {
+    ctx.print(HELP);
+    return 0;
+  }
+  if (parsed.positionals.length === 0) throw new UsageError("rm needs at least one container name");
+  const runtime = runtimeContext(ctx, ctx.verbose);
+  for (const name of parsed.positionals) {
+    await removeContainer(runtime, name, has(parsed, "force"));
+    ctx.print(name);
+  }
+  return 0;
+};

@@ -1,0 +1,25 @@
+// The library's view of the CLI's context: what src/runtime needs, built from
+// the command line's choices.
+
+import { ensureBuiltinImage, imageExists, requireImageRootfs } from "../image/images";
+import type { RuntimeContext } from "../runtime/run";
+import type { CliContext } from "./context";
+
+/** The built-in image is made on first use, so a fresh machine needs no import. */
+export const BUILTIN_IMAGE = "busybox";
+
+export function runtimeContext(ctx: CliContext, verbose: boolean): RuntimeContext {
+  return {
+    store: ctx.store,
+    syscalls: ctx.syscalls,
+    trace: verbose ? ctx.log : undefined,
+    diycCommand: ctx.diycCommand,
+    imageRootfs: (image) => {
+      if (image === BUILTIN_IMAGE && !imageExists(ctx.store, image)) {
+        ctx.store.ensure();
+        ensureBuiltinImage(ctx.store, BUILTIN_IMAGE);
+      }
+      return requireImageRootfs(ctx.store, image);
+    },
+  };
+}

@@ -1,0 +1,245 @@
+// The plan compiler: an OCI spec in, the ordered list of kernel steps out.
+//
+// Every decision about how a container is made lives here, in one readable
+// function: which namespaces, which mounts in which order, which devices,
+// which capabilities. The C helper runs the result without deciding anything.
+// The output is plain data: `diyc run -v` prints each step as it runs, and
+// test/unit/plan-compile.test.ts snapshots it without root.
+
+import { capabilityMask, capabilityNames } from "../linux/capabilities";
+import type { Mount, NamespaceType, Process, Spec } from "../spec/oci";
+import { DEV_SYMLINKS } from "../spec/defaults";
+import { describeFlags, MS, parseMountOptions } from "./mount-options";
+import { OpFlag, type Op, type Plan } from "./ops";
+
+export const CLONE = {
+  NEWNS: 0x00020000,
+  NEWCGROUP: 0x02000000,
+  NEWUTS: 0x04000000,
+  NEWIPC: 0x08000000,
+  NEWUSER: 0x10000000,
+  NEWPID: 0x20000000,
+  NEWNET: 0x40000000,
+} as const;
+
+const NAMESPACE_FLAG: Record<NamespaceType, number> = {
+  mount: CLONE.NEWNS,
+  cgroup: CLONE.NEWCGROUP,
+  uts: CLONE.NEWUTS,
+  ipc: CLONE.NEWIPC,
+  user: CLONE.NEWUSER,
+  pid: CLONE.NEWPID,
+  network: CLONE.NEWNET,
+};
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+/** The container's root filesystem: an overlay of the image and its own layer. */
+export interface RootfsLayout {
+  /** Read-only image layers, top first. */
+  lowerdirs: string[];
+  upperdir: string;
+  workdir: string;
+  /** Where the overlay is mounted; it becomes "/". */
+  merged: string;
+}
+
+export interface ContainerPlanInputs {
+  spec: Spec;
+  rootfs: RootfsLayout;
+  /** Where the monitor writes the exit status. */
+  exitRecord: string;
+  /** Run by the monitor when diyc is gone at exit, to clean up. */
+  cleanupHook: string[];
+  /** Whether a bind mount's source is a directory (else a file); asked of the host. */
+  isDirectory: (hostPath: string) => boolean;
+}
+
+/** Every namespace in the spec that is created new (no path to join). */
+export function cloneFlags(spec: Spec): number {
+  let flags = 0;
+  for (const ns of spec.linux.namespaces) {
+    // The cgroup namespace is unshared by the init after it has been put in
+    // its cgroup, so that cgroup is what the container sees as its root.
+    if (!ns.path && ns.type !== "cgroup") flags |= NAMESPACE_FLAG[ns.type];
+  }
+  return flags;
+}
+
+function describeClone(flags: number): string {
+  const names = (Object.keys(NAMESPACE_FLAG) as NamespaceType[]).filter((t) => flags & NAMESPACE_FLAG[t]);
+  return `clone new namespaces: ${names.join(", ")}`;
+}
+
+function envValue(env: string[], key: string): string | undefined {
+  const entry = env.find((e) => e.startsWith(`${key}=`));
+  return entry?.slice(key.length + 1);
+}
+
+/** Mount one spec entry inside the root: the mount, then what needs a second call. */
+function mountOps(mount: Mount, isDirectory: (p: string) => boolean): Op[] {
+  const { flags, propagation, data } = parseMountOptions(mount.options);
+  const type = mount.type ?? (flags & MS.BIND ? "bind" : "");
+  const isBind = (flags & MS.BIND) !== 0 || type === "bind";
+  const source = mount.source ?? "";
+  const targetFlag = isBind && !isDirectory(source) ? OpFlag.MkfileTarget : OpFlag.MkdirTarget;
+  const ops: Op[] = [];
+  // A bind mount ignores MS_RDONLY and friends on the first call: they take a remount.
+  const firstFlags = isBind ? MS.BIND | (flags & MS.REC) : flags;
+  ops.push({
+    code: "Mount",
+    flags: OpFlag.InRoot | targetFlag,
+    args: [source, mount.destination, isBind ? "" : type, firstFlags, isBind ? "" : data],
+    describe: isBind
+      ? `mount bind ${source} on ${mount.destination}`
+      : `mount ${type} on ${mount.destination} (${[describeFlags(firstFlags), data].filter(Boolean).join(",") || "defaults"})`,
+  });
+  const remountFlags = flags & ~(MS.BIND | MS.REC);
+  if (isBind && remountFlags) {
+    ops.push({
+      code: "Mount",
+      flags: OpFlag.InRoot,
+      args: ["", mount.destination, "", MS.BIND | MS.REMOUNT | remountFlags, ""],
+      describe: `remount ${mount.destination} ${describeFlags(remountFlags)}`,
+    });
+  }
+  if (propagation) {
+    ops.push({
+      code: "Mount",
+      flags: OpFlag.InRoot,
+      args: ["", mount.destination, "", propagation, ""],
+      describe: `set propagation of ${mount.destination} to ${describeFlags(propagation)}`,
+    });
+  }
+  return ops;
+}
+
+/** setgroups(2) takes an array of 32-bit gids; the plan carries them packed. */
+function packGids(gids: number[]): Uint8Array {
+  return new Uint8Array(Uint32Array.from(gids).buffer);
+}
+
+/** The steps that drop privileges: bounding set, ids, capabilities, no_new_privs. */
+function privilegeOps(proc: Process, lastCap: number): Op[] {
+  const { user, capabilities: caps } = proc;
+  const bounding = capabilityMask(caps.bounding);
+  const dropped: number[] = [];
+  for (let cap = 0; cap <= lastCap; cap++) if (!((bounding >> BigInt(cap)) & 1n)) dropped.push(cap);
+  const effective = capabilityMask(caps.effective);
+  const permitted = capabilityMask(caps.permitted);
+  const inheritable = capabilityMask(caps.inheritable);
+  const ops: Op[] = [
+    { code: "DropBounding", args: [Uint8Array.from(dropped)], describe: `drop ${dropped.length} capabilities from the bounding set` },
+  ];
+  // setuid away from 0 clears the permitted set unless KEEPCAPS is on; the
+  // plan's masks are applied right after, so keep them across the switch.
+  if (user.uid !== 0) ops.push({ code: "KeepCaps", args: [1], describe: "keep capabilities across setuid" });
+  ops.push(
+    { code: "Setgroups", args: [packGids(user.additionalGids ?? [])], describe: `setgroups [${(user.additionalGids ?? []).join(",")}]` },
+    { code: "Setgid", args: [user.gid], describe: `setgid ${user.gid}` },
+    { code: "Setuid", args: [user.uid], describe: `setuid ${user.uid}` },
+    {
+      code: "SetCaps",
+      args: [effective, permitted, inheritable],
+      describe: `capabilities: effective=${capabilityNames(effective).map((c) => c.slice(4).toLowerCase()).join(",") || "none"} inheritable=${capabilityNames(inheritable).length ? capabilityNames(inheritable).join(",") : "none"}`,
+    },
+    { code: "ClearAmbient", args: [], describe: "clear ambient capabilities" },
+  );
+  if (proc.noNewPrivileges) ops.push({ code: "NoNewPrivs", args: [], describe: "set no_new_privs" });
+  return ops;
+}
+
+const RLIMIT: Record<string, number> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5,
+  RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10,
+  RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
+
+function rlimitOps(proc: Process): Op[] {
+  return (proc.rlimits ?? []).map((limit) => {
+    const resource = RLIMIT[limit.type];
+    if (resource === undefined) throw new Error(`unknown rlimit ${limit.type}`);
+    return { code: "Setrlimit", args: [resource, limit.soft, limit.hard], describe: `setrlimit ${limit.type} ${limit.soft}/${limit.hard}` };
+  });
+}
+
+/**
+ * The last steps of every plan: working directory, a clean signal state and
+ * fd table, the create/start barrier, and exec with a PATH search in the
+ * process's own PATH.
+ */
+export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">, options: { createCwd: boolean }): Op[] {
+  const ops: Op[] = [];
+  // Like docker, a working directory the image lacks is created.
+  if (options.createCwd) ops.push({ code: "Mkdir", flags: OpFlag.InRoot, args: [proc.cwd, 0o755], describe: `mkdir -p ${proc.cwd}` });
+  ops.push(
+    { code: "Chdir", flags: OpFlag.InRoot, args: [proc.cwd], describe: `chdir ${proc.cwd}` },
+    { code: "ResetSignals", args: [], describe: "reset signal dispositions and mask" },
+    { code: "CloexecFds", args: [3], describe: "close every fd but stdio on exec" },
+    { code: "AwaitStart", args: [], describe: "created: wait for start" },
+  );
+  const file = proc.args[0]!;
+  const search = file.includes("/") ? "" : (envValue(proc.env, "PATH") ?? "");
+  ops.push({
+    code: "Exec",
+    args: [file, { list: proc.args }, { list: proc.env }, search],
+    describe: `exec ${proc.args.map((a) => JSON.stringify(a)).join(" ")}`,
+  });
+  return ops;
+}
+
+/** The whole plan for a container made from an image. */
+export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: number): Plan {
+  const { spec, rootfs } = inputs;
+  const flags = cloneFlags(spec);
+  const ops: Op[] = [
+    { code: "Clone", args: [flags], describe: describeClone(flags) },
+    { code: "ExitRecord", args: [inputs.exitRecord], describe: "" },
+    { code: "CleanupHook", args: [{ list: inputs.cleanupHook }], describe: "" },
+  ];
+  if (spec.linux.namespaces.some((ns) => ns.type === "cgroup" && !ns.path)) {
+    ops.push({ code: "Unshare", args: [CLONE.NEWCGROUP], describe: "unshare the cgroup namespace (our cgroup becomes its root)" });
+  }
+
+  // Filesystem: nothing we mount may propagate back to the host.
+  ops.push({ code: "Mount", args: ["", "/", "", MS.REC | MS.PRIVATE, ""], describe: "make / private, recursively" });
+  const overlayData = `lowerdir=${rootfs.lowerdirs.join(":")},upperdir=${rootfs.upperdir},workdir=${rootfs.workdir}`;
+  ops.push(
+    { code: "Mount", args: ["overlay", rootfs.merged, "overlay", 0, overlayData], describe: `mount overlay on ${rootfs.merged} (${overlayData})` },
+    { code: "OpenRoot", args: [rootfs.merged], describe: `open ${rootfs.merged} as the new root` },
+  );
+  for (const mount of spec.mounts) ops.push(...mountOps(mount, inputs.isDirectory));
+  for (const dev of spec.linux.devices ?? []) {
+    const type = dev.type === "b" ? S_IFBLK : dev.type === "p" ? S_IFIFO : S_IFCHR;
+    const devNumber = ((dev.major & 0xfff) << 8) | (dev.minor & 0xff) | ((dev.minor & ~0xff) << 12);
+    ops.push({
+      code: "Mknod",
+      flags: OpFlag.InRoot,
+      args: [dev.path, type | dev.fileMode, devNumber],
+      describe: `mknod ${dev.path} ${dev.type} ${dev.major}:${dev.minor}`,
+    });
+  }
+  for (const [target, path] of DEV_SYMLINKS) {
+    ops.push({ code: "Symlink", flags: OpFlag.InRoot, args: [target, path], describe: `symlink ${path} -> ${target}` });
+  }
+  ops.push({ code: "PivotRoot", args: [], describe: `pivot_root to ${rootfs.merged}, detach the old root` });
+  if (spec.root.readonly) {
+    ops.push({ code: "Mount", flags: OpFlag.InRoot, args: ["", "/", "", MS.BIND | MS.REMOUNT | MS.RDONLY, ""], describe: "remount / read-only" });
+  }
+  for (const path of spec.linux.maskedPaths) {
+    ops.push({ code: "MaskPath", flags: OpFlag.InRoot | OpFlag.Optional, args: [path], describe: `mask ${path}` });
+  }
+  for (const path of spec.linux.readonlyPaths) {
+    ops.push({ code: "ReadonlyPath", flags: OpFlag.InRoot | OpFlag.Optional, args: [path], describe: `make ${path} read-only` });
+  }
+
+  // Identity.
+  if (spec.hostname !== undefined) ops.push({ code: "Sethostname", args: [spec.hostname], describe: `sethostname ${spec.hostname}` });
+  if (spec.domainname !== undefined) ops.push({ code: "Setdomainname", args: [spec.domainname], describe: `setdomainname ${spec.domainname}` });
+
+  ops.push(...rlimitOps(spec.process), ...privilegeOps(spec.process, lastCap));
+  ops.push(...launchOps(spec.process, { createCwd: true }));
+  return { ops };
+}

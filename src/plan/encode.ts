@@ -1,0 +1,53 @@
+// The plan's wire format, read by native/plan.c (layout documented in native/plan.h).
+
+import { OpCode, type Op, type OpArg, type Plan } from "./ops";
+
+const MAGIC = "DIYCPLAN";
+export const PLAN_VERSION = 1;
+
+function argBytes(arg: OpArg): Uint8Array {
+  if (typeof arg === "string") return Buffer.from(arg, "utf8");
+  if (typeof arg === "number" || typeof arg === "bigint") {
+    const out = Buffer.alloc(8);
+    out.writeBigUInt64LE(BigInt.asUintN(64, BigInt(arg)));
+    return out;
+  }
+  if (arg instanceof Uint8Array) return arg;
+  // A list travels as one argument with NUL separators; C splits it (plan_list).
+  return Buffer.from(arg.list.join("\0"), "utf8");
+}
+
+/**
+ * @param withTrace include each op's description, printed by the init as it runs (-v).
+ */
+export function encodePlan(plan: Plan, withTrace: boolean): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const header = Buffer.alloc(16);
+  header.write(MAGIC, 0, "latin1");
+  header.writeUInt32LE(PLAN_VERSION, 8);
+  header.writeUInt32LE(plan.ops.length, 12);
+  chunks.push(header);
+  for (const op of plan.ops) {
+    const trace = withTrace && op.describe ? Buffer.from(`CONTAINER| ${op.describe}`) : Buffer.alloc(0);
+    const opHeader = Buffer.alloc(12);
+    opHeader.writeUInt16LE(OpCode[op.code], 0);
+    opHeader.writeUInt16LE(op.flags ?? 0, 2);
+    opHeader.writeUInt16LE(op.args.length, 4);
+    opHeader.writeUInt32LE(trace.length, 8);
+    chunks.push(opHeader, trace);
+    for (const arg of op.args) {
+      const bytes = argBytes(arg);
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(bytes.length);
+      chunks.push(len, bytes, new Uint8Array(1)); // the NUL C relies on
+    }
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The plan as the helper receives it on its socket: u32 length, then the bytes. */
+export function framePlan(encoded: Uint8Array): Uint8Array {
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(encoded.length);
+  return Buffer.concat([len, encoded]);
+}

@@ -1,0 +1,69 @@
+// A container's files in the store: its configuration (written once per run),
+// its state (pids and times), and the exit record the monitor writes.
+// Readers get undefined for a missing file; everything else is an error.
+
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Spec } from "../spec/oci";
+import { writeJsonAtomic } from "./atomic";
+import type { ProcessIdentity } from "./process-identity";
+import type { Store } from "./store";
+
+export interface ContainerConfig {
+  name: string;
+  image: string;
+  createdAtMs: number;
+  /** --rm: delete the container when it exits. */
+  autoRemove: boolean;
+  spec: Spec;
+  /** Network settings chosen at run time; absent for host networking. */
+  network?: { mode: string; ip?: string; publish?: string[] };
+}
+
+export interface ContainerState {
+  monitor: ProcessIdentity;
+  init: ProcessIdentity;
+  createdAtMs: number;
+  startedAtMs?: number;
+}
+
+/** Written by native/monitor.c. */
+export interface ExitRecord {
+  waitStatus: number;
+  finishedAtMs: number;
+}
+
+export function containerFiles(store: Store, name: string) {
+  const dir = store.containerDir(name);
+  return {
+    dir,
+    config: join(dir, "container.json"),
+    state: join(dir, "state.json"),
+    exit: join(dir, "exit.json"),
+    upper: join(dir, "upper"),
+    work: join(dir, "work"),
+    merged: join(dir, "merged"),
+    hostname: join(dir, "hostname"),
+    hosts: join(dir, "hosts"),
+    resolvConf: join(dir, "resolv.conf"),
+  };
+}
+
+export type ContainerFiles = ReturnType<typeof containerFiles>;
+
+function readJson<T>(path: string): T | undefined {
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, "utf8")) as T;
+}
+
+export const readConfig = (store: Store, name: string) => readJson<ContainerConfig>(containerFiles(store, name).config);
+export const readState = (store: Store, name: string) => readJson<ContainerState>(containerFiles(store, name).state);
+export const readExitRecord = (store: Store, name: string) => readJson<ExitRecord>(containerFiles(store, name).exit);
+
+export function writeConfig(store: Store, config: ContainerConfig): void {
+  writeJsonAtomic(containerFiles(store, config.name).config, config);
+}
+
+export function writeState(store: Store, name: string, state: ContainerState): void {
+  writeJsonAtomic(containerFiles(store, name).state, state);
+}

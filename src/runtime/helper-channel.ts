@@ -1,0 +1,162 @@
+// diyc's side of the protocol with the C helper. The ladder diagram and the
+// message numbers are in native/protocol.h; this file mirrors them.
+//
+// Set-up messages are read with blocking reads: diyc has nothing else to do
+// while the helper works, and it keeps start latency low. The final EXIT is
+// awaited asynchronously, so signal handlers can run while the container does.
+
+import { read as readAsync, readSync, writeSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { DiycError, errnoName, errnoText, ExitCode } from "../linux/errors";
+import type { Syscalls } from "../linux/syscalls";
+import { framePlan } from "../plan/encode";
+import type { Plan } from "../plan/ops";
+
+export const Sync = {
+  Continue: 1,
+  Start: 2,
+  Ready: 10,
+  Error: 11,
+  Pid: 20,
+  Started: 21,
+  Exit: 22,
+  HelperError: 23,
+} as const;
+
+const HELPER_STEPS: Record<number, string> = {
+  1: "read the plan",
+  2: "decode the plan",
+  3: "clone",
+  4: "socketpair",
+  5: "setns",
+};
+
+const MESSAGE_SIZE = 16;
+
+export interface SyncMessage {
+  type: number;
+  a: number;
+  b: number;
+}
+
+/** native/build/diyc-helper, built by `npm ci` (native/Makefile). */
+export const HELPER_PATH = fileURLToPath(new URL("../../native/build/diyc-helper", import.meta.url));
+
+/** A step of the plan failed inside the container: names the step and errno. */
+export class PlanStepError extends DiycError {
+  constructor(
+    readonly step: string,
+    readonly errno: number,
+    exitCode: number = ExitCode.RuntimeError,
+  ) {
+    super(`${step}: ${errnoText(errno)} (${errnoName(errno)})`, exitCode);
+    this.name = "PlanStepError";
+  }
+}
+
+export class HelperChannel {
+  private constructor(
+    private readonly fd: number,
+    private readonly syscalls: Syscalls,
+    readonly helper: ReturnType<typeof Bun.spawn>,
+    private readonly plan: Plan,
+  ) {}
+
+  /**
+   * Spawns the helper with our end of a socketpair as its fd 3, and sends it the
+   * plan. stdio is the container's: inherited from diyc by default.
+   */
+  static open(plan: Plan, encoded: Uint8Array, syscalls: Syscalls, stdio: ["inherit" | number, "inherit" | number, "inherit" | number] = ["inherit", "inherit", "inherit"]): HelperChannel {
+    const [ours, theirs] = syscalls.socketpair();
+    let helper: ReturnType<typeof Bun.spawn>;
+    try {
+      helper = Bun.spawn([HELPER_PATH], { stdio: [...stdio, theirs], env: {} });
+    } catch (error) {
+      syscalls.close(ours);
+      syscalls.close(theirs);
+      throw new DiycError(`cannot start the helper ${HELPER_PATH}: ${(error as Error).message} (run npm ci to build it)`);
+    }
+    syscalls.close(theirs);
+    const channel = new HelperChannel(ours, syscalls, helper, plan);
+    writeAll(ours, framePlan(encoded));
+    return channel;
+  }
+
+  send(type: number): void {
+    const msg = Buffer.alloc(MESSAGE_SIZE);
+    msg.writeUInt32LE(type, 0);
+    writeAll(this.fd, msg);
+  }
+
+  /** The next message, or undefined if the helper closed the socket. */
+  receive(): SyncMessage | undefined {
+    const buf = Buffer.alloc(MESSAGE_SIZE);
+    let got = 0;
+    while (got < MESSAGE_SIZE) {
+      const n = readSync(this.fd, buf, got, MESSAGE_SIZE - got, null);
+      if (n === 0) return undefined;
+      got += n;
+    }
+    return decode(buf);
+  }
+
+  /** Like receive(), without blocking the event loop (signals keep flowing). */
+  receiveAsync(): Promise<SyncMessage | undefined> {
+    const buf = Buffer.alloc(MESSAGE_SIZE);
+    return new Promise((resolve, reject) => {
+      const step = (got: number) => {
+        readAsync(this.fd, buf, got, MESSAGE_SIZE - got, null, (error, n) => {
+          if (error) return reject(error);
+          if (n === 0) return resolve(undefined);
+          if (got + n < MESSAGE_SIZE) return step(got + n);
+          resolve(decode(buf));
+        });
+      };
+      step(0);
+    });
+  }
+
+  /** Expects `type`; turns ERROR, HELPER_ERROR and EOF into DiycErrors naming the step. */
+  expect(type: number, what: string): SyncMessage {
+    const msg = this.receive();
+    if (msg?.type === type) return msg;
+    throw this.failure(msg, what);
+  }
+
+  failure(msg: SyncMessage | undefined, what: string): DiycError {
+    if (!msg) return new DiycError(`the helper exited before it could ${what}`);
+    if (msg.type === Sync.HelperError) {
+      return new PlanStepError(`helper: ${HELPER_STEPS[msg.a] ?? `step ${msg.a}`}`, msg.b);
+    }
+    if (msg.type === Sync.Error) {
+      const op = this.plan.ops[msg.a];
+      if (op?.code === "Exec") {
+        // 127 for "not found", 126 for "found but cannot run", as shells do.
+        const notFound = msg.b === 2 || msg.b === 20;
+        return new PlanStepError(op.describe, msg.b, notFound ? ExitCode.NotFound : ExitCode.CannotExecute);
+      }
+      return new PlanStepError(op?.describe || `step ${msg.a}`, msg.b);
+    }
+    return new DiycError(`unexpected message ${msg.type} from the helper while waiting to ${what}`);
+  }
+
+  /** Closing our end tells the helper to give up: it kills the init and exits. */
+  close(): void {
+    this.syscalls.close(this.fd);
+  }
+}
+
+function decode(buf: Buffer): SyncMessage {
+  return { type: buf.readUInt32LE(0), a: buf.readInt32LE(4), b: buf.readInt32LE(8) };
+}
+
+function writeAll(fd: number, data: Uint8Array): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+}
+
+/** A wait(2) status as a shell would report it: the code, or 128 + signal. */
+export function exitCodeOf(waitStatus: number): number {
+  const signal = waitStatus & 0x7f;
+  return signal === 0 ? (waitStatus >> 8) & 0xff : 128 + signal;
+}

@@ -1,0 +1,58 @@
+// Removing a container: its directory (upper layer, config, state) and
+// whatever the host still holds for it. A running container is refused
+// unless forced; forced, it is killed first and its exit waited for.
+
+import { existsSync, rmSync } from "node:fs";
+import { DiycError, UsageError } from "../linux/errors";
+import { validateName } from "../spec/names";
+import { containerFiles, readState } from "./container";
+import { ContainerLock } from "./lock";
+import { isAlive } from "./process-identity";
+import { finishContainer, type RuntimeContext } from "./run";
+import { containerExists, containerStatus } from "./status";
+
+const SIGKILL = 9;
+
+/** Polls `done` every 10 ms for up to `ms`; true if it became true. */
+export async function waitUntil(done: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(10);
+  }
+  return true;
+}
+
+export async function removeContainer(ctx: RuntimeContext, name: string, force: boolean): Promise<void> {
+  validateName("container", name);
+  if (!containerExists(ctx.store, name)) throw new DiycError(`no such container: ${name}`);
+  const lock = ContainerLock.acquire(ctx.store, name, ctx.syscalls);
+  try {
+    const status = containerStatus(ctx.store, name);
+    if (status.status !== "exited") {
+      if (!force) throw new UsageError(`container ${name} is ${status.status}; stop it first or use rm -f`);
+      await killAndWait(ctx, name);
+    }
+    finishContainer(ctx, name);
+    rmSync(containerFiles(ctx.store, name).dir, { recursive: true, force: true });
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * SIGKILL the init, then wait for the monitor to record the exit, so that it
+ * does not write into a directory being deleted.
+ */
+async function killAndWait(ctx: RuntimeContext, name: string): Promise<void> {
+  const state = readState(ctx.store, name);
+  if (!state) return;
+  try {
+    ctx.syscalls.kill(state.init.pid, SIGKILL);
+  } catch {
+    // best effort: it may have exited since we looked
+  }
+  const exitFile = containerFiles(ctx.store, name).exit;
+  const ended = await waitUntil(() => !isAlive(state.init) && (existsSync(exitFile) || !isAlive(state.monitor)), 5000);
+  if (!ended) throw new DiycError(`container ${name}: init pid ${state.init.pid} did not exit after SIGKILL`);
+}

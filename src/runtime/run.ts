@@ -1,0 +1,243 @@
+// The container lifecycle: create (everything up to the start barrier),
+// start (exec the command), wait, and finish (clean up). `diyc run` is all
+// four in a row. Each kernel step is traced with -v: "HOST|" lines from here,
+// "CONTAINER|" lines from the init as it runs the plan.
+
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { DiycError, UsageError } from "../linux/errors";
+import type { Syscalls } from "../linux/syscalls";
+import { compileContainerPlan } from "../plan/compile";
+import { encodePlan } from "../plan/encode";
+import { buildContainerSpec, type ContainerOptions } from "../spec/container-spec";
+import { validateName } from "../spec/names";
+import {
+  containerFiles, readConfig, readState, writeConfig, writeState,
+  type ContainerConfig, type ContainerFiles,
+} from "./container";
+import { exitCodeOf, HELPER_PATH, HelperChannel, Sync } from "./helper-channel";
+import { ContainerLock, withContainerLock } from "./lock";
+import { identify } from "./process-identity";
+import { containerStatus } from "./status";
+import type { Store } from "./store";
+
+export interface RuntimeContext {
+  store: Store;
+  syscalls: Syscalls;
+  /** Receives "HOST| ..." trace lines; undefined unless -v. */
+  trace?: (line: string) => void;
+  /** How to run diyc again (the monitor's cleanup hook): absolute paths. */
+  diycCommand: string[];
+  /** Resolves an image name to its rootfs directory, or throws. */
+  imageRootfs: (image: string) => string;
+}
+
+export interface RunRequest {
+  name: string;
+  image: string;
+  autoRemove: boolean;
+  /** Everything but the files diyc itself provides (etcFiles). */
+  options: Omit<ContainerOptions, "etcFiles" | "name">;
+}
+
+/** A created container: its init is parked at the start barrier. */
+export interface CreatedContainer {
+  name: string;
+  config: ContainerConfig;
+  channel: HelperChannel;
+  initPid: number;
+}
+
+/** The highest capability number this kernel knows; bits above it cannot be dropped. */
+function lastCapability(): number {
+  return Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8").trim());
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // a missing source fails later, at the mount, with its path
+  }
+}
+
+function hostsFile(hostname: string): string {
+  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
+}
+
+/** The files diyc provides inside the container, kept in its directory and bind-mounted. */
+function writeEtcFiles(files: ContainerFiles, hostname: string): void {
+  writeFileSync(files.hostname, `${hostname}\n`);
+  writeFileSync(files.hosts, hostsFile(hostname));
+  if (existsSync("/etc/resolv.conf")) copyFileSync("/etc/resolv.conf", files.resolvConf);
+  else writeFileSync(files.resolvConf, "");
+}
+
+/**
+ * Claims the name, or reuses the stopped container of that name: its files
+ * persist between runs (the seed's behaviour). Returns whether it is new.
+ */
+function claimContainer(store: Store, name: string, image: string): boolean {
+  const files = containerFiles(store, name);
+  try {
+    mkdirSync(files.dir, { mode: 0o700 });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  const status = containerStatus(store, name);
+  if (status.status !== "exited") throw new UsageError(`container ${name} is already ${status.status}`);
+  const previous = readConfig(store, name);
+  if (previous && previous.image !== image) {
+    throw new UsageError(`container ${name} exists with image ${previous.image}; remove it first (diyc rm ${name})`);
+  }
+  return false;
+}
+
+/** Creates the container up to the start barrier. The caller holds its lock. */
+export async function createContainer(ctx: RuntimeContext, request: RunRequest): Promise<CreatedContainer> {
+  const { store, trace } = ctx;
+  const name = validateName("container", request.name);
+  validateName("image", request.image);
+  const lowerdir = ctx.imageRootfs(request.image);
+  const files = containerFiles(store, name);
+  const isNew = claimContainer(store, name, request.image);
+  let channel: HelperChannel | undefined;
+  try {
+    for (const dir of [files.upper, files.work, files.merged]) mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const spec = buildContainerSpec({ ...request.options, name, etcFiles: files });
+    writeEtcFiles(files, spec.hostname!);
+    rmSync(files.exit, { force: true });
+    rmSync(files.state, { force: true });
+    const config: ContainerConfig = {
+      name, image: request.image, createdAtMs: Date.now(), autoRemove: request.autoRemove, spec,
+      network: request.options.network === "host" ? undefined : { mode: request.options.network },
+    };
+    writeConfig(store, config);
+
+    const plan = compileContainerPlan({
+      spec,
+      rootfs: { lowerdirs: [lowerdir], upperdir: files.upper, workdir: files.work, merged: files.merged },
+      exitRecord: files.exit,
+      cleanupHook: [...ctx.diycCommand, "--root", store.root, "_cleanup", name],
+      isDirectory,
+    }, lastCapability());
+
+    trace?.(`HOST| spawn ${HELPER_PATH} and send it the plan (${plan.ops.length} steps)`);
+    channel = HelperChannel.open(plan, encodePlan(plan, trace !== undefined), ctx.syscalls);
+    trace?.(`HOST| ${plan.ops[0]!.describe}`);
+    const initPid = channel.expect(Sync.Pid, "clone the container").a;
+    const monitor = identify(channel.helper.pid);
+    const init = identify(initPid);
+    if (!monitor || !init) throw new DiycError(`container ${name}: its init (pid ${initPid}) died during set-up`);
+    writeState(store, name, { monitor, init, createdAtMs: Date.now() });
+    trace?.(`HOST| init is pid ${initPid} on the host; monitor is pid ${monitor.pid}`);
+
+    trace?.("HOST| release the init: run the plan");
+    channel.send(Sync.Continue);
+    channel.expect(Sync.Ready, "set up the container");
+    return { name, config, channel, initPid };
+  } catch (error) {
+    await abandon(ctx, name, isNew, channel);
+    throw error;
+  }
+}
+
+/** Undo a failed create: stop the helper (it kills the init) and remove what was made. */
+async function abandon(ctx: RuntimeContext, name: string, isNew: boolean, channel: HelperChannel | undefined): Promise<void> {
+  if (channel) {
+    channel.close();
+    // The helper kills the init and exits; waiting makes sure no process outlives the failure.
+    await channel.helper.exited;
+  }
+  const files = containerFiles(ctx.store, name);
+  if (isNew) rmSync(files.dir, { recursive: true, force: true });
+  else rmSync(files.state, { force: true });
+}
+
+/** Tells the init to exec the command. */
+export async function startContainer(ctx: RuntimeContext, created: CreatedContainer): Promise<void> {
+  ctx.trace?.("HOST| start: exec the command");
+  created.channel.send(Sync.Start);
+  const state = readState(ctx.store, created.name);
+  try {
+    created.channel.expect(Sync.Started, "start the command");
+  } catch (error) {
+    created.channel.close();
+    await created.channel.helper.exited;
+    throw error;
+  }
+  if (state) writeState(ctx.store, created.name, { ...state, startedAtMs: Date.now() });
+}
+
+const FORWARDED_SIGNALS = ["SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGINT", "SIGQUIT", "SIGWINCH"] as const;
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGWINCH: 28 };
+
+/**
+ * Waits for the container's exit while forwarding signals sent to diyc.
+ * From a terminal, Ctrl-C and Ctrl-\ already reach the container (it is in
+ * the terminal's foreground process group), so those are not sent twice.
+ */
+export async function waitContainer(ctx: RuntimeContext, created: CreatedContainer, stdinIsTerminal: boolean): Promise<number> {
+  const forward = (signal: string) => () => {
+    try {
+      ctx.syscalls.kill(created.initPid, SIGNAL_NUMBERS[signal]!);
+    } catch {
+      // best effort: the init may have exited between the signal and now
+    }
+  };
+  const handlers = FORWARDED_SIGNALS
+    .filter((s) => !(stdinIsTerminal && (s === "SIGINT" || s === "SIGQUIT" || s === "SIGWINCH")))
+    .map((signal) => [signal, forward(signal)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  try {
+    const message = await created.channel.receiveAsync();
+    if (message?.type !== Sync.Exit) throw created.channel.failure(message, "report the exit status");
+    await created.channel.helper.exited;
+    ctx.trace?.(`HOST| the init exited (wait status ${message.a})`);
+    return exitCodeOf(message.a);
+  } finally {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+    created.channel.close();
+  }
+}
+
+/**
+ * After the init has exited: release what the host holds for the container,
+ * and delete it if it was run with --rm. Safe to call twice (the monitor's
+ * hook and diyc may both get here) and on a container that is gone.
+ */
+export function finishContainer(ctx: RuntimeContext, name: string): void {
+  const config = readConfig(ctx.store, name);
+  if (!config) return;
+  if (containerStatus(ctx.store, name).status !== "exited") return;
+  if (config.autoRemove) {
+    ctx.trace?.(`HOST| remove container ${name} (--rm)`);
+    rmSync(containerFiles(ctx.store, name).dir, { recursive: true, force: true });
+  }
+}
+
+/** create + start + wait + finish: `diyc run`. Returns the command's exit code. */
+export async function runContainer(ctx: RuntimeContext, request: RunRequest, stdinIsTerminal: boolean): Promise<number> {
+  ctx.store.ensure();
+  const lock = ContainerLock.acquire(ctx.store, request.name, ctx.syscalls);
+  let created: CreatedContainer;
+  try {
+    created = await createContainer(ctx, request);
+    await startContainer(ctx, created);
+  } catch (error) {
+    finishAfterFailure(ctx, request.name, lock);
+    throw error;
+  }
+  lock.release();
+  const code = await waitContainer(ctx, created, stdinIsTerminal);
+  await withContainerLock(ctx.store, request.name, ctx.syscalls, () => finishContainer(ctx, request.name));
+  return code;
+}
+
+function finishAfterFailure(ctx: RuntimeContext, name: string, lock: ContainerLock): void {
+  try {
+    finishContainer(ctx, name);
+  } finally {
+    lock.release();
+  }
+}

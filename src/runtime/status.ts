@@ -1,0 +1,42 @@
+// A container's status is worked out from facts every time it is asked for:
+// is the init (pid + start time) still there, did it pass the start barrier,
+// and what did the monitor record when it ended. No cached word is trusted,
+// so after a crash or a reboot a stale container reads as exited.
+
+import { existsSync } from "node:fs";
+import { exitCodeOf } from "./helper-channel";
+import { containerFiles, readExitRecord, readState } from "./container";
+import { isAlive } from "./process-identity";
+import type { Store } from "./store";
+
+export type Status = "created" | "running" | "exited";
+
+export interface ContainerStatus {
+  status: Status;
+  /** Host pid of the init while it lives. */
+  pid?: number;
+  exitCode?: number;
+  finishedAtMs?: number;
+}
+
+export function containerExists(store: Store, name: string): boolean {
+  return existsSync(containerFiles(store, name).dir);
+}
+
+export function containerStatus(store: Store, name: string): ContainerStatus {
+  const state = readState(store, name);
+  if (state && isAlive(state.init)) {
+    return { status: state.startedAtMs ? "running" : "created", pid: state.init.pid };
+  }
+  const record = readExitRecord(store, name);
+  // An exit record older than the last start belongs to an earlier run.
+  if (record && (!state?.startedAtMs || record.finishedAtMs >= state.startedAtMs)) {
+    return { status: "exited", exitCode: exitCodeOf(record.waitStatus), finishedAtMs: record.finishedAtMs };
+  }
+  return { status: "exited" };
+}
+
+/** The monitor outlives the init by the time it takes to record the exit and clean up. */
+export function monitorAlive(store: Store, name: string): boolean {
+  return isAlive(readState(store, name)?.monitor);
+}
