@@ -1,0 +1,48 @@
+// nsexec: run a host command in new namespaces (the seed's tool). It shares
+// the helper and the protocol with containers; only the plan differs.
+
+import { writeFileSync } from "node:fs";
+import type { Syscalls } from "../linux/syscalls";
+import { encodePlan } from "../plan/encode";
+import { compileNsexecPlan, type NsexecOptions } from "../plan/nsexec";
+import { exitCodeOf, HelperChannel, Sync } from "./helper-channel";
+
+export interface NsexecContext {
+  syscalls: Syscalls;
+  trace?: (line: string) => void;
+  /** The caller's ids, mapped to root inside a new user namespace (-U). */
+  uid: number;
+  gid: number;
+}
+
+/**
+ * A new user namespace starts with no id mapping: its processes are
+ * "nobody" until the parent writes the maps. setgroups must be denied before
+ * an unprivileged gid_map can be written; we deny it always, for one rule.
+ */
+function writeIdMaps(pid: number, uid: number, gid: number, trace?: (line: string) => void): void {
+  trace?.(`HOST| map uid ${uid} and gid ${gid} to root in the user namespace of pid ${pid}`);
+  writeFileSync(`/proc/${pid}/uid_map`, `0 ${uid} 1\n`);
+  writeFileSync(`/proc/${pid}/setgroups`, "deny\n");
+  writeFileSync(`/proc/${pid}/gid_map`, `0 ${gid} 1\n`);
+}
+
+export async function runNsexec(ctx: NsexecContext, options: NsexecOptions): Promise<number> {
+  const plan = compileNsexecPlan(options);
+  const channel = HelperChannel.open(plan, encodePlan(plan, ctx.trace !== undefined), ctx.syscalls);
+  try {
+    const pid = channel.expect(Sync.Pid, "clone").a;
+    ctx.trace?.(`HOST| cloned pid ${pid} into new namespaces`);
+    if (options.user) writeIdMaps(pid, ctx.uid, ctx.gid, ctx.trace);
+    channel.send(Sync.Continue);
+    channel.expect(Sync.Ready, "set up the namespaces");
+    channel.send(Sync.Start);
+    channel.expect(Sync.Started, "start the command");
+    const exit = await channel.receiveAsync();
+    if (exit?.type !== Sync.Exit) throw channel.failure(exit, "report the exit status");
+    return exitCodeOf(exit.a);
+  } finally {
+    channel.close();
+    await channel.helper.exited;
+  }
+}
