@@ -190,7 +190,6 @@ export function setupNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet)
   if (previous !== undefined && JSON.stringify(previous.config) !== JSON.stringify(cfg)) {
     throw new UsageError(`network ${cfg.name} is already set up with ${JSON.stringify(previous.config)}: clean it first`);
   }
-  mkdirSync(leasesDir(store, cfg.name), { recursive: true, mode: 0o700 });
   withNetlink((host) => {
     const before = findLink(host, cfg.bridge);
     if (before !== undefined && previous?.createdBridge !== true) {
@@ -199,6 +198,7 @@ export function setupNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet)
     }
     const { link, created } = ensureBridge(host, cfg.bridge);
     log(created ? `create bridge ${cfg.bridge}` : `bridge ${cfg.bridge} exists`);
+    mkdirSync(leasesDir(store, cfg.name), { recursive: true, mode: 0o700 });
     writeJsonAtomic(stateFile(store, cfg.name), { config: cfg, createdBridge: true } satisfies NetworkState);
     if (addAddress(host, link, net.gateway, net.subnet)) log(`add address ${cfg.gateway}/${net.subnet.prefixLength} to ${cfg.bridge}`);
     setLinkUp(host, link);
