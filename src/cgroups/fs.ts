@@ -1,0 +1,137 @@
+// File operations on cgroupfs, behind an interface.
+//
+// Every cgroup operation diyc does is one of five file operations. Drivers get
+// a CgroupFs passed in: `hostCgroupFs` does them on the real filesystem, and
+// `MimicCgroupFs` (./mimic.ts) does them on a plain temporary directory while
+// imitating what cgroupfs does on mkdir (the kernel fills a new cgroup with its
+// control files). `tracedCgroupFs` wraps either one to log each change, which
+// is what `diyc -v` prints.
+
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeSync } from "node:fs";
+import { Errno } from "../linux/errors";
+import { CgroupError, errnoOf } from "./errors";
+
+export interface CgroupFs {
+  /** mkdir(2), not recursive: EEXIST is an error, so two creators never share a cgroup. */
+  mkdir(path: string): void;
+  /** rmdir(2). On cgroupfs this removes a cgroup with no processes and no children. */
+  rmdir(path: string): void;
+  /** One write(2) of `value` to an existing control file. */
+  write(path: string, value: string): void;
+  read(path: string): string;
+  exists(path: string): boolean;
+}
+
+export const hostCgroupFs: CgroupFs = {
+  mkdir(path) {
+    attempt("mkdir", path, () => mkdirSync(path, 0o755));
+  },
+  rmdir(path) {
+    attempt("rmdir", path, () => rmdirSync(path));
+  },
+  write(path, value) {
+    // No O_CREAT: a control file the kernel does not have must fail (ENOENT),
+    // not be created. No read access either: some files (devices.allow) are
+    // write-only and cgroupfs refuses O_RDWR on them. (Node and Bun add
+    // O_CLOEXEC to every open themselves.) One write(2) per value,
+    // because the kernel parses each write on its own.
+    attempt("write", path, () => {
+      const fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC);
+      try {
+        writeSync(fd, Buffer.from(value));
+      } finally {
+        closeSync(fd);
+      }
+    });
+  },
+  read(path) {
+    return attempt("read", path, () => readFileSync(path, "utf8"));
+  },
+  exists(path) {
+    return existsSync(path);
+  },
+};
+
+function attempt<T>(op: "mkdir" | "rmdir" | "write" | "read", path: string, body: () => T): T {
+  try {
+    return body();
+  } catch (error) {
+    if (error instanceof CgroupError) throw error;
+    throw new CgroupError(op, path, errnoOf(error), undefined, { cause: error });
+  }
+}
+
+/** A CgroupFs that reports every change (mkdir, rmdir, write) to `log` before doing it. */
+export function tracedCgroupFs(inner: CgroupFs, log: (line: string) => void): CgroupFs {
+  return {
+    mkdir(path) {
+      log(`HOST| cgroup mkdir ${path}`);
+      inner.mkdir(path);
+    },
+    rmdir(path) {
+      log(`HOST| cgroup rmdir ${path}`);
+      inner.rmdir(path);
+    },
+    write(path, value) {
+      log(`HOST| cgroup write ${path} ${JSON.stringify(value)}`);
+      inner.write(path, value);
+    },
+    read: (path) => inner.read(path),
+    exists: (path) => inner.exists(path),
+  };
+}
+
+/** Reads a control file holding one integer, or "max" (returned as undefined = no limit). */
+export function readLimit(fs: CgroupFs, path: string): number | undefined {
+  const text = fs.read(path).trim();
+  if (text === "max") return undefined;
+  return parseNumber(path, text);
+}
+
+export function readNumber(fs: CgroupFs, path: string): number {
+  return parseNumber(path, fs.read(path).trim());
+}
+
+function parseNumber(path: string, text: string): number {
+  const n = Number(text);
+  if (text === "" || !Number.isFinite(n)) {
+    throw new CgroupError("read", path, undefined, `expected a number, found ${JSON.stringify(text)}`);
+  }
+  return n;
+}
+
+/** Parses "key value" lines (memory.stat, memory.events, memory.oom_control, cpu.stat). */
+export function readKeyed(fs: CgroupFs, path: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of fs.read(path).split("\n")) {
+    const [key, value] = line.trim().split(/\s+/);
+    if (key && value !== undefined && Number.isFinite(Number(value))) out.set(key, Number(value));
+  }
+  return out;
+}
+
+/** Wait `ms` without yielding: cgroup set-up is synchronous, between clone and release. */
+export function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * rmdir that tolerates what a cgroup's end looks like: ENOENT means it is gone
+ * already, and EBUSY means the last process has exited but the kernel has not
+ * finished releasing it (a zombie not yet reaped, a css going offline), so we
+ * retry for up to `patienceMs`.
+ */
+export function removeCgroupDir(fs: CgroupFs, path: string, patienceMs = 2000): void {
+  const deadline = Date.now() + patienceMs;
+  for (;;) {
+    try {
+      fs.rmdir(path);
+      return;
+    } catch (error) {
+      if (!(error instanceof CgroupError)) throw error;
+      if (error.errno === Errno.ENOENT) return; // already gone
+      if (error.errno !== Errno.EBUSY || Date.now() >= deadline) throw error;
+      sleepSync(20);
+    }
+  }
+}
