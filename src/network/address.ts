@@ -12,7 +12,6 @@ import {
   IFA_BROADCAST,
   IFA_LOCAL,
   ifaddrmsg,
-  NetlinkError,
   NLM_F_CREATE,
   NLM_F_EXCL,
   RTA_GATEWAY,
@@ -53,13 +52,7 @@ export function addDefaultRouteRequest(link: { name: string; index: number }, ga
  * the bridge twice is harmless.
  */
 export function addAddress(sock: NetlinkSocket, link: { name: string; index: number }, address: number, subnet: Subnet): boolean {
-  try {
-    sock.request(addAddressRequest(link, address, subnet));
-    return true;
-  } catch (err) {
-    if (err instanceof NetlinkError && err.errno === Errno.EEXIST) return false;
-    throw err;
-  }
+  return sock.requestUnless(addAddressRequest(link, address, subnet), Errno.EEXIST) !== undefined;
 }
 
 export function addDefaultRoute(sock: NetlinkSocket, link: { name: string; index: number }, gateway: number): void {

@@ -79,13 +79,8 @@ export function decodeLink(payload: Uint8Array): LinkInfo {
 
 /** The link called `name` in the socket's namespace, or undefined if there is none. */
 export function findLink(sock: NetlinkSocket, name: string): LinkInfo | undefined {
-  try {
-    const [reply] = sock.request(getLinkRequest(name));
-    return reply === undefined ? undefined : decodeLink(reply.payload);
-  } catch (err) {
-    if (err instanceof NetlinkError && err.errno === Errno.ENODEV) return undefined;
-    throw err;
-  }
+  const reply = sock.requestUnless(getLinkRequest(name), Errno.ENODEV)?.[0];
+  return reply === undefined ? undefined : decodeLink(reply.payload);
 }
 
 /** Like findLink, but a missing link is an error naming it. */
@@ -105,11 +100,5 @@ export function setMaster(sock: NetlinkSocket, link: { name: string; index: numb
 
 /** Deletes a link; returns false if it was already gone (deleting is idempotent). */
 export function deleteLink(sock: NetlinkSocket, name: string): boolean {
-  try {
-    sock.request(deleteLinkRequest(name));
-    return true;
-  } catch (err) {
-    if (err instanceof NetlinkError && err.errno === Errno.ENODEV) return false;
-    throw err;
-  }
+  return sock.requestUnless(deleteLinkRequest(name), Errno.ENODEV) !== undefined;
 }

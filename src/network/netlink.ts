@@ -324,6 +324,20 @@ export class NetlinkSocket {
     }
   }
 
+  /**
+   * Like request, but the kernel answering `errno` is an expected outcome
+   * (EEXIST when adding, ENODEV when looking up or deleting): undefined then.
+   * This is what makes setup and teardown idempotent.
+   */
+  requestUnless(req: Request, errno: number): Message[] | undefined {
+    try {
+      return this.request(req);
+    } catch (err) {
+      if (err instanceof NetlinkError && err.errno === errno) return undefined;
+      throw err;
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
