@@ -173,7 +173,7 @@ function rlimitOps(proc: Process): Op[] {
 export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">, options: { createCwd: boolean }): Op[] {
   const ops: Op[] = [];
   // Like docker, a working directory the image lacks is created.
-  if (options.createCwd) ops.push({ code: "Mkdir", flags: OpFlag.InRoot, args: [proc.cwd, 0o755], describe: `mkdir -p ${proc.cwd}` });
+  if (options.createCwd && proc.cwd !== "/") ops.push({ code: "Mkdir", flags: OpFlag.InRoot, args: [proc.cwd, 0o755], describe: `mkdir -p ${proc.cwd}` });
   ops.push(
     { code: "Chdir", flags: OpFlag.InRoot, args: [proc.cwd], describe: `chdir ${proc.cwd}` },
     { code: "ResetSignals", args: [], describe: "reset signal dispositions and mask" },

@@ -7,7 +7,7 @@
 
 import { read as readAsync, readSync, writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { DiycError, errnoName, errnoText, ExitCode } from "../linux/errors";
+import { DiycError, Errno, errnoName, errnoText, ExitCode } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
 import { framePlan } from "../plan/encode";
 import type { Plan } from "../plan/ops";
@@ -132,8 +132,11 @@ export class HelperChannel {
       const op = this.plan.ops[msg.a];
       if (op?.code === "Exec") {
         // 127 for "not found", 126 for "found but cannot run", as shells do.
-        const notFound = msg.b === 2 || msg.b === 20;
-        return new PlanStepError(op.describe, msg.b, notFound ? ExitCode.NotFound : ExitCode.CannotExecute);
+        const notFound = msg.b === Errno.ENOENT || msg.b === Errno.ENOTDIR;
+        if (notFound && op.args[3] !== "") {
+          return new DiycError(`exec ${JSON.stringify(op.args[0])}: executable file not found in $PATH`, ExitCode.NotFound);
+        }
+        return new PlanStepError(`exec ${JSON.stringify(op.args[0])}`, msg.b, notFound ? ExitCode.NotFound : ExitCode.CannotExecute);
       }
       return new PlanStepError(op?.describe || `step ${msg.a}`, msg.b);
     }

@@ -218,6 +218,7 @@ export function finishContainer(ctx: RuntimeContext, name: string): void {
 
 /** create + start + wait + finish: `diyc run`. Returns the command's exit code. */
 export async function runContainer(ctx: RuntimeContext, request: RunRequest, stdinIsTerminal: boolean): Promise<number> {
+  validateName("container", request.name); // before the name becomes a lock file's name
   ctx.store.ensure();
   const lock = ContainerLock.acquire(ctx.store, request.name, ctx.syscalls);
   let created: CreatedContainer;

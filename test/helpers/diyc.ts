@@ -1,0 +1,77 @@
+// Running bin/diyc and bin/nsexec from tests, as a user would, and checking
+// afterwards that nothing was left behind.
+
+import { expect } from "bun:test";
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+export const REPO = resolve(import.meta.dir, "../..");
+export const DIYC = join(REPO, "bin/diyc");
+export const NSEXEC = join(REPO, "bin/nsexec");
+export const HELPER = join(REPO, "native/build/diyc-helper");
+export const isRoot = process.geteuid?.() === 0;
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A store of the test's own, under /tmp. */
+export function tempStore(prefix = "diyc-test-"): string {
+  return mkdtempSync(`/tmp/${prefix}`);
+}
+
+export function diyc(root: string, args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Result {
+  const child = Bun.spawnSync([DIYC, "--root", root, ...args], {
+    stdin: options.stdin === undefined ? "ignore" : Buffer.from(options.stdin),
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...options.env },
+  });
+  return { code: child.exitCode ?? -1, stdout: child.stdout.toString(), stderr: child.stderr.toString() };
+}
+
+export function nsexec(args: string[]): Result {
+  const child = Bun.spawnSync([NSEXEC, ...args], { stdin: "ignore", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+  return { code: child.exitCode ?? -1, stdout: child.stdout.toString(), stderr: child.stderr.toString() };
+}
+
+/** Mount points whose path or source mentions `root`. */
+export function mountsUnder(root: string): string[] {
+  return readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((line) => line.includes(root));
+}
+
+/** Live processes running the helper binary (monitors, or inits before exec). */
+export function helperProcesses(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/exe`) === HELPER) pids.push(Number(entry));
+    } catch {
+      // the process exited while we looked, or is a kernel thread
+    }
+  }
+  return pids;
+}
+
+/** The host pids a `-v` run printed: "init is pid N on the host; monitor is pid M". */
+export function pidsFromTrace(stderr: string): { init: number; monitor: number } | undefined {
+  const match = /init is pid (\d+) on the host; monitor is pid (\d+)/.exec(stderr);
+  return match ? { init: Number(match[1]), monitor: Number(match[2]) } : undefined;
+}
+
+export function processExists(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
+/** Removes the store and proves nothing of it is left: no mounts, no directory. */
+export function removeStore(root: string): void {
+  expect(mountsUnder(root)).toEqual([]);
+  rmSync(root, { recursive: true, force: true });
+  expect(existsSync(root)).toBe(false);
+}

@@ -1,0 +1,61 @@
+// Validation of what users type: names, users, environment, paths, argv.
+
+import { describe, expect, test } from "bun:test";
+import { parseArgs } from "../../src/cli/args";
+import { parseUser } from "../../src/cli/run";
+import { UsageError } from "../../src/linux/errors";
+import { containerEnv, validateCwd, validateEnvEntry, validateHostname } from "../../src/spec/container-spec";
+import { validateName } from "../../src/spec/names";
+import { exitCodeOf } from "../../src/runtime/helper-channel";
+
+describe("names", () => {
+  test.each(["a", "web-1", "my.app_2", "A".repeat(64), "0abc"])("accepts %p", (name) => {
+    expect(validateName("container", name)).toBe(name);
+  });
+  test.each(["", ".", "..", "-x", "_x", "a/b", "a b", "A".repeat(65), "x\0y", "é"])("refuses %p with one line", (name) => {
+    expect(() => validateName("container", name)).toThrow(UsageError);
+    expect(() => validateName("image", name)).toThrow(/invalid image name/);
+  });
+});
+
+describe("users, env, cwd, hostname", () => {
+  test("users are numeric UID or UID:GID", () => {
+    expect(parseUser("1000")).toEqual({ uid: 1000, gid: 1000 });
+    expect(parseUser("1000:50")).toEqual({ uid: 1000, gid: 50 });
+    for (const bad of ["", "root", "-1", "1:", ":1", "99999999999"]) expect(() => parseUser(bad)).toThrow(UsageError);
+  });
+  test("-e needs KEY=VALUE, later keys win, defaults come first", () => {
+    expect(() => validateEnvEntry("NOEQUALS")).toThrow(UsageError);
+    expect(() => validateEnvEntry("=x")).toThrow(UsageError);
+    const env = containerEnv({ env: ["A=1", "HOME=/home/x", "A=2"], terminal: false }, "h");
+    expect(env).toEqual(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=h", "HOME=/home/x", "A=2"]);
+  });
+  test("working directories are absolute; hostnames are DNS-like", () => {
+    expect(() => validateCwd("tmp")).toThrow(UsageError);
+    expect(validateCwd("/srv/app")).toBe("/srv/app");
+    expect(() => validateHostname("bad host")).toThrow(UsageError);
+    expect(() => validateHostname("x".repeat(64))).toThrow(UsageError);
+  });
+});
+
+describe("argv", () => {
+  const specs = [{ long: "verbose", short: "v" }, { long: "env", short: "e", value: true }, { long: "rm" }];
+  test("stops at the first positional, so the command keeps its own flags", () => {
+    const parsed = parseArgs(["-v", "--rm", "-e", "A=1", "--env=B=2", "-eC=3", "web", "img", "ls", "-v"], specs, true);
+    expect(parsed.positionals).toEqual(["web", "img", "ls", "-v"]);
+    expect(parsed.options.get("env")).toEqual(["A=1", "B=2", "C=3"]);
+  });
+  test("unknown options and missing values are one-line errors", () => {
+    expect(() => parseArgs(["--nope"], specs, true)).toThrow("unknown option --nope");
+    expect(() => parseArgs(["-e"], specs, true)).toThrow("option -e needs a value");
+    expect(() => parseArgs(["--rm=1"], specs, true)).toThrow("takes no value");
+  });
+});
+
+describe("exit codes", () => {
+  test("wait statuses become shell-style codes", () => {
+    expect(exitCodeOf(7 << 8)).toBe(7);
+    expect(exitCodeOf(9)).toBe(137);
+    expect(exitCodeOf(15)).toBe(143);
+  });
+});

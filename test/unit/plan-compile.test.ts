@@ -1,0 +1,111 @@
+// The plan compiler, without root: what a container is made of, step by step.
+
+import { describe, expect, test } from "bun:test";
+import { compileContainerPlan, cloneFlags, CLONE } from "../../src/plan/compile";
+import { compileNsexecPlan } from "../../src/plan/nsexec";
+import { MS, parseMountOptions } from "../../src/plan/mount-options";
+import { buildContainerSpec, type ContainerOptions } from "../../src/spec/container-spec";
+import type { Op } from "../../src/plan/ops";
+
+const etcFiles = { hostname: "/s/c/web/hostname", hosts: "/s/c/web/hosts", resolvConf: "/s/c/web/resolv.conf" };
+
+function spec(overrides: Partial<ContainerOptions> = {}) {
+  return buildContainerSpec({ name: "web", args: ["sh"], env: [], terminal: false, network: "host", etcFiles, ...overrides });
+}
+
+function compile(overrides: Partial<ContainerOptions> = {}) {
+  return compileContainerPlan({
+    spec: spec(overrides),
+    rootfs: { lowerdirs: ["/s/images/busybox/rootfs"], upperdir: "/s/c/web/upper", workdir: "/s/c/web/work", merged: "/s/c/web/merged" },
+    exitRecord: "/s/c/web/exit.json",
+    cleanupHook: ["/bun", "/diyc.ts", "--root", "/s", "_cleanup", "web"],
+    isDirectory: () => false,
+  }, 40);
+}
+
+const steps = (ops: Op[]) => ops.map((op) => op.describe).filter(Boolean);
+
+describe("container plan", () => {
+  test("the whole sequence of steps (snapshot)", () => {
+    expect(steps(compile().ops)).toMatchSnapshot();
+  });
+
+  test("the order that matters: private before overlay, mounts before pivot_root, privileges last", () => {
+    const s = steps(compile().ops);
+    const at = (prefix: string) => s.findIndex((line) => line.startsWith(prefix));
+    expect(at("make / private")).toBeLessThan(at("mount overlay"));
+    expect(at("mount overlay")).toBeLessThan(at("mount proc on /proc"));
+    expect(at("mount tmpfs on /dev ")).toBeLessThan(at("mount devpts on /dev/pts"));
+    expect(at("mknod /dev/null")).toBeLessThan(at("pivot_root"));
+    expect(at("pivot_root")).toBeLessThan(at("mask /proc/kcore"));
+    expect(at("setuid")).toBeLessThan(at("capabilities"));
+    expect(at("set no_new_privs")).toBeLessThan(at("created: wait for start"));
+    expect(at("created: wait for start")).toBe(s.length - 2);
+    expect(s.at(-1)).toBe('exec "sh"');
+  });
+
+  test("never the host's devtmpfs", () => {
+    expect(compile().ops.some((op) => op.args.includes("devtmpfs"))).toBe(false);
+  });
+
+  test("namespaces: host network by default, a new one otherwise; cgroup ns is unshared later", () => {
+    expect(cloneFlags(spec())).toBe(CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC);
+    expect(cloneFlags(spec({ network: "none" })) & CLONE.NEWNET).toBe(CLONE.NEWNET);
+    expect(compile().ops.find((op) => op.code === "Unshare")?.args).toEqual([CLONE.NEWCGROUP]);
+  });
+
+  test("capabilities: the default set for root, an empty inheritable set, the rest dropped from the bounding set", () => {
+    const ops = compile().ops;
+    const caps = ops.find((op) => op.code === "SetCaps")!;
+    expect(caps.args).toEqual([0xa80425fbn, 0xa80425fbn, 0n]);
+    const dropped = ops.find((op) => op.code === "DropBounding")!.args[0] as Uint8Array;
+    expect(dropped.length).toBe(41 - 14);
+    expect([...dropped]).toContain(21); // CAP_SYS_ADMIN
+  });
+
+  test("a non-root user keeps the bounding set but no effective capabilities", () => {
+    const ops = compile({ user: { uid: 1000, gid: 100 } }).ops;
+    expect(ops.some((op) => op.code === "KeepCaps")).toBe(true);
+    expect(ops.find((op) => op.code === "SetCaps")!.args).toEqual([0n, 0n, 0n]);
+    expect(ops.find((op) => op.code === "Setuid")!.args).toEqual([1000]);
+  });
+
+  test("exec searches the container's PATH, not the host's", () => {
+    const exec = compile({ env: ["PATH=/opt/bin"] }).ops.at(-1)!;
+    expect(exec.args[3]).toBe("/opt/bin");
+    expect(compile({ args: ["/bin/true"] }).ops.at(-1)!.args[3]).toBe("");
+  });
+
+  test("read-only root and a read-only bind mount each take a remount", () => {
+    expect(steps(compile({ readOnlyRoot: true }).ops)).toContain("remount / read-only");
+    expect(steps(compile().ops)).toContain("remount /etc/hostname rdonly,nosuid,nodev,noexec");
+  });
+});
+
+describe("nsexec plan", () => {
+  test("remounts /proc only with a pid namespace, and sets the hostname", () => {
+    const plan = compileNsexecPlan({ pid: true, net: true, uts: true, hostname: "myhost", ipc: false, user: false, cgroup: false, command: ["sh"], env: [], cwd: "/tmp" });
+    expect(plan.ops[0]!.args[0]).toBe(CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWUTS);
+    expect(steps(plan.ops)).toEqual([
+      "make / private, recursively",
+      "mount proc on /proc (this pid namespace's view)",
+      "sethostname myhost",
+      "chdir /tmp",
+      "reset signal dispositions and mask",
+      "close every fd but stdio on exec",
+      "created: wait for start",
+      'exec "sh"',
+    ]);
+  });
+});
+
+describe("mount options", () => {
+  test("flags, propagation and filesystem data are separated", () => {
+    expect(parseMountOptions(["nosuid", "ro", "rprivate", "mode=755", "size=1k"])).toEqual({
+      flags: MS.NOSUID | MS.RDONLY,
+      propagation: MS.PRIVATE | MS.REC,
+      data: "mode=755,size=1k",
+    });
+    expect(parseMountOptions(["rw", "exec"]).flags).toBe(0);
+  });
+});
