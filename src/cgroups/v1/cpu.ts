@@ -8,12 +8,12 @@
 import { join } from "node:path";
 import type { LinuxResources } from "../../spec/resources";
 import type { CgroupFs } from "../fs";
+import { needsCpu } from "../needs";
 import type { V1Controller } from "./controller";
 
 export const cpuV1: V1Controller = {
   name: "cpu",
-  needed: (resources) =>
-    resources.cpu?.shares !== undefined || resources.cpu?.quota !== undefined || resources.cpu?.period !== undefined,
+  needed: needsCpu,
 
   apply(fs: CgroupFs, dir: string, resources: LinuxResources) {
     const cpu = resources.cpu;

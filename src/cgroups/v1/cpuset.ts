@@ -11,11 +11,12 @@
 import { join } from "node:path";
 import type { LinuxResources } from "../../spec/resources";
 import type { CgroupFs } from "../fs";
+import { needsCpuset } from "../needs";
 import type { V1Controller } from "./controller";
 
 export const cpusetV1: V1Controller = {
   name: "cpuset",
-  needed: (resources) => resources.cpu?.cpus !== undefined || resources.cpu?.mems !== undefined,
+  needed: needsCpuset,
 
   prepare(fs: CgroupFs, dir: string, parentDir: string) {
     // cpus before mems is arbitrary; both must be set before a process joins.

@@ -13,12 +13,13 @@
 import { join } from "node:path";
 import type { LinuxResources } from "../../spec/resources";
 import { type CgroupFs, readKeyed, readNumber } from "../fs";
+import { needsMemory } from "../needs";
 import { limitOrUndefined } from "../types";
 import type { V1Controller } from "./controller";
 
 export const memoryV1: V1Controller = {
   name: "memory",
-  needed: (resources) => resources.memory?.limit !== undefined || resources.memory?.swap !== undefined,
+  needed: needsMemory,
 
   apply(fs: CgroupFs, dir: string, resources: LinuxResources) {
     const limit = resources.memory?.limit;

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import type { LinuxResources } from "../../spec/resources";
 import { type CgroupFs, readKeyed } from "../fs";
+import { needsCpu } from "../needs";
 import type { V2Controller } from "./controller";
 
 export function sharesToWeight(shares: number): number {
@@ -18,8 +19,7 @@ const DEFAULT_PERIOD_US = 100_000;
 
 export const cpuV2: V2Controller = {
   name: "cpu",
-  needed: (resources) =>
-    resources.cpu?.shares !== undefined || resources.cpu?.quota !== undefined || resources.cpu?.period !== undefined,
+  needed: needsCpu,
 
   apply(fs: CgroupFs, dir: string, resources: LinuxResources) {
     const cpu = resources.cpu;

@@ -5,11 +5,12 @@
 import { join } from "node:path";
 import type { LinuxResources } from "../../spec/resources";
 import type { CgroupFs } from "../fs";
+import { needsCpuset } from "../needs";
 import type { V2Controller } from "./controller";
 
 export const cpusetV2: V2Controller = {
   name: "cpuset",
-  needed: (resources) => resources.cpu?.cpus !== undefined || resources.cpu?.mems !== undefined,
+  needed: needsCpuset,
   apply(fs: CgroupFs, dir: string, resources: LinuxResources) {
     if (resources.cpu?.cpus !== undefined) fs.write(join(dir, "cpuset.cpus"), resources.cpu.cpus);
     if (resources.cpu?.mems !== undefined) fs.write(join(dir, "cpuset.mems"), resources.cpu.mems);

@@ -10,11 +10,12 @@ import { join } from "node:path";
 import type { LinuxResources } from "../../spec/resources";
 import { CgroupError } from "../errors";
 import { type CgroupFs, readKeyed, readLimit, readNumber } from "../fs";
+import { needsMemory } from "../needs";
 import type { V2Controller } from "./controller";
 
 export const memoryV2: V2Controller = {
   name: "memory",
-  needed: (resources) => resources.memory?.limit !== undefined || resources.memory?.swap !== undefined,
+  needed: needsMemory,
 
   apply(fs: CgroupFs, dir: string, resources: LinuxResources) {
     const { limit, swap } = resources.memory ?? {};
