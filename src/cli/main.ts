@@ -8,6 +8,7 @@ import { resolveStoreRoot, Store } from "../runtime/store";
 import { cleanup } from "./cleanup";
 import type { CliContext, Command } from "./context";
 import { image } from "./image";
+import { network } from "./network";
 import { rm } from "./rm";
 import { run, RUN_HELP } from "./run";
 
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   run,
   rm,
   image,
+  network,
   _cleanup: cleanup,
 };
 
@@ -25,6 +27,7 @@ Commands:
   run      run a command in a new container
   rm       delete containers
   image    import, list and remove images
+  network  set up, list and clean container networks
 
 Global options:
   --root DIR   the store (default /var/lib/diyc, or $DIYC_ROOT)

@@ -4,7 +4,11 @@
 import { UsageError } from "../linux/errors";
 import { runContainer } from "../runtime/run";
 import type { ContainerOptions } from "../spec/container-spec";
-import { all, has, last, parseArgs, type OptionSpec } from "./args";
+import { parsePublish, validateRequestedIp } from "../network/index";
+import { resolveNetwork, type NetworkRequest } from "../runtime/networking";
+import type { RuntimeContext } from "../runtime/run";
+import { parseResourceFlags } from "../spec/resources";
+import { all, has, last, parseArgs, type OptionSpec, type ParsedArgs } from "./args";
 import type { Command } from "./context";
 import { runtimeContext } from "./runtime-context";
 
@@ -25,6 +29,19 @@ Options:
       --read-only        mount the root filesystem read-only
   -h, --help             this help
 
+Network (default: the host's network, as in the seed):
+  -i, --ip ADDR          a network namespace of its own with this address on the bridge
+      --net MODE         host | none (only lo) | bridge (diyc0, an address is leased) | NETWORK
+  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]   publish a port (repeatable)
+
+Limits (cgroups):
+  -m, --mem N            memory limit: a number of megabytes, or with k, m, g (512m, 1g); no swap
+      --memory-swap N    memory + swap limit (-1: unlimited swap)
+      --cpus N           CPU time, in cores (1.5)
+      --cpu-shares N     relative CPU weight (2..262144)
+      --cpuset-cpus LIST CPUs allowed (0-1,3)
+      --pids-limit N     most processes at once
+
 Exit status: the command's own; 128+N if it was killed by signal N;
 125 if diyc failed; 126 if the command cannot be executed; 127 if not found.`;
 
@@ -37,7 +54,42 @@ const OPTIONS: OptionSpec[] = [
   { long: "user", short: "u", value: true },
   { long: "read-only" },
   { long: "help", short: "h" },
+  { long: "ip", short: "i", value: true },
+  { long: "net", value: true },
+  { long: "network", value: true },
+  { long: "publish", short: "p", value: true },
+  { long: "mem", short: "m", value: true },
+  { long: "memory", value: true },
+  { long: "memory-swap", value: true },
+  { long: "cpus", value: true },
+  { long: "cpu-shares", value: true },
+  { long: "cpuset-cpus", value: true },
+  { long: "pids-limit", value: true },
 ];
+
+/** -i and -p imply the default bridge network, as the seed's -i did. */
+function networkRequest(parsed: ParsedArgs, runtime: RuntimeContext): NetworkRequest {
+  const ip = last(parsed, "ip");
+  const publish = all(parsed, "publish").map(parsePublish);
+  const mode = last(parsed, "net") ?? last(parsed, "network") ?? (ip !== undefined || publish.length > 0 ? "bridge" : "host");
+  if (mode === "host" || mode === "none") {
+    if (ip !== undefined || publish.length > 0) throw new UsageError(`-i and -p need a network of the container's own, not --net ${mode}`);
+    return { mode };
+  }
+  const config = resolveNetwork(runtime, mode);
+  return { mode: "bridge", config, ip: ip === undefined ? undefined : validateRequestedIp(config, ip), publish };
+}
+
+function resources(parsed: ParsedArgs) {
+  return parseResourceFlags({
+    memory: last(parsed, "mem") ?? last(parsed, "memory"),
+    memorySwap: last(parsed, "memory-swap"),
+    cpus: last(parsed, "cpus"),
+    cpuShares: last(parsed, "cpu-shares"),
+    cpusetCpus: last(parsed, "cpuset-cpus"),
+    pidsLimit: last(parsed, "pids-limit"),
+  }, { onlineCpus: navigator.hardwareConcurrency });
+}
 
 /** "1000" or "1000:1000": numeric ids only, since images may have no /etc/passwd. */
 export function parseUser(value: string): { uid: number; gid: number } {
@@ -58,7 +110,8 @@ export const run: Command = async (args, ctx) => {
   if (!name || !image) throw new UsageError("run needs NAME and IMAGE; see diyc run --help");
   const verbose = ctx.verbose || has(parsed, "verbose");
   const userFlag = last(parsed, "user");
-  const options: Omit<ContainerOptions, "etcFiles" | "name"> = {
+  const runtime = runtimeContext(ctx, verbose);
+  const options: Omit<ContainerOptions, "etcFiles" | "name" | "network"> = {
     args: command.length > 0 ? command : ["/bin/sh"],
     env: all(parsed, "env"),
     cwd: last(parsed, "workdir"),
@@ -66,8 +119,18 @@ export const run: Command = async (args, ctx) => {
     user: userFlag === undefined ? undefined : parseUser(userFlag),
     readOnlyRoot: has(parsed, "read-only"),
     terminal: false,
-    network: "host",
+    resources: resources(parsed),
   };
-  const runtime = runtimeContext(ctx, verbose);
-  return runContainer(runtime, { name, image, autoRemove: has(parsed, "rm"), options }, ctx.syscalls.isatty(0));
+  const network = networkRequest(parsed, runtime);
+  const outcome = await runContainer(runtime, { name, image, autoRemove: has(parsed, "rm"), options, network }, ctx.syscalls.isatty(0));
+  if (outcome.oomKilled) {
+    const limit = outcome.memoryLimitBytes === undefined ? "" : ` (limit ${formatBytes(outcome.memoryLimitBytes)})`;
+    ctx.log(`diyc: container ${name} was killed: out of memory${limit}`);
+  }
+  return outcome.exitCode;
 };
+
+function formatBytes(bytes: number): string {
+  const MiB = 1024 * 1024;
+  return bytes % (1024 * MiB) === 0 ? `${bytes / (1024 * MiB)} GiB` : `${Math.round(bytes / MiB)} MiB`;
+}

@@ -2,6 +2,8 @@
 // the command line's choices.
 
 import { ensureBuiltinImage, imageExists, requireImageRootfs } from "../image/images";
+import type { CgroupManager } from "../cgroups/index";
+import { hostCgroups } from "../runtime/limits";
 import type { RuntimeContext } from "../runtime/run";
 import type { CliContext } from "./context";
 
@@ -9,10 +11,13 @@ import type { CliContext } from "./context";
 export const BUILTIN_IMAGE = "busybox";
 
 export function runtimeContext(ctx: CliContext, verbose: boolean): RuntimeContext {
+  let cgroups: CgroupManager | undefined;
+  const trace = verbose ? ctx.log : undefined;
   return {
+    cgroups: () => (cgroups ??= hostCgroups(ctx.store, trace)),
     store: ctx.store,
     syscalls: ctx.syscalls,
-    trace: verbose ? ctx.log : undefined,
+    trace,
     diycCommand: ctx.diycCommand,
     imageRootfs: (image) => {
       if (image === BUILTIN_IMAGE && !imageExists(ctx.store, image)) {

@@ -257,6 +257,18 @@ function requireBridge(host: NetlinkSocket, cfg: NetworkConfig) {
   return bridge;
 }
 
+/** `--net none`: the container's own namespace with only the loopback interface, up. */
+export function bringUpLoopback(pid: number, log: Log = quiet): void {
+  assertOwnNetns(pid);
+  const inside = openNetlinkIn(pid);
+  try {
+    setLinkUp(inside, getLink(inside, "lo"));
+    log(`netns ${pid}: set lo up`);
+  } finally {
+    inside.close();
+  }
+}
+
 /** Brings up lo and eth0 in the container's namespace and gives eth0 its address and default route. */
 function configureContainerSide(pid: number, ip: number, net: ParsedNetwork, log: Log): void {
   log(`open netlink socket in netns of pid ${pid}`);
@@ -343,8 +355,14 @@ export function detachContainer(store: Store, cfg: NetworkConfig, container: str
   // Deleting one end of a veth pair deletes both. When the container's netns
   // died first, the kernel has already removed the pair.
   if (withNetlink((host) => deleteLink(host, veth))) log(`delete veth ${veth}`);
-  const rules = deletePortRules(cfg.table, container);
-  if (rules > 0) log(`nft: delete ${rules} port rule(s) of ${container} from table ip ${cfg.table}`);
+  // Port rules exist only while their claims do (claims are made first), so a
+  // container without claims needs no nft process at all: it keeps exit fast.
+  // Rules are deleted before their claims are released, so a crash in between
+  // leaves a claim that the next detach sees and finishes.
+  if (listPortClaims(store).some((c) => c.network === cfg.name && c.container === container)) {
+    const rules = deletePortRules(cfg.table, container);
+    if (rules > 0) log(`nft: delete ${rules} port rule(s) of ${container} from table ip ${cfg.table}`);
+  }
   for (const p of releasePorts(store, cfg.name, container)) log(`release host port ${formatPublish(p)} of ${container}`);
   const freed = releaseLeases(store, cfg.name, container);
   for (const ip of freed) log(`release lease ${ip} of ${container}`);

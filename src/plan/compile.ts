@@ -46,6 +46,11 @@ export interface RootfsLayout {
   merged: string;
 }
 
+/** How the host's cgroups appear under the container's /sys/fs/cgroup. */
+export type CgroupView =
+  | { version: "v1"; hierarchies: { directory: string; controllers: string }[] }
+  | { version: "v2" };
+
 export interface ContainerPlanInputs {
   spec: Spec;
   rootfs: RootfsLayout;
@@ -55,6 +60,8 @@ export interface ContainerPlanInputs {
   cleanupHook: string[];
   /** Whether a bind mount's source is a directory (else a file); asked of the host. */
   isDirectory: (hostPath: string) => boolean;
+  /** What a "cgroup" mount in the spec expands to on this host. */
+  cgroupView: CgroupView;
 }
 
 /** Every namespace in the spec that is created new (no path to join). */
@@ -76,6 +83,31 @@ function describeClone(flags: number): string {
 function envValue(env: string[], key: string): string | undefined {
   const entry = env.find((e) => e.startsWith(`${key}=`));
   return entry?.slice(key.length + 1);
+}
+
+/**
+ * The spec's single "cgroup" mount becomes what the host has: on v1, a small
+ * tmpfs with one read-only mount per hierarchy, then the tmpfs made read-only
+ * too; on v2, the unified tree itself. It runs after the init unshared its
+ * cgroup namespace, so each shows the container's own cgroup as "/".
+ */
+function cgroupMountOps(mount: Mount, view: CgroupView): Op[] {
+  const { flags } = parseMountOptions(mount.options);
+  const dest = mount.destination;
+  const readOnly = flags | MS.RDONLY;
+  if (view.version === "v2") {
+    return [{ code: "Mount", flags: OpFlag.InRoot | OpFlag.MkdirTarget, args: ["cgroup2", dest, "cgroup2", readOnly, ""], describe: `mount cgroup2 on ${dest} (read-only)` }];
+  }
+  const tmpfsFlags = flags & ~MS.RDONLY;
+  const ops: Op[] = [
+    { code: "Mount", flags: OpFlag.InRoot | OpFlag.MkdirTarget, args: ["tmpfs", dest, "tmpfs", tmpfsFlags, "mode=755"], describe: `mount tmpfs on ${dest} (to hold the cgroup hierarchies)` },
+  ];
+  for (const h of view.hierarchies) {
+    const target = `${dest}/${h.directory}`;
+    ops.push({ code: "Mount", flags: OpFlag.InRoot | OpFlag.MkdirTarget, args: ["cgroup", target, "cgroup", readOnly, h.controllers], describe: `mount cgroup (${h.controllers}) on ${target} (read-only)` });
+  }
+  ops.push({ code: "Mount", flags: OpFlag.InRoot, args: ["", dest, "", MS.REMOUNT | readOnly, ""], describe: `remount ${dest} read-only` });
+  return ops;
 }
 
 /** Mount one spec entry inside the root: the mount, then what needs a second call. */
@@ -210,7 +242,9 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     { code: "Mount", args: ["overlay", rootfs.merged, "overlay", 0, overlayData], describe: `mount overlay on ${rootfs.merged} (${overlayData})` },
     { code: "OpenRoot", args: [rootfs.merged], describe: `open ${rootfs.merged} as the new root` },
   );
-  for (const mount of spec.mounts) ops.push(...mountOps(mount, inputs.isDirectory));
+  for (const mount of spec.mounts) {
+    ops.push(...(mount.type === "cgroup" ? cgroupMountOps(mount, inputs.cgroupView) : mountOps(mount, inputs.isDirectory)));
+  }
   for (const dev of spec.linux.devices ?? []) {
     const type = dev.type === "b" ? S_IFBLK : dev.type === "p" ? S_IFIFO : S_IFCHR;
     const devNumber = ((dev.major & 0xfff) << 8) | (dev.minor & 0xff) | ((dev.minor & ~0xff) << 12);

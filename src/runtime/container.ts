@@ -16,8 +16,8 @@ export interface ContainerConfig {
   /** --rm: delete the container when it exits. */
   autoRemove: boolean;
   spec: Spec;
-  /** Network settings chosen at run time; absent for host networking. */
-  network?: { mode: string; ip?: string; publish?: string[] };
+  /** The network as connected; absent for host networking. */
+  network?: { mode: "none" | "bridge"; network?: string; ip?: string; publish?: string[] };
 }
 
 export interface ContainerState {
@@ -25,6 +25,8 @@ export interface ContainerState {
   init: ProcessIdentity;
   createdAtMs: number;
   startedAtMs?: number;
+  /** Set after the exit when the kernel's OOM killer ended the container. */
+  oomKilled?: boolean;
 }
 
 /** Written by native/monitor.c. */

@@ -17,7 +17,10 @@ import {
 import { exitCodeOf, HELPER_PATH, HelperChannel, Sync } from "./helper-channel";
 import { ContainerLock, withContainerLock } from "./lock";
 import { identify } from "./process-identity";
+import { connectContainer, disconnectContainer, prepareNetwork, type NetworkRequest } from "./networking";
+import { cgroupViewForContainers, placeInCgroup, releaseCgroup, type CgroupOutcome } from "./limits";
 import { containerStatus } from "./status";
+import type { CgroupManager } from "../cgroups/index";
 import type { Store } from "./store";
 
 export interface RuntimeContext {
@@ -29,14 +32,17 @@ export interface RuntimeContext {
   diycCommand: string[];
   /** Resolves an image name to its rootfs directory, or throws. */
   imageRootfs: (image: string) => string;
+  /** The host's cgroup driver (v1, v2 or hybrid), detected on first use. */
+  cgroups: () => CgroupManager;
 }
 
 export interface RunRequest {
   name: string;
   image: string;
   autoRemove: boolean;
-  /** Everything but the files diyc itself provides (etcFiles). */
-  options: Omit<ContainerOptions, "etcFiles" | "name">;
+  /** Everything but what diyc itself provides (etcFiles) or derives (network namespace). */
+  options: Omit<ContainerOptions, "etcFiles" | "name" | "network">;
+  network: NetworkRequest;
 }
 
 /** A created container: its init is parked at the start barrier. */
@@ -102,17 +108,18 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest):
   const files = containerFiles(store, name);
   const isNew = claimContainer(store, name, request.image);
   let channel: HelperChannel | undefined;
+  let connected = false;
   try {
     for (const dir of [files.upper, files.work, files.merged]) mkdirSync(dir, { recursive: true, mode: 0o755 });
-    const spec = buildContainerSpec({ ...request.options, name, etcFiles: files });
+    const spec = buildContainerSpec({ ...request.options, name, etcFiles: files, network: request.network.mode });
     writeEtcFiles(files, spec.hostname!);
     rmSync(files.exit, { force: true });
     rmSync(files.state, { force: true });
     const config: ContainerConfig = {
       name, image: request.image, createdAtMs: Date.now(), autoRemove: request.autoRemove, spec,
-      network: request.options.network === "host" ? undefined : { mode: request.options.network },
     };
     writeConfig(store, config);
+    prepareNetwork(ctx, name, request.network);
 
     const plan = compileContainerPlan({
       spec,
@@ -120,6 +127,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest):
       exitRecord: files.exit,
       cleanupHook: [...ctx.diycCommand, "--root", store.root, "_cleanup", name],
       isDirectory,
+      cgroupView: cgroupViewForContainers(),
     }, lastCapability());
 
     trace?.(`HOST| spawn ${HELPER_PATH} and send it the plan (${plan.ops.length} steps)`);
@@ -132,23 +140,33 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest):
     writeState(store, name, { monitor, init, createdAtMs: Date.now() });
     trace?.(`HOST| init is pid ${initPid} on the host; monitor is pid ${monitor.pid}`);
 
+    placeInCgroup(ctx.cgroups(), name, initPid, spec.linux.resources);
+    connected = true;
+    config.network = connectContainer(ctx, name, initPid, request.network);
+    if (config.network) writeConfig(store, config);
+
     trace?.("HOST| release the init: run the plan");
     channel.send(Sync.Continue);
     channel.expect(Sync.Ready, "set up the container");
     return { name, config, channel, initPid };
   } catch (error) {
-    await abandon(ctx, name, isNew, channel);
+    await abandon(ctx, name, isNew, channel, connected ? request.network : undefined);
     throw error;
   }
 }
 
 /** Undo a failed create: stop the helper (it kills the init) and remove what was made. */
-async function abandon(ctx: RuntimeContext, name: string, isNew: boolean, channel: HelperChannel | undefined): Promise<void> {
+async function abandon(
+  ctx: RuntimeContext, name: string, isNew: boolean, channel: HelperChannel | undefined, network: NetworkRequest | undefined,
+): Promise<void> {
   if (channel) {
     channel.close();
     // The helper kills the init and exits; waiting makes sure no process outlives the failure.
     await channel.helper.exited;
   }
+  // A failed attach undoes itself; one that succeeded before a later step failed is undone here.
+  if (network?.mode === "bridge") disconnectContainer(ctx, name, { mode: "bridge", network: network.config.name });
+  releaseCgroup(ctx.cgroups(), name);
   const files = containerFiles(ctx.store, name);
   if (isNew) rmSync(files.dir, { recursive: true, force: true });
   else rmSync(files.state, { force: true });
@@ -206,18 +224,29 @@ export async function waitContainer(ctx: RuntimeContext, created: CreatedContain
  * and delete it if it was run with --rm. Safe to call twice (the monitor's
  * hook and diyc may both get here) and on a container that is gone.
  */
-export function finishContainer(ctx: RuntimeContext, name: string): void {
+export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcome {
   const config = readConfig(ctx.store, name);
-  if (!config) return;
-  if (containerStatus(ctx.store, name).status !== "exited") return;
+  if (!config) return { oomKilled: false };
+  if (containerStatus(ctx.store, name).status !== "exited") return { oomKilled: false };
+  const outcome = releaseCgroup(ctx.cgroups(), name);
+  if (outcome.oomKilled) {
+    const state = readState(ctx.store, name);
+    if (state) writeState(ctx.store, name, { ...state, oomKilled: true });
+  }
+  disconnectContainer(ctx, name, config.network);
   if (config.autoRemove) {
     ctx.trace?.(`HOST| remove container ${name} (--rm)`);
     rmSync(containerFiles(ctx.store, name).dir, { recursive: true, force: true });
   }
+  return outcome;
 }
 
-/** create + start + wait + finish: `diyc run`. Returns the command's exit code. */
-export async function runContainer(ctx: RuntimeContext, request: RunRequest, stdinIsTerminal: boolean): Promise<number> {
+export interface RunOutcome extends CgroupOutcome {
+  exitCode: number;
+}
+
+/** create + start + wait + finish: `diyc run`. */
+export async function runContainer(ctx: RuntimeContext, request: RunRequest, stdinIsTerminal: boolean): Promise<RunOutcome> {
   validateName("container", request.name); // before the name becomes a lock file's name
   ctx.store.ensure();
   const lock = ContainerLock.acquire(ctx.store, request.name, ctx.syscalls);
@@ -230,9 +259,9 @@ export async function runContainer(ctx: RuntimeContext, request: RunRequest, std
     throw error;
   }
   lock.release();
-  const code = await waitContainer(ctx, created, stdinIsTerminal);
-  await withContainerLock(ctx.store, request.name, ctx.syscalls, () => finishContainer(ctx, request.name));
-  return code;
+  const exitCode = await waitContainer(ctx, created, stdinIsTerminal);
+  const outcome = await withContainerLock(ctx.store, request.name, ctx.syscalls, () => finishContainer(ctx, request.name));
+  return { exitCode, ...outcome };
 }
 
 function finishAfterFailure(ctx: RuntimeContext, name: string, lock: ContainerLock): void {

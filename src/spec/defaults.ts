@@ -41,6 +41,8 @@ export const DEFAULT_MOUNTS: Mount[] = [
   { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
   { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
   { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+  // The container's own cgroups, read-only (expanded per host by src/plan/compile.ts).
+  { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"] },
 ];
 
 const charDevice = (path: string, major: number, minor: number): LinuxDevice =>

@@ -20,6 +20,7 @@ function compile(overrides: Partial<ContainerOptions> = {}) {
     exitRecord: "/s/c/web/exit.json",
     cleanupHook: ["/bun", "/diyc.ts", "--root", "/s", "_cleanup", "web"],
     isDirectory: () => false,
+    cgroupView: { version: "v1", hierarchies: [{ directory: "cpu,cpuacct", controllers: "cpu,cpuacct" }, { directory: "memory", controllers: "memory" }] },
   }, 40);
 }
 

@@ -1,0 +1,75 @@
+// The runtime's side of cgroups: every container gets a cgroup of its own,
+// and its init is placed there while it waits at the sync barrier, before any
+// of its code runs. After the exit, the cgroup tells whether the OOM killer
+// struck, and is removed. The cgroup work itself is in src/cgroups/.
+
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { detectCgroupManager, parseCgroupMounts, type CgroupManager } from "../cgroups/index";
+import type { CgroupView } from "../plan/compile";
+import type { LinuxResources } from "../spec/resources";
+import { DEFAULT_ROOT, type Store } from "./store";
+
+/**
+ * The parent cgroup of a store's containers: "diyc" for the default store,
+ * "diyc-<hash of the root>" for any other, so two stores (a test's and the
+ * user's) never share a cgroup name.
+ */
+export function cgroupParentFor(store: Store): string {
+  if (store.root === DEFAULT_ROOT) return "diyc";
+  return `diyc-${createHash("sha256").update(store.root).digest("hex").slice(0, 10)}`;
+}
+
+export function hostCgroups(store: Store, trace?: (line: string) => void): CgroupManager {
+  return detectCgroupManager({ parent: cgroupParentFor(store), log: trace });
+}
+
+/** Creates the container's cgroup with its limits, and moves the init into it. */
+export function placeInCgroup(cgroups: CgroupManager, name: string, pid: number, resources: LinuxResources | undefined): void {
+  // A cgroup left by a container whose diyc and monitor both died: it holds
+  // no live process of ours (the name's lock is held and its init is dead).
+  cgroups.open(name)?.remove();
+  const cgroup = cgroups.create(name, resources ?? {});
+  try {
+    cgroup.addProcess(pid);
+  } catch (error) {
+    cgroup.remove();
+    throw error;
+  }
+}
+
+export interface CgroupOutcome {
+  oomKilled: boolean;
+  memoryLimitBytes?: number;
+}
+
+/** After the exit: read what the OOM killer did, then remove the cgroup (and the parent once empty). */
+export function releaseCgroup(cgroups: CgroupManager, name: string): CgroupOutcome {
+  const cgroup = cgroups.open(name);
+  if (!cgroup) return { oomKilled: false };
+  const oomKilled = cgroup.oomKilled();
+  const memoryLimitBytes = oomKilled ? cgroup.stats().memory?.limitBytes : undefined;
+  cgroup.remove();
+  try {
+    cgroups.removeParent();
+  } catch {
+    // best effort: other containers of this store still live in the parent
+  }
+  return { oomKilled, memoryLimitBytes };
+}
+
+/**
+ * What the container's read-only /sys/fs/cgroup shows: the host's v1
+ * hierarchies (one mount per hierarchy, co-mounted controllers together), or
+ * the unified v2 tree when there is no v1 controller. Inside the container's
+ * cgroup namespace, each shows the container's own cgroup as its root.
+ */
+export function cgroupViewForContainers(mountinfo = readFileSync("/proc/self/mountinfo", "utf8")): CgroupView {
+  const mounts = parseCgroupMounts(mountinfo);
+  if (mounts.v1.size === 0) return { version: "v2" };
+  const byMountpoint = new Map<string, string[]>();
+  for (const [controller, mountpoint] of mounts.v1) byMountpoint.set(mountpoint, [...(byMountpoint.get(mountpoint) ?? []), controller]);
+  const hierarchies = [...byMountpoint].map(([mountpoint, controllers]) => ({ directory: basename(mountpoint), controllers: controllers.join(",") }));
+  return { version: "v1", hierarchies };
+}

@@ -1,0 +1,94 @@
+// The runtime's side of container networking: when to set the default
+// network up, connecting the init's network namespace while it waits at the
+// sync barrier, and disconnecting after it exits. The kernel work itself is
+// in src/network/.
+
+import { closeSync, existsSync, openSync } from "node:fs";
+import { DiycError } from "../linux/errors";
+import {
+  attachContainer, bringUpLoopback, DEFAULT_NETWORK, detachContainer, formatPublish,
+  loadNetworkConfig, reconcileNetwork, setupNetwork, type NetworkConfig, type PortMapping,
+} from "../network/index";
+import type { ContainerConfig } from "./container";
+import { LOCK_EX, LOCK_NB, LOCK_UN } from "../linux/syscalls";
+import { containerStatus } from "./status";
+import type { RuntimeContext } from "./run";
+
+export type NetworkRequest =
+  | { mode: "host" }
+  | { mode: "none" }
+  | { mode: "bridge"; config: NetworkConfig; ip?: string; publish: PortMapping[] };
+
+/** What container.json records, so cleanup knows what to undo. */
+export type NetworkRecord = NonNullable<ContainerConfig["network"]>;
+
+const hostLog = (ctx: RuntimeContext) => (ctx.trace ? (line: string) => ctx.trace!(`HOST| ${line}`) : undefined);
+
+/** The network named by --net: "bridge" is the default network, set up on first use as docker does. */
+export function resolveNetwork(ctx: RuntimeContext, name: string): NetworkConfig {
+  if (name === "bridge" || name === DEFAULT_NETWORK.name) return loadNetworkConfig(ctx.store, DEFAULT_NETWORK.name) ?? DEFAULT_NETWORK;
+  const config = loadNetworkConfig(ctx.store, name);
+  if (!config) throw new DiycError(`no such network: ${name} (create it with diyc network setup --bridge ${name} --subnet CIDR)`);
+  return config;
+}
+
+/** Sets the default network up if it is not (first use, or after a reboot removed the bridge). */
+function ensureReady(ctx: RuntimeContext, config: NetworkConfig): void {
+  const ready = loadNetworkConfig(ctx.store, config.name) && existsSync(`/sys/class/net/${config.bridge}`);
+  if (ready) return;
+  if (config.name !== DEFAULT_NETWORK.name) {
+    throw new DiycError(`network ${config.name} is not set up: run diyc network setup --bridge ${config.bridge}`);
+  }
+  setupNetwork(ctx.store, config, hostLog(ctx));
+}
+
+/**
+ * A lease is stale when its container is neither running nor being worked on
+ * (someone holds its lock: it may be starting right now).
+ */
+function holdsLeaseRightfully(ctx: RuntimeContext, container: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(ctx.store.containerLock(container), "a", 0o600);
+  } catch {
+    return false; // no lock file: the container is long gone
+  }
+  try {
+    ctx.syscalls.flock(fd, LOCK_EX | LOCK_NB);
+  } catch {
+    closeSync(fd);
+    return true; // busy: another diyc is creating or removing it
+  }
+  try {
+    return containerStatus(ctx.store, container).status !== "exited";
+  } finally {
+    ctx.syscalls.flock(fd, LOCK_UN);
+    closeSync(fd);
+  }
+}
+
+/** Before a container is created: the network exists, and leases of dead containers are freed. */
+export function prepareNetwork(ctx: RuntimeContext, name: string, request: NetworkRequest): void {
+  if (request.mode !== "bridge") return;
+  ensureReady(ctx, request.config);
+  reconcileNetwork(ctx.store, request.config, (c) => c === name || holdsLeaseRightfully(ctx, c), hostLog(ctx));
+}
+
+/** While the init waits at the barrier: give its namespace its interfaces. */
+export function connectContainer(ctx: RuntimeContext, name: string, pid: number, request: NetworkRequest): NetworkRecord | undefined {
+  if (request.mode === "host") return undefined;
+  if (request.mode === "none") {
+    bringUpLoopback(pid, hostLog(ctx));
+    return { mode: "none" };
+  }
+  const attachment = attachContainer(ctx.store, request.config, { container: name, pid, ip: request.ip, publish: request.publish }, hostLog(ctx));
+  return { mode: "bridge", network: request.config.name, ip: attachment.ip, publish: request.publish.map(formatPublish) };
+}
+
+/** After the init exited: free the veth (if the kernel has not), the lease and the port rules. */
+export function disconnectContainer(ctx: RuntimeContext, name: string, record: NetworkRecord | undefined): void {
+  if (record?.mode !== "bridge" || !record.network) return;
+  const config = loadNetworkConfig(ctx.store, record.network);
+  if (!config) return; // the network was cleaned, and took the container's share with it
+  detachContainer(ctx.store, config, name, hostLog(ctx));
+}
