@@ -1,0 +1,400 @@
+// Start latency of `diyc run` against `runc run`, side by side in one run.
+//
+//   node_modules/.bin/bun bench/start-latency.ts [--runs N] [--warmup N] [--profile] [--no-hyperfine] [--rev COMMIT]
+//
+// Needs root, and: runc (required), hyperfine and time (optional second
+// opinions), busybox-static (diyc's built-in image is made from /bin/busybox).
+//   apt-get install -y runc hyperfine busybox-static time
+//
+// Both runtimes start /bin/true from the same busybox rootfs: the one diyc
+// assembles for its built-in image, which the runc bundle points at
+// (read-only). The two commands are timed interleaved, diyc then runc, so
+// that noise on this small shared machine lands on both equally; the figure
+// that matters is the ratio of medians. See bench/README.md.
+
+import { spawnSync } from "bun";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+
+const REPO = resolve(import.meta.dir, "..");
+const BUN = process.execPath;
+const RESULTS = join(import.meta.dir, "results", "start-latency.md");
+// Every runc container id starts with this, so cleanup finds ours and only ours.
+const RUNC_PREFIX = `diyc-bench-${process.pid}-`;
+
+interface Options {
+  runs: number;
+  warmup: number;
+  profile: boolean;
+  hyperfine: boolean;
+  /** Measure this commit (exported to the temporary directory) instead of the working tree. */
+  rev?: string;
+}
+
+/** The diyc being measured. */
+interface Target {
+  /** Its checkout: the repository, or an export of --rev. */
+  root: string;
+  diyc: string;
+  helper: string;
+  version: string;
+}
+
+function usage(message: string): never {
+  console.error(`start-latency: ${message}`);
+  console.error("usage: bun bench/start-latency.ts [--runs N] [--warmup N] [--profile] [--no-hyperfine] [--rev COMMIT]");
+  process.exit(2);
+}
+
+function parseOptions(argv: string[]): Options {
+  const options: Options = { runs: 40, warmup: 5, profile: false, hyperfine: true };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const count = (): number => {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < 1) usage(`${arg} needs a positive integer`);
+      return n;
+    };
+    if (arg === "--runs") options.runs = count();
+    else if (arg === "--warmup") options.warmup = count();
+    else if (arg === "--profile") options.profile = true;
+    else if (arg === "--no-hyperfine") options.hyperfine = false;
+    else if (arg === "--rev") options.rev = argv[++i] ?? usage("--rev needs a commit");
+    else usage(`unknown argument ${arg}`);
+  }
+  return options;
+}
+
+/** The first executable of that name on PATH (plus sbin, where Debian puts runc). */
+function which(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+  for (const dir of dirs) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+interface Result {
+  ms: number;
+  maxRssKiB: number;
+}
+
+/**
+ * Runs a command to completion and times it. spawnSync keeps the measuring
+ * side tight (no event-loop wake-ups between exit and the clock); the cost of
+ * fork+exec from Bun is the same for both runtimes, so it cancels in the ratio.
+ */
+function timed(argv: string[]): Result {
+  const start = performance.now();
+  const proc = spawnSync(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const ms = performance.now() - start;
+  if (!proc.success) {
+    throw new Error(`${argv.join(" ")} failed (exit ${proc.exitCode}): ${proc.stderr.toString().trim()}`);
+  }
+  // wait4's ru_maxrss: the peak of the process and the descendants it reaped.
+  return { ms, maxRssKiB: Math.round(proc.resourceUsage.maxRSS / 1024) };
+}
+
+/** Runs a command for its output; throws with its stderr if it fails. */
+function run(argv: string[], options: { cwd?: string } = {}): string {
+  const proc = spawnSync(argv, { cwd: options.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  if (!proc.success) throw new Error(`${argv.join(" ")} failed (exit ${proc.exitCode}): ${proc.stderr.toString().trim()}`);
+  return proc.stdout.toString();
+}
+
+/** Percentile by linear interpolation between closest ranks (p in 0..100). */
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (rank - lo);
+}
+
+interface Summary {
+  median: number;
+  p10: number;
+  p90: number;
+  rssKiB: number;
+}
+
+function summarize(results: Result[], rssKiB: number): Summary {
+  const ms = results.map((r) => r.ms);
+  return { median: percentile(ms, 50), p10: percentile(ms, 10), p90: percentile(ms, 90), rssKiB };
+}
+
+/** The runc bundle: runc's own default spec, edited to match what diyc run does by default. */
+function writeRuncBundle(bundle: string, rootfs: string): void {
+  mkdirSync(bundle, { recursive: true });
+  run(["runc", "spec", "--bundle", bundle]);
+  const path = join(bundle, "config.json");
+  const spec = JSON.parse(readFileSync(path, "utf8"));
+  spec.process.args = ["/bin/true"];
+  spec.process.terminal = false; // no tty here, and diyc's run is not given one either
+  // Read-only keeps runc from writing into the rootfs diyc uses as its overlay lowerdir.
+  spec.root = { path: rootfs, readonly: true };
+  spec.hostname = "bench";
+  // diyc's default: new pid, mount, uts, ipc and cgroup namespaces; the host's network.
+  spec.linux.namespaces = ["pid", "mount", "uts", "ipc", "cgroup"].map((type) => ({ type }));
+  writeFileSync(path, JSON.stringify(spec, null, "\t"));
+}
+
+function mountsUnder(dir: string): string[] {
+  return readFileSync("/proc/mounts", "utf8").split("\n")
+    .map((line) => line.split(" ")[1] ?? "")
+    .filter((target) => target === dir || target.startsWith(`${dir}/`));
+}
+
+function ourRuncContainers(): string[] {
+  return run(["runc", "list", "-q"]).split("\n").filter((id) => id.startsWith(RUNC_PREFIX));
+}
+
+/**
+ * Leaves nothing behind: our runc containers deleted, no mounts under the
+ * temporary directory, the directory removed. Returns what it found wrong.
+ */
+function cleanup(tmp: string): string[] {
+  const problems: string[] = [];
+  for (const id of ourRuncContainers()) {
+    problems.push(`runc container ${id} was left; deleted it`);
+    spawnSync(["runc", "delete", "--force", id]);
+  }
+  const mounts = mountsUnder(tmp);
+  if (mounts.length > 0) {
+    // Never rm -r across a mount: it would delete through into what is mounted.
+    problems.push(`mounts left under ${tmp}: ${mounts.join(", ")}; not removing it`);
+    return problems;
+  }
+  // Unlink the shared node_modules first: the recursive removal must never reach the repository's copy.
+  if (existsSync(join(tmp, "diyc", "node_modules"))) unlinkSync(join(tmp, "diyc", "node_modules"));
+  rmSync(tmp, { recursive: true, force: true });
+  return problems;
+}
+
+/** /usr/bin/time -f %M: the peak RSS of the command in KiB, as the time package reports it. */
+function rssWithTime(time: string, argv: string[], samples: number): number {
+  const peaks: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const proc = spawnSync([time, "-f", "%M", ...argv], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    if (!proc.success) throw new Error(`${argv.join(" ")} failed under time: ${proc.stderr.toString().trim()}`);
+    const lines = proc.stderr.toString().trim().split("\n");
+    peaks.push(Number(lines[lines.length - 1]));
+  }
+  return percentile(peaks, 50);
+}
+
+/** Median wall time of a command over `runs` runs, after 3 unmeasured ones. */
+function medianOf(argv: string[], runs: number, mustSucceed = true): number {
+  const ms: number[] = [];
+  for (let i = 0; i < runs + 3; i++) {
+    const start = performance.now();
+    const proc = spawnSync(argv, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    const elapsed = performance.now() - start;
+    if (mustSucceed && !proc.success) throw new Error(`${argv.join(" ")} failed (exit ${proc.exitCode})`);
+    if (i >= 3) ms.push(elapsed);
+  }
+  return percentile(ms, 50);
+}
+
+/**
+ * Where diyc's time goes, measured from outside without perturbing it:
+ * the medians of commands that each do a prefix of what `diyc run` does,
+ * and the arrival time of each -v trace line in one verbose run.
+ */
+async function profile(target: Target, store: string, runs: number): Promise<string[]> {
+  const lines: string[] = [];
+  const stages: [string, string[]][] = [
+    ["`bun -e 1`: Bun start-up alone", [BUN, "-e", "1"]],
+    // diyc's run path imports these Node built-ins at load time; each is a JS module Bun builds on import.
+    ["`bun -e 'require(\"node:fs\")'`", [BUN, "-e", "require('node:fs')"]],
+    ["`bun -e 'require(\"node:zlib\")'` (image/tar.ts)", [BUN, "-e", "require('node:zlib')"]],
+    ["`bun -e 'require(\"node:child_process\")'` (image/images.ts)", [BUN, "-e", "require('node:child_process')"]],
+    ["`bun -e 'require(\"node:url\")'` (runtime/helper-channel.ts)", [BUN, "-e", "require('node:url')"]],
+    ["`bun -e 'require(\"node:crypto\")'` (network/)", [BUN, "-e", "require('node:crypto')"]],
+    // The first write to process.stdout/stderr builds a Node WriteStream; `diyc run -v`, errors and --help pay it.
+    ["`bun -e 'process.stderr.write(\"\")'`", [BUN, "-e", "process.stderr.write('')"]],
+    ["`sh -c 'exec bun -e 1'`: Bun through a sh launcher, as bin/diyc does", ["sh", "-c", `exec '${BUN}' -e 1`]],
+    // Imports the whole CLI without running a command: the load-time cost of diyc's module graph.
+    ["`bun -e 'await import(\"src/cli/main.ts\")'`: Bun + loading diyc's modules", [BUN, "-e", `await import(${JSON.stringify(join(target.root, "src/cli/main.ts"))})`]],
+    // --print-plan on empty input fails by design; only its exec cost matters here.
+    ["`diyc-helper --print-plan < /dev/null`: exec of the C helper", [target.helper, "--print-plan"]],
+    ["`bin/diyc run --rm bench busybox /bin/true`: the whole run", [target.diyc, "--root", store, "run", "--rm", "bench", "busybox", "/bin/true"]],
+  ];
+  lines.push("| stage | median (ms) |", "|---|---:|");
+  for (const [label, argv] of stages) {
+    lines.push(`| ${label} | ${medianOf(argv, runs, argv[0] !== target.helper).toFixed(1)} |`);
+  }
+
+  // One verbose run: stamp each trace line as it reaches us.
+  const start = performance.now();
+  const proc = Bun.spawn([target.diyc, "--root", store, "run", "-v", "--rm", "profile", "busybox", "/bin/true"], {
+    stdin: "ignore", stdout: "ignore", stderr: "pipe",
+  });
+  const stamped: string[] = [];
+  let pending = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of proc.stderr) {
+    const now = performance.now() - start;
+    pending += decoder.decode(chunk, { stream: true });
+    const parts = pending.split("\n");
+    pending = parts.pop() ?? "";
+    for (const part of parts) stamped.push(`${now.toFixed(1).padStart(7)} ms  ${part}`);
+  }
+  await proc.exited;
+  stamped.push(`${(performance.now() - start).toFixed(1).padStart(7)} ms  (diyc exited, status ${proc.exitCode})`);
+  lines.push("", "One `diyc run -v`, each trace line stamped when it arrived (-v itself adds a little):", "", "```");
+  // The CONTAINER| steps are many and arrive in a few chunks; the first and last of each burst suffice.
+  lines.push(...condense(stamped), "```");
+  return lines;
+}
+
+/** Keeps HOST| lines and the first and last of each run of CONTAINER| lines. */
+function condense(stamped: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < stamped.length; i++) {
+    const line = stamped[i]!;
+    const isContainer = line.includes("CONTAINER|");
+    const prevContainer = i > 0 && stamped[i - 1]!.includes("CONTAINER|");
+    const nextContainer = i + 1 < stamped.length && stamped[i + 1]!.includes("CONTAINER|");
+    if (!isContainer || !prevContainer || !nextContainer) out.push(line);
+    else if (!out[out.length - 1]!.endsWith("...")) out.push("            ...");
+  }
+  return out;
+}
+
+function hyperfineSummary(hyperfine: string, diycCmd: string[], runcCmd: string[], tmp: string): { text: string; table: string } {
+  const exportPath = join(tmp, "hyperfine.md");
+  // -N: no intermediate shell, so neither command pays for one.
+  const out = run([hyperfine, "--warmup", "5", "--runs", "30", "-N", "--style", "basic",
+    "--export-markdown", exportPath, "-n", "diyc", diycCmd.join(" "), "-n", "runc", runcCmd.join(" ")]);
+  return { text: out.trim(), table: readFileSync(exportPath, "utf8").trim() };
+}
+
+function firstLine(argv: string[]): string {
+  try {
+    return run(argv).split("\n")[0]!.trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Which diyc was measured: the commit, and whether its code had uncommitted changes. */
+function workingTreeVersion(): string {
+  try {
+    // --no-optional-locks: never take index.lock, other people are committing in this repo.
+    const head = run(["git", "--no-optional-locks", "-C", REPO, "rev-parse", "--short", "HEAD"]).trim();
+    const dirty = run(["git", "--no-optional-locks", "-C", REPO, "status", "--porcelain", "--", "src", "native", "bin"]).trim();
+    return dirty ? `${head} with uncommitted changes` : head;
+  } catch {
+    return "unknown (not a git checkout)";
+  }
+}
+
+/**
+ * The working tree, or with --rev a clean export of that commit with its own
+ * helper build: a benchmark of exactly one version, unaffected by edits in
+ * progress in the working tree. It shares the repository's node_modules.
+ */
+function prepareTarget(rev: string | undefined, tmp: string): Target {
+  if (rev === undefined) {
+    return { root: REPO, diyc: join(REPO, "bin", "diyc"), helper: join(REPO, "native", "build", "diyc-helper"), version: workingTreeVersion() };
+  }
+  const root = join(tmp, "diyc");
+  mkdirSync(root);
+  const commit = run(["git", "--no-optional-locks", "-C", REPO, "rev-parse", "--short", `${rev}^{commit}`]).trim();
+  run(["sh", "-c", 'git -C "$1" archive "$2" | tar -x -C "$3"', "sh", REPO, commit, root]);
+  symlinkSync(join(REPO, "node_modules"), join(root, "node_modules"));
+  run(["make", "-s", "-C", join(root, "native")]);
+  return { root, diyc: join(root, "bin", "diyc"), helper: join(root, "native", "build", "diyc-helper"), version: `${commit} (--rev ${rev})` };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  if (process.getuid?.() !== 0) usage("needs root (both runtimes create namespaces and mounts)");
+  if (!which("runc")) usage("runc not found: apt-get install -y runc");
+  if (!existsSync("/bin/busybox")) usage("/bin/busybox not found (diyc's built-in image): apt-get install -y busybox-static");
+  const hyperfine = options.hyperfine ? which("hyperfine") : undefined;
+  const time = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
+
+  const tmp = mkdtempSync(join(tmpdir(), "diyc-bench-"));
+  const store = join(tmp, "store");
+  const bundle = join(tmp, "bundle");
+  let report = "";
+  try {
+    const target = prepareTarget(options.rev, tmp);
+    if (!existsSync(target.helper)) throw new Error(`${target.helper} missing: make -C native`);
+    // The first run assembles the busybox image: this is the shared rootfs.
+    run([target.diyc, "--root", store, "run", "--rm", "warm", "busybox", "true"]);
+    const rootfs = join(store, "images", "busybox", "rootfs");
+    if (!existsSync(join(rootfs, "bin", "true"))) throw new Error(`${rootfs} has no /bin/true`);
+    writeRuncBundle(bundle, rootfs);
+
+    const diycCmd = [target.diyc, "--root", store, "run", "--rm", "bench", "busybox", "/bin/true"];
+    let serial = 0;
+    const runcCmd = (): string[] => ["runc", "run", "--bundle", bundle, `${RUNC_PREFIX}${serial++}`];
+
+    console.error(`warming up: ${options.warmup} runs each`);
+    for (let i = 0; i < options.warmup; i++) {
+      timed(diycCmd);
+      timed(runcCmd());
+    }
+    console.error(`measuring: ${options.runs} runs each, interleaved`);
+    const diyc: Result[] = [];
+    const runc: Result[] = [];
+    for (let i = 0; i < options.runs; i++) {
+      diyc.push(timed(diycCmd));
+      runc.push(timed(runcCmd()));
+    }
+
+    let rssSource = "wait4 ru_maxrss (Bun resourceUsage), median over the timed runs";
+    let diycRss = percentile(diyc.map((r) => r.maxRssKiB), 50);
+    let runcRss = percentile(runc.map((r) => r.maxRssKiB), 50);
+    if (time) {
+      // A separate pass, so that time's own fork+exec is not in the timed runs.
+      rssSource = "/usr/bin/time -f %M, median of 5 runs each";
+      diycRss = rssWithTime(time, diycCmd, 5);
+      runcRss = rssWithTime(time, runcCmd(), 5);
+    }
+    const d = summarize(diyc, diycRss);
+    const r = summarize(runc, runcRss);
+    const ratio = d.median / r.median;
+
+    const hf = hyperfine ? hyperfineSummary(hyperfine, diycCmd, ["runc", "run", "--bundle", bundle, `${RUNC_PREFIX}hf`], tmp) : undefined;
+    const prof = options.profile ? await profile(target, store, Math.min(options.runs, 20)) : undefined;
+
+    const row = (name: string, s: Summary) =>
+      `| ${name} | ${s.median.toFixed(1)} | ${s.p10.toFixed(1)} | ${s.p90.toFixed(1)} | ${(s.rssKiB / 1024).toFixed(1)} |`;
+    const kernel = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
+    const cpus = readFileSync("/proc/cpuinfo", "utf8").split("\n").filter((l) => l.startsWith("processor")).length;
+    report = [
+      "# Start latency: diyc vs runc",
+      "",
+      `Measured ${new Date().toISOString()} on Linux ${kernel}, ${cpus} CPUs;`,
+      `diyc ${target.version}; ${firstLine(["runc", "--version"])}; Bun ${Bun.version}.`,
+      `\`/bin/true\` from the same busybox rootfs, ${options.runs} runs each, interleaved, after ${options.warmup} warm-ups each.`,
+      "",
+      "| runtime | median (ms) | p10 (ms) | p90 (ms) | peak RSS (MiB) |",
+      "|---|---:|---:|---:|---:|",
+      row("`diyc run --rm`", d),
+      row("`runc run`", r),
+      "",
+      `**diyc / runc (ratio of medians): ${ratio.toFixed(2)}×** (design target: ≤ 0.5×).`,
+      "",
+      `Peak RSS: ${rssSource}; it is the largest of the process and the children it waited for.`,
+      ...(hf ? ["", "## hyperfine (second opinion)", "", "```", hf.text, "```", "", hf.table] : []),
+      ...(prof ? ["", "## Where diyc's time goes (--profile)", "", ...prof] : []),
+      "",
+    ].join("\n");
+  } finally {
+    const problems = cleanup(tmp);
+    for (const p of problems) console.error(`start-latency: cleanup: ${p}`);
+    if (problems.length > 0) process.exitCode = 1;
+  }
+  console.log(report);
+  mkdirSync(dirname(RESULTS), { recursive: true });
+  writeFileSync(RESULTS, report);
+  console.error(`written to ${RESULTS}`);
+}
+
+await main();
