@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -104,12 +103,7 @@ static int join_namespaces(const struct plan *plan)
 static void run_init(const struct plan *plan, int init_fd)
 {
 	struct sync_msg msg;
-	/*
-	 * Not dumpable while we still run the helper's code inside the container's
-	 * namespaces: /proc/1/exe must not hand the container a way to the helper
-	 * binary (CVE-2019-5736). execve of the user's command resets this.
-	 */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* No container process exists until the plan runs, and its first step makes us non-dumpable. */
 	if (sync_recv(init_fd, &msg) != 1 || msg.type != SYNC_CONTINUE)
 		_exit(1); /* diyc or the helper went away during set-up */
 	ops_run(plan, init_fd);
@@ -159,6 +153,13 @@ int main(int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "--print-plan") == 0)
 		return plan_print(STDIN_FILENO, stdout);
+
+	/*
+	 * Only stdio and the control socket are ours to keep: fd 4 held our own
+	 * image (see src/runtime/helper-channel.ts), and nothing else of diyc's
+	 * may reach the container or live on in the monitor.
+	 */
+	syscall(SYS_close_range, HELPER_SOCKET_FD + 1, ~0U, 0);
 
 	/* A write to a vanished diyc must return EPIPE, not kill the monitor. */
 	signal(SIGPIPE, SIG_IGN);

@@ -318,8 +318,9 @@ static int op_readonly_path(const struct plan_op *op)
 {
 	const char *path = plan_str(op, 0);
 	char target[64];
+	uint64_t keep;
 	int rc;
-	if (!path)
+	if (!path || plan_u64(op, 1, &keep) < 0)
 		return -EINVAL;
 	int fd = open_path(op, path, O_PATH | O_CLOEXEC, 0);
 	if (fd < 0)
@@ -333,7 +334,8 @@ static int op_readonly_path(const struct plan_op *op)
 	if (fd < 0)
 		return fail();
 	fd_path(fd, target, sizeof(target));
-	rc = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL) < 0 ? fail() : 0;
+	/* A remount replaces the flags: the plan passes the ones to keep (nosuid, nodev, noexec). */
+	rc = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (unsigned long)keep, NULL) < 0 ? fail() : 0;
 	close(fd);
 	return rc;
 }

@@ -46,7 +46,7 @@ enum op_code {
 	OP_SETDOMAINNAME = 17, /* (name) */
 	OP_WRITE_FILE = 18,    /* (path, content, u64 mode) */
 	OP_MASK_PATH = 19,     /* (path) hide: /dev/null over a file, empty ro tmpfs over a dir */
-	OP_READONLY_PATH = 20, /* (path) bind onto itself, remount read-only */
+	OP_READONLY_PATH = 20, /* (path, u64 flags to keep) bind onto itself, remount read-only */
 	OP_SETRLIMIT = 21,     /* (u64 resource, u64 soft, u64 hard) */
 	OP_SETGROUPS = 22,     /* (u32 gids packed) */
 	OP_SETGID = 23,        /* (u64 gid) */

@@ -19,7 +19,7 @@
  *                                                                  hostname, caps...)
  *                          <---   relay  <---------------------   READY  (or ERROR(i, errno))
  *   ... "created": the init waits, fully set up ...
- *   START                   --->  relay  --------------------->   ops k+1..: seccomp, execve
+ *   START                   --->  relay  --------------------->   the last op: execve
  *                          <---   STARTED <--- EOF on sync fd     (close-on-exec: execve worked)
  *                          <---   or ERROR(i, errno) <---------   (execve failed)
  *                                 waitpid(init), forward signals

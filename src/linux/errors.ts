@@ -60,6 +60,7 @@ const errnoNames: Record<number, [string, string]> = {
   28: ["ENOSPC", "no space left on device"],
   30: ["EROFS", "read-only file system"],
   32: ["EPIPE", "broken pipe"],
+  34: ["ERANGE", "numerical result out of range"],
   36: ["ENAMETOOLONG", "file name too long"],
   38: ["ENOSYS", "function not implemented"],
   39: ["ENOTEMPTY", "directory not empty"],

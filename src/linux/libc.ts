@@ -32,6 +32,8 @@ const lib = dlopen("libc.so.6", {
   umount2: { args: [cstring, i32], returns: i32 },
   isatty: { args: [i32], returns: i32 },
   ioctl: { args: [i32, u64, ptr], returns: i32 },
+  memfd_create: { args: [cstring, u32], returns: i32 },
+  fcntl: { args: [i32, i32, i32], returns: i32 },
 });
 
 export const symbols = lib.symbols;

@@ -54,4 +54,8 @@ export class RecordingSyscalls implements Syscalls {
     this.record("isatty", [fd]);
     return false;
   }
+  sealedMemfd(name: string, bytes: Uint8Array): number {
+    this.record("sealedMemfd", [name, bytes.length], name);
+    return this.nextFd++;
+  }
 }

@@ -5,6 +5,7 @@
 //
 // Only calls Bun has no API for are here. File I/O uses node:fs directly.
 
+import { closeSync, writeSync } from "node:fs";
 import { check, cString, symbols } from "./libc";
 
 export const LOCK_SH = 1;
@@ -26,7 +27,15 @@ export interface Syscalls {
   setns(fd: number, nstype: number, path?: string): void;
   umount2(path: string, flags: number): void;
   isatty(fd: number): boolean;
+  /** A sealed, read-only in-memory copy of `bytes` (memfd_create + F_ADD_SEALS). */
+  sealedMemfd(name: string, bytes: Uint8Array): number;
 }
+
+const MFD_CLOEXEC = 1;
+const MFD_ALLOW_SEALING = 2;
+const F_ADD_SEALS = 1033;
+// SEAL | SHRINK | GROW | WRITE: nobody can change the contents again, not even root.
+const ALL_SEALS = 0x1 | 0x2 | 0x4 | 0x8;
 
 export const linuxSyscalls: Syscalls = {
   socketpair() {
@@ -54,5 +63,17 @@ export const linuxSyscalls: Syscalls = {
   },
   isatty(fd) {
     return symbols.isatty(fd) === 1;
+  },
+  sealedMemfd(name, bytes) {
+    const fd = check("memfd_create", symbols.memfd_create(cString(name), MFD_CLOEXEC | MFD_ALLOW_SEALING), name);
+    try {
+      let done = 0;
+      while (done < bytes.length) done += writeSync(fd, bytes, done);
+      check("fcntl", symbols.fcntl(fd, F_ADD_SEALS, ALL_SEALS), name, "F_ADD_SEALS");
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
+    return fd;
   },
 };

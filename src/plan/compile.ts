@@ -202,10 +202,8 @@ function rlimitOps(proc: Process): Op[] {
  * fd table, the create/start barrier, and exec with a PATH search in the
  * process's own PATH.
  */
-export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">, options: { createCwd: boolean }): Op[] {
+export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">): Op[] {
   const ops: Op[] = [];
-  // Like docker, a working directory the image lacks is created.
-  if (options.createCwd && proc.cwd !== "/") ops.push({ code: "Mkdir", flags: OpFlag.InRoot, args: [proc.cwd, 0o755], describe: `mkdir -p ${proc.cwd}` });
   ops.push(
     { code: "Chdir", flags: OpFlag.InRoot, args: [proc.cwd], describe: `chdir ${proc.cwd}` },
     { code: "ResetSignals", args: [], describe: "reset signal dispositions and mask" },
@@ -230,6 +228,10 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     { code: "Clone", args: [flags], describe: describeClone(flags) },
     { code: "ExitRecord", args: [inputs.exitRecord], describe: "" },
     { code: "CleanupHook", args: [{ list: inputs.cleanupHook }], describe: "" },
+    // While the helper's code runs inside the container's namespaces, /proc/1/exe
+    // must not give the container a way to the helper binary (CVE-2019-5736).
+    // execve of the user's command makes the process dumpable again.
+    { code: "SetDumpable", args: [0], describe: "make the init non-dumpable until exec" },
   ];
   if (spec.linux.namespaces.some((ns) => ns.type === "cgroup" && !ns.path)) {
     ops.push({ code: "Unshare", args: [CLONE.NEWCGROUP], describe: "unshare the cgroup namespace (our cgroup becomes its root)" });
@@ -259,6 +261,10 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     ops.push({ code: "Symlink", flags: OpFlag.InRoot, args: [target, path], describe: `symlink ${path} -> ${target}` });
   }
   ops.push({ code: "PivotRoot", args: [], describe: `pivot_root to ${rootfs.merged}, detach the old root` });
+  // Like docker, a working directory the image lacks is created (before / may turn read-only).
+  if (spec.process.cwd !== "/") {
+    ops.push({ code: "Mkdir", flags: OpFlag.InRoot, args: [spec.process.cwd, 0o755], describe: `mkdir -p ${spec.process.cwd}` });
+  }
   if (spec.root.readonly) {
     ops.push({ code: "Mount", flags: OpFlag.InRoot, args: ["", "/", "", MS.BIND | MS.REMOUNT | MS.RDONLY, ""], describe: "remount / read-only" });
   }
@@ -266,7 +272,8 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     ops.push({ code: "MaskPath", flags: OpFlag.InRoot | OpFlag.Optional, args: [path], describe: `mask ${path}` });
   }
   for (const path of spec.linux.readonlyPaths) {
-    ops.push({ code: "ReadonlyPath", flags: OpFlag.InRoot | OpFlag.Optional, args: [path], describe: `make ${path} read-only` });
+    // The remount keeps what /proc had: nosuid, nodev, noexec.
+    ops.push({ code: "ReadonlyPath", flags: OpFlag.InRoot | OpFlag.Optional, args: [path, MS.NOSUID | MS.NODEV | MS.NOEXEC], describe: `make ${path} read-only` });
   }
 
   // Identity.
@@ -274,6 +281,6 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   if (spec.domainname !== undefined) ops.push({ code: "Setdomainname", args: [spec.domainname], describe: `setdomainname ${spec.domainname}` });
 
   ops.push(...rlimitOps(spec.process), ...privilegeOps(spec.process, lastCap));
-  ops.push(...launchOps(spec.process, { createCwd: true }));
+  ops.push(...launchOps(spec.process));
   return { ops };
 }

@@ -44,6 +44,6 @@ export function compileNsexecPlan(o: NsexecOptions): Plan {
   }
   // nsexec runs the host command with the caller's own privileges, as the
   // seed's nsexec did: no capability or id steps, only the launch.
-  ops.push(...launchOps({ args: o.command, env: o.env, cwd: o.cwd }, { createCwd: false }));
+  ops.push(...launchOps({ args: o.command, env: o.env, cwd: o.cwd }));
   return { ops };
 }

@@ -5,7 +5,7 @@
 // while the helper works, and it keeps start latency low. The final EXIT is
 // awaited asynchronously, so signal handlers can run while the container does.
 
-import { read as readAsync, readSync, writeSync } from "node:fs";
+import { read as readAsync, readFileSync, readSync, writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { DiycError, Errno, errnoName, errnoText, ExitCode } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
@@ -54,6 +54,23 @@ export class PlanStepError extends DiycError {
   }
 }
 
+/** The fd the helper's own image arrives on; it closes it first thing. */
+const HELPER_IMAGE_FD = 4;
+let helperImage: number | undefined;
+
+/** One sealed copy of the helper per diyc process. */
+function sealedHelperImage(syscalls: Syscalls): number {
+  if (helperImage !== undefined) return helperImage;
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(HELPER_PATH);
+  } catch {
+    throw new DiycError(`the helper ${HELPER_PATH} is missing: run npm ci (it builds native/)`);
+  }
+  helperImage = syscalls.sealedMemfd("diyc-helper", bytes);
+  return helperImage;
+}
+
 export class HelperChannel {
   private constructor(
     private readonly fd: number,
@@ -67,10 +84,14 @@ export class HelperChannel {
    * plan. stdio is the container's: inherited from diyc by default.
    */
   static open(plan: Plan, encoded: Uint8Array, syscalls: Syscalls, stdio: ["inherit" | number, "inherit" | number, "inherit" | number] = ["inherit", "inherit", "inherit"]): HelperChannel {
+    const image = sealedHelperImage(syscalls);
     const [ours, theirs] = syscalls.socketpair();
     let helper: ReturnType<typeof Bun.spawn>;
     try {
-      helper = Bun.spawn([HELPER_PATH], { stdio: [...stdio, theirs], env: {} });
+      // The helper runs from a sealed memfd, passed as its fd 4 and executed
+      // through /proc/self/fd/4: no file on disk that a container could reach
+      // and overwrite (CVE-2019-5736), and no write can change it, even by root.
+      helper = Bun.spawn([`/proc/self/fd/${HELPER_IMAGE_FD}`], { argv0: "diyc-helper", stdio: [...stdio, theirs, image], env: {} });
     } catch (error) {
       syscalls.close(ours);
       syscalls.close(theirs);

@@ -40,13 +40,13 @@ export function mountsUnder(root: string): string[] {
   return readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((line) => line.includes(root));
 }
 
-/** Live processes running the helper binary (monitors, or inits before exec). */
+/** Live processes running the helper (monitors, or inits before exec): it runs from a sealed memfd. */
 export function helperProcesses(): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readlinkSync(`/proc/${entry}/exe`) === HELPER) pids.push(Number(entry));
+      if (readlinkSync(`/proc/${entry}/exe`).startsWith("/memfd:diyc-helper")) pids.push(Number(entry));
     } catch {
       // the process exited while we looked, or is a kernel thread
     }

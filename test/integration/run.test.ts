@@ -193,6 +193,8 @@ describeRoot("persistence, reruns and rm", () => {
     const reader = first.stdout.getReader();
     const { value } = await reader.read();
     expect(new TextDecoder().decode(value)).toBe("ready\n");
+    // The monitor runs from a sealed memfd, never from a file a container could reach.
+    expect(helperProcesses().filter((pid) => !helpersBefore.includes(pid)).length).toBe(1);
     const second = diyc(root, ["run", "busy", "busybox", "true"]);
     expect(second).toMatchObject({ code: 125, stderr: "diyc: container busy is already running\n" });
     first.kill("SIGTERM");
