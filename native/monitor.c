@@ -79,7 +79,8 @@ static void write_exit_record(const char *path, int status)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return; /* best effort: status is also derived from the dead pid */
-	if (write(fd, body, (size_t)len) == len && fsync(fd) == 0) {
+	/* No fsync: after a power loss the status is derived again from pids anyway. */
+	if (write(fd, body, (size_t)len) == len) {
 		close(fd);
 		rename(tmp, path);
 		return;

@@ -3,9 +3,13 @@
 
 import { main } from "./main";
 
-const code = await main({
+// Compiled (build/diyc, `bun build --compile`), the binary is the whole
+// program; from source, Bun needs the script's path too. The monitor's
+// cleanup hook runs diyc again with exactly this.
+const compiled = Bun.main.startsWith("/$bunfs/");
+
+main({
   argv: process.argv.slice(2),
   env: process.env,
-  diycCommand: [process.execPath, import.meta.path],
-});
-process.exit(code);
+  diycCommand: compiled ? [process.execPath] : [process.execPath, import.meta.path],
+}).then((code) => process.exit(code));

@@ -2,6 +2,7 @@
 // It is the only place that turns errors into output: one line on stderr,
 // `diyc: <message>`, and the error's exit code. Never a stack trace.
 
+import { writeSync } from "node:fs";
 import { DiycError, ExitCode } from "../linux/errors";
 import { linuxSyscalls } from "../linux/syscalls";
 import { resolveStoreRoot, Store } from "../runtime/store";
@@ -58,7 +59,9 @@ function takeGlobalOptions(argv: string[]): { root?: string; rest: string[] } {
 }
 
 export async function main(invocation: Invocation): Promise<number> {
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  // Synchronous writes: process.stderr's first use costs ~16 ms in Bun, and
+  // -v lines must appear in order with the init's own (which go straight to fd 2).
+  const log = (line: string) => writeSync(2, `${line}\n`);
   try {
     const { root, rest } = takeGlobalOptions(invocation.argv);
     if (root === "") throw new DiycError("--root needs a directory");
@@ -67,7 +70,7 @@ export async function main(invocation: Invocation): Promise<number> {
       syscalls: linuxSyscalls,
       verbose: false,
       log,
-      print: (line) => process.stdout.write(`${line}\n`),
+      print: (line) => writeSync(1, `${line}\n`),
       diycCommand: invocation.diycCommand,
     };
     const [first, ...args] = rest;

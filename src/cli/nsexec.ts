@@ -52,11 +52,10 @@ async function main(argv: string[], env: Record<string, string | undefined>): Pr
   );
 }
 
-let code: number;
-try {
-  code = await main(process.argv.slice(2), process.env);
-} catch (error) {
-  process.stderr.write(`nsexec: ${error instanceof DiycError ? error.message : `internal error: ${(error as Error).message}`}\n`);
-  code = error instanceof DiycError ? error.exitCode : ExitCode.RuntimeError;
-}
-process.exit(code);
+main(process.argv.slice(2), process.env).then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`nsexec: ${error instanceof DiycError ? error.message : `internal error: ${(error as Error).message}`}\n`);
+    process.exit(error instanceof DiycError ? error.exitCode : ExitCode.RuntimeError);
+  },
+);

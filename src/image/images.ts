@@ -6,7 +6,6 @@
 // and removed by renaming it away first. rename(2) of a directory onto an
 // existing non-empty one fails, so of two imports of one name exactly one wins.
 
-import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   copyFileSync,
@@ -330,8 +329,9 @@ function requireStaticBinary(path: string): void {
 
 /** `busybox --list-full` gives each applet with its usual directory ("usr/bin/awk"). */
 function listApplets(busyboxPath: string): string[] {
-  const output = execFileSync(busyboxPath, ["--list-full"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  return output
+  const child = Bun.spawnSync([busyboxPath, "--list-full"], { stdin: "ignore" });
+  if (child.exitCode !== 0) throw new ImageError(`${busyboxPath} --list-full failed: ${child.stderr.toString().trim()}`);
+  return child.stdout.toString()
     .split("\n")
     .map((line) => line.trim())
     .filter((line) => line !== "" && normalizeEntryPath(line)?.join("/") === line && line !== "bin/busybox");

@@ -6,7 +6,6 @@
 // The whole archive is in memory (a Uint8Array); entries' data are views into
 // it, not copies.
 
-import { gunzipSync } from "node:zlib";
 import { ImageError } from "./errors";
 
 const BLOCK = 512;
@@ -67,7 +66,8 @@ export function parseTar(input: Uint8Array): TarEntry[] {
 function maybeGunzip(input: Uint8Array): Uint8Array {
   if (input.length < 2 || input[0] !== 0x1f || input[1] !== 0x8b) return input;
   try {
-    return gunzipSync(input);
+    // Bun's own gunzip: node:zlib would add ~14 ms to every diyc command's start-up.
+    return Bun.gunzipSync(input as Uint8Array<ArrayBuffer>);
   } catch (error) {
     throw new ImageError(`corrupt gzip data: ${(error as Error).message}`, { cause: error });
   }

@@ -5,7 +5,6 @@
 // means no host-side "eth0" ever exists, even for an instant, and two
 // containers starting at once cannot collide on the peer's name.
 
-import { createHash } from "node:crypto";
 import { MAX_LINK_NAME } from "./link";
 import {
   attrNested,
@@ -35,7 +34,7 @@ export const CONTAINER_IFNAME = "eth0";
  * share a prefix apart; the readable piece helps whoever reads `ip link`.
  */
 export function hostVethName(container: string): string {
-  const hash = createHash("sha256").update(container).digest("hex").slice(0, 6);
+  const hash = new Bun.CryptoHasher("sha256").update(container).digest("hex").slice(0, 6);
   const readable = container.replace(/[^a-zA-Z0-9]/g, "").slice(0, MAX_LINK_NAME - "veth".length - hash.length);
   return `veth${readable}${hash}`;
 }

@@ -6,7 +6,9 @@
 // awaited asynchronously, so signal handlers can run while the container does.
 
 import { read as readAsync, readFileSync, readSync, writeSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+// The helper binary, embedded in the compiled diyc (bun build --compile) or
+// read from native/build/ when running from source.
+import helperFile from "../../native/build/diyc-helper" with { type: "file" };
 import { DiycError, Errno, errnoName, errnoText, ExitCode } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
 import { framePlan } from "../plan/encode";
@@ -40,7 +42,7 @@ export interface SyncMessage {
 }
 
 /** native/build/diyc-helper, built by `npm ci` (native/Makefile). */
-export const HELPER_PATH = fileURLToPath(new URL("../../native/build/diyc-helper", import.meta.url));
+export const HELPER_PATH: string = helperFile;
 
 /** A step of the plan failed inside the container: names the step and errno. */
 export class PlanStepError extends DiycError {

@@ -3,7 +3,6 @@
 // of its code runs. After the exit, the cgroup tells whether the OOM killer
 // struck, and is removed. The cgroup work itself is in src/cgroups/.
 
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { detectCgroupManager, parseCgroupMounts, type CgroupManager } from "../cgroups/index";
@@ -18,7 +17,7 @@ import { DEFAULT_ROOT, type Store } from "./store";
  */
 export function cgroupParentFor(store: Store): string {
   if (store.root === DEFAULT_ROOT) return "diyc";
-  return `diyc-${createHash("sha256").update(store.root).digest("hex").slice(0, 10)}`;
+  return `diyc-${new Bun.CryptoHasher("sha256").update(store.root).digest("hex").slice(0, 10)}`;
 }
 
 export function hostCgroups(store: Store, trace?: (line: string) => void): CgroupManager {

@@ -1,0 +1,5 @@
+// Files imported with `with { type: "file" }` are paths (embedded in the compiled binary).
+declare module "*/diyc-helper" {
+  const path: string;
+  export default path;
+}
