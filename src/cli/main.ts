@@ -12,12 +12,14 @@ import { image } from "./image";
 import { network } from "./network";
 import { rm } from "./rm";
 import { run, RUN_HELP } from "./run";
+import { stats } from "./stats";
 
 const COMMANDS: Record<string, Command> = {
   run,
   rm,
   image,
   network,
+  stats,
   _cleanup: cleanup,
 };
 
@@ -29,6 +31,7 @@ Commands:
   rm       delete containers
   image    import, list and remove images
   network  set up, list and clean container networks
+  stats    CPU, memory and pids of running containers
 
 Global options:
   --root DIR   the store (default /var/lib/diyc, or $DIYC_ROOT)
