@@ -9,8 +9,9 @@
  *
  * main() reads top to bottom:
  *   1. read and decode the plan from fd 3
- *   2. join namespaces (exec) if the plan says so
- *   3. clone the init into new namespaces; it blocks until CONTINUE
+ *   2. detach into a session of our own (run -d), join namespaces (exec)
+ *   3. clone the init into new namespaces; it blocks until CONTINUE. With a
+ *      log, its stdout and stderr are pipes that the monitor drains
  *   4. relay CONTINUE / READY / START between diyc and the init
  *   5. monitor: forward signals, wait, record the exit status, tell diyc
  *      (or run the cleanup hook when diyc is gone)
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -100,13 +102,21 @@ static int join_namespaces(const struct plan *plan)
 }
 
 /* The init's side: wait for CONTINUE, then run the plan. Never returns. */
-static void run_init(const struct plan *plan, int init_fd)
+static void run_init(const struct plan *plan, int init_fd, const struct log_pipes *log)
 {
 	struct sync_msg msg;
+	/* The -v trace goes where diyc's stderr goes, even when the command's goes to the log. */
+	int trace_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (log->enabled) {
+		/* stdout and stderr become the monitor's pipes; the read ends are the monitor's alone. */
+		if (dup2(log->out[1], STDOUT_FILENO) < 0 || dup2(log->err[1], STDERR_FILENO) < 0)
+			_exit(1);
+		log_pipes_close(log);
+	}
 	/* No container process exists until the plan runs, and its first step makes us non-dumpable. */
 	if (sync_recv(init_fd, &msg) != 1 || msg.type != SYNC_CONTINUE)
 		_exit(1); /* diyc or the helper went away during set-up */
-	ops_run(plan, init_fd);
+	ops_run(plan, init_fd, trace_fd);
 	_exit(1);
 }
 
@@ -161,6 +171,9 @@ int main(int argc, char **argv)
 	 */
 	syscall(SYS_close_range, HELPER_SOCKET_FD + 1, ~0U, 0);
 
+	/* Executed as /proc/self/fd/4, our name would be "4" in ps. */
+	prctl(PR_SET_NAME, "diyc-helper", 0, 0, 0);
+
 	/* A write to a vanished diyc must return EPIPE, not kill the monitor. */
 	signal(SIGPIPE, SIG_IGN);
 
@@ -171,11 +184,19 @@ int main(int argc, char **argv)
 	if (clone_op)
 		plan_u64(clone_op, 0, &clone_flags);
 
-	/* 2. namespaces to join (diyc exec) */
+	/*
+	 * 2. a session of our own for a detached container: the user's terminal
+	 * and its signals no longer reach the monitor. Then namespaces to join.
+	 */
+	if (find_op(&plan, OP_DETACH) && setsid() < 0)
+		return helper_error(control_fd, HELPER_SETSID, errno);
 	if ((rc = join_namespaces(&plan)) < 0)
 		return helper_error(control_fd, HELPER_SETNS, -rc);
 
 	/* 3. the init, in its new namespaces, parked on its end of a socketpair */
+	struct log_pipes log;
+	if (log_pipes_open(&log, find_op(&plan, OP_LOG) != NULL) < 0)
+		return helper_error(control_fd, HELPER_PIPE, errno);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) < 0)
 		return helper_error(control_fd, HELPER_SOCKETPAIR, errno);
 	pid_t init = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags | SIGCHLD, NULL, NULL, NULL, 0);
@@ -184,9 +205,10 @@ int main(int argc, char **argv)
 	if (init == 0) {
 		close(control_fd);
 		close(sockets[0]);
-		run_init(&plan, sockets[1]);
+		run_init(&plan, sockets[1], &log);
 	}
 	close(sockets[1]);
+	log_pipes_keep_read_ends(&log);
 	int init_fd = sockets[0];
 	sync_send(control_fd, SYNC_PID, init, 0);
 
@@ -205,5 +227,5 @@ int main(int argc, char **argv)
 	sync_send(control_fd, SYNC_STARTED, 0, 0);
 
 	/* 5. the monitor */
-	return monitor_run(&plan, init, control_fd);
+	return monitor_run(&plan, init, control_fd, &log);
 }

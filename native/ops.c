@@ -488,7 +488,8 @@ static int op_exec(const struct plan_op *op)
 
 static int op_is_helper_setting(uint16_t code)
 {
-	return code == OP_CLONE || code == OP_EXIT_RECORD || code == OP_CLEANUP_HOOK || code == OP_JOIN_NAMESPACE;
+	return code == OP_CLONE || code == OP_EXIT_RECORD || code == OP_CLEANUP_HOOK || code == OP_JOIN_NAMESPACE ||
+	       code == OP_DETACH || code == OP_LOG;
 }
 
 static int run_one(const struct plan_op *op, int sync_fd)
@@ -527,7 +528,7 @@ static int run_one(const struct plan_op *op, int sync_fd)
 	return -ENOSYS;
 }
 
-int ops_run(const struct plan *plan, int sync_fd)
+int ops_run(const struct plan *plan, int sync_fd, int trace_fd)
 {
 	for (uint32_t i = 0; i < plan->count; i++) {
 		const struct plan_op *op = &plan->ops[i];
@@ -536,7 +537,7 @@ int ops_run(const struct plan *plan, int sync_fd)
 		if (op->trace_len > 0) {
 			/* The -v line: written before the step, so a hang shows where. */
 			struct iovec parts[2] = { { (void *)op->trace, op->trace_len }, { "\n", 1 } };
-			(void)!writev(STDERR_FILENO, parts, 2);
+			(void)!writev(trace_fd, parts, 2);
 		}
 		int rc = run_one(op, sync_fd);
 		if (rc == -ENOENT && (op->flags & OPF_OPTIONAL))

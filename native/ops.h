@@ -7,7 +7,8 @@
 /*
  * Runs every op in order. On success the last op (exec) does not return. On
  * failure it sends SYNC_ERROR(index, errno) on sync_fd and returns -1.
+ * Each op's -v line is written to trace_fd before it runs.
  */
-int ops_run(const struct plan *plan, int sync_fd);
+int ops_run(const struct plan *plan, int sync_fd, int trace_fd);
 
 #endif

@@ -151,6 +151,8 @@ const char *plan_op_name(uint16_t code)
 	case OP_EXIT_RECORD: return "exit-record";
 	case OP_CLEANUP_HOOK: return "cleanup-hook";
 	case OP_JOIN_NAMESPACE: return "join-namespace";
+	case OP_DETACH: return "detach";
+	case OP_LOG: return "log";
 	case OP_MOUNT: return "mount";
 	case OP_MKDIR: return "mkdir";
 	case OP_MKNOD: return "mknod";

@@ -34,6 +34,8 @@ enum op_code {
 	OP_EXIT_RECORD = 2,    /* (path) where the monitor writes the exit status */
 	OP_CLEANUP_HOOK = 3,   /* (argv...) run by the monitor if diyc is gone at exit */
 	OP_JOIN_NAMESPACE = 4, /* (path, u64 nstype) setns before forking (exec) */
+	OP_DETACH = 5,         /* () setsid: leave diyc's session, outlive it (run -d) */
+	OP_LOG = 6,            /* (path, u64 max bytes) the init's stdout/stderr go through the monitor to this log */
 
 	/* Run by the child, in order, inside the new namespaces. */
 	OP_MOUNT = 10,         /* (source, target, fstype, u64 flags, data) */

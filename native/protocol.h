@@ -59,6 +59,8 @@ enum helper_step {
 	HELPER_CLONE = 3,
 	HELPER_SOCKETPAIR = 4,
 	HELPER_SETNS = 5,
+	HELPER_SETSID = 6,
+	HELPER_PIPE = 7,
 };
 
 struct sync_msg {

@@ -13,9 +13,22 @@ import { network } from "./network";
 import { rm } from "./rm";
 import { run, RUN_HELP } from "./run";
 import { stats } from "./stats";
+import { exec } from "./exec";
+import { inspect } from "./inspect";
+import { logs } from "./logs";
+import { ps } from "./ps";
+import { start } from "./start";
+import { kill, stop } from "./stop";
 
 const COMMANDS: Record<string, Command> = {
   run,
+  start,
+  stop,
+  kill,
+  exec,
+  ps,
+  logs,
+  inspect,
   rm,
   image,
   network,
@@ -27,7 +40,14 @@ const HELP = `Usage: diyc [--root DIR] COMMAND [ARG...]
        diyc [run options] NAME IMAGE CMD...     (the seed's form: same as diyc run)
 
 Commands:
-  run      run a command in a new container
+  run      run a command in a new container (-d: detached)
+  start    start an exited container again
+  stop     stop containers (SIGTERM, then SIGKILL)
+  kill     send a signal to containers
+  exec     run a command in a running container
+  ps       list containers
+  logs     a detached container's output
+  inspect  a container's configuration and state, as JSON
   rm       delete containers
   image    import, list and remove images
   network  set up, list and clean container networks

@@ -2,14 +2,14 @@
 // `diyc [options] NAME IMAGE CMD...` which main.ts sends here too.
 
 import { UsageError } from "../linux/errors";
-import { runContainer } from "../runtime/run";
 import type { ContainerOptions } from "../spec/container-spec";
 import { parsePublish, validateRequestedIp } from "../network/index";
 import { resolveNetwork, type NetworkRequest } from "../runtime/networking";
-import type { RuntimeContext } from "../runtime/run";
-import { parseResourceFlags } from "../spec/resources";
+import { runContainer, type RestartPolicy, type RunOutcome, type RunRequest, type RuntimeContext } from "../runtime/run";
+import { parseMemory, parseResourceFlags } from "../spec/resources";
+import { parseTmpfs, parseVolume } from "../spec/volumes";
 import { all, has, last, parseArgs, type OptionSpec, type ParsedArgs } from "./args";
-import type { Command } from "./context";
+import type { CliContext, Command } from "./context";
 import { runtimeContext } from "./runtime-context";
 
 export const RUN_HELP = `Usage: diyc run [options] NAME IMAGE [CMD [ARG...]]
@@ -22,6 +22,12 @@ them; diyc rm NAME deletes them. Without CMD, runs /bin/sh.
 Options:
   -v, --verbose          print every kernel step as it happens (HOST|, CONTAINER|)
       --rm               delete the container when it exits
+  -d, --detach           return once started and print the name; see diyc logs, ps, stop
+      --restart POLICY   no | on-failure[:N] | always (detached containers; the monitor restarts them)
+      --log-max-size N   a detached container's log is rotated past N bytes (k, m, g; default 10m)
+      --volume HOST:CTR[:ro]  bind-mount a host path (repeatable; -v stays --verbose)
+      --tmpfs PATH[:OPTS]     mount a tmpfs (repeatable)
+  -i, --interactive      keep stdin open (-i followed by an IPv4 address is --ip, as in the seed)
   -e, --env KEY=VALUE    set an environment variable (repeatable)
   -w, --workdir DIR      working directory inside the container (created if missing)
       --hostname NAME    hostname (default: the container's name)
@@ -65,7 +71,44 @@ const OPTIONS: OptionSpec[] = [
   { long: "cpu-shares", value: true },
   { long: "cpuset-cpus", value: true },
   { long: "pids-limit", value: true },
+  { long: "detach", short: "d" },
+  { long: "interactive" },
+  { long: "restart", value: true },
+  { long: "log-max-size", value: true },
+  { long: "volume", value: true },
+  { long: "tmpfs", value: true },
 ];
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/**
+ * The seed's `-i ADDR` and docker's `-i` (interactive) share a letter: -i
+ * followed by an IPv4 address is the seed's --ip, anything else is -i alone.
+ */
+function disambiguateDashI(args: string[]): string[] {
+  const out: string[] = [];
+  for (let k = 0; k < args.length; k++) {
+    const arg = args[k]!;
+    if (!arg.startsWith("-") || arg === "--") {
+      out.push(...args.slice(k));
+      break;
+    }
+    if (arg === "-i") out.push(IPV4.test(args[k + 1] ?? "") ? "--ip" : "--interactive");
+    else if (/^-[dtv]*i[dtv]*$/.test(arg)) out.push(arg.replace("i", ""), "--interactive"); // -it, -di, ...
+    else out.push(arg);
+  }
+  return out.filter((a) => a !== "-");
+}
+
+/** no | always | on-failure[:N] */
+export function parseRestart(value: string): RestartPolicy {
+  if (value === "no" || value === "always") return { policy: value };
+  const match = /^on-failure(?::(\d{1,6}))?$/.exec(value);
+  if (!match) throw new UsageError(`invalid --restart ${JSON.stringify(value)}: use no, always or on-failure[:N]`);
+  return match[1] === undefined ? { policy: "on-failure" } : { policy: "on-failure", maxRetries: Number(match[1]) };
+}
+
+const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
 
 /** -i and -p imply the default bridge network, as the seed's -i did. */
 function networkRequest(parsed: ParsedArgs, runtime: RuntimeContext): NetworkRequest {
@@ -101,7 +144,7 @@ export function parseUser(value: string): { uid: number; gid: number } {
 }
 
 export const run: Command = async (args, ctx) => {
-  const parsed = parseArgs(args, OPTIONS, true);
+  const parsed = parseArgs(disambiguateDashI(args), OPTIONS, true);
   if (has(parsed, "help")) {
     ctx.print(RUN_HELP);
     return 0;
@@ -120,15 +163,33 @@ export const run: Command = async (args, ctx) => {
     readOnlyRoot: has(parsed, "read-only"),
     terminal: false,
     resources: resources(parsed),
+    mounts: [...all(parsed, "volume").map(parseVolume), ...all(parsed, "tmpfs").map(parseTmpfs)],
   };
-  const network = networkRequest(parsed, runtime);
-  const outcome = await runContainer(runtime, { name, image, autoRemove: has(parsed, "rm"), options, network }, ctx.syscalls.isatty(0));
+  const detach = has(parsed, "detach");
+  const restart = parseRestart(last(parsed, "restart") ?? "no");
+  if (restart.policy !== "no" && !detach) throw new UsageError("--restart needs -d: the monitor of a detached container does the restarting");
+  if (restart.policy !== "no" && has(parsed, "rm")) throw new UsageError("--restart and --rm cannot be used together");
+  const logSize = last(parsed, "log-max-size");
+  const request: RunRequest = {
+    name, image, autoRemove: has(parsed, "rm"), options, network: networkRequest(parsed, runtime),
+    detach, restart, logMaxBytes: logSize === undefined ? DEFAULT_LOG_MAX_BYTES : parseMemory("--log-max-size", logSize, false),
+  };
+  const outcome = await runContainer(runtime, request, ctx.syscalls.isatty(0));
+  return reportOutcome(ctx, name, outcome);
+};
+
+/** The exit code to return, and the OOM line docker users expect. */
+export function reportOutcome(ctx: CliContext, name: string, outcome: RunOutcome): number {
+  if (outcome.exitCode === undefined) {
+    ctx.print(name); // detached: the name, as docker prints the id
+    return 0;
+  }
   if (outcome.oomKilled) {
     const limit = outcome.memoryLimitBytes === undefined ? "" : ` (limit ${formatBytes(outcome.memoryLimitBytes)})`;
     ctx.log(`diyc: container ${name} was killed: out of memory${limit}`);
   }
   return outcome.exitCode;
-};
+}
 
 function formatBytes(bytes: number): string {
   const MiB = 1024 * 1024;

@@ -62,6 +62,8 @@ export interface ContainerPlanInputs {
   isDirectory: (hostPath: string) => boolean;
   /** What a "cgroup" mount in the spec expands to on this host. */
   cgroupView: CgroupView;
+  /** run -d: the monitor leaves diyc's session and keeps the command's output in a log. */
+  detached?: { logPath: string; logMaxBytes: number };
 }
 
 /** Every namespace in the spec that is created new (no path to join). */
@@ -154,7 +156,7 @@ function packGids(gids: number[]): Uint8Array {
 }
 
 /** The steps that drop privileges: bounding set, ids, capabilities, no_new_privs. */
-function privilegeOps(proc: Process, lastCap: number): Op[] {
+export function privilegeOps(proc: Process, lastCap: number): Op[] {
   const { user, capabilities: caps } = proc;
   const bounding = capabilityMask(caps.bounding);
   const dropped: number[] = [];
@@ -233,6 +235,12 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     // execve of the user's command makes the process dumpable again.
     { code: "SetDumpable", args: [0], describe: "make the init non-dumpable until exec" },
   ];
+  if (inputs.detached) {
+    ops.push(
+      { code: "Detach", args: [], describe: "" },
+      { code: "Log", args: [inputs.detached.logPath, inputs.detached.logMaxBytes], describe: "" },
+    );
+  }
   if (spec.linux.namespaces.some((ns) => ns.type === "cgroup" && !ns.path)) {
     ops.push({ code: "Unshare", args: [CLONE.NEWCGROUP], describe: "unshare the cgroup namespace (our cgroup becomes its root)" });
   }

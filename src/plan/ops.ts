@@ -8,6 +8,8 @@ export const OpCode = {
   ExitRecord: 2,
   CleanupHook: 3,
   JoinNamespace: 4,
+  Detach: 5,
+  Log: 6,
   // Run by the container's init, in order.
   Mount: 10,
   Mkdir: 11,

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Spec } from "../spec/oci";
+import type { RunRequest } from "./run";
 import { writeJsonAtomic } from "./atomic";
 import type { ProcessIdentity } from "./process-identity";
 import type { Store } from "./store";
@@ -16,6 +17,8 @@ export interface ContainerConfig {
   /** --rm: delete the container when it exits. */
   autoRemove: boolean;
   spec: Spec;
+  /** What the user asked for, to start it again the same way. */
+  request: RunRequest;
   /** The network as connected; absent for host networking. */
   network?: { mode: "none" | "bridge"; network?: string; ip?: string; publish?: string[] };
 }
@@ -27,6 +30,10 @@ export interface ContainerState {
   startedAtMs?: number;
   /** Set after the exit when the kernel's OOM killer ended the container. */
   oomKilled?: boolean;
+  /** `diyc stop` or `kill` asked for this end: no restart. */
+  stopRequested?: boolean;
+  /** Restarts done under the restart policy since the last run/start by the user. */
+  restartCount?: number;
 }
 
 /** Written by native/monitor.c. */
@@ -42,6 +49,7 @@ export function containerFiles(store: Store, name: string) {
     config: join(dir, "container.json"),
     state: join(dir, "state.json"),
     exit: join(dir, "exit.json"),
+    log: join(dir, "container.log"),
     upper: join(dir, "upper"),
     work: join(dir, "work"),
     merged: join(dir, "merged"),

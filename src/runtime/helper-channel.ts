@@ -56,6 +56,8 @@ export class PlanStepError extends DiycError {
   }
 }
 
+type Stdio = "inherit" | "ignore" | number;
+
 /** The fd the helper's own image arrives on; it closes it first thing. */
 const HELPER_IMAGE_FD = 4;
 let helperImage: number | undefined;
@@ -85,7 +87,7 @@ export class HelperChannel {
    * Spawns the helper with our end of a socketpair as its fd 3, and sends it the
    * plan. stdio is the container's: inherited from diyc by default.
    */
-  static open(plan: Plan, encoded: Uint8Array, syscalls: Syscalls, stdio: ["inherit" | number, "inherit" | number, "inherit" | number] = ["inherit", "inherit", "inherit"]): HelperChannel {
+  static open(plan: Plan, encoded: Uint8Array, syscalls: Syscalls, stdio: readonly [Stdio, Stdio, Stdio] = ["inherit", "inherit", "inherit"]): HelperChannel {
     const image = sealedHelperImage(syscalls);
     const [ours, theirs] = syscalls.socketpair();
     let helper: ReturnType<typeof Bun.spawn>;

@@ -36,6 +36,7 @@ export interface RuntimeContext {
   cgroups: () => CgroupManager;
 }
 
+/** How to run a container: kept in container.json, so `diyc start` and restarts can do it again. */
 export interface RunRequest {
   name: string;
   image: string;
@@ -43,7 +44,17 @@ export interface RunRequest {
   /** Everything but what diyc itself provides (etcFiles) or derives (network namespace). */
   options: Omit<ContainerOptions, "etcFiles" | "name" | "network">;
   network: NetworkRequest;
+  /** Return once started; the monitor keeps the log and cleans up (run -d). */
+  detach: boolean;
+  /** A detached container's log: rotated to log.1 past this size. */
+  logMaxBytes: number;
+  restart: RestartPolicy;
 }
+
+export type RestartPolicy =
+  | { policy: "no" }
+  | { policy: "always" }
+  | { policy: "on-failure"; maxRetries?: number };
 
 /** A created container: its init is parked at the start barrier. */
 export interface CreatedContainer {
@@ -100,7 +111,7 @@ function claimContainer(store: Store, name: string, image: string): boolean {
 }
 
 /** Creates the container up to the start barrier. The caller holds its lock. */
-export async function createContainer(ctx: RuntimeContext, request: RunRequest): Promise<CreatedContainer> {
+export async function createContainer(ctx: RuntimeContext, request: RunRequest, restartCount = 0): Promise<CreatedContainer> {
   const { store, trace } = ctx;
   const name = validateName("container", request.name);
   validateName("image", request.image);
@@ -116,7 +127,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest):
     rmSync(files.exit, { force: true });
     rmSync(files.state, { force: true });
     const config: ContainerConfig = {
-      name, image: request.image, createdAtMs: Date.now(), autoRemove: request.autoRemove, spec,
+      name, image: request.image, createdAtMs: Date.now(), autoRemove: request.autoRemove, spec, request,
     };
     writeConfig(store, config);
     prepareNetwork(ctx, name, request.network);
@@ -128,16 +139,20 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest):
       cleanupHook: [...ctx.diycCommand, "--root", store.root, "_cleanup", name],
       isDirectory,
       cgroupView: cgroupViewForContainers(),
+      detached: request.detach ? { logPath: files.log, logMaxBytes: request.logMaxBytes } : undefined,
     }, lastCapability());
 
     trace?.(`HOST| spawn ${HELPER_PATH} and send it the plan (${plan.ops.length} steps)`);
-    channel = HelperChannel.open(plan, encodePlan(plan, trace !== undefined), ctx.syscalls);
+    // A detached container's monitor must not hold the user's terminal: only
+    // the -v trace goes there, while diyc is still running.
+    const stdio = request.detach ? (["ignore", "ignore", trace ? "inherit" : "ignore"] as const) : undefined;
+    channel = HelperChannel.open(plan, encodePlan(plan, trace !== undefined), ctx.syscalls, stdio);
     trace?.(`HOST| ${plan.ops[0]!.describe}`);
     const initPid = channel.expect(Sync.Pid, "clone the container").a;
     const monitor = identify(channel.helper.pid);
     const init = identify(initPid);
     if (!monitor || !init) throw new DiycError(`container ${name}: its init (pid ${initPid}) died during set-up`);
-    writeState(store, name, { monitor, init, createdAtMs: Date.now() });
+    writeState(store, name, { monitor, init, createdAtMs: Date.now(), ...(restartCount > 0 ? { restartCount } : {}) });
     trace?.(`HOST| init is pid ${initPid} on the host; monitor is pid ${monitor.pid}`);
 
     placeInCgroup(ctx.cgroups(), name, initPid, spec.linux.resources);
@@ -242,23 +257,37 @@ export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcom
 }
 
 export interface RunOutcome extends CgroupOutcome {
-  exitCode: number;
+  /** undefined for a detached container: it is still running. */
+  exitCode?: number;
 }
 
-/** create + start + wait + finish: `diyc run`. */
-export async function runContainer(ctx: RuntimeContext, request: RunRequest, stdinIsTerminal: boolean): Promise<RunOutcome> {
+/**
+ * Leaves a started container to its monitor: our end of the socket closes,
+ * so the monitor's EXIT finds nobody and it runs the cleanup hook instead.
+ */
+function detachFrom(created: CreatedContainer): void {
+  created.channel.close();
+  created.channel.helper.unref();
+}
+
+/** create + start + wait + finish: `diyc run` (and `diyc start`, with the stored request). */
+export async function runContainer(ctx: RuntimeContext, request: RunRequest, stdinIsTerminal: boolean, restartCount = 0): Promise<RunOutcome> {
   validateName("container", request.name); // before the name becomes a lock file's name
   ctx.store.ensure();
   const lock = ContainerLock.acquire(ctx.store, request.name, ctx.syscalls);
   let created: CreatedContainer;
   try {
-    created = await createContainer(ctx, request);
+    created = await createContainer(ctx, request, restartCount);
     await startContainer(ctx, created);
   } catch (error) {
     finishAfterFailure(ctx, request.name, lock);
     throw error;
   }
   lock.release();
+  if (request.detach) {
+    detachFrom(created);
+    return { oomKilled: false };
+  }
   const exitCode = await waitContainer(ctx, created, stdinIsTerminal);
   const outcome = await withContainerLock(ctx.store, request.name, ctx.syscalls, () => finishContainer(ctx, request.name));
   return { exitCode, ...outcome };

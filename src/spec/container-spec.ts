@@ -3,7 +3,7 @@
 // in container.json, shown by `inspect`, and is all the plan compiler reads.
 
 import type { LinuxResources } from "./resources";
-import type { Mount, Namespace, Spec } from "./oci";
+import type { Mount, Namespace, Process, Spec } from "./oci";
 import {
   DEFAULT_CAPABILITIES, DEFAULT_DEVICES, DEFAULT_DOMAINNAME, DEFAULT_MASKED_PATHS,
   DEFAULT_MOUNTS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
@@ -72,13 +72,18 @@ function namespaces(network: NetworkMode): Namespace[] {
   return list;
 }
 
+/**
+ * Root in the container gets the default set; another user gets the same
+ * bounding set but no effective capabilities, as with docker.
+ */
+export function capabilitiesFor(uid: number): Process["capabilities"] {
+  const active = uid === 0 ? DEFAULT_CAPABILITIES : [];
+  return { bounding: DEFAULT_CAPABILITIES, effective: active, permitted: active, inheritable: [], ambient: [] };
+}
+
 export function buildContainerSpec(options: ContainerOptions): Spec {
   const hostname = validateHostname(options.hostname ?? options.name);
   const user = options.user ?? { uid: 0, gid: 0 };
-  // Root in the container gets the default set; another user gets the same
-  // bounding set but no effective capabilities, as with docker.
-  const caps = DEFAULT_CAPABILITIES;
-  const active = user.uid === 0 ? caps : [];
   const etc: Mount[] = [
     { destination: "/etc/hostname", type: "bind", source: options.etcFiles.hostname, options: ["bind", "ro", "nosuid", "nodev", "noexec"] },
     { destination: "/etc/hosts", type: "bind", source: options.etcFiles.hosts, options: ["bind", "nosuid", "nodev", "noexec"] },
@@ -92,7 +97,7 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
       args: options.args,
       env: containerEnv(options, hostname),
       cwd: validateCwd(options.cwd ?? "/"),
-      capabilities: { bounding: caps, effective: active, permitted: active, inheritable: [], ambient: [] },
+      capabilities: capabilitiesFor(user.uid),
       noNewPrivileges: true,
     },
     root: { path: "rootfs", readonly: options.readOnlyRoot ?? false },

@@ -143,7 +143,7 @@ export function parseResourceFlags(values: ResourceFlagValues, machine: MachineF
 const unitBytes: Record<string, number> = { b: 1, k: 1024, m: MiB, g: 1024 * MiB };
 
 /** "512" (megabytes), "512m", "1g", "1.5G", "65536k", "8388608b"; "-1" only where allowed. */
-function parseMemory(flag: string, text: string, allowUnlimited: boolean): number {
+export function parseMemory(flag: string, text: string, allowUnlimited: boolean): number {
   const trimmed = text.trim();
   if (allowUnlimited && trimmed === "-1") return -1;
   refuseNegative(flag, text);

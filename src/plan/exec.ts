@@ -1,0 +1,38 @@
+// The plan for `diyc exec`: join every namespace of a running container's
+// init, fork into them, drop to the container's privileges, exec.
+
+import type { NamespaceType, Process } from "../spec/oci";
+import { CLONE, launchOps, privilegeOps } from "./compile";
+import type { Op, Plan } from "./ops";
+
+const NAMESPACE_FLAG: Record<Exclude<NamespaceType, "user">, { file: string; flag: number }> = {
+  cgroup: { file: "cgroup", flag: CLONE.NEWCGROUP },
+  ipc: { file: "ipc", flag: CLONE.NEWIPC },
+  uts: { file: "uts", flag: CLONE.NEWUTS },
+  network: { file: "net", flag: CLONE.NEWNET },
+  pid: { file: "pid", flag: CLONE.NEWPID },
+  mount: { file: "mnt", flag: CLONE.NEWNS },
+};
+
+/**
+ * The mount namespace goes last: joining it changes the helper's root to the
+ * container's, after which /proc/PID/ns/... would no longer name the host's view.
+ * The pid namespace applies to children only, hence the clone after the joins.
+ */
+const JOIN_ORDER: Exclude<NamespaceType, "user">[] = ["cgroup", "ipc", "uts", "network", "pid", "mount"];
+
+export function compileExecPlan(initPid: number, namespaces: NamespaceType[], proc: Process, lastCap: number): Plan {
+  const ops: Op[] = [];
+  for (const type of JOIN_ORDER) {
+    if (!namespaces.includes(type)) continue;
+    const { file, flag } = NAMESPACE_FLAG[type];
+    ops.push({ code: "JoinNamespace", args: [`/proc/${initPid}/ns/${file}`, flag], describe: `setns into the ${type} namespace of pid ${initPid}` });
+  }
+  ops.push(
+    { code: "Clone", args: [0], describe: "fork into the joined namespaces" },
+    { code: "SetDumpable", args: [0], describe: "make the process non-dumpable until exec" },
+    ...privilegeOps(proc, lastCap),
+    ...launchOps(proc),
+  );
+  return { ops };
+}

@@ -1,0 +1,63 @@
+// `diyc exec`: a new process inside a running container, with the same
+// namespaces, cgroup, capabilities and no_new_privs as its init.
+
+import { readFileSync } from "node:fs";
+import { DiycError } from "../linux/errors";
+import { encodePlan } from "../plan/encode";
+import { compileExecPlan } from "../plan/exec";
+import { capabilitiesFor, containerEnv, validateCwd } from "../spec/container-spec";
+import type { Process } from "../spec/oci";
+import { readConfig, readState } from "./container";
+import { exitCodeOf, HelperChannel, Sync } from "./helper-channel";
+import { isAlive } from "./process-identity";
+import type { RuntimeContext } from "./run";
+import { requireContainer } from "./stop";
+
+export interface ExecRequest {
+  args: string[];
+  env: string[];
+  cwd?: string;
+  user?: { uid: number; gid: number };
+  /** -i: the process reads diyc's stdin; otherwise /dev/null. */
+  interactive: boolean;
+}
+
+export async function execInContainer(ctx: RuntimeContext, name: string, request: ExecRequest): Promise<number> {
+  requireContainer(ctx, name);
+  const config = readConfig(ctx.store, name);
+  const state = readState(ctx.store, name);
+  if (!config || !state?.startedAtMs || !isAlive(state.init)) throw new DiycError(`container ${name} is not running`);
+  const base = config.spec.process;
+  const user = request.user ?? base.user;
+  const proc: Process = {
+    ...base,
+    args: request.args,
+    // The container's environment, then -e; HOSTNAME and PATH as the container has them.
+    env: containerEnv({ env: [...base.env, ...request.env], terminal: false }, config.spec.hostname ?? name),
+    cwd: request.cwd === undefined ? base.cwd : validateCwd(request.cwd),
+    user: { uid: user.uid, gid: user.gid, additionalGids: [] },
+    capabilities: capabilitiesFor(user.uid),
+  };
+  const lastCap = Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8").trim());
+  const plan = compileExecPlan(state.init.pid, config.spec.linux.namespaces.map((ns) => ns.type), proc, lastCap);
+  for (const op of plan.ops.filter((o) => o.code === "JoinNamespace")) ctx.trace?.(`HOST| ${op.describe}`);
+
+  const channel = HelperChannel.open(plan, encodePlan(plan, ctx.trace !== undefined), ctx.syscalls,
+    [request.interactive ? "inherit" : "ignore", "inherit", "inherit"]);
+  try {
+    const pid = channel.expect(Sync.Pid, "enter the container").a;
+    ctx.trace?.(`HOST| process is pid ${pid} on the host; put it in the container's cgroup`);
+    // Before any of its code runs, like the init: limits apply to exec'd processes too.
+    ctx.cgroups().open(name)?.addProcess(pid);
+    channel.send(Sync.Continue);
+    channel.expect(Sync.Ready, "set up the process");
+    channel.send(Sync.Start);
+    channel.expect(Sync.Started, "start the command");
+    const exit = await channel.receiveAsync();
+    if (exit?.type !== Sync.Exit) throw channel.failure(exit, "report the exit status");
+    return exitCodeOf(exit.a);
+  } finally {
+    channel.close();
+    await channel.helper.exited;
+  }
+}

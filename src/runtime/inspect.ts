@@ -1,0 +1,61 @@
+// What ps and inspect show about a container, worked out from its files and
+// from the live processes (status.ts), never from a cached word.
+
+import { readConfig, readState, type ContainerConfig, type ContainerState } from "./container";
+import { listContainerNames } from "./list";
+import { containerStatus, type Status } from "./status";
+import type { Store } from "./store";
+
+export interface ContainerView {
+  name: string;
+  image: string;
+  command: string;
+  status: Status;
+  exitCode: number | null;
+  oomKilled: boolean;
+  /** Host pid of the init while it runs. */
+  pid: number | null;
+  createdAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  ip: string | null;
+  restartCount: number;
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+export function describeContainer(store: Store, name: string): ContainerView | undefined {
+  const config = readConfig(store, name);
+  if (!config) return undefined;
+  const state = readState(store, name);
+  const status = containerStatus(store, name);
+  return {
+    name,
+    image: config.image,
+    command: config.spec.process.args.join(" "),
+    status: status.status,
+    exitCode: status.exitCode ?? null,
+    oomKilled: state?.oomKilled ?? false,
+    pid: status.pid ?? null,
+    createdAt: iso(config.createdAtMs),
+    startedAt: iso(state?.startedAtMs),
+    finishedAt: iso(status.finishedAtMs),
+    ip: config.network?.ip ?? null,
+    restartCount: state?.restartCount ?? 0,
+  };
+}
+
+export function listContainers(store: Store): ContainerView[] {
+  return listContainerNames(store).map((name) => describeContainer(store, name)).filter((v): v is ContainerView => v !== undefined);
+}
+
+export interface InspectView extends ContainerView {
+  config: ContainerConfig;
+  state: ContainerState | null;
+}
+
+export function inspectContainer(store: Store, name: string): InspectView | undefined {
+  const view = describeContainer(store, name);
+  if (!view) return undefined;
+  return { ...view, config: readConfig(store, name)!, state: readState(store, name) ?? null };
+}

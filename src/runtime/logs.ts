@@ -1,0 +1,161 @@
+// Reading the log the monitor writes for a detached container
+// (native/monitor.c). Records are "<o|e><length>\n<bytes>", so stdout and
+// stderr stay apart and byte-exact. Past its size bound the file is renamed
+// to "<log>.1" and a new one started; readers take .1 first.
+
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+
+export interface LogChunk {
+  stream: "stdout" | "stderr";
+  data: Uint8Array;
+}
+
+const NEWLINE = 0x0a;
+
+/** Parses whole records from `buffer`; returns them and how many bytes they used. */
+export function parseLogRecords(buffer: Uint8Array): { chunks: LogChunk[]; consumed: number } {
+  const chunks: LogChunk[] = [];
+  let at = 0;
+  while (at < buffer.length) {
+    const newline = buffer.indexOf(NEWLINE, at);
+    if (newline < 0) break;
+    const tag = String.fromCharCode(buffer[at]!);
+    const length = Number(new TextDecoder().decode(buffer.subarray(at + 1, newline)));
+    if ((tag !== "o" && tag !== "e") || !Number.isInteger(length)) {
+      throw new Error(`corrupt log record at byte ${at}`);
+    }
+    const end = newline + 1 + length;
+    if (end > buffer.length) break; // the monitor is still writing it
+    chunks.push({ stream: tag === "o" ? "stdout" : "stderr", data: buffer.subarray(newline + 1, end) });
+    at = end;
+  }
+  return { chunks, consumed: at };
+}
+
+/** Where a reader stopped in the current file, to follow on from there. */
+export interface LogPosition {
+  inode: number;
+  offset: number;
+}
+
+function readFileAt(path: string): { bytes: Uint8Array; inode: number } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return undefined; // no such file: nothing logged yet, or not rotated yet
+  }
+  try {
+    const { size, ino } = fstatSync(fd);
+    const bytes = Buffer.alloc(size);
+    let done = 0;
+    while (done < size) {
+      const n = readSync(fd, bytes, done, size - done, done);
+      if (n <= 0) break;
+      done += n;
+    }
+    return { bytes: bytes.subarray(0, done), inode: ino };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Everything still kept (the rotated file, then the current one), and where it ended. */
+export function readLog(path: string): { chunks: LogChunk[]; position: LogPosition } {
+  const chunks: LogChunk[] = [];
+  const rotated = readFileAt(`${path}.1`);
+  if (rotated) chunks.push(...parseLogRecords(rotated.bytes).chunks);
+  const current = readFileAt(path);
+  if (!current) return { chunks, position: { inode: -1, offset: 0 } };
+  const { chunks: recent, consumed } = parseLogRecords(current.bytes);
+  chunks.push(...recent);
+  return { chunks, position: { inode: current.inode, offset: consumed } };
+}
+
+/** The last `lines` lines across both streams, in order, each kept with its stream. */
+export function tailLines(chunks: LogChunk[], lines: number): LogChunk[] {
+  const pieces: LogChunk[] = [];
+  for (const chunk of chunks) {
+    let start = 0;
+    for (let i = 0; i < chunk.data.length; i++) {
+      if (chunk.data[i] === NEWLINE) {
+        pieces.push({ stream: chunk.stream, data: chunk.data.subarray(start, i + 1) });
+        start = i + 1;
+      }
+    }
+    if (start < chunk.data.length) pieces.push({ stream: chunk.stream, data: chunk.data.subarray(start) });
+  }
+  // A piece without a trailing newline continues on the next piece of its line.
+  let count = 0;
+  let from = pieces.length;
+  while (from > 0 && count < lines) {
+    from--;
+    const piece = pieces[from]!;
+    if (piece.data[piece.data.length - 1] === NEWLINE || from === pieces.length - 1) count++;
+  }
+  return lines <= 0 ? [] : pieces.slice(from);
+}
+
+/**
+ * Follows the log: calls `emit` with new records as the monitor writes them,
+ * across rotations (a new inode at `path`: finish the old file, then switch),
+ * until `running()` is false and nothing new arrived.
+ */
+export async function followLog(
+  path: string, from: LogPosition, emit: (chunk: LogChunk) => void, running: () => boolean, pollMs = 100,
+): Promise<void> {
+  let fd = -1;
+  let inode = -1;
+  let pending: Uint8Array = new Uint8Array(0);
+  const buffer = Buffer.alloc(65536);
+  const drain = (): boolean => {
+    if (fd < 0) return false;
+    let any = false;
+    for (;;) {
+      const n = readSync(fd, buffer, 0, buffer.length, position);
+      if (n <= 0) break;
+      position += n;
+      any = true;
+      const joined = new Uint8Array(pending.length + n);
+      joined.set(pending);
+      joined.set(buffer.subarray(0, n), pending.length);
+      const { chunks, consumed } = parseLogRecords(joined);
+      for (const chunk of chunks) emit(chunk);
+      pending = joined.slice(consumed);
+    }
+    return any;
+  };
+  let position = 0;
+  const open = (start: LogPosition | undefined) => {
+    if (!existsSync(path)) return;
+    fd = openSync(path, "r");
+    inode = fstatSync(fd).ino;
+    // Continue where readLog stopped if this is still that file; a new file is read whole.
+    position = start && start.inode === inode ? start.offset : 0;
+    pending = new Uint8Array(0);
+  };
+  open(from);
+  try {
+    for (;;) {
+      const alive = running();
+      const progressed = drain();
+      let current = -1;
+      try {
+        current = statSync(path).ino;
+      } catch {
+        // rotated away and not yet recreated: keep the old file for now
+      }
+      if (current !== -1 && current !== inode) {
+        drain(); // the rest of the rotated file
+        if (fd >= 0) closeSync(fd);
+        fd = -1;
+        open(undefined);
+        continue;
+      }
+      if (!alive && !progressed) return;
+      await Bun.sleep(pollMs);
+    }
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}

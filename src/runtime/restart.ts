@@ -1,0 +1,56 @@
+// Restart policies, with no daemon: when a detached container ends, its
+// monitor runs `diyc _cleanup NAME`, which cleans up and then, if the policy
+// says so, starts the container again (detached, so a new monitor takes over).
+// A delay that doubles with each restart keeps a crashing container from
+// spinning. `diyc stop`, `kill` and `rm` end the cycle.
+
+import { readConfig, readState } from "./container";
+import { withContainerLock } from "./lock";
+import { finishContainer, runContainer, type RuntimeContext } from "./run";
+import { containerStatus } from "./status";
+
+const FIRST_DELAY_MS = 100;
+const MAX_DELAY_MS = 10_000;
+
+export interface RestartDecision {
+  restart: boolean;
+  delayMs: number;
+  restartCount: number;
+}
+
+/** Pure: whether the policy restarts a container that exited with `exitCode`. */
+export function decideRestart(
+  policy: { policy: "no" } | { policy: "always" } | { policy: "on-failure"; maxRetries?: number },
+  exitCode: number | undefined,
+  restartCount: number,
+  stopRequested: boolean,
+): RestartDecision {
+  const delayMs = Math.min(FIRST_DELAY_MS * 2 ** restartCount, MAX_DELAY_MS);
+  const no = { restart: false, delayMs, restartCount };
+  if (stopRequested || policy.policy === "no") return no;
+  if (policy.policy === "on-failure") {
+    if (exitCode === 0) return no;
+    if (policy.maxRetries !== undefined && restartCount >= policy.maxRetries) return no;
+  }
+  return { restart: true, delayMs, restartCount: restartCount + 1 };
+}
+
+/** What the monitor's cleanup hook does: finish, then restart if the policy says so. */
+export async function finishAndMaybeRestart(ctx: RuntimeContext, name: string): Promise<void> {
+  const decision = await withContainerLock(ctx.store, name, ctx.syscalls, () => {
+    finishContainer(ctx, name);
+    const config = readConfig(ctx.store, name);
+    const state = readState(ctx.store, name);
+    if (!config?.request || !state) return undefined;
+    const status = containerStatus(ctx.store, name);
+    return decideRestart(config.request.restart ?? { policy: "no" }, status.exitCode, state.restartCount ?? 0, state.stopRequested ?? false);
+  });
+  if (!decision?.restart) return;
+  ctx.trace?.(`HOST| restart ${name} in ${decision.delayMs} ms (restart ${decision.restartCount})`);
+  await Bun.sleep(decision.delayMs);
+  // Whoever stopped or removed it during the delay wins.
+  const config = readConfig(ctx.store, name);
+  const state = readState(ctx.store, name);
+  if (!config?.request || state?.stopRequested || containerStatus(ctx.store, name).status !== "exited") return;
+  await runContainer(ctx, { ...config.request, detach: true }, false, decision.restartCount);
+}

@@ -1,0 +1,71 @@
+// stop and kill: signals to a container's init, from outside its pid
+// namespace (so even an init with no handler dies of SIGKILL), and waiting
+// until the monitor has recorded the exit and cleaned up.
+
+import { DiycError } from "../linux/errors";
+import { validateName } from "../spec/names";
+import { readState, writeState } from "./container";
+import { withContainerLock } from "./lock";
+import { isAlive } from "./process-identity";
+import { waitUntil } from "./remove";
+import { finishContainer, type RuntimeContext } from "./run";
+import { containerExists, containerStatus } from "./status";
+
+const SIGKILL = 9;
+const SIGTERM = 15;
+/** How long the monitor (and its cleanup hook) may take after the init is gone. */
+const CLEANUP_PATIENCE_MS = 10_000;
+
+export function requireContainer(ctx: RuntimeContext, name: string): void {
+  validateName("container", name);
+  if (!containerExists(ctx.store, name)) throw new DiycError(`no such container: ${name}`);
+}
+
+/** Marks that the user ended this run: the restart policy must not bring it back. */
+async function markStopRequested(ctx: RuntimeContext, name: string): Promise<void> {
+  await withContainerLock(ctx.store, name, ctx.syscalls, () => {
+    const state = readState(ctx.store, name);
+    if (state) writeState(ctx.store, name, { ...state, stopRequested: true });
+  });
+}
+
+/** Sends `signal` to the container's init. Refused unless it is running. */
+export async function killContainer(ctx: RuntimeContext, name: string, signal: number): Promise<void> {
+  requireContainer(ctx, name);
+  const state = readState(ctx.store, name);
+  if (!state || !isAlive(state.init)) throw new DiycError(`container ${name} is not running`);
+  await markStopRequested(ctx, name);
+  ctx.syscalls.kill(state.init.pid, signal);
+}
+
+/**
+ * SIGTERM, then SIGKILL after `timeoutSeconds`; returns once the container
+ * has exited and its cgroup, network and --rm removal are done. A monitor
+ * that was itself killed cannot clean up: then we do it here.
+ */
+export async function stopContainer(ctx: RuntimeContext, name: string, timeoutSeconds: number): Promise<void> {
+  requireContainer(ctx, name);
+  const state = readState(ctx.store, name);
+  if (state && isAlive(state.init)) {
+    await markStopRequested(ctx, name);
+    ctx.syscalls.kill(state.init.pid, SIGTERM);
+    if (!(await waitUntil(() => !isAlive(state.init), timeoutSeconds * 1000))) {
+      try {
+        ctx.syscalls.kill(state.init.pid, SIGKILL);
+      } catch {
+        // best effort: it exited between the check and the kill
+      }
+      if (!(await waitUntil(() => !isAlive(state.init), 5000))) throw new DiycError(`container ${name} did not exit after SIGKILL`);
+    }
+  }
+  await reconcileAfterExit(ctx, name);
+}
+
+/** Waits for the monitor to finish its work, or does it if the monitor is gone. */
+export async function reconcileAfterExit(ctx: RuntimeContext, name: string): Promise<void> {
+  const state = readState(ctx.store, name);
+  if (state) await waitUntil(() => !isAlive(state.monitor), CLEANUP_PATIENCE_MS);
+  if (containerExists(ctx.store, name) && containerStatus(ctx.store, name).status === "exited") {
+    await withContainerLock(ctx.store, name, ctx.syscalls, () => finishContainer(ctx, name));
+  }
+}
