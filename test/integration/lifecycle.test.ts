@@ -1,0 +1,249 @@
+// Detached containers and the everyday commands, on the real kernel:
+// run -d, ps, logs, exec, stop, kill, start, rm, inspect; the monitor's log
+// rotation and restarts; state after SIGKILLs; volumes; names under contention.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cgroupParentFor } from "../../src/runtime/limits";
+import { Store } from "../../src/runtime/store";
+import { DIYC, diyc, helperProcesses, isRoot, mountsUnder, processExists, removeStore, tempStore } from "../helpers/diyc";
+
+const describeRoot = isRoot ? describe : describe.skip;
+
+let root: string;
+
+beforeAll(() => {
+  root = tempStore("diyc-life-");
+});
+
+afterAll(() => {
+  for (const name of readdirSync(join(root, "containers"))) diyc(root, ["rm", "-f", name]);
+  removeStore(root);
+  // Nothing of this store's in any cgroup hierarchy.
+  const parent = cgroupParentFor(new Store(root));
+  for (const hierarchy of readdirSync("/sys/fs/cgroup")) expect(existsSync(`/sys/fs/cgroup/${hierarchy}/${parent}`)).toBe(false);
+});
+
+interface State {
+  monitor: { pid: number };
+  init: { pid: number };
+  restartCount?: number;
+}
+const state = (name: string): State => JSON.parse(readFileSync(join(root, "containers", name, "state.json"), "utf8"));
+const psJson = (all = true) => JSON.parse(diyc(root, ["ps", ...(all ? ["-a"] : []), "--format", "json"]).stdout) as Record<string, unknown>[];
+const view = (name: string) => psJson().find((c) => c.name === name);
+
+async function until(what: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await Bun.sleep(20);
+  }
+}
+
+function cgroupDirs(name: string): string[] {
+  const parent = cgroupParentFor(new Store(root));
+  return readdirSync("/sys/fs/cgroup").flatMap((h) => {
+    const dirs = [`/sys/fs/cgroup/${h}/${parent}/${name}`, `/sys/fs/cgroup/${h}/${name}`];
+    return dirs.filter((d) => existsSync(d));
+  });
+}
+
+describeRoot("a detached container, end to end", () => {
+  test("run -d, ps, logs, exec, stop, start, rm", async () => {
+    const run = diyc(root, ["run", "-d", "app", "busybox", "sh", "-c",
+      "echo started >> /data.txt; trap 'echo bye; exit 3' TERM; i=0; while true; do echo out $i; echo err $i >&2; i=$((i+1)); sleep 0.1; done"]);
+    expect(run).toMatchObject({ code: 0, stdout: "app\n", stderr: "" });
+
+    const running = view("app")!;
+    expect(running).toMatchObject({ name: "app", image: "busybox", status: "running", exitCode: null, oomKilled: false, ip: null });
+    expect(processExists(running.pid as number)).toBe(true);
+    expect(Date.parse(running.startedAt as string)).toBeGreaterThan(Date.now() - 60_000);
+    expect(psJson(false).map((c) => c.name)).toContain("app");
+    expect(diyc(root, ["ps"]).stdout).toMatch(/^NAME\s+IMAGE\s+COMMAND\s+STATUS\s+PID\s+IP\napp\s+busybox\s+"sh -c .*"\s+Up \d+s\s+\d+/);
+
+    await until(() => diyc(root, ["logs", "app"]).stdout.includes("out 3"));
+    const logs = diyc(root, ["logs", "--tail", "2", "app"]);
+    expect(logs.stdout).toMatch(/^out \d+\n$/); // one of the two last lines is stdout ...
+    expect(logs.stderr).toMatch(/^err \d+\n$/); // ... the other stderr, each on its own stream
+
+    // exec: same namespaces (pid 1 is the container's sh), hostname, cgroup, capabilities; status propagates.
+    const exec = diyc(root, ["exec", "-e", "X=1", "app", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; echo $X; grep CapEff /proc/self/status; cat /proc/self/cgroup | grep memory; exit 5"]);
+    expect(exec.code).toBe(5);
+    const [cmdline, hostname, x, capEff, memoryCgroup] = exec.stdout.split("\n");
+    expect(cmdline).toStartWith("sh -c echo started");
+    expect(hostname).toBe("app");
+    expect(x).toBe("1");
+    expect(capEff).toBe("CapEff:\t00000000a80425fb");
+    expect(memoryCgroup).toMatch(/memory:\/$/);
+    expect(diyc(root, ["exec", "app", "no-such-cmd"])).toMatchObject({ code: 127 });
+
+    // stop: SIGTERM reaches the container (its trap runs), cleanup is done when stop returns.
+    const { monitor } = state("app");
+    const stop = diyc(root, ["stop", "-t", "5", "app"]);
+    expect(stop).toMatchObject({ code: 0, stdout: "app\n" });
+    expect(view("app")).toMatchObject({ status: "exited", exitCode: 3, pid: null });
+    expect(processExists(monitor.pid)).toBe(false);
+    expect(cgroupDirs("app")).toEqual([]);
+    expect(diyc(root, ["logs", "app"]).stdout).toContain("bye\n");
+
+    // start: the same container again, files kept.
+    expect(diyc(root, ["start", "app"])).toMatchObject({ code: 0, stdout: "app\n" });
+    expect(view("app")!.status).toBe("running");
+    expect(diyc(root, ["exec", "app", "cat", "/data.txt"]).stdout).toBe("started\nstarted\n");
+    expect(diyc(root, ["start", "app"])).toMatchObject({ code: 125, stderr: "diyc: container app is already running\n" });
+
+    const inspect = JSON.parse(diyc(root, ["inspect", "app"]).stdout)[0];
+    expect(inspect.config.spec.process.args[0]).toBe("sh");
+    expect(inspect.config.spec.linux.namespaces.map((n: { type: string }) => n.type)).toContain("pid");
+    expect(inspect.state.init.pid).toBe(view("app")!.pid);
+    expect(inspect.network).toEqual({ mode: "host" });
+
+    expect(diyc(root, ["rm", "app"])).toMatchObject({ code: 125, stderr: "diyc: container app is running; stop it first or use rm -f\n" });
+    const { init, monitor: monitor2 } = state("app");
+    expect(diyc(root, ["rm", "-f", "app"])).toMatchObject({ code: 0 });
+    expect(processExists(init.pid)).toBe(false);
+    await until(() => !processExists(monitor2.pid));
+    expect(existsSync(join(root, "containers/app"))).toBe(false);
+    expect(cgroupDirs("app")).toEqual([]);
+    expect(mountsUnder(root)).toEqual([]);
+  });
+
+  test("the monitor stays small: RSS under 1 MiB", () => {
+    expect(diyc(root, ["run", "-d", "small", "busybox", "sleep", "30"]).code).toBe(0);
+    const status = readFileSync(`/proc/${state("small").monitor.pid}/status`, "utf8");
+    const rssKb = Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
+    expect(rssKb).toBeLessThan(1024);
+    expect(/Name:\s+(\S+)/.exec(status)![1]).toBe("diyc-helper");
+    expect(readFileSync(`/proc/${state("small").monitor.pid}/cmdline`, "utf8")).toBe("diyc-helper\0");
+    expect(diyc(root, ["kill", "small"]).code).toBe(0);
+  });
+
+  test("unknown names get one line and 125 from every command", () => {
+    for (const command of [["stop"], ["kill"], ["start"], ["logs"], ["inspect"], ["rm"], ["exec"]]) {
+      const r = diyc(root, [...command, "ghost", ...(command[0] === "exec" ? ["true"] : [])]);
+      expect([command[0], r.code, r.stderr]).toEqual([command[0], 125, "diyc: no such container: ghost\n"]);
+    }
+  });
+});
+
+describeRoot("status from facts", () => {
+  test("the container killed with SIGKILL: the monitor records 137 and cleans up", async () => {
+    expect(diyc(root, ["run", "-d", "k1", "busybox", "sleep", "60"]).code).toBe(0);
+    const { init, monitor } = state("k1");
+    process.kill(init.pid, "SIGKILL");
+    await until(() => !processExists(monitor.pid));
+    expect(view("k1")).toMatchObject({ status: "exited", exitCode: 137 });
+    expect(cgroupDirs("k1")).toEqual([]);
+  });
+
+  test("the monitor killed with SIGKILL: the container runs on; stop still ends and cleans it", async () => {
+    expect(diyc(root, ["run", "-d", "k2", "busybox", "sleep", "60"]).code).toBe(0);
+    const { init, monitor } = state("k2");
+    process.kill(monitor.pid, "SIGKILL");
+    await until(() => !processExists(monitor.pid));
+    expect(view("k2")!.status).toBe("running");
+    expect(diyc(root, ["stop", "-t", "1", "k2"]).code).toBe(0);
+    expect(processExists(init.pid)).toBe(false);
+    expect(view("k2")!.status).toBe("exited");
+    expect(cgroupDirs("k2")).toEqual([]);
+  });
+
+  test("every process gone at once (as after a reboot): exited, never running, and the next command reconciles", async () => {
+    expect(diyc(root, ["run", "-d", "k3", "busybox", "sleep", "60"]).code).toBe(0);
+    const { init, monitor } = state("k3");
+    process.kill(monitor.pid, "SIGKILL");
+    process.kill(init.pid, "SIGKILL");
+    await until(() => !processExists(init.pid) && !processExists(monitor.pid));
+    expect(view("k3")).toMatchObject({ status: "exited", pid: null });
+    expect(diyc(root, ["rm", "k3"]).code).toBe(0);
+    expect(cgroupDirs("k3")).toEqual([]);
+  });
+});
+
+describeRoot("logs: size bound, rotation, and -f across it", () => {
+  test("--log-max-size keeps two bounded files; -f sees every line in order", async () => {
+    expect(diyc(root, ["run", "-d", "--log-max-size", "1k", "rot", "busybox", "sh", "-c",
+      "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); usleep 2000; done"]).code).toBe(0);
+    const follow = Bun.spawn([DIYC, "--root", root, "logs", "-f", "rot"], { stdout: "pipe", stderr: "pipe" });
+    const output = await new Response(follow.stdout).text();
+    expect(await follow.exited).toBe(0);
+    const lines = output.trim().split("\n");
+    const first = Number(lines[0]!.slice(5));
+    expect(lines).toEqual(Array.from({ length: 300 - first }, (_, i) => `line-${first + i}`));
+    expect(lines.at(-1)).toBe("line-299");
+    const log = join(root, "containers/rot/container.log");
+    expect(statSync(log).size).toBeLessThanOrEqual(1024);
+    expect(statSync(`${log}.1`).size).toBeLessThanOrEqual(1024);
+    // What is kept is the end: the last lines, contiguous.
+    const kept = diyc(root, ["logs", "rot"]).stdout.trim().split("\n");
+    expect(kept.at(-1)).toBe("line-299");
+    expect(kept.length).toBeLessThan(300);
+    expect(diyc(root, ["logs", "--tail", "3", "rot"]).stdout).toBe("line-297\nline-298\nline-299\n");
+  });
+
+  test("a foreground container has no log to show", () => {
+    expect(diyc(root, ["run", "fg", "busybox", "true"]).code).toBe(0);
+    expect(diyc(root, ["logs", "fg"])).toMatchObject({ code: 125 });
+  });
+});
+
+describeRoot("volumes and tmpfs", () => {
+  test("--volume binds a host directory, :ro refuses writes, --tmpfs mounts a tmpfs", () => {
+    const host = join(root, "vol");
+    mkdirSync(host);
+    writeFileSync(join(host, "in.txt"), "from-host\n");
+    const r = diyc(root, ["run", "--rm", "--volume", `${host}:/data`, "--volume", `${host}:/ro:ro`, "--tmpfs", "/scratch:size=1m",
+      "vols", "busybox", "sh", "-c",
+      "cat /data/in.txt; echo from-container > /data/out.txt; echo x > /ro/x 2>&1 || echo ro-refused; grep ' /scratch ' /proc/mounts"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toStartWith("from-host\n");
+    expect(r.stdout).toContain("ro-refused");
+    expect(r.stdout).toMatch(/tmpfs \/scratch tmpfs rw,nosuid,nodev,relatime,size=1024k/);
+    expect(readFileSync(join(host, "out.txt"), "utf8")).toBe("from-container\n");
+    expect(existsSync(join(host, "x"))).toBe(false);
+    expect(diyc(root, ["run", "--rm", "--volume", "/no/such/dir:/x", "v2", "busybox", "true"])).toMatchObject({ code: 125 });
+    expect(diyc(root, ["run", "--rm", "--volume", `${host}:relative`, "v2", "busybox", "true"])).toMatchObject({ code: 125 });
+    rmSync(host, { recursive: true });
+  });
+});
+
+describeRoot("restart policies, done by the monitor", () => {
+  test("on-failure:2 restarts twice with backoff, then stays exited", async () => {
+    const host = join(root, "restarts");
+    mkdirSync(host);
+    expect(diyc(root, ["run", "-d", "--restart", "on-failure:2", "--volume", `${host}:/count`, "flaky", "busybox", "sh", "-c", "echo run >> /count/runs; exit 1"]).code).toBe(0);
+    await until(() => readFileSync(join(host, "runs"), "utf8").split("\n").length >= 4, 10_000);
+    await until(() => view("flaky")?.status === "exited" && helperProcesses().every((p) => p !== state("flaky").monitor.pid), 10_000);
+    await Bun.sleep(1000); // a third restart would come within 400 ms
+    expect(readFileSync(join(host, "runs"), "utf8")).toBe("run\nrun\nrun\n");
+    expect(view("flaky")).toMatchObject({ status: "exited", exitCode: 1, restartCount: 2 });
+    rmSync(host, { recursive: true });
+  });
+
+  test("always restarts until stop", async () => {
+    expect(diyc(root, ["run", "-d", "--restart", "always", "loop", "busybox", "sh", "-c", "sleep 0.2; exit 0"]).code).toBe(0);
+    await until(() => (view("loop")?.restartCount as number) >= 2, 10_000);
+    expect(diyc(root, ["stop", "-t", "1", "loop"]).code).toBe(0);
+    await Bun.sleep(1500);
+    expect(view("loop")!.status).toBe("exited");
+  });
+
+  test("bad policies are refused", () => {
+    expect(diyc(root, ["run", "-d", "--restart", "sometimes", "x", "busybox", "true"])).toMatchObject({ code: 125 });
+    expect(diyc(root, ["run", "--restart", "always", "x", "busybox", "true"])).toMatchObject({ code: 125 });
+  });
+});
+
+describeRoot("names under contention", () => {
+  test("two runs of one name at once: exactly one wins, the other gets a clear error", async () => {
+    const start = () => Bun.spawn([DIYC, "--root", root, "run", "-d", "dup", "busybox", "sleep", "30"], { stdout: "pipe", stderr: "pipe" });
+    const [a, b] = [start(), start()];
+    const codes = [await a.exited, await b.exited].sort();
+    expect(codes).toEqual([0, 125]);
+    const errors = (await new Response(a.stderr).text()) + (await new Response(b.stderr).text());
+    expect(errors).toBe("diyc: container dup is already running\n");
+    expect(diyc(root, ["rm", "-f", "dup"]).code).toBe(0);
+  });
+});
