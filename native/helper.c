@@ -120,13 +120,25 @@ static void run_init(const struct plan *plan, int init_fd, const struct log_pipe
 	_exit(1);
 }
 
-/* Relay one message from the init to diyc; returns its type, or 0 at EOF. */
-static int relay_from_init(int init_fd, int control_fd)
+/*
+ * Relay the init's next message to diyc; returns its type, or 0 at EOF. The
+ * pty master (TERMINAL) is the monitor's to keep, not diyc's: it is stored
+ * in *terminal and the wait goes on.
+ */
+static int relay_from_init(int init_fd, int control_fd, int *terminal)
 {
 	struct sync_msg msg;
-	int rc = sync_recv(init_fd, &msg);
-	if (rc <= 0)
-		return 0;
+	int passed;
+	for (;;) {
+		int rc = sync_recv_fd(init_fd, &msg, &passed);
+		if (rc <= 0)
+			return 0;
+		if (msg.type != SYNC_TERMINAL)
+			break;
+		*terminal = passed;
+	}
+	if (passed >= 0)
+		close(passed); /* nothing else carries a descriptor */
 	sync_send(control_fd, msg.type, msg.a, msg.b);
 	return (int)msg.type;
 }
@@ -216,16 +228,17 @@ int main(int argc, char **argv)
 	if (next_from_diyc(control_fd) != SYNC_CONTINUE)
 		return abandon(init);
 	sync_send(init_fd, SYNC_CONTINUE, 0, 0);
-	if (relay_from_init(init_fd, control_fd) != SYNC_READY)
+	int terminal = -1;
+	if (relay_from_init(init_fd, control_fd, &terminal) != SYNC_READY)
 		return abandon(init);
 	if (next_from_diyc(control_fd) != SYNC_START)
 		return abandon(init);
 	sync_send(init_fd, SYNC_START, 0, 0);
-	if (relay_from_init(init_fd, control_fd) != 0)
+	if (relay_from_init(init_fd, control_fd, &terminal) != 0)
 		return abandon(init); /* an ERROR: execve failed, already relayed */
 	close(init_fd);
 	sync_send(control_fd, SYNC_STARTED, 0, 0);
 
 	/* 5. the monitor */
-	return monitor_run(&plan, init, control_fd, &log);
+	return monitor_run(&plan, init, control_fd, &log, terminal);
 }

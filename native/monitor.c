@@ -25,13 +25,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 static volatile pid_t forward_to;
+static volatile sig_atomic_t window_changed;
 
 /*
  * Forward signals that a process sent (kill(2), sigqueue(3): si_code <= 0).
@@ -42,7 +45,9 @@ static volatile pid_t forward_to;
 static void forward_signal(int sig, siginfo_t *info, void *context)
 {
 	(void)context;
-	if (info->si_code <= 0 && forward_to > 0)
+	if (sig == SIGWINCH)
+		window_changed = 1; /* the user's terminal was resized: the relay passes it on */
+	else if (info->si_code <= 0 && forward_to > 0)
 		kill(forward_to, sig);
 }
 
@@ -96,6 +101,14 @@ static void write_exit_record(const char *path, int status)
 	}
 	close(fd);
 	unlink(tmp);
+}
+
+static const struct plan_op *find(const struct plan *plan, uint16_t code)
+{
+	for (uint32_t i = 0; i < plan->count; i++)
+		if (plan->ops[i].code == code)
+			return &plan->ops[i];
+	return NULL;
 }
 
 int log_pipes_open(struct log_pipes *log, int enabled)
@@ -172,10 +185,7 @@ static void drain_log(const struct plan *plan, const struct log_pipes *log)
 {
 	static char buffer[16384];
 	struct log_file lf = { NULL, 0, 0, -1 };
-	const struct plan_op *op = NULL;
-	for (uint32_t i = 0; i < plan->count; i++)
-		if (plan->ops[i].code == OP_LOG)
-			op = &plan->ops[i];
+	const struct plan_op *op = find(plan, OP_LOG);
 	if (!op || !(lf.path = plan_str(op, 0)) || plan_u64(op, 1, &lf.max_bytes) < 0)
 		return;
 	log_file_open(&lf);
@@ -205,6 +215,99 @@ static void drain_log(const struct plan *plan, const struct log_pipes *log)
 		close(lf.fd);
 }
 
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void copy_window_size(int from, int to)
+{
+	struct winsize size;
+	if (ioctl(from, TIOCGWINSZ, &size) == 0)
+		ioctl(to, TIOCSWINSZ, &size);
+}
+
+/*
+ * -t in the foreground: the user's terminal <-> the container's pty. In raw
+ * mode every key (Ctrl-C too) goes to the container's terminal, whose line
+ * discipline turns it into a signal for the container's foreground job.
+ * Ends when the pty hangs up: every process holding its other end is gone.
+ */
+static void relay_terminal(int master, int raw)
+{
+	static char buffer[16384];
+	struct termios saved;
+	int restore = raw && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+	if (restore) {
+		struct termios rawmode = saved;
+		cfmakeraw(&rawmode);
+		tcsetattr(STDIN_FILENO, TCSANOW, &rawmode);
+	}
+	if (isatty(STDIN_FILENO))
+		copy_window_size(STDIN_FILENO, master);
+	struct pollfd fds[2] = { { STDIN_FILENO, POLLIN, 0 }, { master, POLLIN, 0 } };
+	for (;;) {
+		if (window_changed) {
+			window_changed = 0;
+			copy_window_size(STDIN_FILENO, master);
+		}
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (fds[0].revents) {
+			ssize_t n = read(STDIN_FILENO, buffer, sizeof(buffer));
+			if (n > 0) {
+				write_all(master, buffer, (size_t)n);
+			} else if (n == 0 || errno != EINTR) {
+				/* Input ended: say so as a terminal would, with the EOF character. */
+				char eof = 4;
+				write_all(master, &eof, 1);
+				fds[0].fd = -1;
+			}
+		}
+		if (fds[1].revents) {
+			ssize_t n = read(master, buffer, sizeof(buffer));
+			if (n > 0)
+				write_all(STDOUT_FILENO, buffer, (size_t)n);
+			else if (n == 0 || errno != EINTR)
+				break; /* EIO: the container's side of the pty is closed */
+		}
+	}
+	if (restore)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+}
+
+/* -dt: the pty's output is the container's stdout, kept in the log. */
+static void log_terminal(const struct plan *plan, int master)
+{
+	static char buffer[16384];
+	const struct plan_op *op = find(plan, OP_LOG);
+	struct log_file lf = { NULL, 0, 0, -1 };
+	if (!op || !(lf.path = plan_str(op, 0)) || plan_u64(op, 1, &lf.max_bytes) < 0)
+		return;
+	log_file_open(&lf);
+	for (;;) {
+		ssize_t n = read(master, buffer, sizeof(buffer));
+		if (n > 0)
+			log_record(&lf, 'o', buffer, (size_t)n);
+		else if (n == 0 || errno != EINTR)
+			break;
+	}
+	if (lf.fd >= 0)
+		close(lf.fd);
+}
+
 static void run_cleanup_hook(const struct plan *plan)
 {
 	for (uint32_t i = 0; i < plan->count; i++) {
@@ -221,9 +324,18 @@ static void run_cleanup_hook(const struct plan *plan)
 	}
 }
 
-int monitor_run(const struct plan *plan, pid_t init, int control_fd, const struct log_pipes *log)
+int monitor_run(const struct plan *plan, pid_t init, int control_fd, const struct log_pipes *log, int terminal)
 {
 	install_forwarding(init);
+	if (terminal >= 0) {
+		const struct plan_op *relay = find(plan, OP_RELAY_TERMINAL);
+		uint64_t raw = 0;
+		if (relay && plan_u64(relay, 0, &raw) == 0)
+			relay_terminal(terminal, (int)raw);
+		else
+			log_terminal(plan, terminal);
+		close(terminal);
+	}
 	if (log->enabled)
 		drain_log(plan, log);
 	int status = wait_for(init);

@@ -20,6 +20,7 @@ void log_pipes_close(const struct log_pipes *log);
 void log_pipes_keep_read_ends(struct log_pipes *log);
 
 /* Waits for the init (draining its log pipes), records its exit, tells diyc or runs the cleanup hook. */
-int monitor_run(const struct plan *plan, pid_t init, int control_fd, const struct log_pipes *log);
+/* terminal: the pty master with -t (else -1), relayed to our stdio or to the log. */
+int monitor_run(const struct plan *plan, pid_t init, int control_fd, const struct log_pipes *log, int terminal);
 
 #endif

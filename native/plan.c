@@ -181,6 +181,9 @@ const char *plan_op_name(uint16_t code)
 	case OP_KEEP_CAPS: return "keep-caps";
 	case OP_SET_DUMPABLE: return "set-dumpable";
 	case OP_UNSHARE: return "unshare";
+	case OP_TERMINAL: return "terminal";
+	case OP_FORK_REAPER: return "fork-reaper";
+	case OP_RELAY_TERMINAL: return "relay-terminal";
 	}
 	return "unknown";
 }

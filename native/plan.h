@@ -36,6 +36,7 @@ enum op_code {
 	OP_JOIN_NAMESPACE = 4, /* (path, u64 nstype) setns before forking (exec) */
 	OP_DETACH = 5,         /* () setsid: leave diyc's session, outlive it (run -d) */
 	OP_LOG = 6,            /* (path, u64 max bytes) the init's stdout/stderr go through the monitor to this log */
+	OP_RELAY_TERMINAL = 7, /* (u64 raw) the monitor relays its stdin/stdout to the pty; raw: put the user's terminal in raw mode */
 
 	/* Run by the child, in order, inside the new namespaces. */
 	OP_MOUNT = 10,         /* (source, target, fstype, u64 flags, data) */
@@ -66,6 +67,8 @@ enum op_code {
 	OP_KEEP_CAPS = 35,     /* (u64 on) PR_SET_KEEPCAPS across setuid */
 	OP_SET_DUMPABLE = 36,  /* (u64 on) */
 	OP_UNSHARE = 37,       /* (u64 clone flags) e.g. the cgroup namespace, once in its cgroup */
+	OP_TERMINAL = 38,      /* () a pty from the container's /dev/ptmx as stdio; the master goes to the monitor */
+	OP_FORK_REAPER = 39,   /* () --init: fork; the parent stays as pid 1, reaping and forwarding signals */
 };
 
 /* Per-operation flags. */

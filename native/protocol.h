@@ -17,6 +17,7 @@
  *   CONTINUE                --->  relay  --------------------->   run ops 0..k
  *                                                                 (mount, pivot_root,
  *                                                                  hostname, caps...)
+ *                                 keep the pty master <--------   TERMINAL + fd (with -t)
  *                          <---   relay  <---------------------   READY  (or ERROR(i, errno))
  *   ... "created": the init waits, fully set up ...
  *   START                   --->  relay  --------------------->   the last op: execve
@@ -45,6 +46,7 @@ enum sync_type {
 	/* init -> helper -> diyc */
 	SYNC_READY = 10,   /* every op before AWAIT_START succeeded */
 	SYNC_ERROR = 11,   /* op `a` failed with errno `b` */
+	SYNC_TERMINAL = 12, /* carries the pty master (SCM_RIGHTS); the helper keeps it, diyc is not told */
 	/* helper -> diyc */
 	SYNC_PID = 20,     /* a = host pid of the init */
 	SYNC_STARTED = 21, /* execve succeeded */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 int sync_send(int fd, uint32_t type, int32_t a, int32_t b)
@@ -30,6 +31,48 @@ int sync_recv(int fd, struct sync_msg *msg)
 			return got == 0 ? 0 : -EIO;
 		got += (size_t)n;
 	}
+	return 1;
+}
+
+int sync_send_fd(int fd, uint32_t type, int passed_fd)
+{
+	struct sync_msg msg = { .type = type, .a = 0, .b = 0, .c = 0 };
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+	struct iovec iov = { &msg, sizeof(msg) };
+	struct msghdr header = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&header);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &passed_fd, sizeof(int));
+	ssize_t n;
+	do
+		n = sendmsg(fd, &header, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n == sizeof(msg) ? 0 : -EIO;
+}
+
+int sync_recv_fd(int fd, struct sync_msg *msg, int *passed_fd)
+{
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+	struct iovec iov = { msg, sizeof(*msg) };
+	struct msghdr header = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+	ssize_t n;
+	*passed_fd = -1;
+	do
+		n = recvmsg(fd, &header, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return 0;
+	if (n != sizeof(*msg))
+		return -EIO;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&header); c; c = CMSG_NXTHDR(&header, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(passed_fd, CMSG_DATA(c), sizeof(int));
 	return 1;
 }
 

@@ -8,15 +8,16 @@ import type { Command } from "./context";
 import { parseUser } from "./run";
 import { runtimeContext } from "./runtime-context";
 
-const HELP = `Usage: diyc exec [-i] [-v] [-e KEY=VALUE] [-w DIR] [-u UID[:GID]] NAME CMD [ARG...]
+const HELP = `Usage: diyc exec [-i] [-t] [-v] [-e KEY=VALUE] [-w DIR] [-u UID[:GID]] NAME CMD [ARG...]
 
 Runs CMD inside the running container NAME: its namespaces, its cgroup, the
 same capabilities and no_new_privs. Exits with CMD's status.
-  -i   keep stdin open (otherwise CMD reads /dev/null)`;
+  -i   keep stdin open (otherwise CMD reads /dev/null)
+  -t   a terminal (pty) for CMD, relayed to yours in raw mode`;
 
 export const exec: Command = async (args, ctx) => {
   const parsed = parseArgs(args, [
-    { long: "interactive", short: "i" }, { long: "verbose", short: "v" }, { long: "env", short: "e", value: true },
+    { long: "interactive", short: "i" }, { long: "tty", short: "t" }, { long: "verbose", short: "v" }, { long: "env", short: "e", value: true },
     { long: "workdir", short: "w", value: true }, { long: "user", short: "u", value: true }, { long: "help", short: "h" },
   ], true);
   if (has(parsed, "help")) {
@@ -32,5 +33,6 @@ export const exec: Command = async (args, ctx) => {
     cwd: last(parsed, "workdir"),
     user: user === undefined ? undefined : parseUser(user),
     interactive: has(parsed, "interactive"),
+    terminal: has(parsed, "tty"),
   });
 };

@@ -28,6 +28,9 @@ Options:
       --volume HOST:CTR[:ro]  bind-mount a host path (repeatable; -v stays --verbose)
       --tmpfs PATH[:OPTS]     mount a tmpfs (repeatable)
   -i, --interactive      keep stdin open (-i followed by an IPv4 address is --ip, as in the seed)
+      --init             pid 1 is a small reaper that forwards signals to the command
+  -t, --tty              a terminal (pty) for the command: your terminal in raw mode, resizes
+                         passed on; with -d its output goes to the log
   -e, --env KEY=VALUE    set an environment variable (repeatable)
   -w, --workdir DIR      working directory inside the container (created if missing)
       --hostname NAME    hostname (default: the container's name)
@@ -72,6 +75,8 @@ const OPTIONS: OptionSpec[] = [
   { long: "cpuset-cpus", value: true },
   { long: "pids-limit", value: true },
   { long: "detach", short: "d" },
+  { long: "tty", short: "t" },
+  { long: "init" },
   { long: "interactive" },
   { long: "restart", value: true },
   { long: "log-max-size", value: true },
@@ -161,7 +166,7 @@ export const run: Command = async (args, ctx) => {
     hostname: last(parsed, "hostname"),
     user: userFlag === undefined ? undefined : parseUser(userFlag),
     readOnlyRoot: has(parsed, "read-only"),
-    terminal: false,
+    terminal: has(parsed, "tty"),
     resources: resources(parsed),
     mounts: [...all(parsed, "volume").map(parseVolume), ...all(parsed, "tmpfs").map(parseTmpfs)],
   };
@@ -172,7 +177,7 @@ export const run: Command = async (args, ctx) => {
   const logSize = last(parsed, "log-max-size");
   const request: RunRequest = {
     name, image, autoRemove: has(parsed, "rm"), options, network: networkRequest(parsed, runtime),
-    detach, restart, logMaxBytes: logSize === undefined ? DEFAULT_LOG_MAX_BYTES : parseMemory("--log-max-size", logSize, false),
+    detach, restart, init: has(parsed, "init"), logMaxBytes: logSize === undefined ? DEFAULT_LOG_MAX_BYTES : parseMemory("--log-max-size", logSize, false),
   };
   const outcome = await runContainer(runtime, request, ctx.syscalls.isatty(0));
   return reportOutcome(ctx, name, outcome);

@@ -64,6 +64,21 @@ export interface ContainerPlanInputs {
   cgroupView: CgroupView;
   /** run -d: the monitor leaves diyc's session and keeps the command's output in a log. */
   detached?: { logPath: string; logMaxBytes: number };
+  /** --init: a reaper stays as pid 1 and the command runs as its child. */
+  init?: boolean;
+}
+
+/**
+ * -t: the command gets a pty from the container's own /dev/ptmx; the monitor
+ * gets the master and relays it to the user's terminal in raw mode, or, when
+ * detached, to the log.
+ */
+export function terminalOps(proc: Pick<Process, "terminal">, detached: boolean): { helper: Op[]; init: Op[] } {
+  if (!proc.terminal) return { helper: [], init: [] };
+  return {
+    helper: detached ? [] : [{ code: "RelayTerminal", args: [1], describe: "" }],
+    init: [{ code: "Terminal", args: [], describe: "open a pty in the container's devpts as the controlling terminal and stdio" }],
+  };
 }
 
 /** Every namespace in the spec that is created new (no path to join). */
@@ -204,7 +219,7 @@ function rlimitOps(proc: Process): Op[] {
  * fd table, the create/start barrier, and exec with a PATH search in the
  * process's own PATH.
  */
-export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">): Op[] {
+export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">, options: { init?: boolean } = {}): Op[] {
   const ops: Op[] = [];
   ops.push(
     { code: "Chdir", flags: OpFlag.InRoot, args: [proc.cwd], describe: `chdir ${proc.cwd}` },
@@ -212,6 +227,9 @@ export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">): Op[] {
     { code: "CloexecFds", args: [3], describe: "close every fd but stdio on exec" },
     { code: "AwaitStart", args: [], describe: "created: wait for start" },
   );
+  if (options.init) {
+    ops.push({ code: "ForkReaper", args: [], describe: "fork: pid 1 stays as a reaper that forwards signals (--init)" });
+  }
   const file = proc.args[0]!;
   const search = file.includes("/") ? "" : (envValue(proc.env, "PATH") ?? "");
   ops.push({
@@ -241,6 +259,8 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
       { code: "Log", args: [inputs.detached.logPath, inputs.detached.logMaxBytes], describe: "" },
     );
   }
+  const terminal = terminalOps(spec.process, inputs.detached !== undefined);
+  ops.push(...terminal.helper);
   if (spec.linux.namespaces.some((ns) => ns.type === "cgroup" && !ns.path)) {
     ops.push({ code: "Unshare", args: [CLONE.NEWCGROUP], describe: "unshare the cgroup namespace (our cgroup becomes its root)" });
   }
@@ -287,8 +307,9 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   // Identity.
   if (spec.hostname !== undefined) ops.push({ code: "Sethostname", args: [spec.hostname], describe: `sethostname ${spec.hostname}` });
   if (spec.domainname !== undefined) ops.push({ code: "Setdomainname", args: [spec.domainname], describe: `setdomainname ${spec.domainname}` });
+  ops.push(...terminal.init);
 
   ops.push(...rlimitOps(spec.process), ...privilegeOps(spec.process, lastCap));
-  ops.push(...launchOps(spec.process));
+  ops.push(...launchOps(spec.process, { init: inputs.init }));
   return { ops };
 }

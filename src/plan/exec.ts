@@ -2,7 +2,7 @@
 // init, fork into them, drop to the container's privileges, exec.
 
 import type { NamespaceType, Process } from "../spec/oci";
-import { CLONE, launchOps, privilegeOps } from "./compile";
+import { CLONE, launchOps, privilegeOps, terminalOps } from "./compile";
 import type { Op, Plan } from "./ops";
 
 const NAMESPACE_FLAG: Record<Exclude<NamespaceType, "user">, { file: string; flag: number }> = {
@@ -28,9 +28,12 @@ export function compileExecPlan(initPid: number, namespaces: NamespaceType[], pr
     const { file, flag } = NAMESPACE_FLAG[type];
     ops.push({ code: "JoinNamespace", args: [`/proc/${initPid}/ns/${file}`, flag], describe: `setns into the ${type} namespace of pid ${initPid}` });
   }
+  const terminal = terminalOps(proc, false);
   ops.push(
     { code: "Clone", args: [0], describe: "fork into the joined namespaces" },
+    ...terminal.helper,
     { code: "SetDumpable", args: [0], describe: "make the process non-dumpable until exec" },
+    ...terminal.init,
     ...privilegeOps(proc, lastCap),
     ...launchOps(proc),
   );

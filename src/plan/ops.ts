@@ -10,6 +10,7 @@ export const OpCode = {
   JoinNamespace: 4,
   Detach: 5,
   Log: 6,
+  RelayTerminal: 7,
   // Run by the container's init, in order.
   Mount: 10,
   Mkdir: 11,
@@ -39,6 +40,8 @@ export const OpCode = {
   KeepCaps: 35,
   SetDumpable: 36,
   Unshare: 37,
+  Terminal: 38,
+  ForkReaper: 39,
 } as const;
 
 export type OpCodeName = keyof typeof OpCode;

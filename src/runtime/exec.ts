@@ -20,6 +20,8 @@ export interface ExecRequest {
   user?: { uid: number; gid: number };
   /** -i: the process reads diyc's stdin; otherwise /dev/null. */
   interactive: boolean;
+  /** -t: a pty, relayed to diyc's terminal. */
+  terminal: boolean;
 }
 
 export async function execInContainer(ctx: RuntimeContext, name: string, request: ExecRequest): Promise<number> {
@@ -33,7 +35,8 @@ export async function execInContainer(ctx: RuntimeContext, name: string, request
     ...base,
     args: request.args,
     // The container's environment, then -e; HOSTNAME and PATH as the container has them.
-    env: containerEnv({ env: [...base.env, ...request.env], terminal: false }, config.spec.hostname ?? name),
+    terminal: request.terminal,
+    env: containerEnv({ env: [...base.env, ...request.env], terminal: request.terminal }, config.spec.hostname ?? name),
     cwd: request.cwd === undefined ? base.cwd : validateCwd(request.cwd),
     user: { uid: user.uid, gid: user.gid, additionalGids: [] },
     capabilities: capabilitiesFor(user.uid),
@@ -43,7 +46,7 @@ export async function execInContainer(ctx: RuntimeContext, name: string, request
   for (const op of plan.ops.filter((o) => o.code === "JoinNamespace")) ctx.trace?.(`HOST| ${op.describe}`);
 
   const channel = HelperChannel.open(plan, encodePlan(plan, ctx.trace !== undefined), ctx.syscalls,
-    [request.interactive ? "inherit" : "ignore", "inherit", "inherit"]);
+    [request.interactive || request.terminal ? "inherit" : "ignore", "inherit", "inherit"]);
   try {
     const pid = channel.expect(Sync.Pid, "enter the container").a;
     ctx.trace?.(`HOST| process is pid ${pid} on the host; put it in the container's cgroup`);

@@ -49,6 +49,8 @@ export interface RunRequest {
   /** A detached container's log: rotated to log.1 past this size. */
   logMaxBytes: number;
   restart: RestartPolicy;
+  /** --init: a reaper as pid 1 that forwards signals to the command. */
+  init?: boolean;
 }
 
 export type RestartPolicy =
@@ -140,6 +142,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
       isDirectory,
       cgroupView: cgroupViewForContainers(),
       detached: request.detach ? { logPath: files.log, logMaxBytes: request.logMaxBytes } : undefined,
+      init: request.init,
     }, lastCapability());
 
     trace?.(`HOST| spawn ${HELPER_PATH} and send it the plan (${plan.ops.length} steps)`);

@@ -247,3 +247,40 @@ describeRoot("names under contention", () => {
     expect(diyc(root, ["rm", "-f", "dup"]).code).toBe(0);
   });
 });
+
+describeRoot("terminals (-t) and --init", () => {
+  /** Runs a diyc command under a pty of `script`'s, as from a terminal of 40 rows and 100 columns. */
+  function underTerminal(command: string): string {
+    const child = Bun.spawnSync(["script", "-qec", `stty rows 40 cols 100; ${DIYC} --root ${root} ${command}`, "/dev/null"], { stdin: "ignore" });
+    return child.stdout.toString().replace(/\r/g, "");
+  }
+
+  test("run -t: a pty from the container's devpts, the window size passed on, TERM set", () => {
+    const out = underTerminal(`run --rm -t tty1 busybox sh -c 'tty; stty size; echo $TERM; ls -1 /dev/pts'`);
+    expect(out).toContain("/dev/pts/0\n40 100\nxterm\n0\nptmx\n");
+  });
+
+  test("exec -t gets a terminal too", () => {
+    expect(diyc(root, ["run", "-d", "tty2", "busybox", "sleep", "30"]).code).toBe(0);
+    const out = underTerminal("exec -t tty2 sh -c 'tty; stty size'");
+    expect(out).toMatch(/\/dev\/pts\/\d+\n40 100\n/);
+    expect(diyc(root, ["exec", "tty2", "tty"]).stdout).toBe("not a tty\n");
+    expect(diyc(root, ["rm", "-f", "tty2"]).code).toBe(0);
+  });
+
+  test("-dt: the terminal's output goes to the log", async () => {
+    expect(diyc(root, ["run", "-d", "-t", "tty3", "busybox", "sh", "-c", "tty; echo done"]).code).toBe(0);
+    await until(() => view("tty3")?.status === "exited");
+    expect(diyc(root, ["logs", "tty3"]).stdout.replace(/\r/g, "")).toBe("/dev/pts/0\ndone\n");
+  });
+
+  test("--init: pid 1 is a reaper; stop is quick because SIGTERM reaches the command", () => {
+    const r = diyc(root, ["run", "--rm", "--init", "init1", "busybox", "sh", "-c", "cat /proc/1/comm; echo $$; exit 6"]);
+    expect(r).toMatchObject({ code: 6, stdout: "diyc-helper\n2\n" });
+    expect(diyc(root, ["run", "-d", "--init", "init2", "busybox", "sleep", "60"]).code).toBe(0);
+    const started = Date.now();
+    expect(diyc(root, ["stop", "init2"]).code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5000); // well under stop's 10 s timeout
+    expect(view("init2")).toMatchObject({ status: "exited", exitCode: 143 });
+  });
+});
