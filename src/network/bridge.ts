@@ -3,11 +3,14 @@
 // host routes to the subnet through it (see docs/networking.md).
 
 import { Errno } from "../linux/errors";
-import { findLink, type LinkInfo } from "./link";
+import { findLink, setAddressRequest, type LinkInfo } from "./link";
+import { formatMac, macForName } from "./mac";
 import {
+  attrBytes,
   attrNested,
   attrString,
   encodeAttrs,
+  IFLA_ADDRESS,
   IFLA_IFNAME,
   IFLA_INFO_KIND,
   IFLA_LINKINFO,
@@ -28,6 +31,11 @@ export function createBridgeRequest(name: string): Request {
     flags: NLM_F_CREATE | NLM_F_EXCL,
     body: encodeAttrs(ifinfomsg(), [
       attrString(IFLA_IFNAME, name),
+      // A bridge without an address of its own takes the lowest MAC among its
+      // ports and changes it as ports come and go, which leaves every
+      // container with a stale gateway entry in its ARP cache. One set here
+      // (NET_ADDR_SET) is never replaced by a port's.
+      attrBytes(IFLA_ADDRESS, macForName(name)),
       attrNested(IFLA_LINKINFO, [attrString(IFLA_INFO_KIND, "bridge")]),
     ]),
     subject: name,
@@ -37,15 +45,20 @@ export function createBridgeRequest(name: string): Request {
 /**
  * Creates the bridge unless it exists. An existing link of that name that is
  * not a bridge is an error: attaching containers to it would go wrong quietly.
+ * An existing bridge without its fixed MAC (made by a diyc before bridges had
+ * one) gets it: its gateway MAC changes this once, then never again.
  */
-export function ensureBridge(sock: NetlinkSocket, name: string): { link: LinkInfo; created: boolean } {
+export function ensureBridge(sock: NetlinkSocket, name: string): { link: LinkInfo; created: boolean; readdressed: boolean } {
   const existing = findLink(sock, name);
   if (existing !== undefined) {
     if (existing.kind !== "bridge") throw new NetlinkError("RTM_NEWLINK", Errno.EEXIST, `${name} (exists and is not a bridge)`);
-    return { link: existing, created: false };
+    const mac = macForName(name);
+    if (existing.address === formatMac(mac)) return { link: existing, created: false, readdressed: false };
+    sock.request(setAddressRequest(existing, mac));
+    return { link: { ...existing, address: formatMac(mac) }, created: false, readdressed: true };
   }
   sock.request(createBridgeRequest(name));
   const link = findLink(sock, name);
   if (link === undefined) throw new NetlinkError("RTM_GETLINK", Errno.ENODEV, name);
-  return { link, created: true };
+  return { link, created: true, readdressed: false };
 }

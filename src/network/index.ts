@@ -196,8 +196,9 @@ export function setupNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet)
       // Adopting a bridge someone else made would let `clean` delete it later.
       throw new UsageError(`link ${cfg.bridge} already exists and was not created by diyc for ${store.root}: choose another --bridge`);
     }
-    const { link, created } = ensureBridge(host, cfg.bridge);
+    const { link, created, readdressed } = ensureBridge(host, cfg.bridge);
     log(created ? `create bridge ${cfg.bridge}` : `bridge ${cfg.bridge} exists`);
+    if (readdressed) log(`set address of ${cfg.bridge} to ${link.address}`);
     mkdirSync(leasesDir(store, cfg.name), { recursive: true, mode: 0o700 });
     writeJsonAtomic(stateFile(store, cfg.name), { config: cfg, createdBridge: true } satisfies NetworkState);
     if (addAddress(host, link, net.gateway, net.subnet)) log(`add address ${cfg.gateway}/${net.subnet.prefixLength} to ${cfg.bridge}`);
@@ -309,7 +310,7 @@ export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachReq
     try {
       claimPorts(store, req.publish.map((p) => ({ ...p, container: req.container, network: cfg.name, containerIp: ip })));
       for (const p of req.publish) log(`claim host port ${formatPublish(p)} for ${req.container}`);
-      createVethPair(host, veth, CONTAINER_IFNAME, req.pid);
+      createVethPair(host, veth, CONTAINER_IFNAME, req.pid, parseIpv4(ip)!);
       log(`create veth ${veth} <-> ${CONTAINER_IFNAME} in netns of pid ${req.pid}`);
       const hostEnd = getLink(host, veth);
       setMaster(host, hostEnd, bridge.index);

@@ -3,13 +3,16 @@
 // them over a NetlinkSocket, which decides the network namespace.
 
 import { Errno } from "../linux/errors";
+import { formatMac } from "./mac";
 import {
+  attrBytes,
   attrString,
   attrText,
   attrU32,
   decodeAttrs,
   encodeAttrs,
   IFF_UP,
+  IFLA_ADDRESS,
   IFLA_IFNAME,
   IFLA_INFO_KIND,
   IFLA_LINKINFO,
@@ -34,6 +37,8 @@ export interface LinkInfo {
   kind?: string;
   /** The bridge's ifindex, when enslaved. */
   master?: number;
+  /** The MAC address, aa:bb:cc:dd:ee:ff (absent for links without one). */
+  address?: string;
 }
 
 export function getLinkRequest(name: string): Request {
@@ -58,6 +63,16 @@ export function setMasterRequest(link: { name: string; index: number }, masterIn
   };
 }
 
+/** Sets a link's MAC address (IFLA_ADDRESS) by index. */
+export function setAddressRequest(link: { name: string; index: number }, mac: Uint8Array): Request {
+  return {
+    type: RTM_NEWLINK,
+    flags: 0,
+    body: encodeAttrs(ifinfomsg({ index: link.index }), [attrBytes(IFLA_ADDRESS, mac)]),
+    subject: link.name,
+  };
+}
+
 export function deleteLinkRequest(name: string): Request {
   return { type: RTM_DELLINK, flags: 0, body: encodeAttrs(ifinfomsg(), [attrString(IFLA_IFNAME, name)]), subject: name };
 }
@@ -68,12 +83,14 @@ export function decodeLink(payload: Uint8Array): LinkInfo {
   const attrs = decodeAttrs(payload.subarray(16));
   const linkinfo = attrs.get(IFLA_LINKINFO);
   const master = attrs.get(IFLA_MASTER);
+  const address = attrs.get(IFLA_ADDRESS);
   return {
     name: attrText(attrs.get(IFLA_IFNAME)) ?? "",
     index: v.getInt32(4, true),
     flags: v.getUint32(8, true),
     kind: linkinfo === undefined ? undefined : attrText(decodeAttrs(linkinfo).get(IFLA_INFO_KIND)),
     master: master === undefined ? undefined : new DataView(master.buffer, master.byteOffset).getUint32(0, true),
+    address: address === undefined ? undefined : formatMac(address),
   };
 }
 

@@ -51,6 +51,7 @@ const messageNames: Record<number, string> = {
 
 export const IFF_UP = 0x1;
 
+export const IFLA_ADDRESS = 1;
 export const IFLA_IFNAME = 3;
 export const IFLA_MASTER = 10;
 export const IFLA_LINKINFO = 18;

@@ -6,11 +6,14 @@
 // containers starting at once cannot collide on the peer's name.
 
 import { MAX_LINK_NAME } from "./link";
+import { macForIpv4, macForName } from "./mac";
 import {
+  attrBytes,
   attrNested,
   attrString,
   attrU32,
   encodeAttrs,
+  IFLA_ADDRESS,
   IFLA_IFNAME,
   IFLA_INFO_DATA,
   IFLA_INFO_KIND,
@@ -39,15 +42,26 @@ export function hostVethName(container: string): string {
   return `veth${readable}${hash}`;
 }
 
-export function createVethRequest(hostName: string, peerName: string, peerPid: number): Request {
+/**
+ * The pair, with both MACs chosen here rather than random (see mac.ts): the
+ * peer's is derived from the container's address, so a container that gets an
+ * address again answers to the MAC its neighbours already cache; the host
+ * end's from its name, so it is the same each time too.
+ */
+export function createVethRequest(hostName: string, peerName: string, peerPid: number, peerIp: number): Request {
   // VETH_INFO_PEER's payload is a whole ifinfomsg followed by the peer's own
   // attributes, as if it were a second RTM_NEWLINK.
-  const peer = encodeAttrs(ifinfomsg(), [attrString(IFLA_IFNAME, peerName), attrU32(IFLA_NET_NS_PID, peerPid)]);
+  const peer = encodeAttrs(ifinfomsg(), [
+    attrString(IFLA_IFNAME, peerName),
+    attrBytes(IFLA_ADDRESS, macForIpv4(peerIp)),
+    attrU32(IFLA_NET_NS_PID, peerPid),
+  ]);
   return {
     type: RTM_NEWLINK,
     flags: NLM_F_CREATE | NLM_F_EXCL,
     body: encodeAttrs(ifinfomsg(), [
       attrString(IFLA_IFNAME, hostName),
+      attrBytes(IFLA_ADDRESS, macForName(hostName)),
       attrNested(IFLA_LINKINFO, [
         attrString(IFLA_INFO_KIND, "veth"),
         attrNested(IFLA_INFO_DATA, [{ type: VETH_INFO_PEER, data: peer }]),
@@ -57,6 +71,6 @@ export function createVethRequest(hostName: string, peerName: string, peerPid: n
   };
 }
 
-export function createVethPair(sock: NetlinkSocket, hostName: string, peerName: string, peerPid: number): void {
-  sock.request(createVethRequest(hostName, peerName, peerPid));
+export function createVethPair(sock: NetlinkSocket, hostName: string, peerName: string, peerPid: number, peerIp: number): void {
+  sock.request(createVethRequest(hostName, peerName, peerPid, peerIp));
 }

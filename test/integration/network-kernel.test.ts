@@ -26,6 +26,8 @@ import {
   type Attachment,
   type NetworkConfig,
 } from "../../src/network/index";
+import { parseIpv4 } from "../../src/network/ipv4";
+import { formatMac, macForIpv4, macForName } from "../../src/network/mac";
 import { withNetlink } from "../../src/network/netlink";
 import { listPortClaims } from "../../src/network/ports";
 
@@ -172,6 +174,15 @@ describeRoot("network setup and clean", () => {
       expect(table).toContain(`ip saddr ${net.cfg.subnet} oifname != "${net.cfg.bridge}" masquerade`);
       // Setting up twice did not duplicate rules.
       expect(table.match(/jump ports/g)?.length).toBe(2);
+      // The bridge has its fixed MAC; a bridge of ours without it (made before bridges had one)
+      // gets it back from setup.
+      const bridgeMac = () => readFileSync(`/sys/class/net/${net.cfg.bridge}/address`, "utf8").trim();
+      expect(bridgeMac()).toBe(formatMac(macForName(net.cfg.bridge)));
+      expect(run(["ip", "link", "set", "dev", net.cfg.bridge, "address", "02:00:00:00:00:01"]).code).toBe(0);
+      const again: string[] = [];
+      setupNetwork(net.store, net.cfg, (l) => again.push(l));
+      expect(again).toContain(`set address of ${net.cfg.bridge} to ${formatMac(macForName(net.cfg.bridge))}`);
+      expect(bridgeMac()).toBe(formatMac(macForName(net.cfg.bridge)));
     } finally {
       cleanNetwork(net.store, net.cfg);
       cleanNetwork(net.store, net.cfg);
@@ -272,6 +283,9 @@ describeRoot("attach and detach", () => {
     expect(inNetns(web.pid, ["ip", "-o", "link", "show", "lo"])).toMatch(/<[^>]*\bUP\b/);
     expect(inNetns(web.pid, ["ip", "route"])).toContain(`default via ${net.cfg.gateway} dev eth0`);
     expect(run(["ip", "-o", "link", "show", "dev", webNet.hostInterface]).out).toContain(`master ${net.cfg.bridge}`);
+    // MACs chosen, not random: eth0's from its address, the host end's from its name.
+    expect(inNetns(web.pid, ["ip", "-o", "link", "show", "eth0"])).toContain(`link/ether ${formatMac(macForIpv4(parseIpv4(webNet.ip)!))} `);
+    expect(readFileSync(`/sys/class/net/${webNet.hostInterface}/address`, "utf8").trim()).toBe(formatMac(macForName(webNet.hostInterface)));
   });
 
   test("the host reaches a container; containers reach each other", () => {

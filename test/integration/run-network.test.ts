@@ -15,6 +15,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { parseIpv4 } from "../../src/network/ipv4";
+import { formatMac, macForIpv4, macForName } from "../../src/network/mac";
 import { hostVethName } from "../../src/network/veth";
 import {
   DIYC, diyc, isRoot, mountsUnder, pidsFromTrace, processExists, removeStore, tempStore, type Result,
@@ -198,6 +200,8 @@ describeRoot("diyc run on a network of its own", () => {
     const setup = diyc(root, ["network", "setup", "--bridge", bridge, "--subnet", subnet]);
     expect(setup).toMatchObject({ code: 0, stderr: "" });
     gatewayMac = bridgeMac();
+    // Fixed at creation, from the bridge's name (src/network/mac.ts).
+    expect(gatewayMac).toBe(formatMac(macForName(bridge)));
     a = await start(aName, ["--net", bridge, "-i", aIp, "-p", `127.0.0.1:${loPort}:8080`, "-p", `${gateway}:${gwPort}:8080`], WEB);
     await until("A's report of its network", () => a.stdout.includes("--end\n"));
     expect(hostFetch(`http://${aIp}:8080/`, 50)).toBe("hello-from-a\n");
@@ -235,8 +239,10 @@ describeRoot("diyc run on a network of its own", () => {
     // Iface Destination Gateway Flags: default (0.0.0.0) via the gateway, UG (0003); the connected route.
     expect(route.some((l) => l.split("\t").slice(0, 4).join(" ") === `eth0 00000000 ${routeHex(gateway)} 0003`)).toBe(true);
     expect(route.some((l) => l.split("\t").slice(0, 2).join(" ") === `eth0 ${routeHex(prefix + "0")}`)).toBe(true);
+    // eth0's MAC comes from its address, the host end's from its name.
     const mac = out.split("--mac\n")[1]!.split("\n")[0]!;
-    expect(mac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+    expect(mac).toBe(formatMac(macForIpv4(parseIpv4(aIp)!)));
+    expect(readFileSync(`/sys/class/net/${hostVethName(aName)}/address`, "utf8").trim()).toBe(formatMac(macForName(hostVethName(aName))));
     // IFF_UP (0x1) in lo's flags.
     expect(Number(out.split("--lo\n")[1]!.split("\n")[0]) & 1).toBe(1);
     // The host end is a port of our bridge, and the trace shows every step.
@@ -344,9 +350,9 @@ describeRoot("diyc run on a network of its own", () => {
         expect(ip).not.toBe(gateway);
         expect(ip).not.toBe(aIp);
       }
-      // Reachable from the host. Forget the host's ARP entries on our bridge first: an address
-      // leased again keeps its old holder's MAC in them (see the known bug below).
-      sh(["ip", "neigh", "flush", "dev", bridge]);
+      // Reachable from the host at once, although some of these addresses were held before by
+      // containers that are gone and the host's ARP cache may still hold them: the MAC comes
+      // with the address, so the cached entry is right for the new holder too.
       const pings = await Promise.all(ips.map(async (ip) => {
         const p = Bun.spawn(["/bin/busybox", "ping", "-c", "1", "-W", "2", ip], { stdout: "ignore", stderr: "ignore", env: ENV });
         return [ip, await p.exited] as const;
@@ -371,16 +377,12 @@ describeRoot("diyc run on a network of its own", () => {
     expect(hostFetch(`http://${aIp}:8080/`)).toBe("hello-from-a\n");
   }, 120000);
 
-  // Known bug (src/network/bridge.ts createBridgeRequest): the bridge is created without
-  // IFLA_ADDRESS, so Linux gives it the lowest MAC of its ports, and the gateway's MAC changes
-  // whenever a container with a lower veth MAC joins or the lowest one leaves. Running
-  // containers keep the old MAC in their ARP cache and lose the gateway (so the host, published
-  // ports' replies and the outside) for several seconds. Containers' eth0 get random MACs too,
-  // so an address leased again is unreachable from peers holding the old holder's MAC.
-  // test.failing: this passes while the bug is there; fixing it makes bun report it.
-  test.failing("known bug: the gateway's MAC stays the same while containers come and go", async () => {
-    const before = bridgeMac();
-    const seen = new Set([gatewayMac, before]);
+  // The bridge has a MAC of its own (src/network/mac.ts). Without one, Linux gives it the lowest
+  // MAC of its ports, so the gateway's MAC changed whenever a container with a lower veth MAC
+  // joined or the lowest one left, and running containers lost the gateway (the host, replies
+  // of published ports, the outside) for seconds, until their ARP entry expired.
+  test("the gateway's MAC stays the same while containers come and go", async () => {
+    const seen = new Set([gatewayMac, bridgeMac()]);
     for (let i = 0; i < 4; i++) {
       const r = await start(`mac${i}`, ["--net", bridge], ["sleep", "30"]);
       seen.add(bridgeMac());
@@ -388,6 +390,39 @@ describeRoot("diyc run on a network of its own", () => {
       seen.add(bridgeMac());
     }
     expect([...seen]).toEqual([gatewayMac]);
+    // A, running all along, still reaches the gateway's MAC it cached.
+    expect(hostFetch(`http://${aIp}:8080/`)).toBe("hello-from-a\n");
+  }, 30000);
+
+  // eth0's MAC comes from its address (02:42:<ip>), so a container that gets an address again
+  // answers to the MAC the host (and every peer) cached for the previous holder. With random
+  // MACs the host kept sending to the old one for seconds.
+  test("an address leased again is reachable from the host at once", async () => {
+    const ip = `${prefix}9`;
+    const ping = () => sh(["/bin/busybox", "ping", "-c", "1", "-W", "1", ip]).code;
+    const reachable = () => ping() === 0 || ping() === 0; // a couple of tries at most
+    const neighbour = () => sh(["ip", "neigh", "show", ip, "dev", bridge]).stdout;
+    const x = await start("relx", ["--net", bridge, "-i", ip], ["sleep", "60"]);
+    try {
+      expect(reachable()).toBe(true);
+    } finally {
+      expect(await stop(x)).toBe(137);
+    }
+    expect(ip in leases()).toBe(false);
+    expect(hostLinks()).not.toContain(hostVethName("relx"));
+    // The host still caches X's MAC for the address: the case that failed.
+    const cached = /lladdr (\S+)/.exec(neighbour())?.[1];
+    expect(cached).toBeDefined();
+    const y = await start("rely", ["--net", bridge, "-i", ip], ["sleep", "60"]);
+    try {
+      expect(reachable()).toBe(true);
+      const mac = formatMac(macForIpv4(parseIpv4(ip)!));
+      expect(cached).toBe(mac);
+      expect(sh(["nsenter", "-t", String(y.init), "-n", "ip", "-o", "link", "show", "eth0"]).stdout).toContain(`link/ether ${mac} `);
+    } finally {
+      expect(await stop(y)).toBe(137);
+    }
+    expect(ip in leases()).toBe(false);
   }, 30000);
 
   test("a SIGKILLed diyc run: the monitor's cleanup removes veth, lease, port rule and claim", async () => {

@@ -5,7 +5,8 @@ import { describe, expect, test } from "bun:test";
 import { addAddressRequest, addDefaultRouteRequest } from "../../src/network/address";
 import { createBridgeRequest } from "../../src/network/bridge";
 import { parseIpv4, parseSubnet } from "../../src/network/ipv4";
-import { decodeLink, deleteLinkRequest, getLinkRequest, setLinkUpRequest, setMasterRequest } from "../../src/network/link";
+import { decodeLink, deleteLinkRequest, getLinkRequest, setAddressRequest, setLinkUpRequest, setMasterRequest } from "../../src/network/link";
+import { formatMac, macForIpv4, macForName } from "../../src/network/mac";
 import { decodeAttrs, decodeMessages, encodeMessage, NetlinkError } from "../../src/network/netlink";
 import { createVethRequest, hostVethName } from "../../src/network/veth";
 
@@ -21,32 +22,46 @@ function bytesHex(bytes: Uint8Array): string {
 const ZERO_IFINFO = "00".repeat(16);
 
 describe("netlink request encoding", () => {
-  test("create bridge: RTM_NEWLINK, CREATE|EXCL|ACK, IFLA_IFNAME, nested IFLA_LINKINFO/IFLA_INFO_KIND", () => {
+  test("create bridge: RTM_NEWLINK, CREATE|EXCL|ACK, IFLA_IFNAME, IFLA_ADDRESS from the name, nested IFLA_LINKINFO/IFLA_INFO_KIND", () => {
     const msg = encodeMessage(createBridgeRequest("br0"), 1);
+    // IFLA_ADDRESS: 02 + bytes 1..5 of sha256("br0") = 0f1575ab177c…, padded to 4 bytes.
     expect(bytesHex(msg)).toBe(
       hex(`
-        38000000 1000 0506 01000000 00000000
+        44000000 1000 0506 01000000 00000000
         ${ZERO_IFINFO}
         08000300 62723000
+        0a000100 021575ab 177c0000
         10001200 0b000100 62726964 67650000
       `),
     );
   });
 
-  test("create veth: the peer is an ifinfomsg plus IFLA_IFNAME and IFLA_NET_NS_PID inside VETH_INFO_PEER", () => {
-    const msg = encodeMessage(createVethRequest("vethab", "eth0", 1234), 0x01020304);
+  test("create veth: host end's MAC from its name; the peer is an ifinfomsg plus IFLA_IFNAME, IFLA_ADDRESS 02:42:<ip>, IFLA_NET_NS_PID", () => {
+    const msg = encodeMessage(createVethRequest("vethab", "eth0", 1234, parseIpv4("10.0.0.9")!), 0x01020304);
     expect(bytesHex(msg)).toBe(
       hex(`
-        68000000 1000 0506 04030201 00000000
+        80000000 1000 0506 04030201 00000000
         ${ZERO_IFINFO}
         0b000300 76657468 61620000
-        3c001200
+        0a000100 02ef89ff 126a0000
+        48001200
           09000100 76657468 00000000
-          2c000200
-            28000100
+          38000200
+            34000100
               ${ZERO_IFINFO}
               09000300 65746830 00000000
+              0a000100 02420a00 00090000
               08001300 d2040000
+      `),
+    );
+  });
+
+  test("set address: IFLA_ADDRESS on the link's index, no CREATE", () => {
+    expect(bytesHex(encodeMessage(setAddressRequest({ name: "x", index: 9 }, macForIpv4(parseIpv4("172.16.0.30")!)), 1))).toBe(
+      hex(`
+        2c000000 1000 0500 01000000 00000000
+        00000000 09000000 00000000 00000000
+        0a000100 0242ac10 001e0000
       `),
     );
   });
@@ -104,6 +119,26 @@ describe("netlink request encoding", () => {
   });
 });
 
+describe("MAC addresses", () => {
+  test("from an IPv4 address: 02:42 and the address's bytes", () => {
+    expect(formatMac(macForIpv4(parseIpv4("10.213.7.9")!))).toBe("02:42:0a:d5:07:09");
+    expect(formatMac(macForIpv4(parseIpv4("255.255.255.254")!))).toBe("02:42:ff:ff:ff:fe");
+  });
+
+  test("from a name: stable, locally administered unicast, never in the 02:42 range", () => {
+    expect(formatMac(macForName("br0"))).toBe("02:15:75:ab:17:7c");
+    expect(formatMac(macForName("br0"))).toBe(formatMac(macForName("br0")));
+    expect(formatMac(macForName("br1"))).not.toBe(formatMac(macForName("br0")));
+    // sha256("n53") starts 39 42 ac 08 b6 7d: the 0x42 is moved out of the address-derived range.
+    expect(formatMac(macForName("n53"))).toBe("02:43:ac:08:b6:7d");
+    for (let i = 0; i < 1000; i++) {
+      const mac = macForName(`name${i}`);
+      expect(mac[0]).toBe(0x02);
+      expect(mac[1]).not.toBe(0x42);
+    }
+  });
+});
+
 describe("netlink decoding", () => {
   test("splits a datagram into messages and reads an NLMSG_ERROR's errno", () => {
     const error = Buffer.from(hex(`24000000 0200 0001 05000000 00000000 efffffff`) + "00".repeat(16), "hex");
@@ -113,17 +148,20 @@ describe("netlink decoding", () => {
     expect(new DataView(messages[0]!.payload.buffer, messages[0]!.payload.byteOffset).getInt32(0, true)).toBe(-17);
   });
 
-  test("decodes a link: index, flags, name, kind and master", () => {
+  test("decodes a link: index, flags, name, kind, master and address", () => {
     const payload = Buffer.from(
       hex(`
         0000 0100 05000000 43100100 00000000
         0a000300 64747374 31000000
+        0a000100 021575ab 177c0000
         08000a00 03000000
         10001200 0b000100 62726964 67650000
       `),
       "hex",
     );
-    expect(decodeLink(new Uint8Array(payload))).toEqual({ name: "dtst1", index: 5, flags: 0x11043, kind: "bridge", master: 3 });
+    expect(decodeLink(new Uint8Array(payload))).toEqual({
+      name: "dtst1", index: 5, flags: 0x11043, kind: "bridge", master: 3, address: "02:15:75:ab:17:7c",
+    });
   });
 
   test("attributes with the NLA_F_NESTED bit are found by their type", () => {
