@@ -4,6 +4,7 @@
 // struck, and is removed. The cgroup work itself is in src/cgroups/.
 
 import { readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { detectCgroupManager, parseCgroupMounts, type CgroupManager } from "../cgroups/index";
 import type { CgroupView } from "../plan/compile";
@@ -18,6 +19,32 @@ import { DEFAULT_ROOT, type Store } from "./store";
 export function cgroupParentFor(store: Store): string {
   if (store.root === DEFAULT_ROOT) return "diyc";
   return `diyc-${new Bun.CryptoHasher("sha256").update(store.root).digest("hex").slice(0, 10)}`;
+}
+
+/**
+ * Starts the kernel's slow path of cgroup migration early, on another thread.
+ *
+ * On cgroup v1 the first write to any cgroup.procs after a quiet spell waits
+ * for an RCU grace period (8-10 ms here: cgroup_threadgroup_rwsem's
+ * rcu_sync_enter; measured in bench/results/cgroups.md), and migrations in
+ * the following ~8 ms are fast. runc pays that wait on its start path. We
+ * move diyc itself into the cgroup it is already in (a no-op for the
+ * process, but it takes the same lock) on a worker thread, while the main
+ * thread builds the container; when the init is moved into its own cgroup
+ * a few ms later, the wait has already been paid.
+ */
+export function primeCgroupMigration(mountinfo = readFileSync("/proc/self/mountinfo", "utf8")): void {
+  const mounts = parseCgroupMounts(mountinfo);
+  // Any one hierarchy will do: the lock is global. "" stands for v2's single one.
+  const [controller, mountpoint] = [...mounts.v1][0] ?? ["", mounts.v2];
+  if (!mountpoint) return;
+  const own = readFileSync("/proc/self/cgroup", "utf8").split("\n")
+    .map((line) => line.split(":"))
+    .find(([, controllers]) => (controller === "" ? controllers === "" : controllers?.split(",").includes(controller)))?.[2];
+  if (own === undefined) return;
+  writeFile(`${mountpoint}${own === "/" ? "" : own}/cgroup.procs`, String(process.pid)).catch(() => {
+    // best effort: an optimisation only; the real migration reports its own errors
+  });
 }
 
 export function hostCgroups(store: Store, trace?: (line: string) => void): CgroupManager {

@@ -18,7 +18,7 @@ import { exitCodeOf, HELPER_PATH, HelperChannel, Sync } from "./helper-channel";
 import { ContainerLock, withContainerLock } from "./lock";
 import { identify } from "./process-identity";
 import { connectContainer, disconnectContainer, prepareNetwork, type NetworkRequest } from "./networking";
-import { cgroupViewForContainers, placeInCgroup, releaseCgroup, type CgroupOutcome } from "./limits";
+import { cgroupViewForContainers, placeInCgroup, primeCgroupMigration, releaseCgroup, type CgroupOutcome } from "./limits";
 import { containerStatus } from "./status";
 import type { CgroupManager } from "../cgroups/index";
 import type { Store } from "./store";
@@ -276,6 +276,7 @@ function detachFrom(created: CreatedContainer): void {
 /** create + start + wait + finish: `diyc run` (and `diyc start`, with the stored request). */
 export async function runContainer(ctx: RuntimeContext, request: RunRequest, stdinIsTerminal: boolean, restartCount = 0): Promise<RunOutcome> {
   validateName("container", request.name); // before the name becomes a lock file's name
+  primeCgroupMigration();
   ctx.store.ensure();
   const lock = ContainerLock.acquire(ctx.store, request.name, ctx.syscalls);
   let created: CreatedContainer;
