@@ -34,9 +34,17 @@ const state = (name: string): State => JSON.parse(readFileSync(join(root, "conta
 const psJson = (all = true) => JSON.parse(diyc(root, ["ps", ...(all ? ["-a"] : []), "--format", "json"]).stdout) as Record<string, unknown>[];
 const view = (name: string) => psJson().find((c) => c.name === name);
 
+/** Polls `what` (a throw counts as "not yet": a file may not exist yet) until it holds. */
 async function until(what: () => boolean, ms = 5000): Promise<void> {
+  const holds = () => {
+    try {
+      return what();
+    } catch {
+      return false;
+    }
+  };
   const deadline = Date.now() + ms;
-  while (!what()) {
+  while (!holds()) {
     if (Date.now() > deadline) throw new Error("timed out waiting");
     await Bun.sleep(20);
   }

@@ -18,7 +18,9 @@ afterAll(() => removeStore(root));
 describeRoot("an interactive shell with -it", () => {
   test("Ctrl-C interrupts the container's job, not diyc; job control; resize; exit status", () => {
     const steps = [
-      "wait:# ", "send:sleep 100\\n", "wait:sleep 100", "send:\\x03", "wait:# ",
+      // A real user is slower than this script: let the shell start sleep (and turn
+      // its terminal back to cooked mode, where ^C means SIGINT) before typing ^C.
+      "wait:# ", "send:sleep 100\\n", "wait:sleep 100", "pause:0.5", "send:\\x03", "wait:# ",
       "send:echo code=$?\\n", "wait:code=",
       "send:sleep 50 &\\n", "send:jobs\\n", "wait:Running",
       "resize:20:90", "send:stty size\\n", "wait:20 90",
@@ -33,5 +35,5 @@ describeRoot("an interactive shell with -it", () => {
     expect(out).toContain("\n20 90\n");
     expect(out).toContain("\n/dev/pts/0\n");
     expect(out).toEndWith("\nEXIT=4\n");
-  });
+  }, 60_000);
 });
