@@ -324,8 +324,28 @@ static void run_cleanup_hook(const struct plan *plan)
 	}
 }
 
+/*
+ * A detached container's monitor lets go of diyc's stdio (stderr is kept
+ * until the start for -v): a pipeline such as `diyc run -d x 2>&1 | tail`
+ * must end when diyc does, not when the container does. Its cleanup hook
+ * inherits /dev/null too.
+ */
+static void let_go_of_stdio(void)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0)
+		return; /* best effort */
+	dup2(null, STDIN_FILENO);
+	dup2(null, STDOUT_FILENO);
+	dup2(null, STDERR_FILENO);
+	if (null > STDERR_FILENO)
+		close(null);
+}
+
 int monitor_run(const struct plan *plan, pid_t init, int control_fd, const struct log_pipes *log, int terminal)
 {
+	if (find(plan, OP_DETACH))
+		let_go_of_stdio();
 	install_forwarding(init);
 	if (terminal >= 0) {
 		const struct plan_op *relay = find(plan, OP_RELAY_TERMINAL);

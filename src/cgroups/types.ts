@@ -23,6 +23,11 @@ export interface CgroupManager {
   open(id: CgroupId): Cgroup | undefined;
   /** rmdir diyc's parent directory in every hierarchy; ENOENT is fine, EBUSY (containers left) is not. */
   removeParent(): void;
+  /**
+   * Where the hierarchies it places containers in are mounted. The container's
+   * /sys/fs/cgroup shows only these: in any other, its cgroup would be the host's.
+   */
+  readonly mountpoints: readonly string[];
 }
 
 export interface Cgroup {

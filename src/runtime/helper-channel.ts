@@ -31,6 +31,8 @@ const HELPER_STEPS: Record<number, string> = {
   3: "clone",
   4: "socketpair",
   5: "setns",
+  6: "setsid",
+  7: "pipe",
 };
 
 const MESSAGE_SIZE = 16;

@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { detectCgroupManager, parseCgroupMounts, type CgroupManager } from "../cgroups/index";
+import { CgroupError, detectCgroupManager, parseCgroupMounts, type Cgroup, type CgroupManager } from "../cgroups/index";
+import { Errno } from "../linux/errors";
 import type { CgroupView } from "../plan/compile";
 import type { LinuxResources } from "../spec/resources";
 import { DEFAULT_ROOT, type Store } from "./store";
@@ -56,7 +57,15 @@ export function placeInCgroup(cgroups: CgroupManager, name: string, pid: number,
   // A cgroup left by a container whose diyc and monitor both died: it holds
   // no live process of ours (the name's lock is held and its init is dead).
   cgroups.open(name)?.remove();
-  const cgroup = cgroups.create(name, resources ?? {});
+  let cgroup: Cgroup;
+  try {
+    cgroup = cgroups.create(name, resources ?? {});
+  } catch (error) {
+    // Another container of this store may have just removed the shared parent
+    // (releaseCgroup, when it looked empty): make it again, once.
+    if (!(error instanceof CgroupError && error.errno === Errno.ENOENT)) throw error;
+    cgroup = cgroups.create(name, resources ?? {});
+  }
   try {
     cgroup.addProcess(pid);
   } catch (error) {
@@ -86,16 +95,20 @@ export function releaseCgroup(cgroups: CgroupManager, name: string): CgroupOutco
 }
 
 /**
- * What the container's read-only /sys/fs/cgroup shows: the host's v1
- * hierarchies (one mount per hierarchy, co-mounted controllers together), or
- * the unified v2 tree when there is no v1 controller. Inside the container's
+ * What the container's read-only /sys/fs/cgroup shows: the v1 hierarchies
+ * diyc places it in (one mount per hierarchy, co-mounted controllers
+ * together), or the unified v2 tree. Inside the container's
  * cgroup namespace, each shows the container's own cgroup as its root.
  */
-export function cgroupViewForContainers(mountinfo = readFileSync("/proc/self/mountinfo", "utf8")): CgroupView {
+export function cgroupViewForContainers(cgroups: CgroupManager, mountinfo = readFileSync("/proc/self/mountinfo", "utf8")): CgroupView {
+  if (cgroups.version === "v2") return { version: "v2" };
   const mounts = parseCgroupMounts(mountinfo);
-  if (mounts.v1.size === 0) return { version: "v2" };
   const byMountpoint = new Map<string, string[]>();
-  for (const [controller, mountpoint] of mounts.v1) byMountpoint.set(mountpoint, [...(byMountpoint.get(mountpoint) ?? []), controller]);
+  for (const [controller, mountpoint] of mounts.v1) {
+    // Hierarchies without a cgroup of the container's (freezer, blkio) would show it the host's.
+    if (!cgroups.mountpoints.includes(mountpoint)) continue;
+    byMountpoint.set(mountpoint, [...(byMountpoint.get(mountpoint) ?? []), controller]);
+  }
   const hierarchies = [...byMountpoint].map(([mountpoint, controllers]) => ({ directory: basename(mountpoint), controllers: controllers.join(",") }));
   return { version: "v1", hierarchies };
 }

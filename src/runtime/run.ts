@@ -14,7 +14,7 @@ import {
   containerFiles, readConfig, readState, writeConfig, writeState,
   type ContainerConfig, type ContainerFiles,
 } from "./container";
-import { exitCodeOf, HELPER_PATH, HelperChannel, Sync } from "./helper-channel";
+import { exitCodeOf, HelperChannel, Sync } from "./helper-channel";
 import { ContainerLock, withContainerLock } from "./lock";
 import { identify } from "./process-identity";
 import { connectContainer, disconnectContainer, prepareNetwork, type NetworkRequest } from "./networking";
@@ -140,12 +140,12 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
       exitRecord: files.exit,
       cleanupHook: [...ctx.diycCommand, "--root", store.root, "_cleanup", name],
       isDirectory,
-      cgroupView: cgroupViewForContainers(),
+      cgroupView: cgroupViewForContainers(ctx.cgroups()),
       detached: request.detach ? { logPath: files.log, logMaxBytes: request.logMaxBytes } : undefined,
       init: request.init,
     }, lastCapability());
 
-    trace?.(`HOST| spawn ${HELPER_PATH} and send it the plan (${plan.ops.length} steps)`);
+    trace?.(`HOST| spawn the helper (native/build/diyc-helper, from a sealed memfd) and send it the plan (${plan.ops.length} steps)`);
     // A detached container's monitor must not hold the user's terminal: only
     // the -v trace goes there, while diyc is still running.
     const stdio = request.detach ? (["ignore", "ignore", trace ? "inherit" : "ignore"] as const) : undefined;

@@ -65,6 +65,10 @@ export class V1CgroupManager implements CgroupManager {
     }
   }
 
+  get mountpoints(): readonly string[] {
+    return this.hierarchies.map((h) => h.mountpoint);
+  }
+
   /** The parent directory in each hierarchy. */
   get parentPaths(): string[] {
     return this.hierarchies.map((h) => join(h.mountpoint, ...this.segments));

@@ -45,6 +45,10 @@ export class V2CgroupManager implements CgroupManager {
   private readonly segments: string[];
   private readonly fs: CgroupFs;
 
+  get mountpoints(): readonly string[] {
+    return [this.root];
+  }
+
   constructor(options: V2Options) {
     this.root = options.root;
     this.fs = options.fs;
