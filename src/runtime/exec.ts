@@ -8,7 +8,7 @@ import { compileExecPlan } from "../plan/exec";
 import { capabilitiesFor, containerEnv, validateCwd } from "../spec/container-spec";
 import type { Process } from "../spec/oci";
 import { readConfig, readState } from "./container";
-import { exitCodeOf, HelperChannel, Sync } from "./helper-channel";
+import { HelperChannel } from "./helper-channel";
 import { isAlive } from "./process-identity";
 import type { RuntimeContext } from "./run";
 import { requireContainer } from "./stop";
@@ -47,20 +47,9 @@ export async function execInContainer(ctx: RuntimeContext, name: string, request
 
   const channel = HelperChannel.open(plan, encodePlan(plan, ctx.trace !== undefined), ctx.syscalls,
     [request.interactive || request.terminal ? "inherit" : "ignore", "inherit", "inherit"]);
-  try {
-    const pid = channel.expect(Sync.Pid, "enter the container").a;
+  return channel.runToExit((pid) => {
     ctx.trace?.(`HOST| process is pid ${pid} on the host; put it in the container's cgroup`);
     // Before any of its code runs, like the init: limits apply to exec'd processes too.
     ctx.cgroups().open(name)?.addProcess(pid);
-    channel.send(Sync.Continue);
-    channel.expect(Sync.Ready, "set up the process");
-    channel.send(Sync.Start);
-    channel.expect(Sync.Started, "start the command");
-    const exit = await channel.receiveAsync();
-    if (exit?.type !== Sync.Exit) throw channel.failure(exit, "report the exit status");
-    return exitCodeOf(exit.a);
-  } finally {
-    channel.close();
-    await channel.helper.exited;
-  }
+  });
 }

@@ -170,6 +170,28 @@ export class HelperChannel {
     return new DiycError(`unexpected message ${msg.type} from the helper while waiting to ${what}`);
   }
 
+  /**
+   * The whole protocol in one go, for a process diyc waits for (exec, nsexec):
+   * `prepare` runs with the new process's host pid while it waits at the
+   * barrier (id maps, cgroup); then continue, start, and wait for the exit.
+   * Returns the exit code; the helper is gone when it returns or throws.
+   */
+  async runToExit(prepare: (pid: number) => void): Promise<number> {
+    try {
+      prepare(this.expect(Sync.Pid, "clone").a);
+      this.send(Sync.Continue);
+      this.expect(Sync.Ready, "set up the process");
+      this.send(Sync.Start);
+      this.expect(Sync.Started, "start the command");
+      const exit = await this.receiveAsync();
+      if (exit?.type !== Sync.Exit) throw this.failure(exit, "report the exit status");
+      return exitCodeOf(exit.a);
+    } finally {
+      this.close();
+      await this.helper.exited;
+    }
+  }
+
   /** Closing our end tells the helper to give up: it kills the init and exits. */
   close(): void {
     this.syscalls.close(this.fd);

@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import type { Syscalls } from "../linux/syscalls";
 import { encodePlan } from "../plan/encode";
 import { compileNsexecPlan, type NsexecOptions } from "../plan/nsexec";
-import { exitCodeOf, HelperChannel, Sync } from "./helper-channel";
+import { HelperChannel } from "./helper-channel";
 
 export interface NsexecContext {
   syscalls: Syscalls;
@@ -30,19 +30,8 @@ function writeIdMaps(pid: number, uid: number, gid: number, trace?: (line: strin
 export async function runNsexec(ctx: NsexecContext, options: NsexecOptions): Promise<number> {
   const plan = compileNsexecPlan(options);
   const channel = HelperChannel.open(plan, encodePlan(plan, ctx.trace !== undefined), ctx.syscalls);
-  try {
-    const pid = channel.expect(Sync.Pid, "clone").a;
+  return channel.runToExit((pid) => {
     ctx.trace?.(`HOST| cloned pid ${pid} into new namespaces`);
     if (options.user) writeIdMaps(pid, ctx.uid, ctx.gid, ctx.trace);
-    channel.send(Sync.Continue);
-    channel.expect(Sync.Ready, "set up the namespaces");
-    channel.send(Sync.Start);
-    channel.expect(Sync.Started, "start the command");
-    const exit = await channel.receiveAsync();
-    if (exit?.type !== Sync.Exit) throw channel.failure(exit, "report the exit status");
-    return exitCodeOf(exit.a);
-  } finally {
-    channel.close();
-    await channel.helper.exited;
-  }
+  });
 }
