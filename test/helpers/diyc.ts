@@ -4,6 +4,8 @@
 import { expect } from "bun:test";
 import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { cgroupParentFor } from "../../src/runtime/limits";
+import { Store } from "../../src/runtime/store";
 
 export const REPO = resolve(import.meta.dir, "../..");
 export const DIYC = join(REPO, "bin/diyc");
@@ -69,9 +71,22 @@ export function processExists(pid: number): boolean {
   }
 }
 
-/** Removes the store and proves nothing of it is left: no mounts, no directory. */
+/** The cgroup directories of a store's containers (its parent, in every hierarchy). */
+export function storeCgroups(root: string): string[] {
+  const parent = cgroupParentFor(new Store(root));
+  return readdirSync("/sys/fs/cgroup").map((h) => `/sys/fs/cgroup/${h}/${parent}`).filter((d) => existsSync(d));
+}
+
+/**
+ * Removes the store and proves nothing of it is left: containers still there
+ * (a test that failed half-way) are removed with `rm -f` first, so their
+ * processes and cgroups go too; then no mounts, no cgroups, no directory.
+ */
 export function removeStore(root: string): void {
+  const containers = existsSync(join(root, "containers")) ? readdirSync(join(root, "containers")) : [];
+  for (const name of containers) diyc(root, ["rm", "-f", name]);
   expect(mountsUnder(root)).toEqual([]);
+  expect(storeCgroups(root)).toEqual([]);
   rmSync(root, { recursive: true, force: true });
   expect(existsSync(root)).toBe(false);
 }
