@@ -1,6 +1,13 @@
 // Capability names and numbers, from include/uapi/linux/capability.h.
 // The plan carries bit masks; -v and the spec use the names.
 
+import { readFileSync } from "node:fs";
+
+/** The highest capability number this kernel knows; bits above it cannot be dropped. */
+export function lastCapability(): number {
+  return Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8").trim());
+}
+
 export const CAPABILITIES = [
   "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
   "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",

@@ -1,7 +1,7 @@
 // `diyc exec`: a new process inside a running container, with the same
 // namespaces, cgroup, capabilities and no_new_privs as its init.
 
-import { readFileSync } from "node:fs";
+import { lastCapability } from "../linux/capabilities";
 import { DiycError } from "../linux/errors";
 import { encodePlan } from "../plan/encode";
 import { compileExecPlan } from "../plan/exec";
@@ -41,8 +41,7 @@ export async function execInContainer(ctx: RuntimeContext, name: string, request
     user: { uid: user.uid, gid: user.gid, additionalGids: [] },
     capabilities: capabilitiesFor(user.uid),
   };
-  const lastCap = Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8").trim());
-  const plan = compileExecPlan(state.init.pid, config.spec.linux.namespaces.map((ns) => ns.type), proc, lastCap);
+  const plan = compileExecPlan(state.init.pid, config.spec.linux.namespaces.map((ns) => ns.type), proc, lastCapability());
   for (const op of plan.ops.filter((o) => o.code === "JoinNamespace")) ctx.trace?.(`HOST| ${op.describe}`);
 
   const channel = HelperChannel.open(plan, encodePlan(plan, ctx.trace !== undefined), ctx.syscalls,

@@ -4,6 +4,7 @@
 // to "<log>.1" and a new one started; readers take .1 first.
 
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { DiycError } from "../linux/errors";
 
 export interface LogChunk {
   stream: "stdout" | "stderr";
@@ -22,7 +23,7 @@ export function parseLogRecords(buffer: Uint8Array): { chunks: LogChunk[]; consu
     const tag = String.fromCharCode(buffer[at]!);
     const length = Number(new TextDecoder().decode(buffer.subarray(at + 1, newline)));
     if ((tag !== "o" && tag !== "e") || !Number.isInteger(length)) {
-      throw new Error(`corrupt log record at byte ${at}`);
+      throw new DiycError(`corrupt log record at byte ${at}`);
     }
     const end = newline + 1 + length;
     if (end > buffer.length) break; // the monitor is still writing it

@@ -6,7 +6,7 @@
 
 import { readConfig, readState } from "./container";
 import { withContainerLock } from "./lock";
-import { finishContainer, runContainer, type RuntimeContext } from "./run";
+import { finishContainer, runContainer, type RestartPolicy, type RuntimeContext } from "./run";
 import { containerStatus } from "./status";
 
 const FIRST_DELAY_MS = 100;
@@ -20,7 +20,7 @@ export interface RestartDecision {
 
 /** Pure: whether the policy restarts a container that exited with `exitCode`. */
 export function decideRestart(
-  policy: { policy: "no" } | { policy: "always" } | { policy: "on-failure"; maxRetries?: number },
+  policy: RestartPolicy,
   exitCode: number | undefined,
   restartCount: number,
   stopRequested: boolean,

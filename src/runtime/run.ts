@@ -3,7 +3,8 @@
 // four in a row. Each kernel step is traced with -v: "HOST|" lines from here,
 // "CONTAINER|" lines from the init as it runs the plan.
 
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { lastCapability } from "../linux/capabilities";
 import { DiycError, UsageError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
 import { compileContainerPlan } from "../plan/compile";
@@ -64,11 +65,6 @@ export interface CreatedContainer {
   config: ContainerConfig;
   channel: HelperChannel;
   initPid: number;
-}
-
-/** The highest capability number this kernel knows; bits above it cannot be dropped. */
-function lastCapability(): number {
-  return Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8").trim());
 }
 
 function isDirectory(path: string): boolean {
