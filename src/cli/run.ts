@@ -29,6 +29,7 @@ Options:
       --tmpfs PATH[:OPTS]     mount a tmpfs (repeatable)
   -i, --interactive      keep stdin open (-i followed by an IPv4 address is --ip, as in the seed)
       --init             pid 1 is a small reaper that forwards signals to the command
+      --security-opt seccomp=unconfined   no seccomp filter (default: docker-like deny list)
   -t, --tty              a terminal (pty) for the command: your terminal in raw mode, resizes
                          passed on; with -d its output goes to the log
   -e, --env KEY=VALUE    set an environment variable (repeatable)
@@ -82,6 +83,7 @@ const OPTIONS: OptionSpec[] = [
   { long: "log-max-size", value: true },
   { long: "volume", value: true },
   { long: "tmpfs", value: true },
+  { long: "security-opt", value: true },
 ];
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
@@ -114,6 +116,16 @@ export function parseRestart(value: string): RestartPolicy {
 }
 
 const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
+
+/** --security-opt seccomp=unconfined turns the default filter off; nothing else is known yet. */
+function seccompWanted(options: string[]): boolean {
+  let wanted = true;
+  for (const option of options) {
+    if (option === "seccomp=unconfined" || option === "seccomp:unconfined") wanted = false;
+    else throw new UsageError(`unknown --security-opt ${JSON.stringify(option)}: only seccomp=unconfined is supported`);
+  }
+  return wanted;
+}
 
 /** -i and -p imply the default bridge network, as the seed's -i did. */
 function networkRequest(parsed: ParsedArgs, runtime: RuntimeContext): NetworkRequest {
@@ -169,6 +181,7 @@ export const run: Command = async (args, ctx) => {
     terminal: has(parsed, "tty"),
     resources: resources(parsed),
     mounts: [...all(parsed, "volume").map(parseVolume), ...all(parsed, "tmpfs").map(parseTmpfs)],
+    seccomp: seccompWanted(all(parsed, "security-opt")),
   };
   const detach = has(parsed, "detach");
   const restart = parseRestart(last(parsed, "restart") ?? "no");

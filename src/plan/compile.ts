@@ -7,7 +7,8 @@
 // test/unit/plan-compile.test.ts snapshots it without root.
 
 import { capabilityMask, capabilityNames } from "../linux/capabilities";
-import type { Mount, NamespaceType, Process, Spec } from "../spec/oci";
+import type { LinuxSeccomp, Mount, NamespaceType, Process, Spec } from "../spec/oci";
+import { compileSeccomp } from "../seccomp/bpf";
 import { DEV_SYMLINKS } from "../spec/defaults";
 import { describeFlags, MS, parseMountOptions } from "./mount-options";
 import { OpFlag, type Op, type Plan } from "./ops";
@@ -219,7 +220,7 @@ function rlimitOps(proc: Process): Op[] {
  * fd table, the create/start barrier, and exec with a PATH search in the
  * process's own PATH.
  */
-export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">, options: { init?: boolean } = {}): Op[] {
+export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">, options: { init?: boolean; seccomp?: LinuxSeccomp } = {}): Op[] {
   const ops: Op[] = [];
   ops.push(
     { code: "Chdir", flags: OpFlag.InRoot, args: [proc.cwd], describe: `chdir ${proc.cwd}` },
@@ -227,6 +228,12 @@ export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">, options: 
     { code: "CloexecFds", args: [3], describe: "close every fd but stdio on exec" },
     { code: "AwaitStart", args: [], describe: "created: wait for start" },
   );
+  if (options.seccomp) {
+    // Last but exec: after it, only what the profile allows, and the wait above
+    // (a read) and exec itself are the only calls left to make.
+    const filter = compileSeccomp(options.seccomp, process.arch);
+    ops.push({ code: "Seccomp", args: [filter], describe: `seccomp filter: ${filter.length / 8} BPF instructions, default ${options.seccomp.defaultAction}` });
+  }
   if (options.init) {
     ops.push({ code: "ForkReaper", args: [], describe: "fork: pid 1 stays as a reaper that forwards signals (--init)" });
   }
@@ -310,6 +317,6 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   ops.push(...terminal.init);
 
   ops.push(...rlimitOps(spec.process), ...privilegeOps(spec.process, lastCap));
-  ops.push(...launchOps(spec.process, { init: inputs.init }));
+  ops.push(...launchOps(spec.process, { init: inputs.init, seccomp: spec.linux.seccomp }));
   return { ops };
 }

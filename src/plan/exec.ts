@@ -1,7 +1,7 @@
 // The plan for `diyc exec`: join every namespace of a running container's
 // init, fork into them, drop to the container's privileges, exec.
 
-import type { NamespaceType, Process } from "../spec/oci";
+import type { LinuxSeccomp, NamespaceType, Process } from "../spec/oci";
 import { CLONE, launchOps, privilegeOps, terminalOps } from "./compile";
 import type { Op, Plan } from "./ops";
 
@@ -21,7 +21,7 @@ const NAMESPACE_FLAG: Record<Exclude<NamespaceType, "user">, { file: string; fla
  */
 const JOIN_ORDER: Exclude<NamespaceType, "user">[] = ["cgroup", "ipc", "uts", "network", "pid", "mount"];
 
-export function compileExecPlan(initPid: number, namespaces: NamespaceType[], proc: Process, lastCap: number): Plan {
+export function compileExecPlan(initPid: number, namespaces: NamespaceType[], proc: Process, lastCap: number, seccomp?: LinuxSeccomp): Plan {
   const ops: Op[] = [];
   for (const type of JOIN_ORDER) {
     if (!namespaces.includes(type)) continue;
@@ -35,7 +35,7 @@ export function compileExecPlan(initPid: number, namespaces: NamespaceType[], pr
     { code: "SetDumpable", args: [0], describe: "make the process non-dumpable until exec" },
     ...terminal.init,
     ...privilegeOps(proc, lastCap),
-    ...launchOps(proc),
+    ...launchOps(proc, { seccomp }),
   );
   return { ops };
 }

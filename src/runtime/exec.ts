@@ -41,7 +41,7 @@ export async function execInContainer(ctx: RuntimeContext, name: string, request
     user: { uid: user.uid, gid: user.gid, additionalGids: [] },
     capabilities: capabilitiesFor(user.uid),
   };
-  const plan = compileExecPlan(state.init.pid, config.spec.linux.namespaces.map((ns) => ns.type), proc, lastCapability());
+  const plan = compileExecPlan(state.init.pid, config.spec.linux.namespaces.map((ns) => ns.type), proc, lastCapability(), config.spec.linux.seccomp);
   for (const op of plan.ops.filter((o) => o.code === "JoinNamespace")) ctx.trace?.(`HOST| ${op.describe}`);
 
   const channel = HelperChannel.open(plan, encodePlan(plan, ctx.trace !== undefined), ctx.syscalls,

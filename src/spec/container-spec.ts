@@ -9,6 +9,7 @@ import {
   DEFAULT_MOUNTS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
 } from "./defaults";
 import { UsageError } from "../linux/errors";
+import { DEFAULT_SECCOMP } from "../seccomp/profile";
 
 export type NetworkMode = "host" | "none" | "bridge";
 
@@ -28,6 +29,8 @@ export interface ContainerOptions {
   etcFiles: { hostname: string; hosts: string; resolvConf: string };
   /** Extra mounts (volumes, tmpfs), already validated. */
   mounts?: Mount[];
+  /** false: no seccomp filter (--security-opt seccomp=unconfined). */
+  seccomp?: boolean;
 }
 
 /** Validates one -e entry: KEY=VALUE with a non-empty key and no NUL. */
@@ -110,6 +113,7 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
       maskedPaths: DEFAULT_MASKED_PATHS,
       readonlyPaths: DEFAULT_READONLY_PATHS,
       devices: DEFAULT_DEVICES,
+      seccomp: options.seccomp === false ? undefined : DEFAULT_SECCOMP,
     },
   };
 }

@@ -61,6 +61,24 @@ export interface Linux {
   readonlyPaths: string[];
   devices?: LinuxDevice[];
   cgroupsPath?: string;
+  seccomp?: LinuxSeccomp;
+}
+
+/** The subset of linux.seccomp diyc compiles (src/seccomp/bpf.ts). */
+export interface LinuxSeccomp {
+  defaultAction: SeccompAction;
+  architectures: string[];
+  syscalls: SeccompRule[];
+}
+
+export type SeccompAction = "SCMP_ACT_ALLOW" | "SCMP_ACT_ERRNO" | "SCMP_ACT_KILL_PROCESS";
+
+export interface SeccompRule {
+  names: string[];
+  action: SeccompAction;
+  errnoRet?: number;
+  /** All must hold for the rule to apply. Only SCMP_CMP_MASKED_EQ and SCMP_CMP_EQ, on values below 2^32. */
+  args?: { index: number; value: number; valueTwo?: number; op: "SCMP_CMP_MASKED_EQ" | "SCMP_CMP_EQ" }[];
 }
 
 export interface LinuxDevice {

@@ -81,6 +81,7 @@ describeRoot("a detached container, end to end", () => {
     expect(x).toBe("1");
     expect(capEff).toBe("CapEff:\t00000000a80425fb");
     expect(memoryCgroup).toMatch(/memory:\/$/);
+    expect(diyc(root, ["exec", "app", "grep", "^Seccomp:", "/proc/self/status"]).stdout).toBe("Seccomp:\t2\n");
     expect(diyc(root, ["exec", "app", "no-such-cmd"])).toMatchObject({ code: 127 });
 
     // stop: SIGTERM reaches the container (its trap runs), cleanup is done when stop returns.

@@ -92,6 +92,16 @@ describeRoot("isolation, seen from inside", () => {
     });
   });
 
+  test("a seccomp filter by default: no new user namespace, no mount; unconfined on request", () => {
+    const r = inside("grep '^Seccomp:' /proc/self/status; unshare -U true 2>&1; mount -t tmpfs t /mnt 2>&1; echo done");
+    expect(r.stdout).toStartWith("Seccomp:\t2\n");
+    expect(r.stdout).toContain("unshare(0x10000000): Operation not permitted");
+    expect(r.stdout).toContain("done\n");
+    const loose = inside("grep '^Seccomp:' /proc/self/status", ["--security-opt", "seccomp=unconfined"]);
+    expect(loose.stdout).toBe("Seccomp:\t0\n");
+    expect(diyc(root, ["run", "--rm", "--security-opt", "apparmor=x", "so", "busybox", "true"])).toMatchObject({ code: 125 });
+  });
+
   test("a non-root user has no effective capabilities", () => {
     const r = inside("id -u; id -g; grep CapEff /proc/self/status", ["--user", "1000:1000"]);
     expect(r.stdout).toBe("1000\n1000\nCapEff:\t0000000000000000\n");

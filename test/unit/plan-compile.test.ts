@@ -41,7 +41,8 @@ describe("container plan", () => {
     expect(at("pivot_root")).toBeLessThan(at("mask /proc/kcore"));
     expect(at("setuid")).toBeLessThan(at("capabilities"));
     expect(at("set no_new_privs")).toBeLessThan(at("created: wait for start"));
-    expect(at("created: wait for start")).toBe(s.length - 2);
+    expect(at("created: wait for start")).toBe(s.length - 3);
+    expect(s.at(-2)).toMatch(/^seccomp filter: \d+ BPF instructions, default SCMP_ACT_ALLOW$/);
     expect(s.at(-1)).toBe('exec "sh"');
   });
 
