@@ -72,14 +72,6 @@ static int read_plan(int fd, struct plan *plan)
 	return 0;
 }
 
-static const struct plan_op *find_op(const struct plan *plan, uint16_t code)
-{
-	for (uint32_t i = 0; i < plan->count; i++)
-		if (plan->ops[i].code == code)
-			return &plan->ops[i];
-	return NULL;
-}
-
 static int join_namespaces(const struct plan *plan)
 {
 	for (uint32_t i = 0; i < plan->count; i++) {
@@ -192,7 +184,7 @@ int main(int argc, char **argv)
 	/* 1. the plan */
 	if ((rc = read_plan(control_fd, &plan)) < 0)
 		return helper_error(control_fd, rc == -EINVAL ? HELPER_DECODE_PLAN : HELPER_READ_PLAN, -rc);
-	const struct plan_op *clone_op = find_op(&plan, OP_CLONE);
+	const struct plan_op *clone_op = plan_find(&plan, OP_CLONE);
 	if (clone_op)
 		plan_u64(clone_op, 0, &clone_flags);
 
@@ -200,14 +192,14 @@ int main(int argc, char **argv)
 	 * 2. a session of our own for a detached container: the user's terminal
 	 * and its signals no longer reach the monitor. Then namespaces to join.
 	 */
-	if (find_op(&plan, OP_DETACH) && setsid() < 0)
+	if (plan_find(&plan, OP_DETACH) && setsid() < 0)
 		return helper_error(control_fd, HELPER_SETSID, errno);
 	if ((rc = join_namespaces(&plan)) < 0)
 		return helper_error(control_fd, HELPER_SETNS, -rc);
 
 	/* 3. the init, in its new namespaces, parked on its end of a socketpair */
 	struct log_pipes log;
-	if (log_pipes_open(&log, find_op(&plan, OP_LOG) != NULL) < 0)
+	if (log_pipes_open(&log, plan_find(&plan, OP_LOG) != NULL) < 0)
 		return helper_error(control_fd, HELPER_PIPE, errno);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) < 0)
 		return helper_error(control_fd, HELPER_SOCKETPAIR, errno);

@@ -15,6 +15,7 @@
 #include "ops.h"
 #include "protocol.h"
 #include "sync.h"
+#include "terminal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,10 +34,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -422,84 +421,6 @@ static int op_unshare(const struct plan_op *op)
 	if (plan_u64(op, 0, &flags) < 0)
 		return -EINVAL;
 	return unshare((int)flags) < 0 ? fail() : 0;
-}
-
-/*
- * A terminal for the container: a pty from the container's own devpts (so
- * the command sees /dev/pts/0 and `tty` works), made the controlling
- * terminal of a new session, as stdin, stdout and stderr. The master end
- * goes to the monitor, which relays it to the user's terminal or the log.
- */
-static int op_terminal(int sync_fd)
-{
-	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (master < 0)
-		return fail();
-	int unlock = 0, number;
-	char slave_path[32];
-	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &number) < 0)
-		goto fail_master;
-	snprintf(slave_path, sizeof(slave_path), "/dev/pts/%d", number);
-	int slave = open(slave_path, O_RDWR | O_NOCTTY);
-	if (slave < 0)
-		goto fail_master;
-	if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0) {
-		int saved = errno;
-		close(slave);
-		close(master);
-		return -saved;
-	}
-	if (slave > 2)
-		close(slave);
-	int rc = sync_send_fd(sync_fd, SYNC_TERMINAL, master);
-	close(master);
-	return rc;
-fail_master:;
-	int saved = errno;
-	close(master);
-	return -saved;
-}
-
-/*
- * --init: the container's pid 1 must reap orphans and pass signals on, which
- * most commands do not do (a shell script or sleep as pid 1 ignores SIGTERM).
- * So we fork: the child goes on to exec the command; this process stays as
- * pid 1, forwards every signal to it, reaps every zombie, and exits as the
- * command did. It has already dropped privileges with the rest of the plan.
- */
-static volatile pid_t reaper_child;
-
-static void reaper_forward(int sig)
-{
-	if (reaper_child > 0)
-		kill(reaper_child, sig);
-}
-
-static int op_fork_reaper(int sync_fd)
-{
-	pid_t child = fork();
-	if (child < 0)
-		return fail();
-	if (child == 0)
-		return 0; /* the command's side: on to exec */
-	close(sync_fd); /* the helper learns of the exec from the child's copy alone */
-	reaper_child = child;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGCHLD && sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, reaper_forward); /* best effort: the RT range may refuse */
-	for (;;) {
-		int status;
-		pid_t pid = waitpid(-1, &status, 0);
-		if (pid < 0 && errno == EINTR)
-			continue;
-		if (pid < 0)
-			_exit(1);
-		if (pid != child)
-			continue; /* an orphan, reaped */
-		if (WIFEXITED(status))
-			_exit(WEXITSTATUS(status));
-		_exit(128 + WTERMSIG(status));
-	}
 }
 
 static int op_chdir(const struct plan_op *op)

@@ -100,6 +100,14 @@ int plan_decode(char *bytes, size_t len, struct plan *out)
 	return 0;
 }
 
+const struct plan_op *plan_find(const struct plan *plan, uint16_t code)
+{
+	for (uint32_t i = 0; i < plan->count; i++)
+		if (plan->ops[i].code == code)
+			return &plan->ops[i];
+	return NULL;
+}
+
 const char *plan_str(const struct plan_op *op, unsigned i)
 {
 	if (i >= op->argc)

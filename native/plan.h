@@ -111,6 +111,9 @@ int plan_u64(const struct plan_op *op, unsigned i, uint64_t *out);
 /* Splits a NUL-separated list argument into a NULL-terminated vector (malloc'd). */
 char **plan_list(const struct plan_op *op, unsigned i);
 
+/* The first op with this code, or NULL: how the helper finds its settings. */
+const struct plan_op *plan_find(const struct plan *plan, uint16_t code);
+
 /* Reads a plan from fd and prints it, one op a line. 0, or 1 if it is not a plan. */
 int plan_print(int fd, FILE *out);
 

@@ -1,0 +1,143 @@
+/*
+ * The log of a detached container (run -d), written by its monitor.
+ *
+ * It is a sequence of records, each "<o|e><length>\n<bytes>": stdout and
+ * stderr stay apart and byte-exact, and src/runtime/logs.ts reads them.
+ * When the file would pass its bound (the plan's OP_LOG) it is renamed to
+ * "<path>.1", replacing the previous one, and a new file is started.
+ */
+#define _GNU_SOURCE
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+int log_pipes_open(struct log_pipes *log, int enabled)
+{
+	memset(log, 0, sizeof(*log));
+	log->out[0] = log->out[1] = log->err[0] = log->err[1] = -1;
+	log->enabled = enabled;
+	if (!enabled)
+		return 0;
+	return pipe2(log->out, O_CLOEXEC) < 0 || pipe2(log->err, O_CLOEXEC) < 0 ? -1 : 0;
+}
+
+void log_pipes_close(const struct log_pipes *log)
+{
+	close(log->out[0]);
+	close(log->out[1]);
+	close(log->err[0]);
+	close(log->err[1]);
+}
+
+void log_pipes_keep_read_ends(struct log_pipes *log)
+{
+	if (!log->enabled)
+		return;
+	close(log->out[1]);
+	close(log->err[1]);
+	log->out[1] = log->err[1] = -1;
+}
+
+struct log_file {
+	const char *path;
+	uint64_t max_bytes;
+	uint64_t size;
+	int fd;
+};
+
+static void log_file_open(struct log_file *lf)
+{
+	struct stat st;
+	lf->fd = open(lf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	lf->size = (lf->fd >= 0 && fstat(lf->fd, &st) == 0) ? (uint64_t)st.st_size : 0;
+}
+
+static void log_file_rotate(struct log_file *lf)
+{
+	char old[4096];
+	if (snprintf(old, sizeof(old), "%s.1", lf->path) >= (int)sizeof(old))
+		return;
+	close(lf->fd);
+	rename(lf->path, old); /* replaces the previous rotation: the bound is two files */
+	log_file_open(lf);
+}
+
+static void log_record(struct log_file *lf, char stream, const char *data, size_t len)
+{
+	char header[32];
+	int header_len = snprintf(header, sizeof(header), "%c%zu\n", stream, len);
+	if (lf->size > 0 && lf->size + (uint64_t)header_len + len > lf->max_bytes)
+		log_file_rotate(lf);
+	if (lf->fd < 0)
+		return; /* best effort: the container runs on even if its log cannot be written */
+	struct iovec parts[2] = { { header, (size_t)header_len }, { (void *)data, len } };
+	ssize_t n = writev(lf->fd, parts, 2);
+	if (n > 0)
+		lf->size += (uint64_t)n;
+}
+
+/*
+ * Drains the init's stdout and stderr into the log until both pipes close.
+ * They close when the init and everything it started have exited: the init
+ * is pid 1 of its namespace, so its exit ends every process in it.
+ */
+void log_drain(const struct plan *plan, const struct log_pipes *log)
+{
+	static char buffer[16384];
+	struct log_file lf = { NULL, 0, 0, -1 };
+	const struct plan_op *op = plan_find(plan, OP_LOG);
+	if (!op || !(lf.path = plan_str(op, 0)) || plan_u64(op, 1, &lf.max_bytes) < 0)
+		return;
+	log_file_open(&lf);
+	struct pollfd fds[2] = { { log->out[0], POLLIN, 0 }, { log->err[0], POLLIN, 0 } };
+	const char streams[2] = { 'o', 'e' };
+	int open_pipes = 2;
+	while (open_pipes > 0) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue; /* a forwarded signal */
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (fds[i].fd < 0 || !fds[i].revents)
+				continue;
+			ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+			if (n > 0) {
+				log_record(&lf, streams[i], buffer, (size_t)n);
+			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+				close(fds[i].fd);
+				fds[i].fd = -1;
+				open_pipes--;
+			}
+		}
+	}
+	if (lf.fd >= 0)
+		close(lf.fd);
+}
+
+/* -dt: the pty's output is the container's stdout, kept in the log. */
+void log_drain_terminal(const struct plan *plan, int master)
+{
+	static char buffer[16384];
+	const struct plan_op *op = plan_find(plan, OP_LOG);
+	struct log_file lf = { NULL, 0, 0, -1 };
+	if (!op || !(lf.path = plan_str(op, 0)) || plan_u64(op, 1, &lf.max_bytes) < 0)
+		return;
+	log_file_open(&lf);
+	for (;;) {
+		ssize_t n = read(master, buffer, sizeof(buffer));
+		if (n > 0)
+			log_record(&lf, 'o', buffer, (size_t)n);
+		else if (n == 0 || errno != EINTR)
+			break;
+	}
+	if (lf.fd >= 0)
+		close(lf.fd);
+}

@@ -1,0 +1,127 @@
+/*
+ * Terminals for containers (-t), both halves: the init's (a pty from the
+ * container's own devpts) and the monitor's (relaying it to the user).
+ */
+#define _GNU_SOURCE
+#include "terminal.h"
+#include "protocol.h"
+#include "sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+volatile sig_atomic_t terminal_window_changed;
+
+/*
+ * A terminal for the container: a pty from the container's own devpts (so
+ * the command sees /dev/pts/0 and `tty` works), made the controlling
+ * terminal of a new session, as stdin, stdout and stderr. The master end
+ * goes to the monitor, which relays it to the user's terminal or the log.
+ */
+int op_terminal(int sync_fd)
+{
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return -errno;
+	int unlock = 0, number;
+	char slave_path[32];
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &number) < 0)
+		goto fail_master;
+	snprintf(slave_path, sizeof(slave_path), "/dev/pts/%d", number);
+	int slave = open(slave_path, O_RDWR | O_NOCTTY);
+	if (slave < 0)
+		goto fail_master;
+	if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0) {
+		int saved = errno;
+		close(slave);
+		close(master);
+		return -saved;
+	}
+	if (slave > 2)
+		close(slave);
+	int rc = sync_send_fd(sync_fd, SYNC_TERMINAL, master);
+	close(master);
+	return rc;
+fail_master:;
+	int saved = errno;
+	close(master);
+	return -saved;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void copy_window_size(int from, int to)
+{
+	struct winsize size;
+	if (ioctl(from, TIOCGWINSZ, &size) == 0)
+		ioctl(to, TIOCSWINSZ, &size);
+}
+
+/*
+ * -t in the foreground: the user's terminal <-> the container's pty. In raw
+ * mode every key (Ctrl-C too) goes to the container's terminal, whose line
+ * discipline turns it into a signal for the container's foreground job.
+ * Ends when the pty hangs up: every process holding its other end is gone.
+ */
+void terminal_relay(int master, int raw)
+{
+	static char buffer[16384];
+	struct termios saved;
+	int restore = raw && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+	if (restore) {
+		struct termios rawmode = saved;
+		cfmakeraw(&rawmode);
+		tcsetattr(STDIN_FILENO, TCSANOW, &rawmode);
+	}
+	if (isatty(STDIN_FILENO))
+		copy_window_size(STDIN_FILENO, master);
+	struct pollfd fds[2] = { { STDIN_FILENO, POLLIN, 0 }, { master, POLLIN, 0 } };
+	for (;;) {
+		if (terminal_window_changed) {
+			terminal_window_changed = 0;
+			copy_window_size(STDIN_FILENO, master);
+		}
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (fds[0].revents) {
+			ssize_t n = read(STDIN_FILENO, buffer, sizeof(buffer));
+			if (n > 0) {
+				write_all(master, buffer, (size_t)n);
+			} else if (n == 0 || errno != EINTR) {
+				/* Input ended: say so as a terminal would, with the EOF character. */
+				char eof = 4;
+				write_all(master, &eof, 1);
+				fds[0].fd = -1;
+			}
+		}
+		if (fds[1].revents) {
+			ssize_t n = read(master, buffer, sizeof(buffer));
+			if (n > 0)
+				write_all(STDOUT_FILENO, buffer, (size_t)n);
+			else if (n == 0 || errno != EINTR)
+				break; /* EIO: the container's side of the pty is closed */
+		}
+	}
+	if (restore)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+}
