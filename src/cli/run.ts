@@ -92,7 +92,7 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
  * The seed's `-i ADDR` and docker's `-i` (interactive) share a letter: -i
  * followed by an IPv4 address is the seed's --ip, anything else is -i alone.
  */
-function disambiguateDashI(args: string[]): string[] {
+export function disambiguateDashI(args: string[]): string[] {
   const out: string[] = [];
   for (let k = 0; k < args.length; k++) {
     const arg = args[k]!;
@@ -101,10 +101,13 @@ function disambiguateDashI(args: string[]): string[] {
       break;
     }
     if (arg === "-i") out.push(IPV4.test(args[k + 1] ?? "") ? "--ip" : "--interactive");
-    else if (/^-[dtv]*i[dtv]*$/.test(arg)) out.push(arg.replace("i", ""), "--interactive"); // -it, -di, ...
-    else out.push(arg);
+    else if (/^-[dtv]*i[dtv]*$/.test(arg)) {
+      // -it, -di, ...: the other letters stay a bundle of their own.
+      const others = arg.replace("i", "");
+      out.push(...(others === "-" ? [] : [others]), "--interactive");
+    } else out.push(arg);
   }
-  return out.filter((a) => a !== "-");
+  return out;
 }
 
 /** no | always | on-failure[:N] */

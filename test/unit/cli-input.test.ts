@@ -59,3 +59,15 @@ describe("exit codes", () => {
     expect(exitCodeOf(15)).toBe(143);
   });
 });
+
+describe("-i: the seed's --ip or docker's --interactive", () => {
+  const { disambiguateDashI } = require("../../src/cli/run") as typeof import("../../src/cli/run");
+  test("-i before an IPv4 address is --ip; otherwise --interactive, also in bundles", () => {
+    expect(disambiguateDashI(["-i", "172.16.0.30", "web", "img"])).toEqual(["--ip", "172.16.0.30", "web", "img"]);
+    expect(disambiguateDashI(["-i", "web", "img"])).toEqual(["--interactive", "web", "img"]);
+    expect(disambiguateDashI(["-it", "web", "img", "sh"])).toEqual(["-t", "--interactive", "web", "img", "sh"]);
+  });
+  test("the command's own arguments are left alone", () => {
+    expect(disambiguateDashI(["web", "img", "cat", "-", "-i"])).toEqual(["web", "img", "cat", "-", "-i"]);
+  });
+});
