@@ -19,13 +19,16 @@ export const Sync = {
   Start: 2,
   Ready: 10,
   Error: 11,
+  /** Carries the pty master to the helper, which keeps it: diyc never receives this one. */
+  Terminal: 12,
   Pid: 20,
   Started: 21,
   Exit: 22,
   HelperError: 23,
 } as const;
 
-const HELPER_STEPS: Record<number, string> = {
+/** enum helper_step in native/protocol.h, as -v and errors name them. */
+export const HELPER_STEPS: Record<number, string> = {
   1: "read the plan",
   2: "decode the plan",
   3: "clone",

@@ -10,18 +10,9 @@ import { ContainerLock } from "./lock";
 import { isAlive } from "./process-identity";
 import { finishContainer, type RuntimeContext } from "./run";
 import { containerExists, containerStatus } from "./status";
+import { waitUntil } from "./wait";
 
 const SIGKILL = 9;
-
-/** Polls `done` every 10 ms for up to `ms`; true if it became true. */
-export async function waitUntil(done: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(10);
-  }
-  return true;
-}
 
 export async function removeContainer(ctx: RuntimeContext, name: string, force: boolean): Promise<void> {
   validateName("container", name);

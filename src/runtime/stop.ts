@@ -7,7 +7,7 @@ import { validateName } from "../spec/names";
 import { readState, writeState } from "./container";
 import { withContainerLock } from "./lock";
 import { isAlive } from "./process-identity";
-import { waitUntil } from "./remove";
+import { waitUntil } from "./wait";
 import { finishContainer, type RuntimeContext } from "./run";
 import { containerExists, containerStatus } from "./status";
 

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodePlan } from "../../src/plan/encode";
 import { OpCode, OpFlag, type Plan } from "../../src/plan/ops";
+import { HELPER_STEPS, Sync } from "../../src/runtime/helper-channel";
 import { HELPER, REPO } from "../helpers/diyc";
 
 const header = readFileSync(join(REPO, "native/plan.h"), "utf8");
@@ -35,6 +36,24 @@ describe("opcodes", () => {
   test("op flags match", () => {
     const c = cEnum("OPF_");
     for (const [name, value] of Object.entries(OpFlag)) expect(c.get(snake(name))).toBe(value);
+  });
+});
+
+describe("protocol messages", () => {
+  const protocol = readFileSync(join(REPO, "native/protocol.h"), "utf8");
+  const cValues = (prefix: string) => new Map([...protocol.matchAll(new RegExp(`\\b${prefix}([A-Z_]+) = (\\d+)`, "g"))].map((m) => [m[1]!, Number(m[2])]));
+
+  test("every sync message has the same number in native/protocol.h", () => {
+    const c = cValues("SYNC_");
+    for (const [name, value] of Object.entries(Sync)) expect([name, c.get(snake(name))]).toEqual([name, value]);
+    expect(c.size).toBe(Object.keys(Sync).length);
+  });
+
+  test("every helper step the C side can report has a name", () => {
+    const c = cValues("HELPER_");
+    const steps = [...c].filter(([name]) => name !== "SOCKET_FD");
+    for (const [, value] of steps) expect(HELPER_STEPS[value]).toBeDefined();
+    expect(steps.length).toBe(Object.keys(HELPER_STEPS).length);
   });
 });
 
