@@ -3,7 +3,7 @@
 // `diyc: <message>`, and the error's exit code. Never a stack trace.
 
 import { writeSync } from "node:fs";
-import { DiycError, ExitCode } from "../linux/errors";
+import { DiycError, ExitCode, UsageError } from "../linux/errors";
 import { linuxSyscalls } from "../linux/syscalls";
 import { resolveStoreRoot, Store } from "../runtime/store";
 import { cleanup } from "./cleanup";
@@ -102,8 +102,11 @@ export async function main(invocation: Invocation): Promise<number> {
       return first === undefined ? ExitCode.RuntimeError : 0;
     }
     const command = COMMANDS[first];
-    // Anything that is not a command is the seed's form: diyc [options] NAME IMAGE CMD.
-    return command ? await command(args, ctx) : await run(rest, ctx);
+    if (command) return await command(args, ctx);
+    // Anything else is the seed's form, diyc [options] NAME IMAGE CMD; a lone
+    // word is more likely a mistyped command than a container without an image.
+    if (rest.length === 1 && !first.startsWith("-")) throw new UsageError(`unknown command ${JSON.stringify(first)}; see diyc --help`);
+    return await run(rest, ctx);
   } catch (error) {
     if (error instanceof DiycError) {
       log(`diyc: ${error.message}`);

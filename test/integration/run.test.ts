@@ -216,6 +216,10 @@ describeRoot("persistence, reruns and rm", () => {
     expect(processExists(pids.monitor)).toBe(false);
   });
 
+  test("a lone unknown word is an unknown command, not a container", () => {
+    expect(diyc(root, ["bogus"])).toMatchObject({ code: 125, stderr: 'diyc: unknown command "bogus"; see diyc --help\n' });
+  });
+
   test("the seed's form: diyc [options] NAME IMAGE CMD", () => {
     helpersBefore = helperProcesses();
     const r = diyc(root, ["-v", "--rm", "seedform", "busybox", "hostname"]);
