@@ -20,11 +20,11 @@
 // Needs root, /bin/busybox, and a built diyc (npm run -s build).
 
 import { spawnSync } from "bun";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
+import { cpuCount, f1, f2, kernelRelease, makeUsage, median, mountsUnder, parseFlags, percentile, REPO, type Stamped, stampedRun, timedRun } from "./lib";
 
-const REPO = resolve(import.meta.dir, "..");
 const DIYC = join(REPO, "bin", "diyc");
 const RESULTS = join(import.meta.dir, "results", "cgroups.md");
 const CGROUP_ROOT = "/sys/fs/cgroup";
@@ -38,80 +38,33 @@ interface Options {
   probe: boolean;
 }
 
-function usage(message: string): never {
-  console.error(`cgroups bench: ${message}`);
-  console.error("usage: bun bench/cgroups.ts [--runs N] [--warmup N] [--verbose-runs N] [--probe-reps N] [--no-probe]");
-  process.exit(2);
-}
+const usage = makeUsage("cgroups bench", "usage: bun bench/cgroups.ts [--runs N] [--warmup N] [--verbose-runs N] [--probe-reps N] [--no-probe]");
 
 function parseOptions(argv: string[]): Options {
   const options: Options = { runs: 60, warmup: 5, verboseRuns: 30, probeReps: 12, probe: true };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const count = (): number => {
-      const n = Number(argv[++i]);
-      if (!Number.isInteger(n) || n < 1) usage(`${arg} needs a positive integer`);
-      return n;
-    };
-    if (arg === "--runs") options.runs = count();
-    else if (arg === "--warmup") options.warmup = count();
-    else if (arg === "--verbose-runs") options.verboseRuns = count();
-    else if (arg === "--probe-reps") options.probeReps = count();
-    else if (arg === "--no-probe") options.probe = false;
-    else usage(`unknown argument ${arg}`);
-  }
+  parseFlags(argv, usage, {
+    "--runs": (args) => { options.runs = args.count(); },
+    "--warmup": (args) => { options.warmup = args.count(); },
+    "--verbose-runs": (args) => { options.verboseRuns = args.count(); },
+    "--probe-reps": (args) => { options.probeReps = args.count(); },
+    "--no-probe": () => { options.probe = false; },
+  });
   return options;
 }
 
-/** Percentile by linear interpolation between closest ranks (p in 0..100). */
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = (p / 100) * (sorted.length - 1);
-  const lo = Math.floor(rank);
-  const hi = Math.ceil(rank);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (rank - lo);
-}
-const median = (values: number[]) => percentile(values, 50);
-const f1 = (n: number) => n.toFixed(1);
-const f2 = (n: number) => n.toFixed(2);
-
 // ---------------------------------------------------------------------------
-// 1. Whole runs, interleaved
+// 1. Whole runs, interleaved: timedRun (bench/lib.ts), wall time only
 
-function timedRun(argv: string[]): number {
-  const start = performance.now();
-  const proc = spawnSync(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const ms = performance.now() - start;
-  if (!proc.success) throw new Error(`${argv.join(" ")} failed (exit ${proc.exitCode}): ${proc.stderr.toString().trim()}`);
-  return ms;
-}
+const wallTime = (argv: string[]): number => timedRun(argv).ms;
 
 // ---------------------------------------------------------------------------
 // 2. -v runs, each line stamped on arrival
 
-interface Stamped {
-  ms: number;
-  line: string;
-}
-
-async function stampedRun(argv: string[]): Promise<Stamped[]> {
-  const start = performance.now();
-  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  const lines: Stamped[] = [];
-  let pending = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of proc.stderr) {
-    const ms = performance.now() - start;
-    pending += decoder.decode(chunk, { stream: true });
-    const parts = pending.split("\n");
-    pending = parts.pop() ?? "";
-    for (const line of parts) lines.push({ ms, line });
-  }
-  const code = await proc.exited;
-  if (code !== 0) throw new Error(`${argv.join(" ")} failed (exit ${code}): ${lines.map((l) => l.line).join("\n")}`);
-  lines.push({ ms: performance.now() - start, line: "(exited)" });
-  return lines;
+/** The -v trace of one successful run, ending with an "(exited)" line stamped at the exit. */
+async function verboseTrace(argv: string[]): Promise<Stamped[]> {
+  const { lines, exitCode, exitMs } = await stampedRun(argv);
+  if (exitCode !== 0) throw new Error(`${argv.join(" ")} failed (exit ${exitCode}): ${lines.map((l) => l.line).join("\n")}`);
+  return [...lines, { ms: exitMs, line: "(exited)" }];
 }
 
 interface Phases {
@@ -267,10 +220,6 @@ function version(): string {
   return dirty ? `${head} with uncommitted changes in src/native/bin` : head;
 }
 
-function mountsUnder(dir: string): string[] {
-  return readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")[1] ?? "").filter((t) => t === dir || t.startsWith(`${dir}/`));
-}
-
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   if (process.getuid?.() !== 0) usage("needs root");
@@ -284,28 +233,28 @@ async function main(): Promise<void> {
   const verbose = (argv: string[]) => [...argv.slice(0, 4), "-v", ...argv.slice(4)];
   let report = "";
   try {
-    timedRun(plain); // assembles the busybox image
+    wallTime(plain); // assembles the busybox image
     console.error(`warming up: ${options.warmup} runs each`);
     for (let i = 0; i < options.warmup; i++) {
-      timedRun(plain);
-      timedRun(limited);
+      wallTime(plain);
+      wallTime(limited);
     }
     console.error(`measuring: ${options.runs} runs each, interleaved`);
     const a: number[] = [];
     const b: number[] = [];
     for (let i = 0; i < options.runs; i++) {
-      a.push(timedRun(plain));
-      b.push(timedRun(limited));
+      a.push(wallTime(plain));
+      b.push(wallTime(limited));
     }
 
     console.error(`-v runs: ${options.verboseRuns} each, interleaved`);
     const va: Phases[] = [];
     const vb: Phases[] = [];
     for (let i = 0; i < options.verboseRuns; i++) {
-      va.push(phasesOf(await stampedRun(verbose(plain))));
-      vb.push(phasesOf(await stampedRun(verbose(limited))));
+      va.push(phasesOf(await verboseTrace(verbose(plain))));
+      vb.push(phasesOf(await verboseTrace(verbose(limited))));
     }
-    const example = await stampedRun(verbose(limited));
+    const example = await verboseTrace(verbose(limited));
 
     let probed: ProbeResult | undefined;
     if (options.probe) {
@@ -317,8 +266,8 @@ async function main(): Promise<void> {
     const row = (label: string, v: number[]) => `| ${label} | ${f1(median(v))} | ${f1(percentile(v, 10))} | ${f1(percentile(v, 90))} |`;
     const phaseRow = (label: string, key: keyof Phases) =>
       `| ${label} | ${f2(median(va.map((p) => p[key])))} | ${f2(median(vb.map((p) => p[key])))} |`;
-    const kernel = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
-    const cpus = readFileSync("/proc/cpuinfo", "utf8").split("\n").filter((l) => l.startsWith("processor")).length;
+    const kernel = kernelRelease();
+    const cpus = cpuCount();
     const lines = [
       "# cgroup set-up in `diyc run`'s start latency",
       "",

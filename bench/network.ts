@@ -12,20 +12,22 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { hostVethName } from "../src/network/veth";
+import { f1, makeUsage, median, parseFlags, percentile, REPO, type Stamped, stampedRun, timedRun } from "./lib";
 
-const REPO = resolve(import.meta.dir, "..");
 const DIYC = join(REPO, "bin/diyc");
 const ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-}
-const RUNS = flag("--runs", 40);
-const WARMUP = flag("--warmup", 5);
-const TRACES = flag("--traces", 25);
-const outIndex = process.argv.indexOf("--out");
-const OUT = outIndex === -1 ? join(REPO, "bench/results/network.md") : resolve(process.argv[outIndex + 1]!);
+const usage = makeUsage("network bench", "usage: bun bench/network.ts [--runs N] [--warmup N] [--traces N] [--out FILE]");
+let RUNS = 40;
+let WARMUP = 5;
+let TRACES = 25;
+let OUT = join(REPO, "bench/results/network.md");
+parseFlags(process.argv.slice(2), usage, {
+  "--runs": (args) => { RUNS = args.count(); },
+  "--warmup": (args) => { WARMUP = args.count(); },
+  "--traces": (args) => { TRACES = args.count(); },
+  "--out": (args) => { OUT = resolve(args.value("a file")); },
+});
 
 if (process.getuid?.() !== 0) {
   console.error("bench/network.ts needs root");
@@ -60,47 +62,20 @@ const OPTIONS: Record<Variant, string[]> = { host: [], net: ["--net", bridge], n
 
 let counter = 0;
 const names: string[] = [];
-function timedRun(variant: Variant): number {
+/** One `diyc run --rm` of the variant, timed (wall time, ms). */
+function timedVariant(variant: Variant): number {
   const name = `b${counter++}`;
   names.push(name);
-  const argv = [DIYC, "--root", root, "run", "--rm", ...OPTIONS[variant], name, "busybox", "/bin/true"];
-  const t0 = performance.now();
-  const p = Bun.spawnSync(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: ENV });
-  const ms = performance.now() - t0;
-  if (p.exitCode !== 0) throw new Error(`${argv.join(" ")}: exit ${p.exitCode}: ${p.stderr.toString()}`);
-  return ms;
+  return timedRun([DIYC, "--root", root, "run", "--rm", ...OPTIONS[variant], name, "busybox", "/bin/true"], { env: ENV, stdout: "ignore" }).ms;
 }
 
-function quantile(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
-}
-const median = (v: number[]) => quantile(v, 0.5);
-const f1 = (n: number) => n.toFixed(1);
-
-/** One `diyc run -v --net`, each stderr line stamped when it reached us (ms since spawn). */
-async function tracedRun(variant: Variant = "net"): Promise<{ stamp: number; line: string }[]> {
+/** One `diyc run -v` of the variant, each stderr line stamped when it reached us (ms since spawn). */
+async function tracedRun(variant: Variant = "net"): Promise<Stamped[]> {
   const name = `t${counter++}`;
   names.push(name);
-  const t0 = performance.now();
-  const p = Bun.spawn([DIYC, "--root", root, "run", "-v", "--rm", ...OPTIONS[variant], name, "busybox", "/bin/true"], {
-    stdin: "ignore", stdout: "ignore", stderr: "pipe", env: ENV,
-  });
-  const lines: { stamp: number; line: string }[] = [];
-  const decoder = new TextDecoder();
-  let partial = "";
-  for await (const chunk of p.stderr) {
-    const now = performance.now() - t0;
-    const parts = (partial + decoder.decode(chunk, { stream: true })).split("\n");
-    partial = parts.pop()!;
-    for (const line of parts) lines.push({ stamp: now, line });
-  }
-  const code = await p.exited;
-  lines.push({ stamp: performance.now() - t0, line: `(diyc exited, status ${code})` });
-  if (code !== 0) throw new Error(`traced run: exit ${code}\n${lines.map((l) => l.line).join("\n")}`);
+  const { lines, exitCode, exitMs } = await stampedRun([DIYC, "--root", root, "run", "-v", "--rm", ...OPTIONS[variant], name, "busybox", "/bin/true"], { env: ENV });
+  lines.push({ ms: exitMs, line: `(diyc exited, status ${exitCode})` });
+  if (exitCode !== 0) throw new Error(`traced run: exit ${exitCode}\n${lines.map((l) => l.line).join("\n")}`);
   return lines;
 }
 
@@ -123,7 +98,7 @@ const DETACH_STEPS: [string, RegExp][] = [
   ["write hosts files of the others", /^HOST\| write hosts files/],
 ];
 
-function stepTimes(lines: { stamp: number; line: string }[]) {
+function stepTimes(lines: Stamped[]) {
   const attach: Record<string, number> = {};
   const detach: Record<string, number> = {};
   const exited = lines.findIndex((l) => l.line.startsWith("HOST| the init exited"));
@@ -136,21 +111,21 @@ function stepTimes(lines: { stamp: number; line: string }[]) {
   for (const [label, re] of ATTACH_STEPS) {
     const i = find(re, 0, exited);
     if (i <= 0) continue;
-    attach[label] = lines[i]!.stamp - lines[i - 1]!.stamp;
+    attach[label] = lines[i]!.ms - lines[i - 1]!.ms;
     if (first === -1) first = i - 1;
     last = i;
   }
-  const attachTotal = first >= 0 ? lines[last]!.stamp - lines[first]!.stamp : NaN;
+  const attachTotal = first >= 0 ? lines[last]!.ms - lines[first]!.ms : NaN;
   let dFirst = -1;
   let dLast = -1;
   for (const [label, re] of DETACH_STEPS) {
     const i = find(re, exited, lines.length);
     if (i <= 0) continue;
-    detach[label] = lines[i]!.stamp - lines[i - 1]!.stamp;
+    detach[label] = lines[i]!.ms - lines[i - 1]!.ms;
     if (dFirst === -1) dFirst = i - 1;
     dLast = i;
   }
-  const detachTotal = dFirst >= 0 ? lines[dLast]!.stamp - lines[dFirst]!.stamp : NaN;
+  const detachTotal = dFirst >= 0 ? lines[dLast]!.ms - lines[dFirst]!.ms : NaN;
   return { attach, detach, attachTotal, detachTotal, vethDeleted: lines.some((l) => /^HOST\| delete veth /.test(l.line)) };
 }
 
@@ -175,8 +150,8 @@ const MILESTONES: [string, RegExp][] = [
   ["init exited", /^HOST\| the init exited/],
   ["diyc exited (cgroups, network, container dir removed)", /^\(diyc exited/],
 ];
-function milestones(lines: { stamp: number; line: string }[]): number[] {
-  return MILESTONES.map(([, re]) => lines.find((l) => re.test(l.line))?.stamp ?? NaN);
+function milestones(lines: Stamped[]): number[] {
+  return MILESTONES.map(([, re]) => lines.find((l) => re.test(l.line))?.ms ?? NaN);
 }
 const phases: Record<Variant, number[][]> = { host: [], net: [], none: [] };
 
@@ -187,12 +162,12 @@ try {
   const setup = diyc(["network", "setup", "--bridge", bridge, "--subnet", subnet]);
   if (setup.code !== 0) throw new Error(`network setup: ${setup.stderr}`);
   const order: Variant[] = ["host", "net", "none"];
-  for (let i = 0; i < WARMUP; i++) for (const v of order) timedRun(v);
+  for (let i = 0; i < WARMUP; i++) for (const v of order) timedVariant(v);
   for (let i = 0; i < RUNS; i++) {
     // Rotate which variant goes first, so none always follows the same one.
     for (let j = 0; j < order.length; j++) {
       const v = order[(i + j) % order.length]!;
-      times[v].push(timedRun(v));
+      times[v].push(timedVariant(v));
     }
   }
   for (let i = 0; i < TRACES; i++) {
@@ -220,7 +195,7 @@ if (failure) {
 const commit = sh(["git", "-C", REPO, "rev-parse", "--short", "HEAD"]).out.trim();
 const dirty = sh(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no", "src", "native"]).out.trim() !== "";
 const kernel = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
-const row = (label: string, v: number[]) => `| ${label} | ${f1(median(v))} | ${f1(quantile(v, 0.1))} | ${f1(quantile(v, 0.9))} |`;
+const row = (label: string, v: number[]) => `| ${label} | ${f1(median(v))} | ${f1(percentile(v, 10))} | ${f1(percentile(v, 90))} |`;
 const diffs = times.net.map((t, i) => t - times.host[i]!);
 const noneDiffs = times.none.map((t, i) => t - times.host[i]!);
 const extra = median(times.net) - median(times.host);
@@ -251,17 +226,17 @@ const out: string[] = [
   "|---|---:|---:|",
   ...ATTACH_STEPS.map(([label]) => {
     const v = traces.map((t) => t.attach[label]).filter((x): x is number => x !== undefined);
-    return v.length ? `| ${label} | ${f1(median(v))} | ${f1(quantile(v, 0.9))} |` : `| ${label} | — | — |`;
+    return v.length ? `| ${label} | ${f1(median(v))} | ${f1(percentile(v, 90))} |` : `| ${label} | — | — |`;
   }),
-  `| **attach total** (last cgroup line → \`write hosts files\`) | **${f1(median(traces.map((t) => t.attachTotal)))}** | ${f1(quantile(traces.map((t) => t.attachTotal), 0.9))} |`,
+  `| **attach total** (last cgroup line → \`write hosts files\`) | **${f1(median(traces.map((t) => t.attachTotal)))}** | ${f1(percentile(traces.map((t) => t.attachTotal), 90))} |`,
   "",
   "| detach step (after the init exited) | median (ms) | p90 (ms) | seen in |",
   "|---|---:|---:|---:|",
   ...DETACH_STEPS.map(([label]) => {
     const v = traces.map((t) => t.detach[label]).filter((x): x is number => x !== undefined);
-    return v.length ? `| ${label} | ${f1(median(v))} | ${f1(quantile(v, 0.9))} | ${v.length}/${TRACES} |` : `| ${label} | — | — | 0/${TRACES} |`;
+    return v.length ? `| ${label} | ${f1(median(v))} | ${f1(percentile(v, 90))} | ${v.length}/${TRACES} |` : `| ${label} | — | — | 0/${TRACES} |`;
   }),
-  `| **detach total** (last cgroup rmdir → last network line) | **${f1(median(traces.map((t) => t.detachTotal)))}** | ${f1(quantile(traces.map((t) => t.detachTotal), 0.9))} | |`,
+  `| **detach total** (last cgroup rmdir → last network line) | **${f1(median(traces.map((t) => t.detachTotal)))}** | ${f1(percentile(traces.map((t) => t.detachTotal), 90))} | |`,
   "",
   `Phases of the same traced runs (interleaved host / net / none, ${TRACES} each): the median time of each phase, from the milestone`,
   "before it to this one (-v adds its own cost to every variant alike).",

@@ -15,9 +15,9 @@
 import { spawnSync } from "bun";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
+import { cpuCount, kernelRelease, makeUsage, median, mountsUnder, parseFlags, percentile, REPO, stampedRun, type Timed, timedRun } from "./lib";
 
-const REPO = resolve(import.meta.dir, "..");
 const BUN = process.execPath;
 const RESULTS = join(import.meta.dir, "results", "start-latency.md");
 // Every runc container id starts with this, so cleanup finds ours and only ours.
@@ -41,28 +41,17 @@ interface Target {
   version: string;
 }
 
-function usage(message: string): never {
-  console.error(`start-latency: ${message}`);
-  console.error("usage: bun bench/start-latency.ts [--runs N] [--warmup N] [--profile] [--no-hyperfine] [--rev COMMIT]");
-  process.exit(2);
-}
+const usage = makeUsage("start-latency", "usage: bun bench/start-latency.ts [--runs N] [--warmup N] [--profile] [--no-hyperfine] [--rev COMMIT]");
 
 function parseOptions(argv: string[]): Options {
   const options: Options = { runs: 40, warmup: 5, profile: false, hyperfine: true };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const count = (): number => {
-      const n = Number(argv[++i]);
-      if (!Number.isInteger(n) || n < 1) usage(`${arg} needs a positive integer`);
-      return n;
-    };
-    if (arg === "--runs") options.runs = count();
-    else if (arg === "--warmup") options.warmup = count();
-    else if (arg === "--profile") options.profile = true;
-    else if (arg === "--no-hyperfine") options.hyperfine = false;
-    else if (arg === "--rev") options.rev = argv[++i] ?? usage("--rev needs a commit");
-    else usage(`unknown argument ${arg}`);
-  }
+  parseFlags(argv, usage, {
+    "--runs": (args) => { options.runs = args.count(); },
+    "--warmup": (args) => { options.warmup = args.count(); },
+    "--profile": () => { options.profile = true; },
+    "--no-hyperfine": () => { options.hyperfine = false; },
+    "--rev": (args) => { options.rev = args.value("a commit"); },
+  });
   return options;
 }
 
@@ -75,41 +64,11 @@ function which(name: string): string | undefined {
   return undefined;
 }
 
-interface Result {
-  ms: number;
-  maxRssKiB: number;
-}
-
-/**
- * Runs a command to completion and times it. spawnSync keeps the measuring
- * side tight (no event-loop wake-ups between exit and the clock); the cost of
- * fork+exec from Bun is the same for both runtimes, so it cancels in the ratio.
- */
-function timed(argv: string[]): Result {
-  const start = performance.now();
-  const proc = spawnSync(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const ms = performance.now() - start;
-  if (!proc.success) {
-    throw new Error(`${argv.join(" ")} failed (exit ${proc.exitCode}): ${proc.stderr.toString().trim()}`);
-  }
-  // wait4's ru_maxrss: the peak of the process and the descendants it reaped.
-  return { ms, maxRssKiB: Math.round(proc.resourceUsage.maxRSS / 1024) };
-}
-
 /** Runs a command for its output; throws with its stderr if it fails. */
 function run(argv: string[], options: { cwd?: string } = {}): string {
   const proc = spawnSync(argv, { cwd: options.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   if (!proc.success) throw new Error(`${argv.join(" ")} failed (exit ${proc.exitCode}): ${proc.stderr.toString().trim()}`);
   return proc.stdout.toString();
-}
-
-/** Percentile by linear interpolation between closest ranks (p in 0..100). */
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = (p / 100) * (sorted.length - 1);
-  const lo = Math.floor(rank);
-  const hi = Math.ceil(rank);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (rank - lo);
 }
 
 interface Summary {
@@ -119,9 +78,9 @@ interface Summary {
   rssKiB: number;
 }
 
-function summarize(results: Result[], rssKiB: number): Summary {
+function summarize(results: Timed[], rssKiB: number): Summary {
   const ms = results.map((r) => r.ms);
-  return { median: percentile(ms, 50), p10: percentile(ms, 10), p90: percentile(ms, 90), rssKiB };
+  return { median: median(ms), p10: percentile(ms, 10), p90: percentile(ms, 90), rssKiB };
 }
 
 /** The runc bundle: runc's own default spec, edited to match what diyc run does by default. */
@@ -138,12 +97,6 @@ function writeRuncBundle(bundle: string, rootfs: string): void {
   // diyc's default: new pid, mount, uts, ipc and cgroup namespaces; the host's network.
   spec.linux.namespaces = ["pid", "mount", "uts", "ipc", "cgroup"].map((type) => ({ type }));
   writeFileSync(path, JSON.stringify(spec, null, "\t"));
-}
-
-function mountsUnder(dir: string): string[] {
-  return readFileSync("/proc/mounts", "utf8").split("\n")
-    .map((line) => line.split(" ")[1] ?? "")
-    .filter((target) => target === dir || target.startsWith(`${dir}/`));
 }
 
 function ourRuncContainers(): string[] {
@@ -181,7 +134,7 @@ function rssWithTime(time: string, argv: string[], samples: number): number {
     const lines = proc.stderr.toString().trim().split("\n");
     peaks.push(Number(lines[lines.length - 1]));
   }
-  return percentile(peaks, 50);
+  return median(peaks);
 }
 
 /** Median wall time of a command over `runs` runs, after 3 unmeasured ones. */
@@ -194,7 +147,7 @@ function medianOf(argv: string[], runs: number, mustSucceed = true): number {
     if (mustSucceed && !proc.success) throw new Error(`${argv.join(" ")} failed (exit ${proc.exitCode})`);
     if (i >= 3) ms.push(elapsed);
   }
-  return percentile(ms, 50);
+  return median(ms);
 }
 
 /**
@@ -227,22 +180,10 @@ async function profile(target: Target, store: string, runs: number): Promise<str
   }
 
   // One verbose run: stamp each trace line as it reaches us.
-  const start = performance.now();
-  const proc = Bun.spawn([target.diyc, "--root", store, "run", "-v", "--rm", "profile", "busybox", "/bin/true"], {
-    stdin: "ignore", stdout: "ignore", stderr: "pipe",
-  });
-  const stamped: string[] = [];
-  let pending = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of proc.stderr) {
-    const now = performance.now() - start;
-    pending += decoder.decode(chunk, { stream: true });
-    const parts = pending.split("\n");
-    pending = parts.pop() ?? "";
-    for (const part of parts) stamped.push(`${now.toFixed(1).padStart(7)} ms  ${part}`);
-  }
-  await proc.exited;
-  stamped.push(`${(performance.now() - start).toFixed(1).padStart(7)} ms  (diyc exited, status ${proc.exitCode})`);
+  const traced = await stampedRun([target.diyc, "--root", store, "run", "-v", "--rm", "profile", "busybox", "/bin/true"]);
+  const stamp = (ms: number, line: string) => `${ms.toFixed(1).padStart(7)} ms  ${line}`;
+  const stamped = traced.lines.map((s) => stamp(s.ms, s.line));
+  stamped.push(stamp(traced.exitMs, `(diyc exited, status ${traced.exitCode})`));
   lines.push("", "One `diyc run -v`, each trace line stamped when it arrived (-v itself adds a little):", "", "```");
   // The CONTAINER| steps are many and arrive in a few chunks; the first and last of each burst suffice.
   lines.push(...condense(stamped), "```");
@@ -336,20 +277,20 @@ async function main(): Promise<void> {
 
     console.error(`warming up: ${options.warmup} runs each`);
     for (let i = 0; i < options.warmup; i++) {
-      timed(diycCmd);
-      timed(runcCmd());
+      timedRun(diycCmd);
+      timedRun(runcCmd());
     }
     console.error(`measuring: ${options.runs} runs each, interleaved`);
-    const diyc: Result[] = [];
-    const runc: Result[] = [];
+    const diyc: Timed[] = [];
+    const runc: Timed[] = [];
     for (let i = 0; i < options.runs; i++) {
-      diyc.push(timed(diycCmd));
-      runc.push(timed(runcCmd()));
+      diyc.push(timedRun(diycCmd));
+      runc.push(timedRun(runcCmd()));
     }
 
     let rssSource = "wait4 ru_maxrss (Bun resourceUsage), median over the timed runs";
-    let diycRss = percentile(diyc.map((r) => r.maxRssKiB), 50);
-    let runcRss = percentile(runc.map((r) => r.maxRssKiB), 50);
+    let diycRss = median(diyc.map((r) => r.maxRssKiB));
+    let runcRss = median(runc.map((r) => r.maxRssKiB));
     if (time) {
       // A separate pass, so that time's own fork+exec is not in the timed runs.
       rssSource = "/usr/bin/time -f %M, median of 5 runs each";
@@ -365,8 +306,8 @@ async function main(): Promise<void> {
 
     const row = (name: string, s: Summary) =>
       `| ${name} | ${s.median.toFixed(1)} | ${s.p10.toFixed(1)} | ${s.p90.toFixed(1)} | ${(s.rssKiB / 1024).toFixed(1)} |`;
-    const kernel = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
-    const cpus = readFileSync("/proc/cpuinfo", "utf8").split("\n").filter((l) => l.startsWith("processor")).length;
+    const kernel = kernelRelease();
+    const cpus = cpuCount();
     report = [
       "# Start latency: diyc vs runc",
       "",
