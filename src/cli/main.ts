@@ -59,6 +59,19 @@ Global options:
 
 The built-in image "busybox" needs no import. See diyc run --help.`;
 
+/**
+ * Output never interrupts work: with stderr piped into `head`, a -v line must
+ * not throw EPIPE in the middle of a kernel step or of undoing one (that
+ * leaked a cgroup once). Best effort: a reader that went away reads nothing.
+ */
+function writeBestEffort(fd: number, text: string): void {
+  try {
+    writeSync(fd, text);
+  } catch {
+    // best effort, as above
+  }
+}
+
 export interface Invocation {
   argv: string[];
   env: Record<string, string | undefined>;
@@ -84,7 +97,7 @@ function takeGlobalOptions(argv: string[]): { root?: string; rest: string[] } {
 export async function main(invocation: Invocation): Promise<number> {
   // Synchronous writes: process.stderr's first use costs ~16 ms in Bun, and
   // -v lines must appear in order with the init's own (which go straight to fd 2).
-  const log = (line: string) => writeSync(2, `${line}\n`);
+  const log = (line: string) => writeBestEffort(2, `${line}\n`);
   try {
     const { root, rest } = takeGlobalOptions(invocation.argv);
     if (root === "") throw new DiycError("--root needs a directory");
@@ -93,7 +106,7 @@ export async function main(invocation: Invocation): Promise<number> {
       syscalls: linuxSyscalls,
       verbose: false,
       log,
-      print: (line) => writeSync(1, `${line}\n`),
+      print: (line) => writeBestEffort(1, `${line}\n`),
       diycCommand: invocation.diycCommand,
     };
     const [first, ...args] = rest;

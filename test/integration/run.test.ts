@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  diyc, helperProcesses, isRoot, mountsUnder, pidsFromTrace, processExists, removeStore, tempStore,
+  diyc, helperProcesses, isRoot, mountsUnder, pidsFromTrace, processExists, removeStore, storeCgroups, tempStore,
 } from "../helpers/diyc";
 
 const describeRoot = isRoot ? describe : describe.skip;
@@ -214,6 +214,14 @@ describeRoot("persistence, reruns and rm", () => {
     const pids = pidsFromTrace(await new Response(first.stderr).text())!;
     expect(processExists(pids.init)).toBe(false);
     expect(processExists(pids.monitor)).toBe(false);
+  });
+
+  test("-v into a pipe that closes early (| head -1) interrupts nothing: the container is made, run and removed", () => {
+    helpersBefore = helperProcesses();
+    const r = Bun.spawnSync(["sh", "-c", `${join(import.meta.dir, "../../bin/diyc")} --root ${root} run -v --rm piped busybox true 2>&1 | head -1`]);
+    expect(r.stdout.toString()).toStartWith("HOST| spawn the helper");
+    expect(existsSync(join(root, "containers", "piped"))).toBe(false);
+    expect(storeCgroups(root)).toEqual([]);
   });
 
   test("a lone unknown word is an unknown command, not a container", () => {
