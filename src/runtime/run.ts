@@ -178,12 +178,21 @@ async function abandon(
     // The helper kills the init and exits; waiting makes sure no process outlives the failure.
     await channel.helper.exited;
   }
-  // A failed attach undoes itself; one that succeeded before a later step failed is undone here.
-  if (network?.mode === "bridge") disconnectContainer(ctx, name, { mode: "bridge", network: network.config.name });
-  releaseCgroup(ctx.cgroups(), name);
   const files = containerFiles(ctx.store, name);
-  if (isNew) rmSync(files.dir, { recursive: true, force: true });
-  else rmSync(files.state, { force: true });
+  const undo: (() => void)[] = [
+    // A failed attach undoes itself; one that succeeded before a later step failed is undone here.
+    () => network?.mode === "bridge" && disconnectContainer(ctx, name, { mode: "bridge", network: network.config.name }),
+    () => releaseCgroup(ctx.cgroups(), name),
+    () => (isNew ? rmSync(files.dir, { recursive: true, force: true }) : rmSync(files.state, { force: true })),
+  ];
+  for (const step of undo) {
+    try {
+      step();
+    } catch {
+      // best effort: each undo step runs even if another failed; the error the
+      // user sees is the original one, and the next command on the name reconciles.
+    }
+  }
 }
 
 /** Tells the init to exec the command. */
