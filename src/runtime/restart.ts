@@ -48,9 +48,12 @@ export async function finishAndMaybeRestart(ctx: RuntimeContext, name: string): 
   if (!decision?.restart) return;
   ctx.trace?.(`HOST| restart ${name} in ${decision.delayMs} ms (restart ${decision.restartCount})`);
   await Bun.sleep(decision.delayMs);
-  // Whoever stopped or removed it during the delay wins.
   const config = readConfig(ctx.store, name);
-  const state = readState(ctx.store, name);
-  if (!config?.request || state?.stopRequested || containerStatus(ctx.store, name).status !== "exited") return;
-  await runContainer(ctx, { ...config.request, detach: true }, false, decision.restartCount);
+  if (!config?.request) return;
+  // Whoever stopped or removed it during the delay wins: checked again under the lock.
+  const stillWanted = () => {
+    const state = readState(ctx.store, name);
+    return readConfig(ctx.store, name) !== undefined && !state?.stopRequested && containerStatus(ctx.store, name).status === "exited";
+  };
+  await runContainer(ctx, { ...config.request, detach: true }, false, decision.restartCount, stillWanted);
 }

@@ -267,6 +267,8 @@ export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcom
 export interface RunOutcome extends CgroupOutcome {
   /** undefined for a detached container: it is still running. */
   exitCode?: number;
+  /** `proceed` said no: nothing was started. */
+  cancelled?: boolean;
 }
 
 /**
@@ -278,12 +280,22 @@ function detachFrom(created: CreatedContainer): void {
   created.channel.helper.unref();
 }
 
-/** create + start + wait + finish: `diyc run` (and `diyc start`, with the stored request). */
-export async function runContainer(ctx: RuntimeContext, request: RunRequest, stdinIsTerminal: boolean, restartCount = 0): Promise<RunOutcome> {
+/**
+ * create + start + wait + finish: `diyc run` (and `diyc start`, with the stored request).
+ * `proceed`, checked once the name's lock is held, lets a restart give way to a
+ * `stop` or `rm` that came first.
+ */
+export async function runContainer(
+  ctx: RuntimeContext, request: RunRequest, stdinIsTerminal: boolean, restartCount = 0, proceed: () => boolean = () => true,
+): Promise<RunOutcome> {
   validateName("container", request.name); // before the name becomes a lock file's name
   primeCgroupMigration();
   ctx.store.ensure();
   const lock = ContainerLock.acquire(ctx.store, request.name, ctx.syscalls);
+  if (!proceed()) {
+    lock.release();
+    return { oomKilled: false, cancelled: true };
+  }
   let created: CreatedContainer;
   try {
     created = await createContainer(ctx, request, restartCount);

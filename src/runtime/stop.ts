@@ -45,9 +45,11 @@ export async function killContainer(ctx: RuntimeContext, name: string, signal: n
  */
 export async function stopContainer(ctx: RuntimeContext, name: string, timeoutSeconds: number): Promise<void> {
   requireContainer(ctx, name);
+  // Marked even when it is not running: between two runs of a restart policy
+  // (the backoff), this is what keeps the next one from starting.
+  await markStopRequested(ctx, name);
   const state = readState(ctx.store, name);
   if (state && isAlive(state.init)) {
-    await markStopRequested(ctx, name);
     ctx.syscalls.kill(state.init.pid, SIGTERM);
     if (!(await waitUntil(() => !isAlive(state.init), timeoutSeconds * 1000))) {
       try {

@@ -235,6 +235,15 @@ describeRoot("restart policies, done by the monitor", () => {
     expect(view("loop")!.status).toBe("exited");
   });
 
+  test("stop during the backoff between two runs ends the cycle too", async () => {
+    expect(diyc(root, ["run", "-d", "--restart", "always", "crashy", "busybox", "sh", "-c", "exit 1"]).code).toBe(0);
+    await until(() => (view("crashy")?.restartCount as number) >= 2, 10_000);
+    expect(diyc(root, ["stop", "-t", "1", "crashy"]).code).toBe(0);
+    const count = view("crashy")!.restartCount;
+    await Bun.sleep(2500); // longer than the backoff at this count
+    expect(view("crashy")).toMatchObject({ status: "exited", restartCount: count });
+  });
+
   test("bad policies are refused", () => {
     expect(diyc(root, ["run", "-d", "--restart", "sometimes", "x", "busybox", "true"])).toMatchObject({ code: 125 });
     expect(diyc(root, ["run", "--restart", "always", "x", "busybox", "true"])).toMatchObject({ code: 125 });
