@@ -53,24 +53,22 @@ export function hostCgroups(store: Store, trace?: (line: string) => void): Cgrou
 }
 
 /** Creates the container's cgroup with its limits, and moves the init into it. */
-export function placeInCgroup(cgroups: CgroupManager, name: string, pid: number, resources: LinuxResources | undefined): void {
+/**
+ * Creates the container's cgroup with its limits. It needs no pid, so the
+ * runtime does it while the helper starts and clones; the init is moved in
+ * afterwards (Cgroup.addProcess), still before any of its code runs.
+ */
+export function createContainerCgroup(cgroups: CgroupManager, name: string, resources: LinuxResources | undefined): Cgroup {
   // A cgroup left by a container whose diyc and monitor both died: it holds
   // no live process of ours (the name's lock is held and its init is dead).
   cgroups.open(name)?.remove();
-  let cgroup: Cgroup;
   try {
-    cgroup = cgroups.create(name, resources ?? {});
+    return cgroups.create(name, resources ?? {});
   } catch (error) {
     // Another container of this store may have just removed the shared parent
     // (releaseCgroup, when it looked empty): make it again, once.
     if (!(error instanceof CgroupError && error.errno === Errno.ENOENT)) throw error;
-    cgroup = cgroups.create(name, resources ?? {});
-  }
-  try {
-    cgroup.addProcess(pid);
-  } catch (error) {
-    cgroup.remove();
-    throw error;
+    return cgroups.create(name, resources ?? {});
   }
 }
 

@@ -19,7 +19,7 @@ import { exitCodeOf, HelperChannel, Sync } from "./helper-channel";
 import { ContainerLock, withContainerLock } from "./lock";
 import { identify } from "./process-identity";
 import { connectContainer, disconnectContainer, prepareNetwork, type NetworkRequest } from "./networking";
-import { cgroupViewForContainers, placeInCgroup, primeCgroupMigration, releaseCgroup, type CgroupOutcome } from "./limits";
+import { cgroupViewForContainers, createContainerCgroup, primeCgroupMigration, releaseCgroup, type CgroupOutcome } from "./limits";
 import { containerStatus } from "./status";
 import type { CgroupManager } from "../cgroups/index";
 import type { Store } from "./store";
@@ -147,6 +147,8 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     const stdio = request.detach ? (["ignore", "ignore", trace ? "inherit" : "ignore"] as const) : undefined;
     channel = HelperChannel.open(plan, encodePlan(plan, trace !== undefined), ctx.syscalls, stdio);
     trace?.(`HOST| ${plan.ops[0]!.describe}`);
+    // While the helper starts and clones: the cgroup needs no pid to exist.
+    const cgroup = createContainerCgroup(ctx.cgroups(), name, spec.linux.resources);
     const initPid = channel.expect(Sync.Pid, "clone the container").a;
     const monitor = identify(channel.helper.pid);
     const init = identify(initPid);
@@ -154,7 +156,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     writeState(store, name, { monitor, init, createdAtMs: Date.now(), ...(restartCount > 0 ? { restartCount } : {}) });
     trace?.(`HOST| init is pid ${initPid} on the host; monitor is pid ${monitor.pid}`);
 
-    placeInCgroup(ctx.cgroups(), name, initPid, spec.linux.resources);
+    cgroup.addProcess(initPid);
     connected = true;
     config.network = connectContainer(ctx, name, initPid, request.network);
     if (config.network) writeConfig(store, config);
