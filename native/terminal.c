@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -90,7 +91,8 @@ void terminal_relay(int master, int raw)
 		cfmakeraw(&rawmode);
 		tcsetattr(STDIN_FILENO, TCSANOW, &rawmode);
 	}
-	if (isatty(STDIN_FILENO))
+	int stdin_is_tty = isatty(STDIN_FILENO);
+	if (stdin_is_tty)
 		copy_window_size(STDIN_FILENO, master);
 	struct pollfd fds[2] = { { STDIN_FILENO, POLLIN, 0 }, { master, POLLIN, 0 } };
 	for (;;) {
@@ -107,8 +109,21 @@ void terminal_relay(int master, int raw)
 			ssize_t n = read(STDIN_FILENO, buffer, sizeof(buffer));
 			if (n > 0) {
 				write_all(master, buffer, (size_t)n);
+			} else if ((n == 0 && stdin_is_tty) || (n < 0 && errno == EIO)) {
+				/*
+				 * The user's terminal hung up (its window closed; in raw mode a
+				 * terminal gives no other end of input): hang up the container's
+				 * too. The kernel's hangup signals only the session leader, which
+				 * here is the namespace's pid 1 and ignores it, so the foreground
+				 * job gets its SIGHUP from us, as its shell would have sent it.
+				 * Closing the master (the caller does) then ends the shell's read.
+				 */
+				pid_t foreground = tcgetpgrp(master);
+				if (foreground > 0)
+					kill(-foreground, SIGHUP);
+				break;
 			} else if (n == 0 || errno != EINTR) {
-				/* Input ended: say so as a terminal would, with the EOF character. */
+				/* Input ended (a pipe, a file): say so as a terminal would, with the EOF character. */
 				char eof = 4;
 				write_all(master, &eof, 1);
 				fds[0].fd = -1;

@@ -3,6 +3,7 @@
 // reaching the container's foreground job, window resizes, exit status.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DIYC, isRoot, removeStore, tempStore } from "../helpers/diyc";
 
@@ -35,5 +36,15 @@ describeRoot("an interactive shell with -it", () => {
     expect(out).toContain("\n20 90\n");
     expect(out).toContain("\n/dev/pts/0\n");
     expect(out).toEndWith("\nEXIT=4\n");
+  }, 60_000);
+
+  test("closing the terminal hangs up the container's: its job and shell end, diyc returns, --rm removes it", () => {
+    // A job in the foreground, not the shell, is what must get the hangup (SIGHUP).
+    const child = Bun.spawnSync(["python3", SESSION, "30", "100", "wait:# ", "send:sleep 100\\n", "wait:sleep 100", "pause:0.5", "hangup",
+      "--", DIYC, "--root", root, "run", "--rm", "-it", "hangup", "busybox", "sh"]);
+    const out = child.stdout.toString();
+    expect(out).not.toContain("HUNG");
+    expect(out).toMatch(/\nEXIT=\d+\n$/);
+    expect(existsSync(join(root, "containers", "hangup"))).toBe(false);
   }, 60_000);
 });
