@@ -22,6 +22,17 @@ export function cgroupParentFor(store: Store): string {
   return `diyc-${new Bun.CryptoHasher("sha256").update(store.root).digest("hex").slice(0, 10)}`;
 }
 
+let mountinfo: string | undefined;
+
+/**
+ * The host's mount table, read once per diyc process: the cgroup detection,
+ * the migration priming and the container's /sys/fs/cgroup all need it, and
+ * cgroup mounts do not change during one command.
+ */
+function hostMountinfo(): string {
+  return (mountinfo ??= readFileSync("/proc/self/mountinfo", "utf8"));
+}
+
 /**
  * Starts the kernel's slow path of cgroup migration early, on another thread.
  *
@@ -34,7 +45,7 @@ export function cgroupParentFor(store: Store): string {
  * thread builds the container; when the init is moved into its own cgroup
  * a few ms later, the wait has already been paid.
  */
-export function primeCgroupMigration(mountinfo = readFileSync("/proc/self/mountinfo", "utf8")): void {
+export function primeCgroupMigration(mountinfo = hostMountinfo()): void {
   const mounts = parseCgroupMounts(mountinfo);
   // Any one hierarchy will do: the lock is global. "" stands for v2's single one.
   const [controller, mountpoint] = [...mounts.v1][0] ?? ["", mounts.v2];
@@ -49,7 +60,7 @@ export function primeCgroupMigration(mountinfo = readFileSync("/proc/self/mounti
 }
 
 export function hostCgroups(store: Store, trace?: (line: string) => void): CgroupManager {
-  return detectCgroupManager({ parent: cgroupParentFor(store), log: trace });
+  return detectCgroupManager({ parent: cgroupParentFor(store), log: trace, mountsText: hostMountinfo() });
 }
 
 /** Creates the container's cgroup with its limits, and moves the init into it. */
@@ -98,7 +109,7 @@ export function releaseCgroup(cgroups: CgroupManager, name: string): CgroupOutco
  * together), or the unified v2 tree. Inside the container's
  * cgroup namespace, each shows the container's own cgroup as its root.
  */
-export function cgroupViewForContainers(cgroups: CgroupManager, mountinfo = readFileSync("/proc/self/mountinfo", "utf8")): CgroupView {
+export function cgroupViewForContainers(cgroups: CgroupManager, mountinfo = hostMountinfo()): CgroupView {
   if (cgroups.version === "v2") return { version: "v2" };
   const mounts = parseCgroupMounts(mountinfo);
   const byMountpoint = new Map<string, string[]>();
