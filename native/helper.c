@@ -72,13 +72,15 @@ static int read_plan(int fd, struct plan *plan)
 	return 0;
 }
 
-static int join_namespaces(const struct plan *plan)
+/* setns into each namespace the plan names. 0, or -errno with *failed set to the op's index. */
+static int join_namespaces(const struct plan *plan, uint32_t *failed)
 {
 	for (uint32_t i = 0; i < plan->count; i++) {
 		const struct plan_op *op = &plan->ops[i];
 		uint64_t nstype;
 		if (op->code != OP_JOIN_NAMESPACE)
 			continue;
+		*failed = i;
 		if (plan_u64(op, 1, &nstype) < 0)
 			return -EINVAL;
 		int fd = open(plan_str(op, 0), O_RDONLY | O_CLOEXEC);
@@ -91,6 +93,17 @@ static int join_namespaces(const struct plan *plan)
 			return -saved;
 	}
 	return 0;
+}
+
+/*
+ * One of the plan's own steps failed in the helper (clone, setsid, setns):
+ * reported like a step of the init's, by index, so diyc names it with the
+ * plan's words ("clone new namespaces: mount, uts...: operation not permitted").
+ */
+static int step_error(int control_fd, const struct plan *plan, const struct plan_op *op, int err)
+{
+	sync_send(control_fd, SYNC_ERROR, (int32_t)(op - plan->ops), err);
+	return 1;
 }
 
 /* The init's side: wait for CONTINUE, then run the plan. Never returns. */
@@ -192,10 +205,12 @@ int main(int argc, char **argv)
 	 * 2. a session of our own for a detached container: the user's terminal
 	 * and its signals no longer reach the monitor. Then namespaces to join.
 	 */
-	if (plan_find(&plan, OP_DETACH) && setsid() < 0)
-		return helper_error(control_fd, HELPER_SETSID, errno);
-	if ((rc = join_namespaces(&plan)) < 0)
-		return helper_error(control_fd, HELPER_SETNS, -rc);
+	const struct plan_op *detach = plan_find(&plan, OP_DETACH);
+	if (detach && setsid() < 0)
+		return step_error(control_fd, &plan, detach, errno);
+	uint32_t failed = 0;
+	if ((rc = join_namespaces(&plan, &failed)) < 0)
+		return step_error(control_fd, &plan, &plan.ops[failed], -rc);
 
 	/* 3. the init, in its new namespaces, parked on its end of a socketpair */
 	struct log_pipes log;
@@ -205,7 +220,7 @@ int main(int argc, char **argv)
 		return helper_error(control_fd, HELPER_SOCKETPAIR, errno);
 	pid_t init = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags | SIGCHLD, NULL, NULL, NULL, 0);
 	if (init < 0)
-		return helper_error(control_fd, HELPER_CLONE, errno);
+		return clone_op ? step_error(control_fd, &plan, clone_op, errno) : helper_error(control_fd, HELPER_CLONE, errno);
 	if (init == 0) {
 		close(control_fd);
 		close(sockets[0]);

@@ -59,6 +59,16 @@ static void log_file_open(struct log_file *lf)
 	lf->size = (lf->fd >= 0 && fstat(lf->fd, &st) == 0) ? (uint64_t)st.st_size : 0;
 }
 
+/* Opens the log the plan names (OP_LOG: path, size bound). 0, or -1 without one. */
+static int log_file_from_plan(const struct plan *plan, struct log_file *lf)
+{
+	const struct plan_op *op = plan_find(plan, OP_LOG);
+	if (!op || !(lf->path = plan_str(op, 0)) || plan_u64(op, 1, &lf->max_bytes) < 0)
+		return -1;
+	log_file_open(lf);
+	return 0;
+}
+
 static void log_file_rotate(struct log_file *lf)
 {
 	char old[4096];
@@ -92,10 +102,8 @@ void log_drain(const struct plan *plan, const struct log_pipes *log)
 {
 	static char buffer[16384];
 	struct log_file lf = { NULL, 0, 0, -1 };
-	const struct plan_op *op = plan_find(plan, OP_LOG);
-	if (!op || !(lf.path = plan_str(op, 0)) || plan_u64(op, 1, &lf.max_bytes) < 0)
+	if (log_file_from_plan(plan, &lf) < 0)
 		return;
-	log_file_open(&lf);
 	struct pollfd fds[2] = { { log->out[0], POLLIN, 0 }, { log->err[0], POLLIN, 0 } };
 	const char streams[2] = { 'o', 'e' };
 	int open_pipes = 2;
@@ -126,11 +134,9 @@ void log_drain(const struct plan *plan, const struct log_pipes *log)
 void log_drain_terminal(const struct plan *plan, int master)
 {
 	static char buffer[16384];
-	const struct plan_op *op = plan_find(plan, OP_LOG);
 	struct log_file lf = { NULL, 0, 0, -1 };
-	if (!op || !(lf.path = plan_str(op, 0)) || plan_u64(op, 1, &lf.max_bytes) < 0)
+	if (log_file_from_plan(plan, &lf) < 0)
 		return;
-	log_file_open(&lf);
 	for (;;) {
 		ssize_t n = read(master, buffer, sizeof(buffer));
 		if (n > 0)

@@ -95,18 +95,14 @@ static void write_exit_record(const char *path, int status)
 
 static void run_cleanup_hook(const struct plan *plan)
 {
-	for (uint32_t i = 0; i < plan->count; i++) {
-		if (plan->ops[i].code != OP_CLEANUP_HOOK)
-			continue;
-		char **argv = plan_list(&plan->ops[i], 0);
-		if (!argv || !argv[0])
-			return;
-		/* The hook must not inherit our forwarding handlers' targets. */
-		for (int sig = 1; sig < 32; sig++)
-			signal(sig, SIG_DFL);
-		execv(argv[0], argv);
-		return; /* best effort: the next diyc command reconciles */
-	}
+	const struct plan_op *hook = plan_find(plan, OP_CLEANUP_HOOK);
+	char **argv = hook ? plan_list(hook, 0) : NULL;
+	if (!argv || !argv[0])
+		return;
+	/* The hook must not inherit our forwarding handlers' targets. */
+	for (int sig = 1; sig < 32; sig++)
+		signal(sig, SIG_DFL);
+	execv(argv[0], argv); /* best effort: if it fails, the next diyc command reconciles */
 }
 
 /*
@@ -146,9 +142,9 @@ int monitor_run(const struct plan *plan, pid_t init, int control_fd, const struc
 	int status = wait_for(init);
 	forward_to = 0;
 
-	for (uint32_t i = 0; i < plan->count; i++)
-		if (plan->ops[i].code == OP_EXIT_RECORD)
-			write_exit_record(plan_str(&plan->ops[i], 0), status);
+	const struct plan_op *record = plan_find(plan, OP_EXIT_RECORD);
+	if (record && plan_str(record, 0))
+		write_exit_record(plan_str(record, 0), status);
 
 	/* diyc is still there: it cleans up itself. Otherwise the hook does. */
 	if (sync_send(control_fd, SYNC_EXIT, status, 0) == 0)

@@ -109,22 +109,33 @@ static int make_dirs(const struct plan_op *op, const char *path, mode_t mode)
 	return 0;
 }
 
+/* "dir/name" -> "dir" in `parent` ("/" for "/name") and "name" in *name. 0 or -errno. */
+static int split_parent(const char *path, char parent[PATH_MAX], const char **name)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return -EINVAL;
+	size_t n = (size_t)(slash - path);
+	if (n >= PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(parent, path, n);
+	parent[n] = '\0';
+	if (n == 0)
+		strcpy(parent, "/");
+	*name = slash + 1;
+	return 0;
+}
+
 /* Creates an empty file (and its directories) to bind-mount a file onto. */
 static int make_file(const struct plan_op *op, const char *path)
 {
 	char parent[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-
-	if (slash && slash != path) {
-		size_t n = (size_t)(slash - path);
-		if (n >= sizeof(parent))
-			return -ENAMETOOLONG;
-		memcpy(parent, path, n);
-		parent[n] = '\0';
-		int rc = make_dirs(op, parent, 0755);
-		if (rc < 0)
-			return rc;
-	}
+	const char *name;
+	int rc = split_parent(path, parent, &name);
+	if (rc < 0)
+		return rc;
+	if ((rc = make_dirs(op, parent, 0755)) < 0)
+		return rc;
 	int fd = open_path(op, path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return fail();
@@ -169,20 +180,14 @@ static int op_mkdir(const struct plan_op *op)
 	return make_dirs(op, path, (mode_t)mode);
 }
 
-/* Splits "dir/name" into an fd for dir (inside the root) and name. */
+/* An fd for the directory of "dir/name" (inside the root), and name. */
 static int open_parent(const struct plan_op *op, const char *path, const char **name)
 {
 	char parent[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		return -EINVAL;
-	size_t n = (size_t)(slash - path);
-	if (n >= sizeof(parent))
-		return -ENAMETOOLONG;
-	memcpy(parent, path, n);
-	parent[n] = '\0';
-	*name = slash + 1;
-	int fd = open_path(op, n ? parent : "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	int rc = split_parent(path, parent, name);
+	if (rc < 0)
+		return rc;
+	int fd = open_path(op, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 	return fd < 0 ? fail() : fd;
 }
 
@@ -261,30 +266,6 @@ static int op_sethostname(const struct plan_op *op, int domain)
 		return -EINVAL;
 	int rc = domain ? setdomainname(name, strlen(name)) : sethostname(name, strlen(name));
 	return rc < 0 ? fail() : 0;
-}
-
-static int op_write_file(const struct plan_op *op)
-{
-	const char *path = plan_str(op, 0), *content = plan_str(op, 1);
-	uint64_t mode;
-	if (!path || !content || plan_u64(op, 2, &mode) < 0)
-		return -EINVAL;
-	int fd = open_path(op, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
-	if (fd < 0)
-		return fail();
-	size_t left = op->args[1].len;
-	while (left > 0) {
-		ssize_t n = write(fd, content, left);
-		if (n < 0) {
-			int saved = errno;
-			close(fd);
-			return -saved;
-		}
-		content += n;
-		left -= (size_t)n;
-	}
-	close(fd);
-	return 0;
 }
 
 /* Hides a path: an empty read-only tmpfs over a directory, /dev/null over a file. */
@@ -504,7 +485,6 @@ static int run_one(const struct plan_op *op, int sync_fd)
 	case OP_PIVOT_ROOT: return op_pivot_root(op);
 	case OP_SETHOSTNAME: return op_sethostname(op, 0);
 	case OP_SETDOMAINNAME: return op_sethostname(op, 1);
-	case OP_WRITE_FILE: return op_write_file(op);
 	case OP_MASK_PATH: return op_mask_path(op);
 	case OP_READONLY_PATH: return op_readonly_path(op);
 	case OP_SETRLIMIT: return op_setrlimit(op);

@@ -169,7 +169,6 @@ const char *plan_op_name(uint16_t code)
 	case OP_PIVOT_ROOT: return "pivot-root";
 	case OP_SETHOSTNAME: return "sethostname";
 	case OP_SETDOMAINNAME: return "setdomainname";
-	case OP_WRITE_FILE: return "write-file";
 	case OP_MASK_PATH: return "mask-path";
 	case OP_READONLY_PATH: return "readonly-path";
 	case OP_SETRLIMIT: return "setrlimit";

@@ -47,7 +47,6 @@ enum op_code {
 	OP_PIVOT_ROOT = 15,    /* () pivot_root to the opened root, detach the old one */
 	OP_SETHOSTNAME = 16,   /* (name) */
 	OP_SETDOMAINNAME = 17, /* (name) */
-	OP_WRITE_FILE = 18,    /* (path, content, u64 mode) */
 	OP_MASK_PATH = 19,     /* (path) hide: /dev/null over a file, empty ro tmpfs over a dir */
 	OP_READONLY_PATH = 20, /* (path, u64 flags to keep) bind onto itself, remount read-only */
 	OP_SETRLIMIT = 21,     /* (u64 resource, u64 soft, u64 hard) */

@@ -45,7 +45,7 @@ enum sync_type {
 	SYNC_START = 2,    /* exec the command */
 	/* init -> helper -> diyc */
 	SYNC_READY = 10,   /* every op before AWAIT_START succeeded */
-	SYNC_ERROR = 11,   /* op `a` failed with errno `b` */
+	SYNC_ERROR = 11,   /* op `a` failed with errno `b` (the init's, or the helper's own: clone, setsid, setns) */
 	SYNC_TERMINAL = 12, /* carries the pty master (SCM_RIGHTS); the helper keeps it, diyc is not told */
 	/* helper -> diyc */
 	SYNC_PID = 20,     /* a = host pid of the init */
@@ -60,9 +60,7 @@ enum helper_step {
 	HELPER_DECODE_PLAN = 2,
 	HELPER_CLONE = 3,
 	HELPER_SOCKETPAIR = 4,
-	HELPER_SETNS = 5,
-	HELPER_SETSID = 6,
-	HELPER_PIPE = 7,
+	HELPER_PIPE = 5,
 };
 
 struct sync_msg {

@@ -5,11 +5,9 @@ import { writeSync } from "node:fs";
 import { DiycError, UsageError } from "../linux/errors";
 import { containerFiles, readConfig } from "../runtime/container";
 import { followLog, readLog, tailLines, type LogChunk } from "../runtime/logs";
-import { requireContainer } from "../runtime/stop";
-import { containerStatus } from "../runtime/status";
+import { containerStatus, requireContainer } from "../runtime/status";
 import { has, last, parseArgs } from "./args";
 import type { Command } from "./context";
-import { runtimeContext } from "./runtime-context";
 
 function emit(chunk: LogChunk): void {
   let done = 0;
@@ -27,7 +25,7 @@ export const logs: Command = async (args, ctx) => {
   if (!name || extra.length > 0) throw new UsageError("logs needs exactly one container name");
   const tail = last(parsed, "tail");
   if (tail !== undefined && !/^\d{1,9}$/.test(tail)) throw new UsageError(`invalid --tail ${JSON.stringify(tail)}: a number of lines`);
-  requireContainer(runtimeContext(ctx, false), name);
+  requireContainer(ctx.store, name);
   if (readConfig(ctx.store, name)?.request?.detach === false) {
     throw new DiycError(`container ${name} ran in the foreground: its output went to the terminal, not to a log`);
   }

@@ -27,7 +27,8 @@ Options:
       --log-max-size N   a detached container's log is rotated past N bytes (k, m, g; default 10m)
       --volume HOST:CTR[:ro]  bind-mount a host path (repeatable; -v stays --verbose)
       --tmpfs PATH[:OPTS]     mount a tmpfs (repeatable)
-  -i, --interactive      keep stdin open (-i followed by an IPv4 address is --ip, as in the seed)
+  -i, --interactive      accepted as docker has it: in the foreground the command always reads
+                         your stdin, as in the seed (-i followed by an IPv4 address is --ip)
       --init             pid 1 is a small reaper that forwards signals to the command
       --security-opt seccomp=unconfined   no seccomp filter (default: docker-like deny list)
   -t, --tty              a terminal (pty) for the command: your terminal in raw mode, resizes

@@ -4,8 +4,7 @@
 import { DiycError, UsageError } from "../linux/errors";
 import { readConfig } from "../runtime/container";
 import { runContainer } from "../runtime/run";
-import { requireContainer } from "../runtime/stop";
-import { containerStatus } from "../runtime/status";
+import { containerStatus, requireContainer } from "../runtime/status";
 import { has, parseArgs } from "./args";
 import type { Command } from "./context";
 import { reportOutcome } from "./run";
@@ -20,7 +19,7 @@ export const start: Command = async (args, ctx) => {
   const [name, ...extra] = parsed.positionals;
   if (!name || extra.length > 0) throw new UsageError("start needs exactly one container name");
   const runtime = runtimeContext(ctx, ctx.verbose || has(parsed, "verbose"));
-  requireContainer(runtime, name);
+  requireContainer(ctx.store, name);
   const config = readConfig(ctx.store, name);
   if (!config?.request) throw new DiycError(`container ${name} has no stored configuration to start it with`);
   const status = containerStatus(ctx.store, name).status;

@@ -5,7 +5,7 @@ import { DiycError, UsageError } from "../linux/errors";
 import { formatStatsTable, statsJson, statsView, type StatsView } from "../cgroups/stats";
 import type { CgroupStats } from "../cgroups/index";
 import { listContainerNames } from "../runtime/list";
-import { containerExists, containerStatus } from "../runtime/status";
+import { containerStatus, requireContainer } from "../runtime/status";
 import { validateName } from "../spec/names";
 import { has, last, parseArgs } from "./args";
 import type { Command } from "./context";
@@ -34,7 +34,7 @@ export const stats: Command = async (args, ctx) => {
   const runtime = runtimeContext(ctx, false);
   const named = parsed.positionals.map((name) => validateName("container", name));
   for (const name of named) {
-    if (!containerExists(ctx.store, name)) throw new DiycError(`no such container: ${name}`);
+    requireContainer(ctx.store, name);
     if (containerStatus(ctx.store, name).status !== "running") throw new DiycError(`container ${name} is not running`);
   }
   const names = () => (named.length > 0 ? named : listContainerNames(ctx.store).filter((n) => containerStatus(ctx.store, n).status === "running"));

@@ -2,6 +2,7 @@
 // The plan carries bit masks; -v and the spec use the names.
 
 import { readFileSync } from "node:fs";
+import { DiycError } from "./errors";
 
 /** The highest capability number this kernel knows; bits above it cannot be dropped. */
 export function lastCapability(): number {
@@ -32,7 +33,7 @@ export function capabilityMask(names: string[]): bigint {
   let mask = 0n;
   for (const name of names) {
     const number = capabilityNumber(name);
-    if (number === undefined) throw new Error(`unknown capability ${name}`);
+    if (number === undefined) throw new DiycError(`unknown capability ${name}`);
     mask |= 1n << BigInt(number);
   }
   return mask;

@@ -7,6 +7,7 @@
 // test/unit/plan-compile.test.ts snapshots it without root.
 
 import { capabilityMask, capabilityNames } from "../linux/capabilities";
+import { DiycError } from "../linux/errors";
 import type { LinuxSeccomp, Mount, NamespaceType, Process, Spec } from "../spec/oci";
 import { compileSeccomp } from "../seccomp/bpf";
 import { DEV_SYMLINKS } from "../spec/defaults";
@@ -171,6 +172,11 @@ function packGids(gids: number[]): Uint8Array {
   return new Uint8Array(Uint32Array.from(gids).buffer);
 }
 
+/** "chown,kill" for -v: the names in a mask, short and lower-case; "none" for an empty one. */
+function capList(mask: bigint): string {
+  return capabilityNames(mask).map((c) => c.slice("CAP_".length).toLowerCase()).join(",") || "none";
+}
+
 /** The steps that drop privileges: bounding set, ids, capabilities, no_new_privs. */
 export function privilegeOps(proc: Process, lastCap: number): Op[] {
   const { user, capabilities: caps } = proc;
@@ -193,7 +199,7 @@ export function privilegeOps(proc: Process, lastCap: number): Op[] {
     {
       code: "SetCaps",
       args: [effective, permitted, inheritable],
-      describe: `capabilities: effective=${capabilityNames(effective).map((c) => c.slice(4).toLowerCase()).join(",") || "none"} inheritable=${capabilityNames(inheritable).length ? capabilityNames(inheritable).join(",") : "none"}`,
+      describe: `capabilities: effective=${capList(effective)} inheritable=${capList(inheritable)}`,
     },
     { code: "ClearAmbient", args: [], describe: "clear ambient capabilities" },
   );
@@ -210,7 +216,7 @@ const RLIMIT: Record<string, number> = {
 function rlimitOps(proc: Process): Op[] {
   return (proc.rlimits ?? []).map((limit) => {
     const resource = RLIMIT[limit.type];
-    if (resource === undefined) throw new Error(`unknown rlimit ${limit.type}`);
+    if (resource === undefined) throw new DiycError(`unknown rlimit ${limit.type} in process.rlimits`);
     return { code: "Setrlimit", args: [resource, limit.soft, limit.hard], describe: `setrlimit ${limit.type} ${limit.soft}/${limit.hard}` };
   });
 }
@@ -262,7 +268,7 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   ];
   if (inputs.detached) {
     ops.push(
-      { code: "Detach", args: [], describe: "" },
+      { code: "Detach", args: [], describe: "leave diyc's session (setsid)" },
       { code: "Log", args: [inputs.detached.logPath, inputs.detached.logMaxBytes], describe: "" },
     );
   }

@@ -1,6 +1,6 @@
 // The plan's wire format, read by native/plan.c (layout documented in native/plan.h).
 
-import { OpCode, type Op, type OpArg, type Plan } from "./ops";
+import { OpCode, type OpArg, type Plan } from "./ops";
 
 const MAGIC = "DIYCPLAN";
 export const PLAN_VERSION = 1;

@@ -20,7 +20,6 @@ export const OpCode = {
   PivotRoot: 15,
   Sethostname: 16,
   Setdomainname: 17,
-  WriteFile: 18,
   MaskPath: 19,
   ReadonlyPath: 20,
   Setrlimit: 21,

@@ -14,8 +14,6 @@ export interface ContainerConfig {
   name: string;
   image: string;
   createdAtMs: number;
-  /** --rm: delete the container when it exits. */
-  autoRemove: boolean;
   spec: Spec;
   /** What the user asked for, to start it again the same way. */
   request: RunRequest;

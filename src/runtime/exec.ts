@@ -11,7 +11,7 @@ import { readConfig, readState } from "./container";
 import { HelperChannel } from "./helper-channel";
 import { isAlive } from "./process-identity";
 import type { RuntimeContext } from "./run";
-import { requireContainer } from "./stop";
+import { requireContainer } from "./status";
 
 export interface ExecRequest {
   args: string[];
@@ -25,7 +25,7 @@ export interface ExecRequest {
 }
 
 export async function execInContainer(ctx: RuntimeContext, name: string, request: ExecRequest): Promise<number> {
-  requireContainer(ctx, name);
+  requireContainer(ctx.store, name);
   const config = readConfig(ctx.store, name);
   const state = readState(ctx.store, name);
   if (!config || !state?.startedAtMs || !isAlive(state.init)) throw new DiycError(`container ${name} is not running`);
@@ -49,6 +49,8 @@ export async function execInContainer(ctx: RuntimeContext, name: string, request
   return channel.runToExit((pid) => {
     ctx.trace?.(`HOST| process is pid ${pid} on the host; put it in the container's cgroup`);
     // Before any of its code runs, like the init: limits apply to exec'd processes too.
-    ctx.cgroups().open(name)?.addProcess(pid);
+    const cgroup = ctx.cgroups().open(name);
+    if (!cgroup) throw new DiycError(`container ${name} has no cgroup: its limits could not apply to the new process`);
+    cgroup.addProcess(pid);
   });
 }

@@ -33,9 +33,7 @@ export const HELPER_STEPS: Record<number, string> = {
   2: "decode the plan",
   3: "clone",
   4: "socketpair",
-  5: "setns",
-  6: "setsid",
-  7: "pipe",
+  5: "pipe",
 };
 
 const MESSAGE_SIZE = 16;

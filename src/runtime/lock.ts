@@ -3,7 +3,8 @@
 // hold "the same" lock on two different inodes.
 
 import { closeSync, openSync } from "node:fs";
-import { LOCK_EX, LOCK_UN, type Syscalls } from "../linux/syscalls";
+import { Errno, SyscallError } from "../linux/errors";
+import { LOCK_EX, LOCK_NB, LOCK_UN, type Syscalls } from "../linux/syscalls";
 import type { Store } from "./store";
 
 export class ContainerLock {
@@ -15,12 +16,22 @@ export class ContainerLock {
 
   /** Blocks until this process holds the container's lock. */
   static acquire(store: Store, name: string, syscalls: Syscalls): ContainerLock {
+    return ContainerLock.take(store, name, syscalls, LOCK_EX)!;
+  }
+
+  /** The lock if nobody holds it, else undefined (another diyc is working on the container). */
+  static tryAcquire(store: Store, name: string, syscalls: Syscalls): ContainerLock | undefined {
+    return ContainerLock.take(store, name, syscalls, LOCK_EX | LOCK_NB);
+  }
+
+  private static take(store: Store, name: string, syscalls: Syscalls, operation: number): ContainerLock | undefined {
     const path = store.containerLock(name);
     const fd = openSync(path, "a", 0o600);
     try {
-      syscalls.flock(fd, LOCK_EX, path);
+      syscalls.flock(fd, operation, path);
     } catch (error) {
       closeSync(fd);
+      if ((operation & LOCK_NB) && error instanceof SyscallError && error.errno === Errno.EWOULDBLOCK) return undefined;
       throw error;
     }
     return new ContainerLock(syscalls, fd, path);

@@ -3,14 +3,14 @@
 // sync barrier, and disconnecting after it exits. The kernel work itself is
 // in src/network/.
 
-import { closeSync, existsSync, openSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { DiycError } from "../linux/errors";
 import {
   attachContainer, bringUpLoopback, DEFAULT_NETWORK, detachContainer, formatPublish,
   loadNetworkConfig, reconcileNetwork, setupNetwork, type NetworkConfig, type PortMapping,
 } from "../network/index";
 import type { ContainerConfig } from "./container";
-import { LOCK_EX, LOCK_NB, LOCK_UN } from "../linux/syscalls";
+import { ContainerLock } from "./lock";
 import { containerStatus } from "./status";
 import type { RuntimeContext } from "./run";
 
@@ -47,23 +47,12 @@ function ensureReady(ctx: RuntimeContext, config: NetworkConfig): void {
  * (someone holds its lock: it may be starting right now).
  */
 function holdsLeaseRightfully(ctx: RuntimeContext, container: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(ctx.store.containerLock(container), "a", 0o600);
-  } catch {
-    return false; // no lock file: the container is long gone
-  }
-  try {
-    ctx.syscalls.flock(fd, LOCK_EX | LOCK_NB);
-  } catch {
-    closeSync(fd);
-    return true; // busy: another diyc is creating or removing it
-  }
+  const lock = ContainerLock.tryAcquire(ctx.store, container, ctx.syscalls);
+  if (!lock) return true; // busy: another diyc is creating or removing it
   try {
     return containerStatus(ctx.store, container).status !== "exited";
   } finally {
-    ctx.syscalls.flock(fd, LOCK_UN);
-    closeSync(fd);
+    lock.release();
   }
 }
 

@@ -3,20 +3,17 @@
 // unless forced; forced, it is killed first and its exit waited for.
 
 import { existsSync, rmSync } from "node:fs";
-import { DiycError, UsageError } from "../linux/errors";
-import { validateName } from "../spec/names";
+import { UsageError } from "../linux/errors";
 import { containerFiles, readState } from "./container";
 import { ContainerLock } from "./lock";
 import { isAlive } from "./process-identity";
 import { finishContainer, type RuntimeContext } from "./run";
-import { containerExists, containerStatus } from "./status";
+import { containerStatus, requireContainer } from "./status";
+import { killInit } from "./stop";
 import { waitUntil } from "./wait";
 
-const SIGKILL = 9;
-
 export async function removeContainer(ctx: RuntimeContext, name: string, force: boolean): Promise<void> {
-  validateName("container", name);
-  if (!containerExists(ctx.store, name)) throw new DiycError(`no such container: ${name}`);
+  requireContainer(ctx.store, name);
   const lock = ContainerLock.acquire(ctx.store, name, ctx.syscalls);
   try {
     const status = containerStatus(ctx.store, name);
@@ -38,12 +35,7 @@ export async function removeContainer(ctx: RuntimeContext, name: string, force: 
 async function killAndWait(ctx: RuntimeContext, name: string): Promise<void> {
   const state = readState(ctx.store, name);
   if (!state) return;
-  try {
-    ctx.syscalls.kill(state.init.pid, SIGKILL);
-  } catch {
-    // best effort: it may have exited since we looked
-  }
+  await killInit(ctx, name, state.init);
   const exitFile = containerFiles(ctx.store, name).exit;
-  const ended = await waitUntil(() => !isAlive(state.init) && (existsSync(exitFile) || !isAlive(state.monitor)), 5000);
-  if (!ended) throw new DiycError(`container ${name}: init pid ${state.init.pid} did not exit after SIGKILL`);
+  await waitUntil(() => existsSync(exitFile) || !isAlive(state.monitor), 5000);
 }

@@ -5,6 +5,7 @@
 
 import { copyFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { lastCapability } from "../linux/capabilities";
+import { SIGNALS } from "../linux/signals";
 import { DiycError, UsageError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
 import { compileContainerPlan } from "../plan/compile";
@@ -13,7 +14,7 @@ import { buildContainerSpec, type ContainerOptions } from "../spec/container-spe
 import { validateName } from "../spec/names";
 import {
   containerFiles, readConfig, readState, writeConfig, writeState,
-  type ContainerConfig, type ContainerFiles,
+  type ContainerConfig, type ContainerFiles, type ContainerState,
 } from "./container";
 import { exitCodeOf, HelperChannel, Sync } from "./helper-channel";
 import { ContainerLock, withContainerLock } from "./lock";
@@ -63,6 +64,7 @@ export type RestartPolicy =
 export interface CreatedContainer {
   name: string;
   config: ContainerConfig;
+  state: ContainerState;
   channel: HelperChannel;
   initPid: number;
 }
@@ -125,7 +127,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     rmSync(files.exit, { force: true });
     rmSync(files.state, { force: true });
     const config: ContainerConfig = {
-      name, image: request.image, createdAtMs: Date.now(), autoRemove: request.autoRemove, spec, request,
+      name, image: request.image, createdAtMs: Date.now(), spec, request,
     };
     writeConfig(store, config);
     prepareNetwork(ctx, name, request.network);
@@ -153,7 +155,8 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     const monitor = identify(channel.helper.pid);
     const init = identify(initPid);
     if (!monitor || !init) throw new DiycError(`container ${name}: its init (pid ${initPid}) died during set-up`);
-    writeState(store, name, { monitor, init, createdAtMs: Date.now(), ...(restartCount > 0 ? { restartCount } : {}) });
+    const state: ContainerState = { monitor, init, createdAtMs: Date.now(), ...(restartCount > 0 ? { restartCount } : {}) };
+    writeState(store, name, state);
     trace?.(`HOST| init is pid ${initPid} on the host; monitor is pid ${monitor.pid}`);
 
     cgroup.addProcess(initPid);
@@ -164,7 +167,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     trace?.("HOST| release the init: run the plan");
     channel.send(Sync.Continue);
     channel.expect(Sync.Ready, "set up the container");
-    return { name, config, channel, initPid };
+    return { name, config, state, channel, initPid };
   } catch (error) {
     await abandon(ctx, name, isNew, channel, connected ? request.network : undefined);
     throw error;
@@ -201,7 +204,6 @@ async function abandon(
 export async function startContainer(ctx: RuntimeContext, created: CreatedContainer): Promise<void> {
   ctx.trace?.("HOST| start: exec the command");
   created.channel.send(Sync.Start);
-  const state = readState(ctx.store, created.name);
   try {
     created.channel.expect(Sync.Started, "start the command");
   } catch (error) {
@@ -209,11 +211,10 @@ export async function startContainer(ctx: RuntimeContext, created: CreatedContai
     await created.channel.helper.exited;
     throw error;
   }
-  if (state) writeState(ctx.store, created.name, { ...state, startedAtMs: Date.now() });
+  writeState(ctx.store, created.name, { ...created.state, startedAtMs: Date.now() });
 }
 
-const FORWARDED_SIGNALS = ["SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGINT", "SIGQUIT", "SIGWINCH"] as const;
-const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGWINCH: 28 };
+const FORWARDED_SIGNALS = ["TERM", "HUP", "USR1", "USR2", "INT", "QUIT", "WINCH"] as const;
 
 /**
  * Waits for the container's exit while forwarding signals sent to diyc.
@@ -223,14 +224,14 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 
 export async function waitContainer(ctx: RuntimeContext, created: CreatedContainer, stdinIsTerminal: boolean): Promise<number> {
   const forward = (signal: string) => () => {
     try {
-      ctx.syscalls.kill(created.initPid, SIGNAL_NUMBERS[signal]!);
+      ctx.syscalls.kill(created.initPid, SIGNALS[signal]!);
     } catch {
       // best effort: the init may have exited between the signal and now
     }
   };
   const handlers = FORWARDED_SIGNALS
-    .filter((s) => !(stdinIsTerminal && (s === "SIGINT" || s === "SIGQUIT" || s === "SIGWINCH")))
-    .map((signal) => [signal, forward(signal)] as const);
+    .filter((s) => !(stdinIsTerminal && (s === "INT" || s === "QUIT" || s === "WINCH")))
+    .map((signal) => [`SIG${signal}` as const, forward(signal)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
   try {
     const message = await created.channel.receiveAsync();
@@ -259,7 +260,7 @@ export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcom
     if (state) writeState(ctx.store, name, { ...state, oomKilled: true });
   }
   disconnectContainer(ctx, name, config.network);
-  if (config.autoRemove) {
+  if (config.request.autoRemove) {
     ctx.trace?.(`HOST| remove container ${name} (--rm)`);
     rmSync(containerFiles(ctx.store, name).dir, { recursive: true, force: true });
   }

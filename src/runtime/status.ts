@@ -4,6 +4,8 @@
 // so after a crash or a reboot a stale container reads as exited.
 
 import { existsSync } from "node:fs";
+import { DiycError } from "../linux/errors";
+import { validateName } from "../spec/names";
 import { exitCodeOf } from "./helper-channel";
 import { containerFiles, readExitRecord, readState } from "./container";
 import { isAlive } from "./process-identity";
@@ -21,6 +23,12 @@ export interface ContainerStatus {
 
 export function containerExists(store: Store, name: string): boolean {
   return existsSync(containerFiles(store, name).dir);
+}
+
+/** Every command on a container starts here: a valid name, and a container of that name. */
+export function requireContainer(store: Store, name: string): void {
+  validateName("container", name);
+  if (!containerExists(store, name)) throw new DiycError(`no such container: ${name}`);
 }
 
 export function containerStatus(store: Store, name: string): ContainerStatus {

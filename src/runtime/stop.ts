@@ -3,22 +3,28 @@
 // until the monitor has recorded the exit and cleaned up.
 
 import { DiycError } from "../linux/errors";
-import { validateName } from "../spec/names";
+import { SIGNALS } from "../linux/signals";
 import { readState, writeState } from "./container";
 import { withContainerLock } from "./lock";
-import { isAlive } from "./process-identity";
+import { isAlive, type ProcessIdentity } from "./process-identity";
 import { waitUntil } from "./wait";
 import { finishContainer, type RuntimeContext } from "./run";
-import { containerExists, containerStatus } from "./status";
+import { containerExists, containerStatus, requireContainer } from "./status";
 
-const SIGKILL = 9;
-const SIGTERM = 15;
 /** How long the monitor (and its cleanup hook) may take after the init is gone. */
 const CLEANUP_PATIENCE_MS = 10_000;
 
-export function requireContainer(ctx: RuntimeContext, name: string): void {
-  validateName("container", name);
-  if (!containerExists(ctx.store, name)) throw new DiycError(`no such container: ${name}`);
+/**
+ * SIGKILL to the init, sent from outside its pid namespace (so it cannot be
+ * refused), and a wait until it is gone.
+ */
+export async function killInit(ctx: RuntimeContext, name: string, init: ProcessIdentity): Promise<void> {
+  try {
+    ctx.syscalls.kill(init.pid, SIGNALS.KILL!);
+  } catch {
+    // best effort: it may have exited since we looked
+  }
+  if (!(await waitUntil(() => !isAlive(init), 5000))) throw new DiycError(`container ${name}: init pid ${init.pid} did not exit after SIGKILL`);
 }
 
 /** Marks that the user ended this run: the restart policy must not bring it back. */
@@ -31,7 +37,7 @@ async function markStopRequested(ctx: RuntimeContext, name: string): Promise<voi
 
 /** Sends `signal` to the container's init. Refused unless it is running. */
 export async function killContainer(ctx: RuntimeContext, name: string, signal: number): Promise<void> {
-  requireContainer(ctx, name);
+  requireContainer(ctx.store, name);
   const state = readState(ctx.store, name);
   if (!state || !isAlive(state.init)) throw new DiycError(`container ${name} is not running`);
   await markStopRequested(ctx, name);
@@ -44,21 +50,14 @@ export async function killContainer(ctx: RuntimeContext, name: string, signal: n
  * that was itself killed cannot clean up: then we do it here.
  */
 export async function stopContainer(ctx: RuntimeContext, name: string, timeoutSeconds: number): Promise<void> {
-  requireContainer(ctx, name);
+  requireContainer(ctx.store, name);
   // Marked even when it is not running: between two runs of a restart policy
   // (the backoff), this is what keeps the next one from starting.
   await markStopRequested(ctx, name);
   const state = readState(ctx.store, name);
   if (state && isAlive(state.init)) {
-    ctx.syscalls.kill(state.init.pid, SIGTERM);
-    if (!(await waitUntil(() => !isAlive(state.init), timeoutSeconds * 1000))) {
-      try {
-        ctx.syscalls.kill(state.init.pid, SIGKILL);
-      } catch {
-        // best effort: it exited between the check and the kill
-      }
-      if (!(await waitUntil(() => !isAlive(state.init), 5000))) throw new DiycError(`container ${name} did not exit after SIGKILL`);
-    }
+    ctx.syscalls.kill(state.init.pid, SIGNALS.TERM!);
+    if (!(await waitUntil(() => !isAlive(state.init), timeoutSeconds * 1000))) await killInit(ctx, name, state.init);
   }
   await reconcileAfterExit(ctx, name);
 }

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { cgroupParentFor } from "../../src/runtime/limits";
 import { Store } from "../../src/runtime/store";
 import {
-  DIYC, diyc, isRoot, mountsUnder, pidsFromTrace, processExists, removeStore, tempStore, type Result,
+  DIYC, diyc, isRoot, pidsFromTrace, processExists, removeStore, tempStore, type Result,
 } from "../helpers/diyc";
 
 const CGROUP_ROOT = "/sys/fs/cgroup";
