@@ -18,6 +18,13 @@
 
 volatile sig_atomic_t terminal_window_changed;
 
+static void copy_window_size(int from, int to)
+{
+	struct winsize size;
+	if (ioctl(from, TIOCGWINSZ, &size) == 0)
+		ioctl(to, TIOCSWINSZ, &size);
+}
+
 /*
  * A terminal for the container: a pty from the container's own devpts (so
  * the command sees /dev/pts/0 and `tty` works), made the controlling
@@ -37,6 +44,13 @@ int op_terminal(int sync_fd)
 	int slave = open(slave_path, O_RDWR | O_NOCTTY);
 	if (slave < 0)
 		goto fail_master;
+	/*
+	 * The pty starts at the size of the user's terminal (still our stdin):
+	 * the monitor's relay passes the size on too, but only once it runs, and
+	 * by then the command may already have asked (`stty size` saw 0 0).
+	 */
+	if (isatty(STDIN_FILENO))
+		copy_window_size(STDIN_FILENO, slave);
 	if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0) {
 		int saved = errno;
 		close(slave);
@@ -66,13 +80,6 @@ static int write_all(int fd, const char *data, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
-}
-
-static void copy_window_size(int from, int to)
-{
-	struct winsize size;
-	if (ioctl(from, TIOCGWINSZ, &size) == 0)
-		ioctl(to, TIOCSWINSZ, &size);
 }
 
 /*

@@ -263,20 +263,30 @@ describeRoot("names under contention", () => {
 });
 
 describeRoot("terminals (-t) and --init", () => {
-  /** Runs a diyc command under a pty of `script`'s, as from a terminal of 40 rows and 100 columns. */
-  function underTerminal(command: string): string {
-    const child = Bun.spawnSync(["script", "-qec", `stty rows 40 cols 100; ${DIYC} --root ${root} ${command}`, "/dev/null"], { stdin: "ignore" });
-    return child.stdout.toString().replace(/\r/g, "");
+  /**
+   * Runs a diyc command under a pty of `script`'s, as from a terminal of 40
+   * rows and 100 columns. script's stdin is a pipe held open until the command
+   * ends: at EOF on its stdin script types the EOF character into the
+   * terminal, and if that lands before diyc switches the terminal to raw mode
+   * the line discipline keeps it as a NUL, which the container's terminal
+   * then echoes as "^@" into the output.
+   */
+  async function underTerminal(command: string): Promise<string> {
+    const child = Bun.spawn(["script", "-qec", `stty rows 40 cols 100; ${DIYC} --root ${root} ${command}`, "/dev/null"], { stdin: "pipe", stdout: "pipe" });
+    const output = await new Response(child.stdout).text();
+    await child.exited;
+    child.stdin.end();
+    return output.replace(/\r/g, "");
   }
 
-  test("run -t: a pty from the container's devpts, the window size passed on, TERM set", () => {
-    const out = underTerminal(`run --rm -t tty1 busybox sh -c 'tty; stty size; echo $TERM; ls -1 /dev/pts'`);
+  test("run -t: a pty from the container's devpts, the window size passed on, TERM set", async () => {
+    const out = await underTerminal(`run --rm -t tty1 busybox sh -c 'tty; stty size; echo $TERM; ls -1 /dev/pts'`);
     expect(out).toContain("/dev/pts/0\n40 100\nxterm\n0\nptmx\n");
   });
 
-  test("exec -t gets a terminal too", () => {
+  test("exec -t gets a terminal too", async () => {
     expect(diyc(root, ["run", "-d", "tty2", "busybox", "sleep", "30"]).code).toBe(0);
-    const out = underTerminal("exec -t tty2 sh -c 'tty; stty size'");
+    const out = await underTerminal("exec -t tty2 sh -c 'tty; stty size'");
     expect(out).toMatch(/\/dev\/pts\/\d+\n40 100\n/);
     expect(diyc(root, ["exec", "tty2", "tty"]).stdout).toBe("not a tty\n");
     expect(diyc(root, ["rm", "-f", "tty2"]).code).toBe(0);
