@@ -23,7 +23,8 @@ import { readIfExists, removeIfExists } from "./claim";
 import { writeHostsFiles } from "./hosts";
 import { claimAddress, leasesDir, listLeases, networkStateDir, releaseLeases, unusableReason, type Lease } from "./ipam";
 import { formatIpv4, parseIpv4, parseSubnet, type Subnet } from "./ipv4";
-import { deleteLink, findLink, getLink, MAX_LINK_NAME, setLinkUp, setMaster } from "./link";
+import { deleteLink, deleteLinkByIndex, findLink, getLink, listPorts, MAX_LINK_NAME, setLinkUp, setMaster } from "./link";
+import { formatMac, macForName } from "./mac";
 import { withNetlink, type NetlinkSocket } from "./netlink";
 import { assertOwnNetns, openNetlinkIn } from "./netns";
 import { addPortRules, deletePortRules, deleteTable, ensureNetworkRules, TABLE_PATTERN } from "./nftables";
@@ -232,6 +233,8 @@ export function cleanNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet)
   for (const container of attached) detachContainer(store, cfg, container, log);
   if (deleteTable(cfg.table)) log(`nft: delete table ip ${cfg.table}`);
   withNetlink((host) => {
+    const bridge = findLink(host, cfg.bridge);
+    if (bridge?.kind === "bridge") deleteStrayVeths(host, store, cfg, bridge.index, log);
     if (state?.createdBridge === true) {
       if (deleteLink(host, cfg.bridge)) log(`delete bridge ${cfg.bridge}`);
     } else if (findLink(host, cfg.bridge) !== undefined) {
@@ -304,6 +307,7 @@ export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachReq
     // The runtime holds the name, so anything still recorded under it is left
     // over from an earlier run that died before detaching.
     detachContainer(store, cfg, req.container, log);
+    deleteStrayVeths(host, store, cfg, bridge.index, log);
     const ip = claimAddress(store, { name: cfg.name, subnet: net.subnet, gateway: net.gateway }, req.container, requested);
     log(`lease ${ip}/${net.subnet.prefixLength} on network ${cfg.name} for ${req.container}`);
     const veth = hostVethName(req.container);
@@ -345,17 +349,52 @@ export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachReq
   });
 }
 
+export interface DetachOptions {
+  /**
+   * Every process of the container is gone, so its network namespace is too
+   * and the kernel deletes the veth pair with it: leave the veth alone. The
+   * kernel does that teardown asynchronously, holding the rtnl lock for about
+   * 16 ms (unregistering a device waits for RCU); a RTM_DELLINK of ours, or
+   * any rtnetlink request, would wait for it, and that wait was most of what a
+   * network added to `diyc run` (bench/results/network.md). Should something
+   * outside diyc still hold the namespace, the pair outlives the container:
+   * deleteStrayVeths removes it before its address is handed out again.
+   */
+  namespaceGone?: boolean;
+}
+
+/**
+ * Deletes the veths on the network's bridge that no lease accounts for: pairs
+ * whose container exited while something else (an `nsenter --net` shell, a
+ * bind mount of its /proc/PID/ns/net) kept its namespace, and so the pair,
+ * alive with the container's address. Runs before each attach claims an
+ * address, and at clean. A port is diyc's only if its MAC is the one diyc
+ * derives from its name (mac.ts); other ports on the bridge are left alone.
+ */
+function deleteStrayVeths(host: NetlinkSocket, store: Store, cfg: NetworkConfig, bridgeIndex: number, log: Log): void {
+  // Ports first, leases second: an attach claims its lease before it creates
+  // its veth, so every port listed here that belongs to a live attach has its
+  // lease on disk by the time the leases are read.
+  const ports = listPorts(host, bridgeIndex);
+  const leased = new Set(listLeases(store, cfg.name).map((lease) => hostVethName(lease.container)));
+  for (const port of ports) {
+    if (port.kind !== "veth" || leased.has(port.name) || port.address !== formatMac(macForName(port.name))) continue;
+    // By index: should the container run again meanwhile, its new veth (same name) is not this one.
+    if (deleteLinkByIndex(host, port)) log(`delete stray veth ${port.name}: no lease holds it`);
+  }
+}
+
 /**
  * Disconnects a container: its veth (if its namespace has not already taken
  * it down), its port rules and claims, its lease; then refreshes the others'
  * hosts files. Safe to run twice, after a crash, or after the network is gone.
  */
-export function detachContainer(store: Store, cfg: NetworkConfig, container: string, log: Log = quiet): void {
+export function detachContainer(store: Store, cfg: NetworkConfig, container: string, log: Log = quiet, options: DetachOptions = {}): void {
   parseNetworkConfig(cfg);
   const veth = hostVethName(container);
   // Deleting one end of a veth pair deletes both. When the container's netns
-  // died first, the kernel has already removed the pair.
-  if (withNetlink((host) => deleteLink(host, veth))) log(`delete veth ${veth}`);
+  // died first, the kernel has already removed the pair, or is removing it.
+  if (!options.namespaceGone && withNetlink((host) => deleteLink(host, veth))) log(`delete veth ${veth}`);
   // Port rules exist only while their claims do (claims are made first), so a
   // container without claims needs no nft process at all: it keeps exit fast.
   // Rules are deleted before their claims are released, so a crash in between

@@ -19,6 +19,7 @@ import {
   IFLA_MASTER,
   ifinfomsg,
   NetlinkError,
+  NLM_F_DUMP,
   RTM_DELLINK,
   RTM_GETLINK,
   RTM_NEWLINK,
@@ -43,6 +44,11 @@ export interface LinkInfo {
 
 export function getLinkRequest(name: string): Request {
   return { type: RTM_GETLINK, flags: 0, body: encodeAttrs(ifinfomsg(), [attrString(IFLA_IFNAME, name)]), subject: name };
+}
+
+/** A dump of the links enslaved to `masterIndex` (the kernel filters on IFLA_MASTER). */
+export function listPortsRequest(masterIndex: number): Request {
+  return { type: RTM_GETLINK, flags: NLM_F_DUMP, body: encodeAttrs(ifinfomsg(), [attrU32(IFLA_MASTER, masterIndex)]), subject: `ports of ifindex ${masterIndex}` };
 }
 
 export function setLinkUpRequest(link: { name: string; index: number }): Request {
@@ -77,6 +83,11 @@ export function deleteLinkRequest(name: string): Request {
   return { type: RTM_DELLINK, flags: 0, body: encodeAttrs(ifinfomsg(), [attrString(IFLA_IFNAME, name)]), subject: name };
 }
 
+/** Deletes by index: a later link that took the same name is never hit. */
+export function deleteLinkByIndexRequest(link: { name: string; index: number }): Request {
+  return { type: RTM_DELLINK, flags: 0, body: ifinfomsg({ index: link.index }), subject: link.name };
+}
+
 /** Decodes an RTM_NEWLINK message (a GETLINK answer). */
 export function decodeLink(payload: Uint8Array): LinkInfo {
   const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
@@ -107,6 +118,12 @@ export function getLink(sock: NetlinkSocket, name: string): LinkInfo {
   return link;
 }
 
+/** The ports of a bridge. */
+export function listPorts(sock: NetlinkSocket, masterIndex: number): LinkInfo[] {
+  // Filtered again here: the filter is the kernel's courtesy, not a promise.
+  return sock.request(listPortsRequest(masterIndex)).map((m) => decodeLink(m.payload)).filter((link) => link.master === masterIndex);
+}
+
 export function setLinkUp(sock: NetlinkSocket, link: { name: string; index: number }): void {
   sock.request(setLinkUpRequest(link));
 }
@@ -118,4 +135,9 @@ export function setMaster(sock: NetlinkSocket, link: { name: string; index: numb
 /** Deletes a link; returns false if it was already gone (deleting is idempotent). */
 export function deleteLink(sock: NetlinkSocket, name: string): boolean {
   return sock.requestUnless(deleteLinkRequest(name), Errno.ENODEV) !== undefined;
+}
+
+/** Deletes that very link (by its index); returns false if it was already gone. */
+export function deleteLinkByIndex(sock: NetlinkSocket, link: { name: string; index: number }): boolean {
+  return sock.requestUnless(deleteLinkByIndexRequest(link), Errno.ENODEV) !== undefined;
 }

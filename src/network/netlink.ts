@@ -30,6 +30,8 @@ const SO_RCVTIMEO = 20;
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_ACK = 0x4;
 export const NLM_F_EXCL = 0x200;
+/** NLM_F_ROOT | NLM_F_MATCH: every object of the kind, in as many parts as it takes, then NLMSG_DONE. */
+export const NLM_F_DUMP = 0x300;
 export const NLM_F_CREATE = 0x400;
 
 export const NLMSG_ERROR = 2;

@@ -74,10 +74,13 @@ export function connectContainer(ctx: RuntimeContext, name: string, pid: number,
   return { mode: "bridge", network: request.config.name, ip: attachment.ip, publish: request.publish.map(formatPublish) };
 }
 
-/** After the init exited: free the veth (if the kernel has not), the lease and the port rules. */
+/**
+ * After the init exited: free the lease and the port rules. The veth pair
+ * goes with the container's network namespace (see DetachOptions).
+ */
 export function disconnectContainer(ctx: RuntimeContext, name: string, record: NetworkRecord | undefined): void {
   if (record?.mode !== "bridge" || !record.network) return;
   const config = loadNetworkConfig(ctx.store, record.network);
   if (!config) return; // the network was cleaned, and took the container's share with it
-  detachContainer(ctx.store, config, name, hostLog(ctx));
+  detachContainer(ctx.store, config, name, hostLog(ctx), { namespaceGone: true });
 }

@@ -158,6 +158,19 @@ async function until(what: string, check: () => boolean, ms = 5000): Promise<voi
   }
 }
 
+/**
+ * A container's veth pair goes with its network namespace: the kernel deletes
+ * it, asynchronously, once the container's last process is gone (diyc does not
+ * wait for that; see DetachOptions in src/network/index.ts).
+ */
+async function vethsGone(containers: Iterable<string>): Promise<void> {
+  const veths = [...containers].map(hostVethName);
+  await until(`the kernel to delete ${veths.join(", ")}`, () => {
+    const links = hostLinks();
+    return veths.every((veth) => !links.includes(veth));
+  }, 3000);
+}
+
 /** Container A's command: its view of its network on stdout, then httpd with a CGI that prints the client's address. */
 const WEB = [
   "sh", "-c",
@@ -252,7 +265,7 @@ describeRoot("diyc run on a network of its own", () => {
     expect(leases()).toEqual({ [aIp]: aName });
   }, 30000);
 
-  test("B (automatic address) fetches A by address and by name; the host by address and on the published port", () => {
+  test("B (automatic address) fetches A by address and by name; the host by address and on the published port", async () => {
     names.add("bfetch");
     const b = diyc(root, ["run", "--rm", "--net", bridge, "bfetch", "busybox", "sh", "-c",
       `ip -o -4 addr show eth0; cat /etc/hosts; wget -q -O - http://${aIp}:8080/; wget -q -O - http://${aName}:8080/`], { env: ENV });
@@ -268,7 +281,7 @@ describeRoot("diyc run on a network of its own", () => {
     expect(hostFetch(`http://${gateway}:${gwPort}/`)).toBe("hello-from-a\n");
     // B is gone: its lease, its veth, its line in A's hosts file.
     expect(leases()).toEqual({ [aIp]: aName });
-    expect(hostLinks()).not.toContain(hostVethName("bfetch"));
+    await vethsGone(["bfetch"]);
     expect(readFileSync(join(root, "containers", aName, "hosts"), "utf8")).not.toContain("bfetch");
   }, 60000);
 
@@ -369,8 +382,7 @@ describeRoot("diyc run on a network of its own", () => {
       expect(codes.every((c) => c === 137)).toBe(true);
     }
     expect(leases()).toEqual({ [aIp]: aName });
-    const links = hostLinks();
-    for (const n of scale) expect(links).not.toContain(hostVethName(n));
+    await vethsGone(scale);
     const aHosts = readFileSync(join(root, "containers", aName, "hosts"), "utf8");
     for (const n of scale) expect(aHosts).not.toMatch(new RegExp(`\\t${n}\\n`));
     for (const n of scale) expect(existsSync(join(root, "containers", n))).toBe(false);
@@ -409,7 +421,7 @@ describeRoot("diyc run on a network of its own", () => {
       expect(await stop(x)).toBe(137);
     }
     expect(ip in leases()).toBe(false);
-    expect(hostLinks()).not.toContain(hostVethName("relx"));
+    await vethsGone(["relx"]);
     // The host still caches X's MAC for the address: the case that failed.
     const cached = /lladdr (\S+)/.exec(neighbour())?.[1];
     expect(cached).toBeDefined();
@@ -422,6 +434,37 @@ describeRoot("diyc run on a network of its own", () => {
     } finally {
       expect(await stop(y)).toBe(137);
     }
+    expect(ip in leases()).toBe(false);
+  }, 30000);
+
+  test("a namespace held past its container keeps the veth; the next attach deletes it before the address is leased again", async () => {
+    const ip = `${prefix}11`;
+    const stray = hostVethName("strayx");
+    const x = await start("strayx", ["--net", bridge, "-i", ip], ["sleep", "60"]);
+    // Something outside diyc keeps the container's network namespace: a process of the test's own in it.
+    const holder = Bun.spawn(["nsenter", "-t", String(x.init), "-n", "sleep", "60"], { stdin: "ignore" });
+    try {
+      await until("the holder to join the namespace", () => {
+        try {
+          return readlinkSync(`/proc/${holder.pid}/ns/net`) === readlinkSync(`/proc/${x.init}/ns/net`);
+        } catch {
+          return false;
+        }
+      });
+      expect(await stop(x)).toBe(137);
+      expect(ip in leases()).toBe(false);
+      expect(sh(["ip", "-o", "link", "show", "master", bridge]).stdout).toContain(`${stray}@`);
+      names.add("strayy");
+      const y = diyc(root, ["run", "-v", "--rm", "--net", bridge, "-i", ip, "strayy", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"], { env: ENV });
+      expect(y.code).toBe(0);
+      expect(y.stderr).toContain(`HOST| delete stray veth ${stray}: no lease holds it\n`);
+      expect(y.stdout).toContain(`inet ${ip}/24 `);
+      expect(hostLinks()).not.toContain(stray);
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.exited;
+    }
+    await vethsGone(["strayx", "strayy"]);
     expect(ip in leases()).toBe(false);
   }, 30000);
 
@@ -450,7 +493,7 @@ describeRoot("diyc run on a network of its own", () => {
     expect(sh(["curl", "-s", "--noproxy", "*", "--max-time", "2", `http://127.0.0.1:${port}/`]).code).not.toBe(0);
   }, 30000);
 
-  test("bad input: exit 125, one line, nothing made", () => {
+  test("bad input: exit 125, one line, nothing made", async () => {
     const cases: [string, string[], RegExp][] = [
       ["bad1", ["--net", bridge, "-i", `${prefix}999`], /invalid address/],
       ["bad2", ["--net", bridge, "-i", `10.213.${(octet % 254) + 1}.5`], /cannot be used/],
@@ -472,8 +515,8 @@ describeRoot("diyc run on a network of its own", () => {
       results.push(`${name} ${r.code} ${message.test(r.stderr)} ${r.stderr.split("\n").length} ${r.stderr.startsWith("diyc: ")}`);
       expect(`${name} ${r.code}: ${r.stderr}`).toMatch(new RegExp(`^${name} 125: diyc: [^\\n]*\\n$`));
       expect(existsSync(join(root, "containers", name))).toBe(false);
-      expect(hostLinks()).not.toContain(hostVethName(name));
     }
+    await vethsGone(cases.map(([name]) => name));
     expect(results).toEqual(cases.map(([name]) => `${name} 125 true 2 true`));
     expect(leases()).toEqual({ [aIp]: aName });
     expect(portClaims().sort()).toEqual([`tcp-${gwPort}`, `tcp-${loPort}`].sort());
@@ -489,7 +532,7 @@ describeRoot("diyc run on a network of its own", () => {
     expect(leases()).toEqual({});
     expect(portClaims()).toEqual([]);
     expect(portRules()).not.toContain("diyc container");
-    expect(hostLinks()).not.toContain(hostVethName(aName));
+    await vethsGone([aName]);
     expect(a.stderr).toContain(`HOST| release lease ${aIp} of ${aName}`);
     expect(existsSync(join(root, "containers", aName))).toBe(false);
   }, 30000);

@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { addAddressRequest, addDefaultRouteRequest } from "../../src/network/address";
 import { createBridgeRequest } from "../../src/network/bridge";
 import { parseIpv4, parseSubnet } from "../../src/network/ipv4";
-import { decodeLink, deleteLinkRequest, getLinkRequest, setAddressRequest, setLinkUpRequest, setMasterRequest } from "../../src/network/link";
+import { decodeLink, deleteLinkByIndexRequest, deleteLinkRequest, getLinkRequest, listPortsRequest, setAddressRequest, setLinkUpRequest, setMasterRequest } from "../../src/network/link";
 import { formatMac, macForIpv4, macForName } from "../../src/network/mac";
 import { decodeAttrs, decodeMessages, encodeMessage, NetlinkError } from "../../src/network/netlink";
 import { createVethRequest, hostVethName } from "../../src/network/veth";
@@ -116,6 +116,15 @@ describe("netlink request encoding", () => {
     const body = hex(`${ZERO_IFINFO} 0a000300 64747374 31000000`);
     expect(bytesHex(encodeMessage(deleteLinkRequest("dtst1"), 5))).toBe(hex(`2c000000 1100 0500 05000000 00000000`) + body);
     expect(bytesHex(encodeMessage(getLinkRequest("dtst1"), 5))).toBe(hex(`2c000000 1200 0500 05000000 00000000`) + body);
+  });
+
+  test("delete by index: ifinfomsg with the index, no name", () => {
+    expect(bytesHex(encodeMessage(deleteLinkByIndexRequest({ name: "dtst1", index: 9 }), 5)))
+      .toBe(hex(`20000000 1100 0500 05000000 00000000 00000000 09000000 00000000 00000000`));
+  });
+
+  test("list a bridge's ports: a GETLINK dump (REQUEST|ACK|ROOT|MATCH) filtered by IFLA_MASTER", () => {
+    expect(bytesHex(encodeMessage(listPortsRequest(7), 5))).toBe(hex(`28000000 1200 0503 05000000 00000000 ${ZERO_IFINFO} 08000a00 07000000`));
   });
 });
 
