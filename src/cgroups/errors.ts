@@ -6,7 +6,7 @@
 
 import { DiycError, errnoName, errnoText } from "../linux/errors";
 
-export type CgroupOp = "mkdir" | "rmdir" | "write" | "read" | "detect" | "config";
+export type CgroupOp = "mkdir" | "rmdir" | "write" | "read" | "bpf" | "detect" | "config";
 
 export class CgroupError extends DiycError {
   constructor(

@@ -1,6 +1,7 @@
 // File operations on cgroupfs, behind an interface.
 //
-// Every cgroup operation diyc does is one of five file operations. Drivers get
+// Every cgroup operation diyc does is one of five file operations, plus, on
+// v2, attaching a device program to a cgroup's directory. Drivers get
 // a CgroupFs passed in: `hostCgroupFs` does them on the real filesystem, and
 // `MimicCgroupFs` (./mimic.ts) does them on a plain temporary directory while
 // imitating what cgroupfs does on mkdir (the kernel fills a new cgroup with its
@@ -8,8 +9,10 @@
 // is what `diyc -v` prints.
 
 import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeSync } from "node:fs";
-import { Errno } from "../linux/errors";
+import { attachDeviceProgram, loadDeviceProgram } from "../linux/bpf";
+import { Errno, SyscallError } from "../linux/errors";
 import { CgroupError, errnoOf } from "./errors";
+import type { DeviceProgram } from "./v2/devices";
 
 export interface CgroupFs {
   /** mkdir(2), not recursive: EEXIST is an error, so two creators never share a cgroup. */
@@ -20,6 +23,8 @@ export interface CgroupFs {
   write(path: string, value: string): void;
   read(path: string): string;
   exists(path: string): boolean;
+  /** v2: loads a device program (./v2/devices.ts) and attaches it to the cgroup at `path`. */
+  attachDeviceProgram(path: string, program: DeviceProgram): void;
 }
 
 export const hostCgroupFs: CgroupFs = {
@@ -50,6 +55,25 @@ export const hostCgroupFs: CgroupFs = {
   exists(path) {
     return existsSync(path);
   },
+  attachDeviceProgram(path, program) {
+    try {
+      const cgroupFd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
+      try {
+        const programFd = loadDeviceProgram(program.instructions, path);
+        try {
+          attachDeviceProgram(cgroupFd, programFd, path);
+        } finally {
+          closeSync(programFd);
+        }
+      } finally {
+        closeSync(cgroupFd);
+      }
+    } catch (error) {
+      // `cgroup bpf /sys/fs/cgroup/diyc/web: operation not permitted (EPERM) [bpf BPF_PROG_ATTACH]`
+      const step = error instanceof SyscallError ? error.syscall : "open";
+      throw new CgroupError("bpf", path, errnoOf(error), step, { cause: error });
+    }
+  },
 };
 
 function attempt<T>(op: "mkdir" | "rmdir" | "write" | "read", path: string, body: () => T): T {
@@ -78,6 +102,10 @@ export function tracedCgroupFs(inner: CgroupFs, log: (line: string) => void): Cg
     },
     read: (path) => inner.read(path),
     exists: (path) => inner.exists(path),
+    attachDeviceProgram(path, program) {
+      log(`HOST| cgroup bpf: attach a device program (${program.rules} allow rules, ${program.instructions.length / 8} instructions) to ${path}`);
+      inner.attachDeviceProgram(path, program);
+    },
   };
 }
 

@@ -13,7 +13,8 @@
 //     joining a v1 cpuset with no cpus/mems (ENOSPC), memory above memsw or
 //     memsw below memory (EINVAL), enabling a v2 controller the level does
 //     not offer (ENOENT), rmdir of a cgroup with processes or children (EBUSY);
-//   - writing a file that does not exist fails (ENOENT), as on cgroupfs.
+//   - writing a file that does not exist fails (ENOENT), as on cgroupfs;
+//   - a v2 cgroup keeps the device programs attached to it (devicePrograms).
 // It records every write, for tests of the order.
 
 import { appendFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -21,6 +22,7 @@ import { basename, dirname, join } from "node:path";
 import { Errno } from "../linux/errors";
 import { CgroupError } from "./errors";
 import { type CgroupFs, hostCgroupFs } from "./fs";
+import type { DeviceProgram } from "./v2/devices";
 
 /** What v1 writes for "no limit" (PAGE_COUNTER_MAX pages of 4 KiB). */
 const V1_UNLIMITED = "9223372036854771712";
@@ -134,6 +136,14 @@ export class MimicCgroupFs implements CgroupFs {
 
   exists(path: string): boolean {
     return hostCgroupFs.exists(path);
+  }
+
+  /** The device programs attached, by cgroup directory (a cgroup holds them, not files). */
+  readonly devicePrograms = new Map<string, DeviceProgram[]>();
+
+  attachDeviceProgram(path: string, program: DeviceProgram): void {
+    if (!this.exists(path)) throw new CgroupError("bpf", path, Errno.ENOENT, "open");
+    this.devicePrograms.set(path, [...(this.devicePrograms.get(path) ?? []), program]);
   }
 
   /** Sets a file as the kernel would (usage counters, oom_kill), for stats tests. */

@@ -13,7 +13,7 @@
 import { dlopen, FFIType, read, type Pointer } from "bun:ffi";
 import { SyscallError } from "./errors";
 
-const { i32, u32, u64, ptr, cstring } = FFIType;
+const { i32, u32, u64, i64, ptr, cstring } = FFIType;
 
 const lib = dlopen("libc.so.6", {
   __errno_location: { args: [], returns: ptr },
@@ -34,6 +34,9 @@ const lib = dlopen("libc.so.6", {
   ioctl: { args: [i32, u64, ptr], returns: i32 },
   memfd_create: { args: [cstring, u32], returns: i32 },
   fcntl: { args: [i32, i32, i32], returns: i32 },
+  // For system calls libc has no wrapper for (bpf). Variadic in C; every
+  // argument here is an integer or a pointer, passed in registers either way.
+  syscall: { args: [i64, i32, ptr, u32], returns: i64 },
 });
 
 export const symbols = lib.symbols;

@@ -5,7 +5,8 @@
 // that every cgroup directory it made is gone.
 
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Cgroup, detectCgroupManager, hostCgroupFs, V1CgroupManager, V2CgroupManager } from "../../src/cgroups";
 import { parseCgroupMounts } from "../../src/cgroups/detect";
@@ -208,6 +209,49 @@ describe.skipIf(!isRoot || unified === undefined || !existsSync(BUSYBOX))("cgrou
       expect(existsSync(join(unified!, parent, "limited"))).toBe(false);
     }
     v2.removeParent();
+    expect(existsSync(join(unified!, parent))).toBe(false);
+  }, 20_000);
+
+  // The device program applies here as on a pure v2 host: the kernel runs the
+  // programs of a process's cgroup2 cgroup on every device open and mknod,
+  // whatever the v1 devices controller says besides.
+  test("devices: the eBPF program allows a container /dev's devices and mknod of any, and refuses opening others (EPERM)", async () => {
+    const v2 = new V2CgroupManager({ root: unified!, parent, fs: hostCgroupFs });
+    const cgroup = v2.create("devices", {});
+    const nodes = mkdtempSync(join(tmpdir(), "diyc-devices-"));
+    const sh = (script: string) => [BUSYBOX, "sh", "-c", `cd ${nodes}; ${script}`];
+    try {
+      // 1:3 is /dev/null's number (allowed), 1:11 /dev/kmsg's and 7:0 the first loop device's (not).
+      const made = Bun.spawnSync(sh(`${BUSYBOX} mknod null c 1 3 && ${BUSYBOX} mknod kmsg c 1 11 && ${BUSYBOX} mknod loop b 7 0`));
+      expect(made.exitCode).toBe(0);
+      const inside = Bun.spawn(sh([
+        "read go",
+        "echo written > null && echo null: written",
+        `${BUSYBOX} mknod made c 1 11 && echo mknod: allowed`,
+        "(exec 3<kmsg) 2>&1 && echo kmsg: opened",
+        "(exec 3<loop) 2>&1 && echo loop: opened",
+      ].join("; ")), { stdin: "pipe", stdout: "pipe" });
+      started.push(inside);
+      cgroup.addProcess(inside.pid);
+      inside.stdin.write("go\n");
+      await inside.stdin.end();
+      expect(await new Response(inside.stdout).text()).toBe([
+        "null: written",
+        "mknod: allowed",
+        "sh: can't open kmsg: Operation not permitted",
+        "sh: can't open loop: Operation not permitted",
+        "",
+      ].join("\n"));
+      // The same opens from outside the cgroup: it is the program that refused them.
+      const outside = Bun.spawnSync(sh("(exec 3<kmsg) && echo kmsg: opened"));
+      expect(outside.stdout.toString()).toBe("kmsg: opened\n");
+    } finally {
+      rmSync(nodes, { recursive: true, force: true });
+      for (const proc of started) proc.kill("SIGKILL");
+      await Promise.all(started.map((proc) => proc.exited));
+      removeAndCheck(cgroup);
+      v2.removeParent();
+    }
     expect(existsSync(join(unified!, parent))).toBe(false);
   }, 20_000);
 });

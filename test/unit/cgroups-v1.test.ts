@@ -157,6 +157,7 @@ describe("v1 driver on a mimic of cgroupfs", () => {
       rmdir: (p) => mimic.rmdir(p),
       read: (p) => mimic.read(p),
       exists: (p) => mimic.exists(p),
+      attachDeviceProgram: (p, program) => mimic.attachDeviceProgram(p, program),
       write: (p, v) => {
         if (p.endsWith("pids.max")) throw new CgroupError("write", p, Errno.EBUSY);
         mimic.write(p, v);

@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CgroupError, detectCgroupManager, sharesToWeight } from "../../src/cgroups";
+import { CgroupError, DEFAULT_DEVICE_RULES, detectCgroupManager, sharesToWeight } from "../../src/cgroups";
+import { compileDeviceProgram } from "../../src/cgroups/v2/devices";
 import { mimicV2Host } from "../../src/cgroups/mimic";
 import { Errno } from "../../src/linux/errors";
 
@@ -36,6 +37,9 @@ describe("v2 driver on a mimic of cgroupfs", () => {
       { path: cg("diyc/test/cgroup.subtree_control"), value: "+cpuset +cpu +memory +pids" },
     ]);
     expect(file(cg("diyc/test/web/cgroup.controllers"))).toBe("cpuset cpu memory pids");
+
+    // v2 has no devices files: the allow-list is an eBPF program attached to the cgroup.
+    expect(fs.devicePrograms.get(cg("diyc/test/web"))).toEqual([compileDeviceProgram(DEFAULT_DEVICE_RULES)]);
 
     // A second container: everything is enabled already, no subtree write.
     fs.writes.length = 0;

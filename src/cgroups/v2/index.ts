@@ -8,11 +8,9 @@
 //   2. mkdir ROOT/PARENT/ID (EEXIST: refuse) and check that the controllers the
 //      limits need arrived in its cgroup.controllers;
 //   3. every controller writes its limits.
+//   4. attach the device program (./devices.ts): v2 has no devices files, so
+//      the allow-list the v1 driver writes is an eBPF program here.
 // A failure after the mkdir removes ROOT/PARENT/ID again.
-//
-// Device control is not here: v2 has no devices files; it takes an eBPF
-// program of type BPF_PROG_TYPE_CGROUP_DEVICE attached to the cgroup. Not yet
-// done; see docs/cgroups.md.
 
 import { join } from "node:path";
 import type { LinuxResources } from "../../spec/resources";
@@ -24,12 +22,16 @@ import type { Cgroup, CgroupId, CgroupManager, CgroupStats } from "../types";
 import type { V2Controller } from "./controller";
 import { cpuV2, sampleCpuV2 } from "./cpu";
 import { cpusetV2 } from "./cpuset";
+import { compileDeviceProgram } from "./devices";
+import { DEFAULT_DEVICE_RULES } from "../v1/devices";
 import { memoryV2, oomKilledV2 } from "./memory";
 import { pidsV2 } from "./pids";
 import { availableControllers, enableForChildren } from "./subtree";
 
 const CONTROLLERS: readonly V2Controller[] = [cpusetV2, cpuV2, memoryV2, pidsV2];
 const NAMES = CONTROLLERS.map((c) => c.name);
+/** The same allow-list as v1's devices.allow (../v1/devices.ts), compiled once. */
+const DEFAULT_DEVICE_PROGRAM = compileDeviceProgram(DEFAULT_DEVICE_RULES);
 
 export interface V2Options {
   /** The cgroup2 mount point, e.g. /sys/fs/cgroup. */
@@ -87,6 +89,7 @@ export class V2CgroupManager implements CgroupManager {
         }
       }
       for (const controller of CONTROLLERS) controller.apply(this.fs, dir, resources);
+      this.fs.attachDeviceProgram(dir, DEFAULT_DEVICE_PROGRAM);
     } catch (error) {
       // Best effort: the directory is new and holds no process, so rmdir works
       // unless cgroupfs itself fails; the original error is the one to report.
