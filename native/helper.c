@@ -198,8 +198,9 @@ int main(int argc, char **argv)
 	if ((rc = read_plan(control_fd, &plan)) < 0)
 		return helper_error(control_fd, rc == -EINVAL ? HELPER_DECODE_PLAN : HELPER_READ_PLAN, -rc);
 	const struct plan_op *clone_op = plan_find(&plan, OP_CLONE);
-	if (clone_op)
-		plan_u64(clone_op, 0, &clone_flags);
+	/* An undecodable flags argument must not become 0: that would clone into the host's namespaces. */
+	if (clone_op && plan_u64(clone_op, 0, &clone_flags) < 0)
+		return step_error(control_fd, &plan, clone_op, EINVAL);
 
 	/*
 	 * 2. a session of our own for a detached container: the user's terminal

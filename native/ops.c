@@ -501,7 +501,7 @@ static int run_one(const struct plan_op *op, int sync_fd)
 	case OP_SECCOMP: return op_seccomp(op);
 	case OP_UNSHARE: return op_unshare(op);
 	case OP_TERMINAL: return op_terminal(sync_fd);
-	case OP_FORK_REAPER: return op_fork_reaper(sync_fd);
+	case OP_FORK_REAPER: return op_fork_reaper();
 	case OP_CHDIR: return op_chdir(op);
 	case OP_CLOEXEC_FDS: return op_cloexec_fds(op);
 	case OP_RESET_SIGNALS: return op_reset_signals();

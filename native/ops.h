@@ -12,6 +12,6 @@
 int ops_run(const struct plan *plan, int sync_fd, int trace_fd);
 
 /* Ops that live in files of their own: reaper.c (terminal.c declares op_terminal). */
-int op_fork_reaper(int sync_fd);
+int op_fork_reaper(void);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,14 +26,21 @@ static void reaper_forward(int sig)
 		kill(reaper_child, sig);
 }
 
-int op_fork_reaper(int sync_fd)
+int op_fork_reaper(void)
 {
 	pid_t child = fork();
 	if (child < 0)
 		return -errno;
 	if (child == 0)
 		return 0; /* the command's side: on to exec */
-	close(sync_fd); /* the helper learns of the exec from the child's copy alone */
+	/*
+	 * Never exec'd, this process would keep every close-on-exec fd for the
+	 * container's life: the sync socket (the helper learns of the exec from
+	 * the child's copy alone) and the -v trace, which is diyc's stderr and
+	 * would hold open a pipe `diyc run -v -d --init ... | tail` waits on.
+	 * A reaper needs no fd but the container's stdio.
+	 */
+	syscall(SYS_close_range, 3U, ~0U, 0U);
 	reaper_child = child;
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGCHLD && sig != SIGKILL && sig != SIGSTOP)

@@ -69,9 +69,11 @@ export const hostCgroupFs: CgroupFs = {
         closeSync(cgroupFd);
       }
     } catch (error) {
-      // `cgroup bpf /sys/fs/cgroup/diyc/web: operation not permitted (EPERM) [bpf BPF_PROG_ATTACH]`
-      const step = error instanceof SyscallError ? error.syscall : "open";
-      throw new CgroupError("bpf", path, errnoOf(error), step, { cause: error });
+      // `cgroup bpf /sys/fs/cgroup/diyc/web: operation not permitted (EPERM) [bpf BPF_PROG_ATTACH]`;
+      // an error without an errno (no bpf syscall on this architecture) keeps its own message.
+      const errno = errnoOf(error);
+      if (errno === undefined) throw error;
+      throw new CgroupError("bpf", path, errno, error instanceof SyscallError ? error.syscall : "open", { cause: error });
     }
   },
 };

@@ -3,7 +3,7 @@
 // `diyc: <message>`, and the error's exit code. Never a stack trace.
 
 import { writeSync } from "node:fs";
-import { DiycError, ExitCode, UsageError } from "../linux/errors";
+import { DiycError, ExitCode, fsErrorAsSyscallError, UsageError } from "../linux/errors";
 import { linuxSyscalls } from "../linux/syscalls";
 import { resolveStoreRoot, Store } from "../runtime/store";
 import { cleanup } from "./cleanup";
@@ -120,7 +120,9 @@ export async function main(invocation: Invocation): Promise<number> {
     // word is more likely a mistyped command than a container without an image.
     if (rest.length === 1 && !first.startsWith("-")) throw new UsageError(`unknown command ${JSON.stringify(first)}; see diyc --help`);
     return await run(rest, ctx);
-  } catch (error) {
+  } catch (caught) {
+    // A failed file operation (node:fs) names its syscall, errno and path like any SyscallError.
+    const error = fsErrorAsSyscallError(caught) ?? caught;
     if (error instanceof DiycError) {
       log(`diyc: ${error.message}`);
       return error.exitCode;

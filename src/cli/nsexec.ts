@@ -1,6 +1,6 @@
 // Entry point of bin/nsexec: `nsexec [-h] [-v] [-p] [-n] [-u HOSTNAME] [-m] [-i] [-U] [-C] CMD [ARG...]`.
 
-import { DiycError, ExitCode, UsageError } from "../linux/errors";
+import { DiycError, ExitCode, fsErrorAsSyscallError, UsageError } from "../linux/errors";
 import { linuxSyscalls } from "../linux/syscalls";
 import { runNsexec } from "../runtime/nsexec";
 import { validateHostname } from "../spec/container-spec";
@@ -54,7 +54,8 @@ async function main(argv: string[], env: Record<string, string | undefined>): Pr
 
 main(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),
-  (error) => {
+  (caught) => {
+    const error = fsErrorAsSyscallError(caught) ?? caught;
     process.stderr.write(`nsexec: ${error instanceof DiycError ? error.message : `internal error: ${(error as Error).message}`}\n`);
     process.exit(error instanceof DiycError ? error.exitCode : ExitCode.RuntimeError);
   },

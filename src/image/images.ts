@@ -20,7 +20,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join, posix, resolve } from "node:path";
-import { DiycError, SyscallError } from "../linux/errors";
+import { asDiycError, DiycError, SyscallError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
 import { writeJsonAtomic } from "../runtime/atomic";
 import type { Store } from "../runtime/store";
@@ -96,16 +96,6 @@ function withContext<T>(context: string, action: () => T): T {
     const diycError = asDiycError(error);
     throw new ImageError(`${context}: ${diycError.message}`, { cause: error });
   }
-}
-
-/** node:fs errors carry syscall, errno and path: make them a one-line SyscallError. */
-function asDiycError(error: unknown, path?: string): DiycError {
-  if (error instanceof DiycError) return error;
-  const nodeError = error as NodeJS.ErrnoException;
-  if (typeof nodeError?.errno === "number") {
-    return new SyscallError(nodeError.syscall ?? "fs", Math.abs(nodeError.errno), nodeError.path ?? path);
-  }
-  return new DiycError(String((error as Error)?.message ?? error), undefined, { cause: error });
 }
 
 /**

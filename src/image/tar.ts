@@ -85,13 +85,15 @@ function parseUncompressed(archive: Uint8Array): TarEntry[] {
     if (isZeroBlock(header)) return entries; // end of archive; trailing blocks are padding
     verifyChecksum(header, offset);
     const typeFlag = String.fromCharCode(header[156]!);
-    const size = overrides.size ?? readNumber(header, 124, 12, "size", offset);
+    const isMeta = typeFlag === "L" || typeFlag === "K" || typeFlag === "x" || typeFlag === "g";
+    // A pax size is the next file's: a meta header in between keeps its own.
+    const size = (isMeta ? undefined : overrides.size) ?? readNumber(header, 124, 12, "size", offset);
     const dataStart = offset + BLOCK;
     if (dataStart + size > archive.length) {
       throw corrupt(`truncated archive: entry at offset ${offset} needs ${size} bytes, ${archive.length - dataStart} remain`);
     }
     const data = archive.subarray(dataStart, dataStart + size);
-    if (typeFlag === "L" || typeFlag === "K" || typeFlag === "x" || typeFlag === "g") {
+    if (isMeta) {
       overrides = applyMetaHeader(typeFlag, data, overrides, offset);
     } else {
       entries.push(buildEntry(header, typeFlag, data, overrides, offset));

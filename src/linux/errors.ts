@@ -103,3 +103,23 @@ export class SyscallError extends DiycError {
     this.name = "SyscallError";
   }
 }
+
+/**
+ * Any error as a DiycError: node:fs errors carry syscall, errno and path, so
+ * they become a one-line SyscallError. Anything else (a bug) is wrapped as is.
+ */
+export function asDiycError(error: unknown, path?: string): DiycError {
+  if (error instanceof DiycError) return error;
+  const nodeError = error as NodeJS.ErrnoException;
+  if (typeof nodeError?.errno === "number") {
+    return new SyscallError(nodeError.syscall ?? "fs", Math.abs(nodeError.errno), nodeError.path ?? path);
+  }
+  return new DiycError(String((error as Error)?.message ?? error), undefined, { cause: error });
+}
+
+/** A node:fs error (errno, syscall, path) as a SyscallError; undefined for anything else. */
+export function fsErrorAsSyscallError(error: unknown): SyscallError | undefined {
+  return typeof (error as NodeJS.ErrnoException)?.errno === "number" && !(error instanceof DiycError)
+    ? (asDiycError(error) as SyscallError)
+    : undefined;
+}

@@ -5,7 +5,7 @@
 // exactly one claimer wins, and since the file was complete before it got its
 // name, a reader never sees it half-written (O_EXCL + write would allow that).
 
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** Creates `dir/name` holding `content` unless it exists; true if we created it. */
@@ -31,16 +31,6 @@ export function removeIfExists(path: string): boolean {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw err;
-  }
-}
-
-/** Reads a small state file; undefined if it does not exist (never claimed, or released). */
-export function readIfExists(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
 }

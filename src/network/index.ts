@@ -19,7 +19,8 @@ import { DiycError, UsageError } from "../linux/errors";
 import { NAME_PATTERN, validateName } from "../spec/names";
 import { addAddress, addDefaultRoute } from "./address";
 import { ensureBridge } from "./bridge";
-import { readIfExists, removeIfExists } from "./claim";
+import { readIfExists } from "../runtime/atomic";
+import { removeIfExists } from "./claim";
 import { writeHostsFiles } from "./hosts";
 import { claimAddress, leasesDir, listLeases, networkStateDir, releaseLeases, unusableReason, type Lease } from "./ipam";
 import { formatIpv4, parseIpv4, parseSubnet, type Subnet } from "./ipv4";
@@ -237,7 +238,7 @@ export function cleanNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet)
     if (bridge?.kind === "bridge") deleteStrayVeths(host, store, cfg, bridge.index, log);
     if (state?.createdBridge === true) {
       if (deleteLink(host, cfg.bridge)) log(`delete bridge ${cfg.bridge}`);
-    } else if (findLink(host, cfg.bridge) !== undefined) {
+    } else if (bridge !== undefined) {
       log(`bridge ${cfg.bridge} was not created by this store's setup: left alone`);
     }
   });
@@ -307,11 +308,13 @@ export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachReq
     // The runtime holds the name, so anything still recorded under it is left
     // over from an earlier run that died before detaching.
     detachContainer(store, cfg, req.container, log);
-    deleteStrayVeths(host, store, cfg, bridge.index, log);
     const ip = claimAddress(store, { name: cfg.name, subnet: net.subnet, gateway: net.gateway }, req.container, requested);
     log(`lease ${ip}/${net.subnet.prefixLength} on network ${cfg.name} for ${req.container}`);
     const veth = hostVethName(req.container);
     try {
+      // After the claim: the address's previous holder had released its lease
+      // before we could claim it, so its pair, if still on the bridge, is stray now.
+      deleteStrayVeths(host, store, cfg, bridge.index, log);
       claimPorts(store, req.publish.map((p) => ({ ...p, container: req.container, network: cfg.name, containerIp: ip })));
       for (const p of req.publish) log(`claim host port ${formatPublish(p)} for ${req.container}`);
       createVethPair(host, veth, CONTAINER_IFNAME, req.pid, parseIpv4(ip)!);
@@ -367,8 +370,8 @@ export interface DetachOptions {
  * Deletes the veths on the network's bridge that no lease accounts for: pairs
  * whose container exited while something else (an `nsenter --net` shell, a
  * bind mount of its /proc/PID/ns/net) kept its namespace, and so the pair,
- * alive with the container's address. Runs before each attach claims an
- * address, and at clean. A port is diyc's only if its MAC is the one diyc
+ * alive with the container's address. Runs in each attach right after it
+ * claims an address (before it makes its own veth), and at clean. A port is diyc's only if its MAC is the one diyc
  * derives from its name (mac.ts); other ports on the bridge are left alone.
  */
 function deleteStrayVeths(host: NetlinkSocket, store: Store, cfg: NetworkConfig, bridgeIndex: number, log: Log): void {

@@ -13,7 +13,8 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../linux/errors";
 import type { Store } from "../runtime/store";
-import { claimExclusive, readIfExists, removeIfExists } from "./claim";
+import { readIfExists } from "../runtime/atomic";
+import { claimExclusive, removeIfExists } from "./claim";
 import { parseIpv4 } from "./ipv4";
 
 export type Protocol = "tcp" | "udp";

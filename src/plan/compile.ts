@@ -94,7 +94,7 @@ export function cloneFlags(spec: Spec): number {
   return flags;
 }
 
-function describeClone(flags: number): string {
+export function describeClone(flags: number): string {
   const names = (Object.keys(NAMESPACE_FLAG) as NamespaceType[]).filter((t) => flags & NAMESPACE_FLAG[t]);
   return `clone new namespaces: ${names.join(", ")}`;
 }

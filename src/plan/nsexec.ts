@@ -2,7 +2,7 @@
 // No image and no pivot_root: the command sees the host's files, through a
 // private mount namespace so that the /proc remount stays inside.
 
-import { CLONE, launchOps } from "./compile";
+import { CLONE, describeClone, launchOps } from "./compile";
 import { MS } from "./mount-options";
 import type { Op, Plan } from "./ops";
 
@@ -33,7 +33,7 @@ export function nsexecCloneFlags(o: NsexecOptions): number {
 export function compileNsexecPlan(o: NsexecOptions): Plan {
   const flags = nsexecCloneFlags(o);
   const ops: Op[] = [
-    { code: "Clone", args: [flags], describe: "" },
+    { code: "Clone", args: [flags], describe: describeClone(flags) },
     { code: "Mount", args: ["", "/", "", MS.REC | MS.PRIVATE, ""], describe: "make / private, recursively" },
   ];
   if (o.pid) {

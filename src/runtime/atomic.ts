@@ -1,13 +1,14 @@
 // Atomic file writes: write a temporary file beside the target, then rename it
 // over the target. A reader sees the old file or the new one, never half of
-// either, even if diyc is killed in between.
+// either, even if diyc is killed in between. And the read that goes with it:
+// one open, where a missing file is an answer rather than an error.
 //
 // No fsync by default: it costs about 1 ms each on the container start path,
 // and what it protects against is a power loss, after which every container
 // is stopped anyway and its status is derived again from pids (status.ts).
 // Pass durable for data that must survive a crash of the machine.
 
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, durable = false): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -23,4 +24,14 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
 
 export function writeJsonAtomic(path: string, value: unknown, durable = false): void {
   writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", 0o644, durable);
+}
+
+/** Reads a small state file; undefined if it does not exist (never written, or removed). */
+export function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
 }

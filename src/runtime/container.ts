@@ -2,11 +2,11 @@
 // its state (pids and times), and the exit record the monitor writes.
 // Readers get undefined for a missing file; everything else is an error.
 
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Spec } from "../spec/oci";
 import type { RunRequest } from "./run";
-import { writeJsonAtomic } from "./atomic";
+import { readIfExists, writeJsonAtomic } from "./atomic";
+import { DiycError } from "../linux/errors";
 import type { ProcessIdentity } from "./process-identity";
 import type { Store } from "./store";
 
@@ -59,9 +59,15 @@ export function containerFiles(store: Store, name: string) {
 
 export type ContainerFiles = ReturnType<typeof containerFiles>;
 
+/** undefined if the file does not exist (one read, no separate stat: `rm` may delete it meanwhile). */
 function readJson<T>(path: string): T | undefined {
-  if (!existsSync(path)) return undefined;
-  return JSON.parse(readFileSync(path, "utf8")) as T;
+  const text = readIfExists(path);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new DiycError(`${path}: not valid JSON (${(error as Error).message})`);
+  }
 }
 
 export const readConfig = (store: Store, name: string) => readJson<ContainerConfig>(containerFiles(store, name).config);

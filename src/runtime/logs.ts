@@ -43,8 +43,10 @@ function readFileAt(path: string): { bytes: Uint8Array; inode: number } | undefi
   let fd: number;
   try {
     fd = openSync(path, "r");
-  } catch {
-    return undefined; // no such file: nothing logged yet, or not rotated yet
+  } catch (error) {
+    // No such file: nothing logged yet, or not rotated yet. Anything else (EACCES) is an error, not an empty log.
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
   }
   try {
     const { size, ino } = fstatSync(fd);

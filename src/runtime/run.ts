@@ -117,12 +117,13 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
   validateName("image", request.image);
   const lowerdir = ctx.imageRootfs(request.image);
   const files = containerFiles(store, name);
+  // The spec validates the rest of the request (-e, -w, --hostname): before anything is made.
+  const spec = buildContainerSpec({ ...request.options, name, etcFiles: files, network: request.network.mode });
   const isNew = claimContainer(store, name, request.image);
   let channel: HelperChannel | undefined;
   let connected = false;
   try {
     for (const dir of [files.upper, files.work, files.merged]) mkdirSync(dir, { recursive: true, mode: 0o755 });
-    const spec = buildContainerSpec({ ...request.options, name, etcFiles: files, network: request.network.mode });
     writeEtcFiles(files, spec.hostname!);
     rmSync(files.exit, { force: true });
     rmSync(files.state, { force: true });

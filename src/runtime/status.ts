@@ -43,8 +43,3 @@ export function containerStatus(store: Store, name: string): ContainerStatus {
   }
   return { status: "exited" };
 }
-
-/** The monitor outlives the init by the time it takes to record the exit and clean up. */
-export function monitorAlive(store: Store, name: string): boolean {
-  return isAlive(readState(store, name)?.monitor);
-}

@@ -50,16 +50,6 @@ export interface ResourceFlagValues {
   pidsLimit?: string;
 }
 
-/** The spelling of each flag, for the CLI's parser and for error messages. */
-export const resourceFlagNames: Record<keyof ResourceFlagValues, readonly string[]> = {
-  memory: ["-m", "--mem"],
-  memorySwap: ["--memory-swap"],
-  cpus: ["--cpus"],
-  cpuShares: ["--cpu-shares"],
-  cpusetCpus: ["--cpuset-cpus"],
-  pidsLimit: ["--pids-limit"],
-};
-
 export interface MachineFacts {
   /** CPUs online on this host (`navigator.hardwareConcurrency`, or /sys/devices/system/cpu/online). */
   onlineCpus: number;

@@ -71,10 +71,11 @@ export function processExists(pid: number): boolean {
   }
 }
 
-/** The cgroup directories of a store's containers (its parent, in every hierarchy). */
+/** The cgroup directories of a store's containers (its parent, in every hierarchy: v1's, a hybrid's unified one, or a v2 root's). */
 export function storeCgroups(root: string): string[] {
   const parent = cgroupParentFor(new Store(root));
-  return readdirSync("/sys/fs/cgroup").map((h) => `/sys/fs/cgroup/${h}/${parent}`).filter((d) => existsSync(d));
+  const candidates = [`/sys/fs/cgroup/${parent}`, ...readdirSync("/sys/fs/cgroup").map((h) => `/sys/fs/cgroup/${h}/${parent}`)];
+  return candidates.filter((d) => existsSync(d));
 }
 
 /**

@@ -192,23 +192,26 @@ describe.skipIf(!isRoot || unified === undefined || !existsSync(BUSYBOX))("cgrou
   test("create, join, refuse a limit with no controller, remove", async () => {
     const v2 = new V2CgroupManager({ root: unified!, parent, fs: hostCgroupFs });
     const cgroup = v2.create("procs", {});
-    expect(cgroup.paths).toEqual([join(unified!, parent, "procs")]);
-    const proc = Bun.spawn([BUSYBOX, "sh", "-c", `read go; exec ${BUSYBOX} sleep 30`], { stdin: "pipe" });
-    started.push(proc);
-    cgroup.addProcess(proc.pid);
-    expect(cgroup.pids()).toEqual([proc.pid]);
-    expect(readFileSync(`/proc/${proc.pid}/cgroup`, "utf8")).toContain(`0::/${parent}/procs\n`);
-    expect(cgroup.stats().cpu?.usageNs).toBeGreaterThanOrEqual(0);
-    proc.kill("SIGKILL");
-    await proc.exited;
-    removeAndCheck(cgroup);
+    try {
+      expect(cgroup.paths).toEqual([join(unified!, parent, "procs")]);
+      const proc = Bun.spawn([BUSYBOX, "sh", "-c", `read go; exec ${BUSYBOX} sleep 30`], { stdin: "pipe" });
+      started.push(proc);
+      cgroup.addProcess(proc.pid);
+      expect(cgroup.pids()).toEqual([proc.pid]);
+      expect(readFileSync(`/proc/${proc.pid}/cgroup`, "utf8")).toContain(`0::/${parent}/procs\n`);
+      expect(cgroup.stats().cpu?.usageNs).toBeGreaterThanOrEqual(0);
 
-    const offered = readFileSync(join(unified!, "cgroup.controllers"), "utf8").trim().split(/\s+/);
-    if (!offered.includes("pids")) {
-      expect(() => v2.create("limited", { pids: { limit: 5 } })).toThrow("the pids controller is not available here");
-      expect(existsSync(join(unified!, parent, "limited"))).toBe(false);
+      const offered = readFileSync(join(unified!, "cgroup.controllers"), "utf8").trim().split(/\s+/);
+      if (!offered.includes("pids")) {
+        expect(() => v2.create("limited", { pids: { limit: 5 } })).toThrow("the pids controller is not available here");
+        expect(existsSync(join(unified!, parent, "limited"))).toBe(false);
+      }
+    } finally {
+      for (const proc of started) proc.kill("SIGKILL");
+      await Promise.all(started.map((proc) => proc.exited));
+      removeAndCheck(cgroup);
+      v2.removeParent();
     }
-    v2.removeParent();
     expect(existsSync(join(unified!, parent))).toBe(false);
   }, 20_000);
 

@@ -298,6 +298,17 @@ describeRoot("terminals (-t) and --init", () => {
     expect(diyc(root, ["logs", "tty3"]).stdout.replace(/\r/g, "")).toBe("/dev/pts/0\ndone\n");
   });
 
+  test("--init: the reaper holds only the container's stdio, so `run -v -d --init … | cat` ends with diyc", async () => {
+    expect(diyc(root, ["run", "--rm", "--init", "init3", "busybox", "ls", "/proc/1/fd"])).toMatchObject({ code: 0, stdout: "0\n1\n2\n" });
+    // The -v trace is diyc's stderr: a reaper that kept it would hold this pipe open for the container's 30 s.
+    const run = Bun.spawn([DIYC, "--root", root, "run", "-v", "-d", "--init", "init4", "busybox", "sleep", "30"], { stdout: "pipe", stderr: "pipe" });
+    const traced = Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text()]);
+    expect(await run.exited).toBe(0);
+    const closed = await Promise.race([traced.then(() => true), Bun.sleep(5000).then(() => false)]);
+    expect(closed).toBe(true);
+    expect(diyc(root, ["rm", "-f", "init4"]).code).toBe(0);
+  });
+
   test("--init: pid 1 is a reaper; stop is quick because SIGTERM reaches the command", () => {
     const r = diyc(root, ["run", "--rm", "--init", "init1", "busybox", "sh", "-c", "cat /proc/1/comm; echo $$; exit 6"]);
     expect(r).toMatchObject({ code: 6, stdout: "diyc-helper\n2\n" });

@@ -36,8 +36,11 @@ const describeRoot = canRun ? describe : describe.skip;
 
 const BUSYBOX = "/bin/busybox";
 
+// A bare environment: no http_proxy and the like, so wget talks only to the addresses the tests made.
+const ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+
 function run(argv: string[]): { code: number; out: string } {
-  const p = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", env: ENV });
   return { code: p.exitCode ?? -1, out: p.stdout.toString() + p.stderr.toString() };
 }
 

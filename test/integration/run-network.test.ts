@@ -268,7 +268,7 @@ describeRoot("diyc run on a network of its own", () => {
   test("B (automatic address) fetches A by address and by name; the host by address and on the published port", async () => {
     names.add("bfetch");
     const b = diyc(root, ["run", "--rm", "--net", bridge, "bfetch", "busybox", "sh", "-c",
-      `ip -o -4 addr show eth0; cat /etc/hosts; wget -q -O - http://${aIp}:8080/; wget -q -O - http://${aName}:8080/`], { env: ENV });
+      `ip -o -4 addr show eth0; cat /etc/hosts; wget -q -O - http://${aIp}:8080/; grep -qw ${aName} /etc/hosts && wget -q -O - http://${aName}:8080/`], { env: ENV });
     expect(b.stderr).toBe("");
     expect(b.code).toBe(0);
     const bIp = /inet (\S+)\/24/.exec(b.stdout)?.[1];

@@ -2,7 +2,7 @@
 // inside (what a user would look at) and from the host, and every test
 // proves that nothing is left behind.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -22,6 +22,11 @@ afterAll(() => {
   removeStore(root);
 });
 
+// Once per test, not per run: a monitor leaked by a test's first run must not become the baseline of its second.
+beforeEach(() => {
+  helpersBefore = helperProcesses();
+});
+
 afterEach(() => {
   // No monitor, no mount and no container directory outlives a --rm run.
   expect(helperProcesses().filter((pid) => !helpersBefore.includes(pid))).toEqual([]);
@@ -30,7 +35,6 @@ afterEach(() => {
 
 /** Runs a shell script in a fresh --rm container and returns what it printed. */
 function inside(script: string, extra: string[] = []) {
-  helpersBefore = helperProcesses();
   const name = `c${Math.random().toString(36).slice(2, 10)}`;
   const result = diyc(root, ["run", "--rm", ...extra, name, "busybox", "sh", "-c", script]);
   expect(existsSync(join(root, "containers", name))).toBe(false);
@@ -139,7 +143,6 @@ describeRoot("exit statuses", () => {
   });
 
   test("128+N after signal N", async () => {
-    helpersBefore = helperProcesses();
     const run = Bun.spawn([join(import.meta.dir, "../../bin/diyc"), "--root", root, "run", "-v", "--rm", "sig", "busybox", "sh", "-c", "echo ready; sleep 30"],
       { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
     await run.stdout.getReader().read();
@@ -152,7 +155,6 @@ describeRoot("exit statuses", () => {
   });
 
   test("127 when not found, 126 when not executable, with one line", () => {
-    helpersBefore = helperProcesses();
     const missing = diyc(root, ["run", "--rm", "nf", "busybox", "no-such-command"]);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toBe('diyc: exec "no-such-command": executable file not found in $PATH\n');
@@ -162,7 +164,6 @@ describeRoot("exit statuses", () => {
   });
 
   test("125 for diyc's own errors, nothing half-made", () => {
-    helpersBefore = helperProcesses();
     const cases: [string[], RegExp][] = [
       [["run", "x", "no-such-image", "true"], /^diyc: no such image: no-such-image\n$/],
       [["run", "bad/name", "busybox", "true"], /^diyc: invalid container name "bad\/name"/],
@@ -182,7 +183,6 @@ describeRoot("exit statuses", () => {
 
 describeRoot("persistence, reruns and rm", () => {
   test("a container's files persist across runs; the image never changes; rm deletes it", () => {
-    helpersBefore = helperProcesses();
     const imageFiles = readdirSync(join(root, "images/busybox/rootfs/etc")).sort();
     expect(diyc(root, ["run", "keep", "busybox", "sh", "-c", "echo hello > /data; rm /etc/group"]).code).toBe(0);
     const again = diyc(root, ["run", "keep", "busybox", "sh", "-c", "cat /data; ls /etc/group 2>&1 || true"]);
@@ -199,7 +199,6 @@ describeRoot("persistence, reruns and rm", () => {
   });
 
   test("a name that is running is refused; diyc run forwards SIGTERM to the container", async () => {
-    helpersBefore = helperProcesses();
     const first = Bun.spawn([join(import.meta.dir, "../../bin/diyc"), "--root", root, "run", "-v", "--rm", "busy", "busybox", "sh", "-c",
       "trap 'echo got-term; exit 3' TERM; echo ready; while true; do sleep 0.1; done"], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
     const reader = first.stdout.getReader();
@@ -219,7 +218,6 @@ describeRoot("persistence, reruns and rm", () => {
   });
 
   test("-v into a pipe that closes early (| head -1) interrupts nothing: the container is made, run and removed", () => {
-    helpersBefore = helperProcesses();
     const r = Bun.spawnSync(["sh", "-c", `${join(import.meta.dir, "../../bin/diyc")} --root ${root} run -v --rm piped busybox true 2>&1 | head -1`]);
     expect(r.stdout.toString()).toStartWith("HOST| spawn the helper");
     expect(existsSync(join(root, "containers", "piped"))).toBe(false);
@@ -231,7 +229,6 @@ describeRoot("persistence, reruns and rm", () => {
   });
 
   test("the seed's form: diyc [options] NAME IMAGE CMD", () => {
-    helpersBefore = helperProcesses();
     const r = diyc(root, ["-v", "--rm", "seedform", "busybox", "hostname"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("seedform\n");
@@ -242,7 +239,11 @@ describeRoot("-v shows every step as it happens", () => {
   test("HOST| and CONTAINER| lines, in order, ending with exec", () => {
     const r = inside("true", ["-v"]);
     const lines = r.stderr.trim().split("\n");
-    const at = (text: string) => lines.findIndex((l) => l.includes(text));
+    const at = (text: string) => {
+      const index = lines.findIndex((l) => l.includes(text));
+      if (index < 0) throw new Error(`no trace line with ${JSON.stringify(text)}`);
+      return index;
+    };
     expect(lines[0]).toStartWith("HOST| spawn ");
     expect(at("HOST| clone new namespaces: mount, uts, ipc, pid")).toBeGreaterThan(0);
     expect(at("CONTAINER| mount overlay on")).toBeGreaterThan(at("HOST| release the init"));
@@ -254,7 +255,6 @@ describeRoot("-v shows every step as it happens", () => {
 
 describeRoot("a failing step names itself and leaves nothing", () => {
   test("a mount that fails inside the root reports the step and errno", () => {
-    helpersBefore = helperProcesses();
     // /etc/hostname as a directory in the container's layer makes the file bind mount fail.
     expect(diyc(root, ["run", "broken", "busybox", "true"]).code).toBe(0);
     const upper = join(root, "containers/broken/upper/etc/hostname");
@@ -271,7 +271,6 @@ describeRoot("a failing step names itself and leaves nothing", () => {
 
 describeRoot("hostile images cannot redirect mounts", () => {
   test("a symlinked /proc in the image stays inside the container", () => {
-    helpersBefore = helperProcesses();
     const tar = join(root, "evil.tar");
     const src = join(root, "evil-src");
     Bun.spawnSync(["mkdir", "-p", `${src}/bin`, `${src}/etc`, `${src}/tmp`]);

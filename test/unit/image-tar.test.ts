@@ -73,6 +73,19 @@ describe("parseTar: formats", () => {
     expect(text(parseTar(tar)[0])).toBe("abc");
   });
 
+  test("a pax size is the file's, not that of a GNU long-name header between them", () => {
+    const name = `${"d/".repeat(60)}file`;
+    const tar = makeTar([{ name, content: "abc", longNames: "gnu", pax: { size: "3" } }]);
+    // The writer puts L (2 blocks) before x (2 blocks); GNU tar may write them the other way round.
+    const swapped = new Uint8Array(tar.length);
+    swapped.set(tar.subarray(1024, 2048), 0);
+    swapped.set(tar.subarray(0, 1024), 1024);
+    swapped.set(tar.subarray(2048), 2048);
+    const [entry] = parseTar(swapped);
+    expect(entry!.path).toBe(name);
+    expect(text(entry)).toBe("abc");
+  });
+
   test("GNU base-256 numbers (uid over 2097151)", () => {
     const [entry] = parseTar(makeTar([{ name: "f", uid: 0o7777777 + 10, gid: 2 ** 32 }]));
     expect(entry).toMatchObject({ uid: 0o7777777 + 10, gid: 2 ** 32 });

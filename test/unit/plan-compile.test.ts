@@ -33,7 +33,11 @@ describe("container plan", () => {
 
   test("the order that matters: private before overlay, mounts before pivot_root, privileges last", () => {
     const s = steps(compile().ops);
-    const at = (prefix: string) => s.findIndex((line) => line.startsWith(prefix));
+    const at = (prefix: string) => {
+      const index = s.findIndex((line) => line.startsWith(prefix));
+      if (index < 0) throw new Error(`no step starting ${JSON.stringify(prefix)}`);
+      return index;
+    };
     expect(at("make / private")).toBeLessThan(at("mount overlay"));
     expect(at("mount overlay")).toBeLessThan(at("mount proc on /proc"));
     expect(at("mount tmpfs on /dev ")).toBeLessThan(at("mount devpts on /dev/pts"));
@@ -89,6 +93,7 @@ describe("nsexec plan", () => {
     const plan = compileNsexecPlan({ pid: true, net: true, uts: true, hostname: "myhost", ipc: false, user: false, cgroup: false, command: ["sh"], env: [], cwd: "/tmp" });
     expect(plan.ops[0]!.args[0]).toBe(CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWUTS);
     expect(steps(plan.ops)).toEqual([
+      "clone new namespaces: mount, uts, pid, network", // also what a clone failure is reported as
       "make / private, recursively",
       "mount proc on /proc (this pid namespace's view)",
       "sethostname myhost",

@@ -33,7 +33,6 @@ import type { DeviceRule } from "../v1/devices";
 const BPF_LDX_MEM_W = 0x61; // BPF_LDX | BPF_MEM | BPF_W: dst = *(u32 *)(src + off)
 const BPF_ALU32_AND_K = 0x54; // BPF_ALU | BPF_AND | BPF_K
 const BPF_ALU32_RSH_K = 0x74; // BPF_ALU | BPF_RSH | BPF_K
-const BPF_ALU32_MOV_X = 0xbc; // BPF_ALU | BPF_MOV | BPF_X
 const BPF_ALU64_MOV_K = 0xb7; // BPF_ALU64 | BPF_MOV | BPF_K
 const BPF_JMP_JNE_K = 0x55; // BPF_JMP | BPF_JNE | BPF_K: if dst != imm goto pc + 1 + off
 const BPF_JMP_JSET_K = 0x45; // BPF_JMP | BPF_JSET | BPF_K: if dst & imm goto pc + 1 + off
