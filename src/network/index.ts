@@ -198,11 +198,14 @@ export function setupNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet)
       // Adopting a bridge someone else made would let `clean` delete it later.
       throw new UsageError(`link ${cfg.bridge} already exists and was not created by diyc for ${store.root}: choose another --bridge`);
     }
+    // The record comes first: a setup that dies right after making the bridge
+    // must leave a bridge this store knows as its own, not one every later
+    // setup refuses (above) and clean leaves behind.
+    mkdirSync(leasesDir(store, cfg.name), { recursive: true, mode: 0o700 });
+    writeJsonAtomic(stateFile(store, cfg.name), { config: cfg, createdBridge: true } satisfies NetworkState);
     const { link, created, readdressed } = ensureBridge(host, cfg.bridge);
     log(created ? `create bridge ${cfg.bridge}` : `bridge ${cfg.bridge} exists`);
     if (readdressed) log(`set address of ${cfg.bridge} to ${link.address}`);
-    mkdirSync(leasesDir(store, cfg.name), { recursive: true, mode: 0o700 });
-    writeJsonAtomic(stateFile(store, cfg.name), { config: cfg, createdBridge: true } satisfies NetworkState);
     if (addAddress(host, link, net.gateway, net.subnet)) log(`add address ${cfg.gateway}/${net.subnet.prefixLength} to ${cfg.bridge}`);
     setLinkUp(host, link);
     log(`set ${cfg.bridge} up`);
