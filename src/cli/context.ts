@@ -2,7 +2,7 @@
 // parse their own argv, call the library, and format the result. The library
 // never sees argv or process.env: it gets values from here.
 
-import type { Store } from "../runtime/store";
+import type { Store } from "../store/store";
 import type { Syscalls } from "../linux/syscalls";
 
 export interface CliContext {

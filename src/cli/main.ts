@@ -5,7 +5,7 @@
 import { writeSync } from "node:fs";
 import { DiycError, ExitCode, fsErrorAsSyscallError, UsageError } from "../linux/errors";
 import { linuxSyscalls } from "../linux/syscalls";
-import { resolveStoreRoot, Store } from "../runtime/store";
+import { resolveStoreRoot, Store } from "../store/store";
 import { cleanup } from "./cleanup";
 import type { CliContext, Command } from "./context";
 import { image } from "./image";

@@ -22,8 +22,8 @@ import {
 import { dirname, join, posix, resolve } from "node:path";
 import { asDiycError, DiycError, SyscallError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
-import { writeJsonAtomic } from "../runtime/atomic";
-import type { Store } from "../runtime/store";
+import { writeJsonAtomic } from "../store/atomic";
+import type { Store } from "../store/store";
 import { validateName } from "../spec/names";
 import { ImageError } from "./errors";
 import { extractEntries, normalizeEntryPath } from "./extract";

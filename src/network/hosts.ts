@@ -13,7 +13,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LOCK_EX, LOCK_UN, linuxSyscalls } from "../linux/syscalls";
-import type { Store } from "../runtime/store";
+import type { Store } from "../store/store";
 import { listLeases, networkStateDir, type Lease } from "./ipam";
 
 const LOCALHOST_LINES = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"];

@@ -13,13 +13,13 @@
 
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { writeJsonAtomic } from "../runtime/atomic";
-import type { Store } from "../runtime/store";
+import { writeJsonAtomic } from "../store/atomic";
+import type { Store } from "../store/store";
 import { DiycError, UsageError } from "../linux/errors";
 import { NAME_PATTERN, validateName } from "../spec/names";
 import { addAddress, addDefaultRoute } from "./address";
 import { ensureBridge } from "./bridge";
-import { readIfExists } from "../runtime/atomic";
+import { readIfExists } from "../store/atomic";
 import { removeIfExists } from "./claim";
 import { writeHostsFiles } from "./hosts";
 import { claimAddress, leasesDir, listLeases, networkStateDir, releaseLeases, unusableReason, type Lease } from "./ipam";

@@ -10,8 +10,8 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../linux/errors";
-import type { Store } from "../runtime/store";
-import { readIfExists } from "../runtime/atomic";
+import type { Store } from "../store/store";
+import { readIfExists } from "../store/atomic";
 import { claimExclusive, removeIfExists } from "./claim";
 import { broadcastOf, contains, formatIpv4, parseIpv4, type Subnet } from "./ipv4";
 

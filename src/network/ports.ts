@@ -12,8 +12,8 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../linux/errors";
-import type { Store } from "../runtime/store";
-import { readIfExists } from "../runtime/atomic";
+import type { Store } from "../store/store";
+import { readIfExists } from "../store/atomic";
 import { claimExclusive, removeIfExists } from "./claim";
 import { parseIpv4 } from "./ipv4";
 

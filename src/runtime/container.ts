@@ -5,10 +5,10 @@
 import { join } from "node:path";
 import type { Spec } from "../spec/oci";
 import type { RunRequest } from "./run";
-import { readIfExists, writeJsonAtomic } from "./atomic";
+import { readIfExists, writeJsonAtomic } from "../store/atomic";
 import { DiycError } from "../linux/errors";
 import type { ProcessIdentity } from "./process-identity";
-import type { Store } from "./store";
+import type { Store } from "../store/store";
 
 export interface ContainerConfig {
   name: string;

@@ -4,7 +4,7 @@
 import { readConfig, readState, type ContainerConfig, type ContainerState } from "./container";
 import { listContainerNames } from "./list";
 import { containerStatus, type Status } from "./status";
-import type { Store } from "./store";
+import type { Store } from "../store/store";
 
 export interface ContainerView {
   name: string;

@@ -10,7 +10,7 @@ import { CgroupError, detectCgroupManager, parseCgroupMounts, type Cgroup, type 
 import { Errno } from "../linux/errors";
 import type { CgroupView } from "../plan/compile";
 import type { LinuxResources } from "../spec/resources";
-import { DEFAULT_ROOT, type Store } from "./store";
+import { DEFAULT_ROOT, type Store } from "../store/store";
 
 /**
  * The parent cgroup of a store's containers: "diyc" for the default store,

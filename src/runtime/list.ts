@@ -2,7 +2,7 @@
 
 import { readdirSync } from "node:fs";
 import { NAME_PATTERN } from "../spec/names";
-import type { Store } from "./store";
+import type { Store } from "../store/store";
 
 export function listContainerNames(store: Store): string[] {
   let entries: string[];

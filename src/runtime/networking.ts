@@ -10,7 +10,7 @@ import {
   loadNetworkConfig, reconcileNetwork, setupNetwork, type NetworkConfig, type PortMapping,
 } from "../network/index";
 import type { ContainerConfig } from "./container";
-import { ContainerLock } from "./lock";
+import { ContainerLock } from "../store/lock";
 import { containerStatus } from "./status";
 import type { RuntimeContext } from "./run";
 

@@ -5,7 +5,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { UsageError } from "../linux/errors";
 import { containerFiles, readState } from "./container";
-import { ContainerLock } from "./lock";
+import { ContainerLock } from "../store/lock";
 import { isAlive } from "./process-identity";
 import { finishContainer, type RuntimeContext } from "./run";
 import { containerStatus, requireContainer } from "./status";

@@ -5,7 +5,7 @@
 // spinning. `diyc stop`, `kill` and `rm` end the cycle.
 
 import { readConfig, readState } from "./container";
-import { withContainerLock } from "./lock";
+import { withContainerLock } from "../store/lock";
 import { finishContainer, runContainer, type RestartPolicy, type RuntimeContext } from "./run";
 import { containerStatus } from "./status";
 

@@ -17,13 +17,13 @@ import {
   type ContainerConfig, type ContainerFiles, type ContainerState,
 } from "./container";
 import { exitCodeOf, HelperChannel, Sync } from "./helper-channel";
-import { ContainerLock, withContainerLock } from "./lock";
+import { ContainerLock, withContainerLock } from "../store/lock";
 import { identify } from "./process-identity";
 import { connectContainer, disconnectContainer, prepareNetwork, type NetworkRequest } from "./networking";
 import { cgroupViewForContainers, createContainerCgroup, primeCgroupMigration, releaseCgroup, type CgroupOutcome } from "./limits";
 import { containerStatus } from "./status";
 import type { CgroupManager } from "../cgroups/index";
-import type { Store } from "./store";
+import type { Store } from "../store/store";
 
 export interface RuntimeContext {
   store: Store;

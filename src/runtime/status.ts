@@ -9,7 +9,7 @@ import { validateName } from "../spec/names";
 import { exitCodeOf } from "./helper-channel";
 import { containerFiles, readExitRecord, readState } from "./container";
 import { isAlive } from "./process-identity";
-import type { Store } from "./store";
+import type { Store } from "../store/store";
 
 export type Status = "created" | "running" | "exited";
 

@@ -5,7 +5,7 @@
 import { DiycError } from "../linux/errors";
 import { SIGNALS } from "../linux/signals";
 import { readState, writeState } from "./container";
-import { withContainerLock } from "./lock";
+import { withContainerLock } from "../store/lock";
 import { isAlive, type ProcessIdentity } from "./process-identity";
 import { waitUntil } from "./wait";
 import { finishContainer, type RuntimeContext } from "./run";

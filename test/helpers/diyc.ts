@@ -5,7 +5,7 @@ import { expect } from "bun:test";
 import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { cgroupParentFor } from "../../src/runtime/limits";
-import { Store } from "../../src/runtime/store";
+import { Store } from "../../src/store/store";
 
 export const REPO = resolve(import.meta.dir, "../..");
 export const DIYC = join(REPO, "bin/diyc");

@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { image } from "../../src/cli/image";
 import type { CliContext } from "../../src/cli/context";
 import { linuxSyscalls } from "../../src/linux/syscalls";
-import { Store } from "../../src/runtime/store";
+import { Store } from "../../src/store/store";
 import {
   containersUsingImage, ensureBuiltinImage, imageExists, importImage, listImages, removeImage, requireImageRootfs,
 } from "../../src/image/images";
@@ -20,7 +20,7 @@ import { makeTar } from "../fixtures/tar-writer";
 const isRoot = process.geteuid?.() === 0;
 const BUN = resolve(import.meta.dir, "../../node_modules/.bin/bun");
 const IMAGES_MODULE = resolve(import.meta.dir, "../../src/image/images.ts");
-const STORE_MODULE = resolve(import.meta.dir, "../../src/runtime/store.ts");
+const STORE_MODULE = resolve(import.meta.dir, "../../src/store/store.ts");
 const SYSCALLS_MODULE = resolve(import.meta.dir, "../../src/linux/syscalls.ts");
 
 let tmp: string;

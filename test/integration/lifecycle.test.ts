@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cgroupParentFor } from "../../src/runtime/limits";
-import { Store } from "../../src/runtime/store";
+import { Store } from "../../src/store/store";
 import { DIYC, diyc, helperProcesses, isRoot, mountsUnder, processExists, removeStore, tempStore } from "../helpers/diyc";
 
 const describeRoot = isRoot ? describe : describe.skip;

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { cgroupParentFor } from "../../src/runtime/limits";
-import { Store } from "../../src/runtime/store";
+import { Store } from "../../src/store/store";
 import {
   DIYC, diyc, isRoot, pidsFromTrace, processExists, removeStore, tempStore, type Result,
 } from "../helpers/diyc";

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { network } from "../../src/cli/network";
 import { UsageError } from "../../src/linux/errors";
 import { linuxSyscalls } from "../../src/linux/syscalls";
-import { Store } from "../../src/runtime/store";
+import { Store } from "../../src/store/store";
 import { createBridgeRequest } from "../../src/network/bridge";
 import {
   attachContainer,
@@ -361,7 +361,7 @@ describeRoot("concurrent attaches", () => {
       setupNetwork(net.store, net.cfg);
       for (const _ of names) procs.push(await startInNetns([BUSYBOX, "sleep", "120"]));
       const index = join(import.meta.dir, "../../src/network/index.ts");
-      const store = join(import.meta.dir, "../../src/runtime/store.ts");
+      const store = join(import.meta.dir, "../../src/store/store.ts");
       const script = `
         const { attachContainer } = await import(${JSON.stringify(index)});
         const { Store } = await import(${JSON.stringify(store)});

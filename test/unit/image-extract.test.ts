@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { Errno } from "../../src/linux/errors";
 import { RecordingSyscalls } from "../../src/linux/recording";
 import { linuxSyscalls } from "../../src/linux/syscalls";
-import { Store } from "../../src/runtime/store";
+import { Store } from "../../src/store/store";
 import { ImageError } from "../../src/image/errors";
 import { makeDevice, normalizeEntryPath } from "../../src/image/extract";
 import { imageExists, importImage } from "../../src/image/images";

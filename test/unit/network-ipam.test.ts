@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../../src/linux/errors";
-import { Store } from "../../src/runtime/store";
+import { Store } from "../../src/store/store";
 import { hostsFilePath, writeHostsFiles } from "../../src/network/hosts";
 import { claimAddress, leaseHolder, leasesDir, listLeases, reconcileLeases, releaseLeases, type AddressPool } from "../../src/network/ipam";
 import { parseIpv4, parseSubnet } from "../../src/network/ipv4";
@@ -63,7 +63,7 @@ describe("address leases", () => {
   test("concurrent processes never get the same address", async () => {
     const big: AddressPool = { name: "big", subnet: parseSubnet("10.213.10.0/24"), gateway: parseIpv4("10.213.10.1")! };
     const script = `
-      const { Store } = await import(${JSON.stringify(join(import.meta.dir, "../../src/runtime/store.ts"))});
+      const { Store } = await import(${JSON.stringify(join(import.meta.dir, "../../src/store/store.ts"))});
       const { claimAddress } = await import(${JSON.stringify(join(import.meta.dir, "../../src/network/ipam.ts"))});
       const { parseSubnet } = await import(${JSON.stringify(join(import.meta.dir, "../../src/network/ipv4.ts"))});
       const pool = { name: "big", subnet: parseSubnet("10.213.10.0/24"), gateway: ${big.gateway} };

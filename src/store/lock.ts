@@ -1,5 +1,5 @@
 // One flock(2) per container, taken by every command that changes it. The lock
-// file is never deleted (src/runtime/store.ts), so two processes can never
+// file is never deleted (src/store/store.ts), so two processes can never
 // hold "the same" lock on two different inodes.
 
 import { closeSync, openSync } from "node:fs";
