@@ -27,17 +27,19 @@
 static volatile pid_t forward_to;
 
 /*
- * Forward signals that a process sent (kill(2), sigqueue(3): si_code <= 0).
- * A signal the terminal generated (Ctrl-C: SI_KERNEL) already reached the
- * init, which is in the same foreground process group; sending it again
- * would deliver it twice.
+ * Forward every signal we get to the init: those a process sent us (kill(2))
+ * and those the user's terminal sent our process group (Ctrl-C, Ctrl-\, a
+ * hang-up). The init is in a session of its own (OP_NEW_SESSION or
+ * OP_TERMINAL), so the terminal never signals it directly: we are its only
+ * way in, and nothing arrives twice.
  */
 static void forward_signal(int sig, siginfo_t *info, void *context)
 {
 	(void)context;
+	(void)info;
 	if (sig == SIGWINCH)
 		terminal_window_changed = 1; /* the user's terminal was resized: the relay passes it on */
-	else if (info->si_code <= 0 && forward_to > 0)
+	else if (forward_to > 0)
 		kill(forward_to, sig);
 }
 

@@ -24,6 +24,6 @@ export const start: Command = async (args, ctx) => {
   if (!config?.request) throw new DiycError(`container ${name} has no stored configuration to start it with`);
   const status = containerStatus(ctx.store, name).status;
   if (status !== "exited") throw new UsageError(`container ${name} is already ${status}`);
-  const outcome = await runContainer(runtime, { ...config.request, detach: !has(parsed, "attach") }, ctx.syscalls.isatty(0));
+  const outcome = await runContainer(runtime, { ...config.request, detach: !has(parsed, "attach") }, ctx.syscalls.inTerminalForeground());
   return reportOutcome(ctx, name, outcome);
 };

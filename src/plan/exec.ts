@@ -33,6 +33,9 @@ export function compileExecPlan(initPid: number, namespaces: NamespaceType[], pr
     { code: "Clone", args: [0], describe: "fork into the joined namespaces" },
     ...terminal.helper,
     { code: "SetDumpable", args: [0], describe: "make the process non-dumpable until exec" },
+    // Joining the mount namespace made its root ours: paths such as -w are
+    // resolved inside it, never through /proc magic links to the host.
+    { code: "OpenRoot", args: ["/"], describe: "open the container's / as the root for paths" },
     ...terminal.init,
     ...privilegeOps(proc, lastCap),
     ...launchOps(proc, { seccomp }),

@@ -215,24 +215,39 @@ export async function startContainer(ctx: RuntimeContext, created: CreatedContai
   writeState(ctx.store, created.name, { ...created.state, startedAtMs: Date.now() });
 }
 
-const FORWARDED_SIGNALS = ["TERM", "HUP", "USR1", "USR2", "INT", "QUIT", "WINCH"] as const;
+const FORWARDED_SIGNALS = ["TERM", "HUP", "USR1", "USR2", "INT", "QUIT"] as const;
+/** What a terminal sends its foreground process group: Ctrl-C, Ctrl-\\, a hang-up. */
+const TERMINAL_SIGNALS: ReadonlySet<string> = new Set(["INT", "QUIT", "HUP"]);
+/** docker's habit: the third Ctrl-C stops waiting politely and kills the container. */
+const INTERRUPTS_TO_FORCE = 3;
 
 /**
- * Waits for the container's exit while forwarding signals sent to diyc.
- * From a terminal, Ctrl-C and Ctrl-\ already reach the container (it is in
- * the terminal's foreground process group), so those are not sent twice.
+ * Waits for the container's exit while passing signals on to it; diyc itself
+ * never dies of them, so it is there to report the exit and clean up.
+ *
+ * The init is in a session of its own, so the terminal never signals it. In
+ * the terminal's foreground group, Ctrl-C reaches both diyc and the helper,
+ * and the helper forwards it: diyc must not send it twice, only count. A
+ * signal sent to diyc alone (kill PID) is forwarded by diyc.
  */
-export async function waitContainer(ctx: RuntimeContext, created: CreatedContainer, stdinIsTerminal: boolean): Promise<number> {
-  const forward = (signal: string) => () => {
+export async function waitContainer(ctx: RuntimeContext, created: CreatedContainer, inTerminalForeground: boolean): Promise<number> {
+  const send = (signal: number) => {
     try {
-      ctx.syscalls.kill(created.initPid, SIGNALS[signal]!);
+      ctx.syscalls.kill(created.initPid, signal);
     } catch {
       // best effort: the init may have exited between the signal and now
     }
   };
-  const handlers = FORWARDED_SIGNALS
-    .filter((s) => !(stdinIsTerminal && (s === "INT" || s === "QUIT" || s === "WINCH")))
-    .map((signal) => [`SIG${signal}` as const, forward(signal)] as const);
+  let interrupts = 0;
+  const handle = (signal: string) => () => {
+    if (signal === "INT" && ++interrupts >= INTERRUPTS_TO_FORCE) {
+      ctx.trace?.(`HOST| interrupted ${interrupts} times: kill the container (SIGKILL)`);
+      send(SIGNALS.KILL!);
+      return;
+    }
+    if (!(inTerminalForeground && TERMINAL_SIGNALS.has(signal))) send(SIGNALS[signal]!);
+  };
+  const handlers = FORWARDED_SIGNALS.map((signal) => [`SIG${signal}` as const, handle(signal)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
   try {
     const message = await created.channel.receiveAsync();
@@ -290,7 +305,7 @@ function detachFrom(created: CreatedContainer): void {
  * `stop` or `rm` that came first.
  */
 export async function runContainer(
-  ctx: RuntimeContext, request: RunRequest, stdinIsTerminal: boolean, restartCount = 0, proceed: () => boolean = () => true,
+  ctx: RuntimeContext, request: RunRequest, inTerminalForeground: boolean, restartCount = 0, proceed: () => boolean = () => true,
 ): Promise<RunOutcome> {
   validateName("container", request.name); // before the name becomes a lock file's name
   primeCgroupMigration();
@@ -313,7 +328,7 @@ export async function runContainer(
     detachFrom(created);
     return { oomKilled: false };
   }
-  const exitCode = await waitContainer(ctx, created, stdinIsTerminal);
+  const exitCode = await waitContainer(ctx, created, inTerminalForeground);
   const outcome = await withContainerLock(ctx.store, request.name, ctx.syscalls, () => finishContainer(ctx, request.name));
   return { exitCode, ...outcome };
 }

@@ -3,13 +3,15 @@
 // in container.json, shown by `inspect`, and is all the plan compiler reads.
 
 import type { LinuxResources } from "./resources";
-import type { Mount, Namespace, Process, Spec } from "./oci";
+import type { LinuxSeccomp, Mount, Namespace, Process, Spec } from "./oci";
 import {
   DEFAULT_CAPABILITIES, DEFAULT_DEVICES, DEFAULT_DOMAINNAME, DEFAULT_MASKED_PATHS,
   DEFAULT_MOUNTS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
 } from "./defaults";
 import { UsageError } from "../linux/errors";
-import { DEFAULT_SECCOMP } from "../seccomp/profile";
+import { release } from "node:os";
+import { forContainer, type DockerSeccompProfile } from "../seccomp/docker-profile";
+import { defaultSeccompProfile } from "../seccomp/profile";
 
 export type NetworkMode = "host" | "none" | "bridge";
 
@@ -29,8 +31,11 @@ export interface ContainerOptions {
   etcFiles: { hostname: string; hosts: string; resolvConf: string };
   /** Extra mounts (volumes, tmpfs), already validated. */
   mounts?: Mount[];
-  /** false: no seccomp filter (--security-opt seccomp=unconfined). */
-  seccomp?: boolean;
+  /**
+   * The seccomp profile: the default when absent; false for none
+   * (--security-opt seccomp=unconfined); or a docker-format profile file.
+   */
+  seccomp?: false | DockerSeccompProfile;
 }
 
 /** Validates one -e entry: KEY=VALUE with a non-empty key and no NUL. */
@@ -87,6 +92,7 @@ export function capabilitiesFor(uid: number): Process["capabilities"] {
 export function buildContainerSpec(options: ContainerOptions): Spec {
   const hostname = validateHostname(options.hostname ?? options.name);
   const user = options.user ?? { uid: 0, gid: 0 };
+  const capabilities = capabilitiesFor(user.uid);
   const etc: Mount[] = [
     { destination: "/etc/hostname", type: "bind", source: options.etcFiles.hostname, options: ["bind", "ro", "nosuid", "nodev", "noexec"] },
     { destination: "/etc/hosts", type: "bind", source: options.etcFiles.hosts, options: ["bind", "nosuid", "nodev", "noexec"] },
@@ -100,7 +106,7 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
       args: options.args,
       env: containerEnv(options, hostname),
       cwd: validateCwd(options.cwd ?? "/"),
-      capabilities: capabilitiesFor(user.uid),
+      capabilities,
       noNewPrivileges: true,
     },
     root: { path: "rootfs", readonly: options.readOnlyRoot ?? false },
@@ -113,7 +119,17 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
       maskedPaths: DEFAULT_MASKED_PATHS,
       readonlyPaths: DEFAULT_READONLY_PATHS,
       devices: DEFAULT_DEVICES,
-      seccomp: options.seccomp === false ? undefined : DEFAULT_SECCOMP,
+      seccomp: seccompFor(options.seccomp, capabilities.bounding),
+      // Ping without CAP_NET_RAW: ICMP echo sockets for every group, as podman does. Only
+      // in a network namespace of the container's own: on the host's it would change the host.
+      ...(options.network === "host" ? {} : { sysctl: { "net.ipv4.ping_group_range": "0 2147483647" } }),
     },
   };
+}
+
+function seccompFor(choice: ContainerOptions["seccomp"], bounding: string[]): LinuxSeccomp | undefined {
+  if (choice === false) return undefined;
+  if (choice === undefined) return defaultSeccompProfile(bounding);
+  const [major = 0, minor = 0] = release().split(".").map((part) => parseInt(part, 10));
+  return forContainer(choice, bounding, [major, minor]);
 }

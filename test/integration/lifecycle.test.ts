@@ -79,7 +79,7 @@ describeRoot("a detached container, end to end", () => {
     expect(cmdline).toStartWith("sh -c echo started");
     expect(hostname).toBe("app");
     expect(x).toBe("1");
-    expect(capEff).toBe("CapEff:\t00000000a80425fb");
+    expect(capEff).toBe("CapEff:\t00000000800405fb");
     expect(memoryCgroup).toMatch(/memory:\/$/);
     expect(diyc(root, ["exec", "app", "grep", "^Seccomp:", "/proc/self/status"]).stdout).toBe("Seccomp:\t2\n");
     expect(diyc(root, ["exec", "app", "no-such-cmd"])).toMatchObject({ code: 127 });

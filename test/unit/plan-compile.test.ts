@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { compileContainerPlan, cloneFlags, CLONE } from "../../src/plan/compile";
 import { compileNsexecPlan } from "../../src/plan/nsexec";
-import { MS, parseMountOptions } from "../../src/plan/mount-options";
+import { MOUNT_ATTR, MS, parseMountOptions } from "../../src/plan/mount-options";
 import { buildContainerSpec, type ContainerOptions } from "../../src/spec/container-spec";
 import type { Op } from "../../src/plan/ops";
 
@@ -46,7 +46,7 @@ describe("container plan", () => {
     expect(at("setuid")).toBeLessThan(at("capabilities"));
     expect(at("set no_new_privs")).toBeLessThan(at("created: wait for start"));
     expect(at("created: wait for start")).toBe(s.length - 3);
-    expect(s.at(-2)).toMatch(/^seccomp filter: \d+ BPF instructions, default SCMP_ACT_ALLOW$/);
+    expect(s.at(-2)).toMatch(/^seccomp filter: \d+ BPF instructions, default errno 38$/);
     expect(s.at(-1)).toBe('exec "sh"');
   });
 
@@ -63,9 +63,9 @@ describe("container plan", () => {
   test("capabilities: the default set for root, an empty inheritable set, the rest dropped from the bounding set", () => {
     const ops = compile().ops;
     const caps = ops.find((op) => op.code === "SetCaps")!;
-    expect(caps.args).toEqual([0xa80425fbn, 0xa80425fbn, 0n]);
+    expect(caps.args).toEqual([0x800405fbn, 0x800405fbn, 0n]);
     const dropped = ops.find((op) => op.code === "DropBounding")!.args[0] as Uint8Array;
-    expect(dropped.length).toBe(41 - 14);
+    expect(dropped.length).toBe(41 - 11);
     expect([...dropped]).toContain(21); // CAP_SYS_ADMIN
   });
 
@@ -82,9 +82,17 @@ describe("container plan", () => {
     expect(compile({ args: ["/bin/true"] }).ops.at(-1)!.args[3]).toBe("");
   });
 
-  test("read-only root and a read-only bind mount each take a remount", () => {
-    expect(steps(compile({ readOnlyRoot: true }).ops)).toContain("remount / read-only");
+  test("read-only root: mount_setattr on / alone; a read-only bind mount takes a remount", () => {
+    const root = compile({ readOnlyRoot: true }).ops.find((op) => op.code === "MountSetattr")!;
+    expect(root.args).toEqual(["/", MOUNT_ATTR.RDONLY, 0, 0]);
     expect(steps(compile().ops)).toContain("remount /etc/hostname rdonly,nosuid,nodev,noexec");
+  });
+
+  test("without -t the init leaves the caller's session; with -t the pty op makes its own", () => {
+    expect(compile().ops.filter((op) => op.code === "NewSession")).toHaveLength(1);
+    const tty = compile({ terminal: true }).ops;
+    expect(tty.some((op) => op.code === "NewSession")).toBe(false);
+    expect(tty.some((op) => op.code === "Terminal")).toBe(true);
   });
 });
 
@@ -97,6 +105,7 @@ describe("nsexec plan", () => {
       "make / private, recursively",
       "mount proc on /proc (this pid namespace's view)",
       "sethostname myhost",
+      "open / as the root for paths",
       "chdir /tmp",
       "reset signal dispositions and mask",
       "close every fd but stdio on exec",
@@ -112,7 +121,16 @@ describe("mount options", () => {
       flags: MS.NOSUID | MS.RDONLY,
       propagation: MS.PRIVATE | MS.REC,
       data: "mode=755,size=1k",
+      recursive: { set: 0, clear: 0 },
     });
     expect(parseMountOptions(["rw", "exec"]).flags).toBe(0);
+  });
+
+  test("the recursive options become mount_setattr attributes; ro stays a top-only flag", () => {
+    const { flags, recursive } = parseMountOptions(["rbind", "rro", "rnosuid", "rnoatime"]);
+    expect(flags).toBe(MS.BIND | MS.REC);
+    expect(recursive).toEqual({ set: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NOATIME, clear: MOUNT_ATTR.ATIME_MASK });
+    expect(parseMountOptions(["rro", "rrw"]).recursive).toEqual({ set: 0, clear: MOUNT_ATTR.RDONLY });
+    expect(parseMountOptions(["ro"]).recursive).toEqual({ set: 0, clear: 0 });
   });
 });
