@@ -34,6 +34,8 @@ Options:
       --security-opt seccomp=unconfined|FILE
                          no seccomp filter, or a profile in docker's JSON format
                          (default: an allow list, docs/seccomp.md)
+      --cap-add CAP, --cap-drop CAP   add to or drop from the default capabilities
+                         (NET_RAW or CAP_NET_RAW, any case; ALL; repeatable)
   -t, --tty              a terminal (pty) for the command: your terminal in raw mode, resizes
                          passed on; with -d its output goes to the log
   -e, --env KEY=VALUE    set an environment variable (repeatable)
@@ -88,6 +90,8 @@ const OPTIONS: OptionSpec[] = [
   { long: "volume", value: true },
   { long: "tmpfs", value: true },
   { long: "security-opt", value: true },
+  { long: "cap-add", value: true },
+  { long: "cap-drop", value: true },
 ];
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
@@ -195,6 +199,8 @@ export const run: Command = async (args, ctx) => {
     resources: resources(parsed),
     mounts: [...all(parsed, "volume").map(parseVolume), ...all(parsed, "tmpfs").map(parseTmpfs)],
     seccomp: seccompChoice(all(parsed, "security-opt")),
+    capAdd: all(parsed, "cap-add"),
+    capDrop: all(parsed, "cap-drop"),
   };
   const detach = has(parsed, "detach");
   const restart = parseRestart(last(parsed, "restart") ?? "no");

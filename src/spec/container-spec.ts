@@ -8,6 +8,7 @@ import {
   DEFAULT_CAPABILITIES, DEFAULT_DEVICES, DEFAULT_DOMAINNAME, DEFAULT_MASKED_PATHS,
   DEFAULT_MOUNTS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
 } from "./defaults";
+import { CAPABILITIES } from "../linux/capabilities";
 import { UsageError } from "../linux/errors";
 import { release } from "node:os";
 import { forContainer, type DockerSeccompProfile } from "../seccomp/docker-profile";
@@ -36,6 +37,31 @@ export interface ContainerOptions {
    * (--security-opt seccomp=unconfined); or a docker-format profile file.
    */
   seccomp?: false | DockerSeccompProfile;
+  /** --cap-add / --cap-drop: names with or without CAP_, any case, or ALL. */
+  capAdd?: string[];
+  capDrop?: string[];
+}
+
+/** "net_raw", "NET_RAW" or "CAP_NET_RAW" → "CAP_NET_RAW"; "all" → "ALL"; unknown names are one line. */
+function capabilityName(name: string, flag: string): string {
+  const upper = name.toUpperCase();
+  if (upper === "ALL") return "ALL";
+  const full = upper.startsWith("CAP_") ? upper : `CAP_${upper}`;
+  if (!(CAPABILITIES as readonly string[]).includes(full)) throw new UsageError(`unknown capability ${JSON.stringify(name)} in ${flag}`);
+  return full;
+}
+
+/**
+ * The bounding set: the default, minus --cap-drop, plus --cap-add (docker's
+ * order: `--cap-drop ALL --cap-add CHOWN` leaves only CHOWN).
+ */
+export function boundingSet(capAdd: string[] = [], capDrop: string[] = []): string[] {
+  const add = capAdd.map((c) => capabilityName(c, "--cap-add"));
+  const drop = capDrop.map((c) => capabilityName(c, "--cap-drop"));
+  const set = new Set(add.includes("ALL") ? CAPABILITIES : drop.includes("ALL") ? [] : DEFAULT_CAPABILITIES);
+  for (const cap of drop) if (!add.includes(cap)) set.delete(cap);
+  for (const cap of add) if (cap !== "ALL") set.add(cap);
+  return CAPABILITIES.filter((c) => set.has(c));
 }
 
 /** Validates one -e entry: KEY=VALUE with a non-empty key and no NUL. */
@@ -81,18 +107,19 @@ function namespaces(network: NetworkMode): Namespace[] {
 }
 
 /**
- * Root in the container gets the default set; another user gets the same
- * bounding set but no effective capabilities, as with docker.
+ * Root in the container gets the whole set; another user gets the same
+ * bounding set but no effective capabilities, as with docker. `exec` passes
+ * the container's own bounding set, so its processes never get more.
  */
-export function capabilitiesFor(uid: number): Process["capabilities"] {
-  const active = uid === 0 ? DEFAULT_CAPABILITIES : [];
-  return { bounding: DEFAULT_CAPABILITIES, effective: active, permitted: active, inheritable: [], ambient: [] };
+export function capabilitiesFor(uid: number, bounding: string[] = DEFAULT_CAPABILITIES): Process["capabilities"] {
+  const active = uid === 0 ? bounding : [];
+  return { bounding, effective: active, permitted: active, inheritable: [], ambient: [] };
 }
 
 export function buildContainerSpec(options: ContainerOptions): Spec {
   const hostname = validateHostname(options.hostname ?? options.name);
   const user = options.user ?? { uid: 0, gid: 0 };
-  const capabilities = capabilitiesFor(user.uid);
+  const capabilities = capabilitiesFor(user.uid, boundingSet(options.capAdd, options.capDrop));
   const etc: Mount[] = [
     { destination: "/etc/hostname", type: "bind", source: options.etcFiles.hostname, options: ["bind", "ro", "nosuid", "nodev", "noexec"] },
     { destination: "/etc/hosts", type: "bind", source: options.etcFiles.hosts, options: ["bind", "nosuid", "nodev", "noexec"] },

@@ -3,7 +3,7 @@
 // test/fixtures/pty-session.py). Each failed before its fix.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DIYC, diyc, isRoot, removeStore, tempStore } from "../helpers/diyc";
 import { buildProbe } from "../helpers/probe";
@@ -121,4 +121,72 @@ describeRoot("--volume HOST:CTR:ro is read-only all the way down", () => {
     expect(r.stdout).toContain("write /dev/shm/x: OK");
     expect(r.stdout).toContain("write /scratch/x: OK");
   });
+});
+
+describeRoot("default privileges, inside the container and in exec", () => {
+  test("no CAP_NET_RAW, yet ping works in a network namespace of the container's own (ICMP echo sockets)", () => {
+    const hostSetting = readFileSync("/proc/sys/net/ipv4/ping_group_range", "utf8");
+    const r = diyc(root, ["run", "--rm", "--net", "none", "--volume", `${probeDir}:/probe:ro`, "ping", "busybox", "sh", "-c",
+      "cat /proc/sys/net/ipv4/ping_group_range; /probe/probe rawsock; /probe/probe ping 127.0.0.1; echo x > /proc/sys/net/ipv4/ping_group_range 2>/dev/null || echo sysctl: read-only"]);
+    expect(r.stdout).toBe("0\t2147483647\nrawsock: EPERM\nping 127.0.0.1: reply\nsysctl: read-only\n");
+    // --cap-add NET_RAW brings raw sockets back (busybox's own ping needs them).
+    const raw = diyc(root, ["run", "--rm", "--net", "none", "--cap-add", "NET_RAW", "--volume", `${probeDir}:/probe:ro`, "ping", "busybox", "sh", "-c", "/probe/probe rawsock; ping -c 1 127.0.0.1 >/dev/null && echo busybox ping: ok"]);
+    expect(raw.stdout).toBe("rawsock: OK\nbusybox ping: ok\n");
+    // The host's own setting is untouched.
+    expect(readFileSync("/proc/sys/net/ipv4/ping_group_range", "utf8")).toBe(hostSetting);
+  });
+
+  test("an exec'd process has exactly the init's capabilities, no_new_privs, seccomp filter and a session of its own", () => {
+    expect(diyc(root, ["run", "-d", "same-privs", "busybox", "sleep", "30"]).code).toBe(0);
+    try {
+      const fields = "grep -E '^(CapPrm|CapEff|CapBnd|CapInh|NoNewPrivs|Seccomp):' /proc/$1/status";
+      const init = diyc(root, ["exec", "same-privs", "sh", "-c", fields, "sh", "1"]).stdout;
+      const own = diyc(root, ["exec", "same-privs", "sh", "-c", fields, "sh", "self"]).stdout;
+      expect(own).toBe(init);
+      expect(own).toContain("Seccomp:\t2");
+      expect(own).toContain("NoNewPrivs:\t1");
+      // Its own session: the session id is its own pid (ps -o sid from busybox is not there, so /proc/self/stat field 6).
+      const session = diyc(root, ["exec", "same-privs", "sh", "-c", "read -r stat < /proc/self/stat; set -- ${stat##*) }; echo $4 $$"]).stdout.trim().split(" ");
+      expect(session[0]).toBe(session[1]);
+    } finally {
+      expect(diyc(root, ["rm", "-f", "same-privs"]).code).toBe(0);
+    }
+  });
+
+  test("--security-opt seccomp=FILE: a docker-format profile decides; a bad one is one line, 125, nothing made", () => {
+    const dir = mkdtempSync("/tmp/diyc-seccomp-");
+    try {
+      const profile = join(dir, "profile.json");
+      // Everything allowed but mkdir/mkdirat, which fail with EACCES (13).
+      Bun.write(profile, JSON.stringify({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 13 }] }));
+      const r = diyc(root, ["run", "--rm", "--security-opt", `seccomp=${profile}`, "prof", "busybox", "sh", "-c", "mkdir /tmp/x 2>&1; grep ^Seccomp: /proc/self/status"]);
+      expect(r.stdout).toContain("Permission denied");
+      expect(r.stdout).toContain("Seccomp:\t2");
+      Bun.write(profile, "{ not json");
+      const bad = diyc(root, ["run", "--rm", "--security-opt", `seccomp=${profile}`, "prof2", "busybox", "true"]);
+      expect(bad.code).toBe(125);
+      expect(bad.stderr).toMatch(/^diyc: invalid seccomp profile .*profile\.json: not JSON .*\n$/);
+      expect(diyc(root, ["ps", "-a"]).stdout).not.toContain("prof2");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describeRoot("Ctrl-C on a foreground run without -t", () => {
+  test("reaches the container through the monitor; diyc waits for its exit and returns its status", () => {
+    const child = Bun.spawnSync(["python3", SESSION, "24", "80", "wait:ready", "pause:0.3", "send:\\x03", "--",
+      DIYC, "--root", root, "run", "--rm", "ctrl-c", "busybox", "sh", "-c", "trap 'echo got INT; exit 3' INT; echo ready; while :; do sleep 0.1; done"]);
+    const out = child.stdout.toString();
+    expect(out).toContain("got INT");
+    expect(out).toEndWith("\nEXIT=3\n");
+  }, 30_000);
+
+  test("a container that ignores it is killed at the third Ctrl-C, and removed (--rm)", () => {
+    const child = Bun.spawnSync(["python3", SESSION, "24", "80", "wait:ready", "pause:0.3", "send:\\x03", "pause:0.3", "send:\\x03", "pause:0.3", "send:\\x03", "--",
+      DIYC, "--root", root, "run", "--rm", "stubborn", "busybox", "sh", "-c", "trap '' INT; echo ready; sleep 100"]);
+    const out = child.stdout.toString();
+    expect(out).toEndWith("\nEXIT=137\n");
+    expect(diyc(root, ["ps", "-a"]).stdout).not.toContain("stubborn");
+  }, 30_000);
 });

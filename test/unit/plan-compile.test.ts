@@ -1,10 +1,12 @@
 // The plan compiler, without root: what a container is made of, step by step.
 
 import { describe, expect, test } from "bun:test";
-import { compileContainerPlan, cloneFlags, CLONE } from "../../src/plan/compile";
+import { compileContainerPlan, cloneFlags, CLONE, validateSysctl } from "../../src/plan/compile";
+import { CAPABILITIES } from "../../src/linux/capabilities";
+import { DEFAULT_CAPABILITIES } from "../../src/spec/defaults";
 import { compileNsexecPlan } from "../../src/plan/nsexec";
 import { MOUNT_ATTR, MS, parseMountOptions } from "../../src/plan/mount-options";
-import { buildContainerSpec, type ContainerOptions } from "../../src/spec/container-spec";
+import { boundingSet, buildContainerSpec, type ContainerOptions } from "../../src/spec/container-spec";
 import type { Op } from "../../src/plan/ops";
 
 const etcFiles = { hostname: "/s/c/web/hostname", hosts: "/s/c/web/hosts", resolvConf: "/s/c/web/resolv.conf" };
@@ -132,5 +134,31 @@ describe("mount options", () => {
     expect(recursive).toEqual({ set: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NOATIME, clear: MOUNT_ATTR.ATIME_MASK });
     expect(parseMountOptions(["rro", "rrw"]).recursive).toEqual({ set: 0, clear: MOUNT_ATTR.RDONLY });
     expect(parseMountOptions(["ro"]).recursive).toEqual({ set: 0, clear: 0 });
+  });
+});
+
+describe("capabilities and sysctls from flags", () => {
+  test("--cap-add/--cap-drop: names with or without CAP_, any case, ALL, docker's order", () => {
+    expect(boundingSet()).toEqual(DEFAULT_CAPABILITIES.slice().sort((a, b) => CAPABILITIES.indexOf(a as never) - CAPABILITIES.indexOf(b as never)));
+    expect(boundingSet(["net_raw"])).toContain("CAP_NET_RAW");
+    expect(boundingSet([], ["CAP_CHOWN"])).not.toContain("CAP_CHOWN");
+    expect(boundingSet(["CHOWN"], ["ALL"])).toEqual(["CAP_CHOWN"]);
+    expect(boundingSet(["ALL"], ["SYS_ADMIN"])).toHaveLength(CAPABILITIES.length - 1);
+    expect(() => boundingSet(["NOPE"])).toThrow('unknown capability "NOPE" in --cap-add');
+    // A capability that guards system calls opens them in the default seccomp profile too.
+    const admin = compile({ capAdd: ["SYS_ADMIN"] }).ops.find((op) => op.code === "Seccomp")!;
+    expect((admin.args[0] as Uint8Array).length).not.toBe((compile().ops.find((op) => op.code === "Seccomp")!.args[0] as Uint8Array).length);
+  });
+
+  test("sysctls: only keys of the container's own namespaces, written before /proc/sys turns read-only", () => {
+    const own = spec({ network: "none" });
+    expect(() => validateSysctl("net.ipv4.ip_forward", own)).not.toThrow();
+    expect(() => validateSysctl("net.ipv4.ip_forward", spec())).toThrow("not in a namespace of the container's own");
+    expect(() => validateSysctl("kernel.shmmax", own)).not.toThrow();
+    expect(() => validateSysctl("kernel.core_pattern", own)).toThrow();
+    expect(() => validateSysctl("vm.overcommit_memory", own)).toThrow();
+    const s = steps(compile({ network: "none" }).ops);
+    expect(s.indexOf("sysctl net.ipv4.ping_group_range=0 2147483647")).toBeLessThan(s.indexOf("make /proc/sys read-only"));
+    expect(steps(compile().ops).some((d) => d.startsWith("sysctl "))).toBe(false); // the host's network: never
   });
 });
