@@ -578,6 +578,7 @@ static int run_one(const struct plan_op *op, int sync_fd)
 	case OP_NEW_SESSION: return setsid() < 0 ? fail() : 0;
 	case OP_MOUNT_SETATTR: return op_mount_setattr(op);
 	case OP_WRITE_FILE: return op_write_file(op);
+	case OP_PARENT_DEATH_SIGNAL: return op_prctl_flag(op, PR_SET_PDEATHSIG);
 	case OP_CHDIR: return op_chdir(op);
 	case OP_CLOEXEC_FDS: return op_cloexec_fds(op);
 	case OP_RESET_SIGNALS: return op_reset_signals();

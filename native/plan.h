@@ -31,7 +31,7 @@
 enum op_code {
 	/* Read by the helper before it clones: how to make the child. */
 	OP_CLONE = 1,          /* (u64 clone flags) */
-	OP_EXIT_RECORD = 2,    /* (path) where the monitor writes the exit status */
+	OP_EXIT_RECORD = 2,    /* (path, reserve) where the monitor writes the exit status; reserve: a file made for it in advance */
 	OP_CLEANUP_HOOK = 3,   /* (argv...) run by the monitor if diyc is gone at exit */
 	OP_JOIN_NAMESPACE = 4, /* (path, u64 nstype) setns before forking (exec) */
 	OP_DETACH = 5,         /* () setsid: leave diyc's session, outlive it (run -d) */
@@ -71,6 +71,7 @@ enum op_code {
 	OP_NEW_SESSION = 40,   /* () setsid: no controlling terminal (the user's terminal must not be reachable) */
 	OP_MOUNT_SETATTR = 41, /* (path, u64 attr_set, u64 attr_clr, u64 recursive) mount_setattr(2), e.g. read-only for a whole tree */
 	OP_WRITE_FILE = 42,    /* (path, data) write an existing file, e.g. a namespaced sysctl under /proc/sys */
+	OP_PARENT_DEATH_SIGNAL = 43, /* (u64 signal) PR_SET_PDEATHSIG; also applied by the helper right after clone */
 };
 
 /* Per-operation flags. */

@@ -20,6 +20,7 @@ function age(iso: string | null, now: number): string {
 function statusText(c: ContainerView, now: number): string {
   if (c.status === "running") return `Up ${age(c.startedAt, now)}`;
   if (c.status === "created") return "Created";
+  if (c.monitorLost) return "Exited (monitor lost)";
   const code = c.exitCode === null ? "" : ` (${c.exitCode}${c.oomKilled ? ", OOM" : ""})`;
   return `Exited${code}${c.finishedAt ? ` ${age(c.finishedAt, now)} ago` : ""}`;
 }

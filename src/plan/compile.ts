@@ -56,8 +56,8 @@ export type CgroupView =
 export interface ContainerPlanInputs {
   spec: Spec;
   rootfs: RootfsLayout;
-  /** Where the monitor writes the exit status. */
-  exitRecord: string;
+  /** Where the monitor writes the exit status, and the file created for it in advance. */
+  exitRecord: { path: string; reserve: string };
   /** Run by the monitor when diyc is gone at exit, to clean up. */
   cleanupHook: string[];
   /** Whether a bind mount's source is a directory (else a file); asked of the host. */
@@ -85,6 +85,13 @@ export function terminalOps(proc: Pick<Process, "terminal">, detached: boolean):
     init: [{ code: "Terminal", args: [], describe: "open a pty in the container's devpts as the controlling terminal and stdio" }],
   };
 }
+
+/**
+ * A container must not outlive its monitor (nobody would record its exit or
+ * clean up): SIGKILL when the helper dies. Set again after setuid, which
+ * clears it; the helper also applies it right after clone.
+ */
+export const PARENT_DEATH_SIGNAL: Op = { code: "ParentDeathSignal", args: [9], describe: "die with the monitor (PR_SET_PDEATHSIG SIGKILL)" };
 
 const NEW_SESSION: Op = { code: "NewSession", args: [], describe: "start a session of its own, with no controlling terminal (setsid)" };
 
@@ -306,7 +313,7 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   const flags = cloneFlags(spec);
   const ops: Op[] = [
     { code: "Clone", args: [flags], describe: describeClone(flags) },
-    { code: "ExitRecord", args: [inputs.exitRecord], describe: "" },
+    { code: "ExitRecord", args: [inputs.exitRecord.path, inputs.exitRecord.reserve], describe: "" },
     { code: "CleanupHook", args: [{ list: inputs.cleanupHook }], describe: "" },
     // While the helper's code runs inside the container's namespaces, /proc/1/exe
     // must not give the container a way to the helper binary (CVE-2019-5736).
@@ -371,7 +378,7 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   if (spec.domainname !== undefined) ops.push({ code: "Setdomainname", args: [spec.domainname], describe: `setdomainname ${spec.domainname}` });
   ops.push(...terminal.init);
 
-  ops.push(...rlimitOps(spec.process), ...privilegeOps(spec.process, lastCap));
+  ops.push(...rlimitOps(spec.process), ...privilegeOps(spec.process, lastCap), PARENT_DEATH_SIGNAL);
   ops.push(...launchOps(spec.process, { init: inputs.init, seccomp: spec.linux.seccomp }));
   return { ops };
 }

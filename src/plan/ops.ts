@@ -44,6 +44,7 @@ export const OpCode = {
   NewSession: 40,
   MountSetattr: 41,
   WriteFile: 42,
+  ParentDeathSignal: 43,
 } as const;
 
 export type OpCodeName = keyof typeof OpCode;

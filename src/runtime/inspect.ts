@@ -20,6 +20,8 @@ export interface ContainerView {
   finishedAt: string | null;
   ip: string | null;
   restartCount: number;
+  /** Exited because its monitor died: no exit status was recorded. */
+  monitorLost: boolean;
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
@@ -40,8 +42,10 @@ export function describeContainer(store: Store, name: string): ContainerView | u
     createdAt: iso(config.createdAtMs),
     startedAt: iso(state?.startedAtMs),
     finishedAt: iso(status.finishedAtMs),
-    ip: config.network?.ip ?? null,
+    // An address is the container's only while it runs: an exited container's may be leased again.
+    ip: status.status === "exited" ? null : config.network?.ip ?? null,
     restartCount: state?.restartCount ?? 0,
+    monitorLost: status.monitorLost ?? false,
   };
 }
 

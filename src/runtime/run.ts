@@ -69,6 +69,13 @@ export interface CreatedContainer {
   initPid: number;
 }
 
+/**
+ * Bytes kept for the exit record (native/monitor.c writes at most this): the
+ * monitor overwrites this file in place, which needs no new disk blocks, then
+ * renames it to exit.json.
+ */
+const EXIT_RECORD_RESERVE = 128;
+
 function isDirectory(path: string): boolean {
   try {
     return statSync(path).isDirectory();
@@ -127,6 +134,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     writeEtcFiles(files, spec.hostname!);
     rmSync(files.exit, { force: true });
     rmSync(files.state, { force: true });
+    writeFileSync(files.exitReserve, " ".repeat(EXIT_RECORD_RESERVE - 1) + "\n");
     const config: ContainerConfig = {
       name, image: request.image, createdAtMs: Date.now(), spec, request,
     };
@@ -136,7 +144,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     const plan = compileContainerPlan({
       spec,
       rootfs: { lowerdirs: [lowerdir], upperdir: files.upper, workdir: files.work, merged: files.merged },
-      exitRecord: files.exit,
+      exitRecord: { path: files.exit, reserve: files.exitReserve },
       cleanupHook: [...ctx.diycCommand, "--root", store.root, "_cleanup", name],
       isDirectory,
       cgroupView: cgroupViewForContainers(ctx.cgroups()),
@@ -180,7 +188,7 @@ async function abandon(
   ctx: RuntimeContext, name: string, isNew: boolean, channel: HelperChannel | undefined, network: NetworkRequest | undefined,
 ): Promise<void> {
   if (channel) {
-    channel.close();
+    channel.abort();
     // The helper kills the init and exits; waiting makes sure no process outlives the failure.
     await channel.helper.exited;
   }
@@ -204,15 +212,19 @@ async function abandon(
 /** Tells the init to exec the command. */
 export async function startContainer(ctx: RuntimeContext, created: CreatedContainer): Promise<void> {
   ctx.trace?.("HOST| start: exec the command");
+  // Taken before START: the command may exit (and the monitor record its
+  // finish time) before STARTED reaches us, and an exit record older than
+  // the start would be taken for an earlier run's.
+  const startedAtMs = Date.now();
   created.channel.send(Sync.Start);
   try {
     created.channel.expect(Sync.Started, "start the command");
   } catch (error) {
-    created.channel.close();
+    created.channel.abort();
     await created.channel.helper.exited;
     throw error;
   }
-  writeState(ctx.store, created.name, { ...created.state, startedAtMs: Date.now() });
+  writeState(ctx.store, created.name, { ...created.state, startedAtMs });
 }
 
 const FORWARDED_SIGNALS = ["TERM", "HUP", "USR1", "USR2", "INT", "QUIT"] as const;
@@ -252,12 +264,10 @@ export async function waitContainer(ctx: RuntimeContext, created: CreatedContain
   try {
     const message = await created.channel.receiveAsync();
     if (message?.type !== Sync.Exit) throw created.channel.failure(message, "report the exit status");
-    await created.channel.helper.exited;
     ctx.trace?.(`HOST| the init exited (wait status ${message.a})`);
     return exitCodeOf(message.a);
   } finally {
     for (const [signal, handler] of handlers) process.off(signal, handler);
-    created.channel.close();
   }
 }
 
@@ -328,8 +338,18 @@ export async function runContainer(
     detachFrom(created);
     return { oomKilled: false };
   }
-  const exitCode = await waitContainer(ctx, created, inTerminalForeground);
+  let exitCode: number;
+  try {
+    exitCode = await waitContainer(ctx, created, inTerminalForeground);
+  } catch (error) {
+    created.channel.close(); // the helper cleans up with the hook
+    await created.channel.helper.exited;
+    throw error;
+  }
+  // The monitor waits for DONE: if we die before it, it runs the cleanup hook itself.
   const outcome = await withContainerLock(ctx.store, request.name, ctx.syscalls, () => finishContainer(ctx, request.name));
+  created.channel.done();
+  await created.channel.helper.exited;
   return { exitCode, ...outcome };
 }
 

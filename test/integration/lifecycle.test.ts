@@ -143,16 +143,25 @@ describeRoot("status from facts", () => {
     expect(cgroupDirs("k1")).toEqual([]);
   });
 
-  test("the monitor killed with SIGKILL: the container runs on; stop still ends and cleans it", async () => {
+  test("the monitor killed with SIGKILL: the container dies with it; ps says the monitor was lost; rm cleans up", async () => {
     expect(diyc(root, ["run", "-d", "k2", "busybox", "sleep", "60"]).code).toBe(0);
     const { init, monitor } = state("k2");
     process.kill(monitor.pid, "SIGKILL");
-    await until(() => !processExists(monitor.pid));
-    expect(view("k2")!.status).toBe("running");
-    expect(diyc(root, ["stop", "-t", "1", "k2"]).code).toBe(0);
-    expect(processExists(init.pid)).toBe(false);
-    expect(view("k2")!.status).toBe("exited");
+    await until(() => !processExists(monitor.pid) && !processExists(init.pid));
+    expect(view("k2")).toMatchObject({ status: "exited", monitorLost: true, pid: null, ip: null });
+    expect(diyc(root, ["ps", "-a"]).stdout).toContain("Exited (monitor lost)");
+    expect(diyc(root, ["rm", "k2"]).code).toBe(0);
     expect(cgroupDirs("k2")).toEqual([]);
+  });
+
+  test("a fault in the monitor kills it (it never spins) and its container; ps says the monitor was lost", async () => {
+    expect(diyc(root, ["run", "-d", "k4", "busybox", "sleep", "60"]).code).toBe(0);
+    const { init, monitor } = state("k4");
+    process.kill(monitor.pid, "SIGSEGV");
+    await until(() => !processExists(monitor.pid) && !processExists(init.pid));
+    expect(view("k4")).toMatchObject({ status: "exited", monitorLost: true });
+    expect(diyc(root, ["rm", "k4"]).code).toBe(0);
+    expect(cgroupDirs("k4")).toEqual([]);
   });
 
   test("every process gone at once (as after a reboot): exited, never running, and the next command reconciles", async () => {

@@ -19,7 +19,7 @@ function compile(overrides: Partial<ContainerOptions> = {}) {
   return compileContainerPlan({
     spec: spec(overrides),
     rootfs: { lowerdirs: ["/s/images/busybox/rootfs"], upperdir: "/s/c/web/upper", workdir: "/s/c/web/work", merged: "/s/c/web/merged" },
-    exitRecord: "/s/c/web/exit.json",
+    exitRecord: { path: "/s/c/web/exit.json", reserve: "/s/c/web/exit.json.reserve" },
     cleanupHook: ["/bun", "/diyc.ts", "--root", "/s", "_cleanup", "web"],
     isDirectory: () => false,
     cgroupView: { version: "v1", hierarchies: [{ directory: "cpu,cpuacct", controllers: "cpu,cpuacct" }, { directory: "memory", controllers: "memory" }] },
