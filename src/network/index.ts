@@ -20,7 +20,7 @@ import { NAME_PATTERN, validateName } from "../spec/names";
 import { addAddress, addDefaultRoute } from "./address";
 import { ensureBridge } from "./bridge";
 import { readIfExists } from "../store/atomic";
-import { removeIfExists } from "./claim";
+import { removeIfExists, sweepStaleClaims } from "./claim";
 import { writeHostsFiles } from "./hosts";
 import { claimAddress, leasesDir, listLeases, networkStateDir, releaseLeases, unusableReason, type Lease } from "./ipam";
 import { formatIpv4, parseIpv4, parseSubnet, type Subnet } from "./ipv4";
@@ -29,7 +29,7 @@ import { formatMac, macForName } from "./mac";
 import { withNetlink, type NetlinkSocket } from "./netlink";
 import { assertOwnNetns, openNetlinkIn } from "./netns";
 import { addPortRules, deletePortRules, deleteTable, ensureNetworkRules, TABLE_PATTERN } from "./nftables";
-import { claimPorts, formatPublish, listPortClaims, releasePorts, type PortMapping } from "./ports";
+import { claimPorts, formatPublish, listPortClaims, portsDir, releasePorts, type PortMapping } from "./ports";
 import { ipForwardPath, readSysctl, routeLocalnetPath, writeSysctl } from "./sysctl";
 import { CONTAINER_IFNAME, createVethPair, hostVethName } from "./veth";
 
@@ -415,6 +415,23 @@ export function detachContainer(store: Store, cfg: NetworkConfig, container: str
   if (freed.length > 0 && existsSync(networkStateDir(store, cfg.name))) {
     const written = writeHostsFiles(store, cfg);
     log(`write hosts files of ${written.length} container(s) on ${cfg.name}`);
+  }
+}
+
+/**
+ * Detaches `container` from every network of the store where it still holds a
+ * lease or a port claim: for a container whose container.json (which names
+ * its network) was never written, or is gone. Also sweeps claim files that
+ * dead claimers left. Idempotent.
+ */
+export function detachEverywhere(store: Store, container: string, log: Log = quiet): void {
+  const claimed = new Set(listPortClaims(store).filter((c) => c.container === container).map((c) => c.network));
+  sweepStaleClaims(portsDir(store));
+  for (const cfg of listNetworks(store)) {
+    sweepStaleClaims(leasesDir(store, cfg.name));
+    if (claimed.has(cfg.name) || listLeases(store, cfg.name).some((l) => l.container === container)) {
+      detachContainer(store, cfg, container, log);
+    }
   }
 }
 

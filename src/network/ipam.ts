@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { UsageError } from "../linux/errors";
 import type { Store } from "../store/store";
 import { readIfExists } from "../store/atomic";
-import { claimExclusive, removeIfExists } from "./claim";
+import { claimExclusive, removeIfExists, sweepStaleClaims } from "./claim";
 import { broadcastOf, contains, formatIpv4, parseIpv4, type Subnet } from "./ipv4";
 
 export interface Lease {
@@ -76,6 +76,7 @@ export function unusableReason(pool: AddressPool, ip: number): string | undefine
  */
 export function claimAddress(store: Store, pool: AddressPool, container: string, requested?: string): string {
   const dir = leasesDir(store, pool.name);
+  sweepStaleClaims(dir); // left by a diyc killed in the middle of a claim
   if (requested !== undefined) {
     if (claimExclusive(dir, requested, container + "\n")) return requested;
     const holder = leaseHolder(store, pool.name, requested) ?? "another container";

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { UsageError } from "../linux/errors";
 import type { Store } from "../store/store";
 import { readIfExists } from "../store/atomic";
-import { claimExclusive, removeIfExists } from "./claim";
+import { claimExclusive, removeIfExists, sweepStaleClaims } from "./claim";
 import { parseIpv4 } from "./ipv4";
 
 export type Protocol = "tcp" | "udp";
@@ -98,6 +98,7 @@ export function listPortClaims(store: Store): PortClaim[] {
  */
 export function claimPorts(store: Store, claims: PortClaim[]): void {
   const dir = portsDir(store);
+  sweepStaleClaims(dir); // left by a diyc killed in the middle of a claim
   const taken: PortClaim[] = [];
   for (const claim of claims) {
     if (claimExclusive(dir, claimName(claim), JSON.stringify(claim) + "\n")) {

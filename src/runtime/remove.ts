@@ -1,14 +1,22 @@
 // Removing a container: its directory (upper layer, config, state) and
 // whatever the host still holds for it. A running container is refused
 // unless forced; forced, it is killed first and its exit waited for.
+//
+// Whatever a crash left is removed too: a cgroup made in some hierarchies
+// only, a lease or port claim without a container.json that names its
+// network, a directory a create left half-made. `rm -f` always ends with
+// nothing of the container left; its lock file goes when the lock is released
+// (src/store/lock.ts).
 
 import { existsSync, rmSync } from "node:fs";
-import { UsageError } from "../linux/errors";
+import { DiycError, UsageError } from "../linux/errors";
+import { detachEverywhere } from "../network/index";
 import { containerFiles, readState } from "./container";
 import { ContainerLock } from "../store/lock";
 import { isAlive } from "./process-identity";
 import { finishContainer, type RuntimeContext } from "./run";
-import { containerStatus, requireContainer } from "./status";
+import { releaseCgroup } from "./limits";
+import { containerExists, containerStatus, requireContainer } from "./status";
 import { killInit } from "./stop";
 import { waitUntil } from "./wait";
 
@@ -16,16 +24,30 @@ export async function removeContainer(ctx: RuntimeContext, name: string, force: 
   requireContainer(ctx.store, name);
   const lock = ContainerLock.acquire(ctx.store, name, ctx.syscalls);
   try {
+    // Decided under the lock: another rm may have removed it while we waited.
+    if (!containerExists(ctx.store, name)) throw new DiycError(`no such container: ${name}`);
     const status = containerStatus(ctx.store, name);
     if (status.status !== "exited") {
       if (!force) throw new UsageError(`container ${name} is ${status.status}; stop it first or use rm -f`);
       await killAndWait(ctx, name);
     }
     finishContainer(ctx, name);
+    releaseLeftovers(ctx, name);
     rmSync(containerFiles(ctx.store, name).dir, { recursive: true, force: true });
   } finally {
     lock.release();
   }
+}
+
+/**
+ * What finishContainer cannot find from container.json: a create killed
+ * before it wrote that file still made a cgroup, and maybe a lease or a port
+ * claim. The name's lock is held and its init is dead, so whatever is
+ * recorded under the name is left over. Each is idempotent.
+ */
+function releaseLeftovers(ctx: RuntimeContext, name: string): void {
+  releaseCgroup(ctx.cgroups(), name);
+  detachEverywhere(ctx.store, name, ctx.trace && ((line) => ctx.trace!(`HOST| ${line}`)));
 }
 
 /**

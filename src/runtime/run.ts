@@ -22,6 +22,7 @@ import { identify } from "./process-identity";
 import { connectContainer, disconnectContainer, prepareNetwork, type NetworkRequest } from "./networking";
 import { cgroupViewForContainers, createContainerCgroup, primeCgroupMigration, releaseCgroup, type CgroupOutcome } from "./limits";
 import { containerStatus } from "./status";
+import { removeStaleTempFiles } from "./repair";
 import type { CgroupManager } from "../cgroups/index";
 import type { Store } from "../store/store";
 
@@ -103,6 +104,7 @@ function claimContainer(store: Store, name: string, image: string): boolean {
   }
   const status = containerStatus(store, name);
   if (status.status !== "exited") throw new UsageError(`container ${name} is already ${status.status}`);
+  removeStaleTempFiles(files.dir); // a killed diyc's half-written files
   const previous = readConfig(store, name);
   if (previous && previous.image !== image) {
     throw new UsageError(`container ${name} exists with image ${previous.image}; remove it first (diyc rm ${name})`);

@@ -10,8 +10,8 @@
 //       state.json                   pid + start time of the monitor and the container
 //       exit.json                    written by the monitor when the container ends
 //       upper/ work/ merged/         overlay: the container's own writable layer
-//     locks/NAME.lock                flock(2) per container; never deleted, so a lock
-//                                    cannot vanish under a waiter
+//     locks/NAME.lock                flock(2) per container; removed with the container,
+//                                    safely (src/store/lock.ts re-checks the inode)
 //     network/                       leases and the like (src/network)
 //     cgroups/                       nothing yet; cgroups live in /sys/fs/cgroup
 //
