@@ -76,6 +76,8 @@ export interface Invocation {
   argv: string[];
   env: Record<string, string | undefined>;
   diycCommand: string[];
+  /** The effective uid: diyc needs root (rootless mode does not exist yet). */
+  euid: number;
 }
 
 function takeGlobalOptions(argv: string[]): { root?: string; rest: string[] } {
@@ -113,6 +115,11 @@ export async function main(invocation: Invocation): Promise<number> {
     if (first === undefined || first === "-h" || first === "--help" || first === "help") {
       ctx.print(first === undefined ? HELP : `${HELP}\n\n${RUN_HELP}`);
       return first === undefined ? ExitCode.RuntimeError : 0;
+    }
+    // Refused up front, for every command: without root, a store it cannot
+    // read would list as empty and a kernel step would fail half-way.
+    if (invocation.euid !== 0 && !args.includes("--help") && !args.includes("-h")) {
+      throw new DiycError(`diyc needs root (uid 0; this is uid ${invocation.euid}): run it with sudo. Rootless containers are not supported yet.`);
     }
     const command = COMMANDS[first];
     if (command) return await command(args, ctx);

@@ -13,7 +13,7 @@ import { DiycError, UsageError } from "../linux/errors";
 import { detachEverywhere } from "../network/index";
 import { containerFiles, readState } from "./container";
 import { ContainerLock } from "../store/lock";
-import { isAlive } from "./process-identity";
+import { isAlive, type ProcessIdentity } from "./process-identity";
 import { finishContainer, type RuntimeContext } from "./run";
 import { releaseCgroup } from "./limits";
 import { containerExists, containerStatus, requireContainer } from "./status";
@@ -23,13 +23,14 @@ import { waitUntil } from "./wait";
 export async function removeContainer(ctx: RuntimeContext, name: string, force: boolean): Promise<void> {
   requireContainer(ctx.store, name);
   const lock = ContainerLock.acquire(ctx.store, name, ctx.syscalls);
+  let monitor: ProcessIdentity | undefined;
   try {
     // Decided under the lock: another rm may have removed it while we waited.
     if (!containerExists(ctx.store, name)) throw new DiycError(`no such container: ${name}`);
     const status = containerStatus(ctx.store, name);
     if (status.status !== "exited") {
       if (!force) throw new UsageError(`container ${name} is ${status.status}; stop it first or use rm -f`);
-      await killAndWait(ctx, name);
+      monitor = await killAndWait(ctx, name);
     }
     finishContainer(ctx, name);
     releaseLeftovers(ctx, name);
@@ -37,6 +38,11 @@ export async function removeContainer(ctx: RuntimeContext, name: string, force: 
   } finally {
     lock.release();
   }
+  // The killed container's monitor runs its cleanup hook, which waits for the
+  // lock we just released and then finds nothing to do. Done when that is
+  // done, so that nothing of the container (not even the hook's lock file)
+  // outlives this command.
+  if (monitor) await waitUntil(() => !isAlive(monitor), 10_000);
 }
 
 /**
@@ -54,10 +60,11 @@ function releaseLeftovers(ctx: RuntimeContext, name: string): void {
  * SIGKILL the init, then wait for the monitor to record the exit, so that it
  * does not write into a directory being deleted.
  */
-async function killAndWait(ctx: RuntimeContext, name: string): Promise<void> {
+async function killAndWait(ctx: RuntimeContext, name: string): Promise<ProcessIdentity | undefined> {
   const state = readState(ctx.store, name);
-  if (!state) return;
+  if (!state) return undefined;
   await killInit(ctx, name, state.init);
   const exitFile = containerFiles(ctx.store, name).exit;
   await waitUntil(() => existsSync(exitFile) || !isAlive(state.monitor), 5000);
+  return state.monitor;
 }

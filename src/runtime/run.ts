@@ -13,7 +13,7 @@ import { encodePlan } from "../plan/encode";
 import { buildContainerSpec, type ContainerOptions } from "../spec/container-spec";
 import { validateName } from "../spec/names";
 import {
-  containerFiles, readConfig, readState, writeConfig, writeState,
+  containerFiles, readConfig, readExitRecord, readState, writeConfig, writeState,
   type ContainerConfig, type ContainerFiles, type ContainerState,
 } from "./container";
 import { exitCodeOf, HelperChannel, Sync } from "./helper-channel";
@@ -257,7 +257,7 @@ export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcom
   const config = readConfig(ctx.store, name);
   if (!config) return { oomKilled: false };
   if (containerStatus(ctx.store, name).status !== "exited") return { oomKilled: false };
-  const outcome = releaseCgroup(ctx.cgroups(), name);
+  const outcome = releaseCgroup(ctx.cgroups(), name, readExitRecord(ctx.store, name)?.waitStatus);
   if (outcome.oomKilled) {
     const state = readState(ctx.store, name);
     if (state) writeState(ctx.store, name, { ...state, oomKilled: true });

@@ -114,3 +114,95 @@ describeRoot("lock files", () => {
     expect(existsSync(lockFile("rl-lock4"))).toBe(false);
   });
 });
+
+describeRoot("commands on several names act on every one", () => {
+  test("rm -f a1 nosuch a2: both removed, one line for nosuch, 125", () => {
+    for (const name of ["rl-a1", "rl-a2"]) expect(diyc(root, ["run", "-d", name, "busybox", "sleep", "30"]).code).toBe(0);
+    const pids = ["rl-a1", "rl-a2"].map((n) => state(n).init.pid);
+    expect(diyc(root, ["rm", "-f", "rl-a1", "rl-nosuch", "rl-a2"])).toEqual({
+      code: 125, stdout: "rl-a1\nrl-a2\n", stderr: "diyc: no such container: rl-nosuch\n",
+    });
+    for (const pid of pids) expect(processExists(pid)).toBe(false);
+    expectGone("rl-a1");
+    expectGone("rl-a2");
+  });
+
+  test("stop nosuch b1 b2 and kill: every running one ends, 125", () => {
+    for (const name of ["rl-b1", "rl-b2", "rl-b3", "rl-b4"]) expect(diyc(root, ["run", "-d", name, "busybox", "sleep", "30"]).code).toBe(0);
+    expect(diyc(root, ["stop", "-t", "1", "rl-nosuch", "rl-b1", "rl-b2"])).toEqual({
+      code: 125, stdout: "rl-b1\nrl-b2\n", stderr: "diyc: no such container: rl-nosuch\n",
+    });
+    expect([view("rl-b1")?.status, view("rl-b2")?.status]).toEqual(["exited", "exited"]);
+    expect(diyc(root, ["kill", "rl-b3", "rl-b1", "rl-b4"])).toEqual({
+      code: 125, stdout: "rl-b3\nrl-b4\n", stderr: "diyc: container rl-b1 is not running\n",
+    });
+    expect(diyc(root, ["start", "rl-b1", "rl-nosuch", "rl-b2"])).toEqual({
+      code: 125, stdout: "rl-b1\nrl-b2\n", stderr: "diyc: no such container: rl-nosuch\n",
+    });
+    expect([view("rl-b1")?.status, view("rl-b2")?.status]).toEqual(["running", "running"]);
+    expect(diyc(root, ["rm", "-f", "rl-b1", "rl-b2", "rl-b3", "rl-b4"])).toMatchObject({ code: 0, stderr: "" });
+    for (const name of ["rl-b1", "rl-b2", "rl-b3", "rl-b4"]) expectGone(name);
+  });
+});
+
+describeRoot("start and rm -f of one container at once", () => {
+  test("whichever wins, a removed container never runs again", async () => {
+    for (let round = 0; round < 12; round++) {
+      const name = `rl-race${round}`;
+      expect(diyc(root, ["run", name, "busybox", "true"]).code).toBe(0);
+      const go = (args: string[]) => Bun.spawn([DIYC, "--root", root, ...args], { stdout: "pipe", stderr: "pipe" });
+      // rm first by a hair in half the rounds, start first in the others.
+      const [a, b] = round % 2 === 0 ? [go(["rm", "-f", name]), go(["start", name])] : [go(["start", name]), go(["rm", "-f", name])];
+      const [rm, start] = round % 2 === 0 ? [a, b] : [b, a];
+      const [rmCode, startCode] = [await rm.exited, await start.exited];
+      expect(rmCode).toBe(0);
+      // Either start ran first (rm then removed the running container) or it was refused.
+      if (startCode !== 0) expect(await new Response(start.stderr).text()).toBe(`diyc: no such container: ${name}\n`);
+      expect(existsSync(containerDir(name))).toBe(false);
+      if (existsSync(containerDir(name))) diyc(root, ["rm", "-f", name]); // so a failure here leaves nothing running
+      expectGone(name);
+    }
+  });
+});
+
+describeRoot("messages that tell the truth", () => {
+  test("a process OOM-killed inside a container that goes on: said so, status 0", () => {
+    const r = diyc(root, ["run", "--rm", "-m", "16", "rl-oom1", "busybox", "sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo survived"]);
+    expect(r.stdout).toBe("survived\n");
+    expect(r.stderr).toBe("diyc: a process in container rl-oom1 was killed: out of memory (limit 16 MiB)\n");
+    expect(r.code).toBe(0);
+    expectGone("rl-oom1");
+    // The init itself OOM-killed: the container was.
+    const killed = diyc(root, ["run", "-m", "16", "rl-oom2", "busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
+    expect(killed).toMatchObject({ code: 137, stderr: "diyc: container rl-oom2 was killed: out of memory (limit 16 MiB)\n" });
+    expect(view("rl-oom2")).toMatchObject({ exitCode: 137, oomKilled: true });
+    expect(diyc(root, ["rm", "rl-oom2"]).code).toBe(0);
+    expectGone("rl-oom2");
+  });
+
+  test("diyc logs x | head -1: quiet, status 0", async () => {
+    expect(diyc(root, ["run", "-d", "rl-logs", "busybox", "seq", "1", "100000"]).code).toBe(0);
+    const deadline = Date.now() + 10_000;
+    while (view("rl-logs")?.status !== "exited" && Date.now() < deadline) await Bun.sleep(20);
+    const p = Bun.spawnSync(["bash", "-c", `${DIYC} --root ${root} logs rl-logs | head -1; echo "status \${PIPESTATUS[0]}"`], { stderr: "pipe" });
+    expect({ stdout: p.stdout.toString(), stderr: p.stderr.toString() }).toEqual({ stdout: "1\nstatus 0\n", stderr: "" });
+    expect(diyc(root, ["rm", "rl-logs"]).code).toBe(0);
+    expectGone("rl-logs");
+  });
+
+  test("as a user other than root: every command says it needs root, 125", () => {
+    expect(diyc(root, ["run", "-d", "rl-user", "busybox", "sleep", "30"]).code).toBe(0);
+    const asNobody = (args: string[]) => {
+      const p = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DIYC, "--root", root, ...args], { stderr: "pipe" });
+      return { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+    };
+    const refusal = "diyc: diyc needs root (uid 0; this is uid 65534): run it with sudo. Rootless containers are not supported yet.\n";
+    for (const args of [["ps", "-a"], ["network", "ls"], ["image", "ls"], ["stop", "rl-user"], ["rm", "-f", "rl-user"], ["run", "rl-u2", "busybox", "true"], ["rl-u3", "busybox", "true"]]) {
+      expect([args.join(" "), asNobody(args)]).toEqual([args.join(" "), { code: 125, stdout: "", stderr: refusal }]);
+    }
+    expect(view("rl-user")?.status).toBe("running"); // none of them touched it
+    expect(asNobody(["ps", "--help"]).code).toBe(0);
+    expect(diyc(root, ["rm", "-f", "rl-user"]).code).toBe(0);
+    expectGone("rl-user");
+  });
+});
