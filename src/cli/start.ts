@@ -3,6 +3,7 @@
 
 import { DiycError, UsageError } from "../linux/errors";
 import { readConfig } from "../runtime/container";
+import { withContainerLock } from "../store/lock";
 import { runContainer, type RunOutcome, type RuntimeContext } from "../runtime/run";
 import { containerExists, containerStatus, requireContainer } from "../runtime/status";
 import { has, parseArgs } from "./args";
@@ -32,7 +33,11 @@ export const start: Command = async (args, ctx) => {
 
 async function startOne(runtime: RuntimeContext, name: string, detach: boolean, stdinIsTerminal: boolean): Promise<RunOutcome> {
   requireContainer(runtime.store, name);
-  const config = readConfig(runtime.store, name);
+  // Read under the lock: a `rm -f` in progress deletes container.json before the directory.
+  const config = await withContainerLock(runtime.store, name, runtime.syscalls, () => {
+    if (!containerExists(runtime.store, name)) throw new DiycError(`no such container: ${name}`);
+    return readConfig(runtime.store, name);
+  });
   if (!config?.request) throw new DiycError(`container ${name} has no stored configuration to start it with`);
   // What decides is checked again once the name's lock is held: a `rm -f` or
   // another start may have come first, and a start that went ahead then would
