@@ -268,7 +268,7 @@ describeRoot("refusals that name what is in the way", () => {
     expect(diyc(storeA, ["run", "--rm", "--net", "drl4", "-p", "18601:80", "rl-p4", "busybox", "true"])).toMatchObject({ code: 0, stderr: "" });
   });
 
-  test("claim files a killed diyc left are swept by the next claim", () => {
+  test("what a killed create left on the network: claim files swept by the next claim, lease and port of a half-made container released by rm -f", () => {
     mkdirSync(join(registry, "drl4", "leases"), { recursive: true });
     mkdirSync(join(registry, ".ports"), { recursive: true });
     writeFileSync(join(registry, "drl4", "leases", ".claim-999999-abc"), "rl-x\n");
@@ -276,6 +276,16 @@ describeRoot("refusals that name what is in the way", () => {
     expect(diyc(storeA, ["run", "--rm", "--net", "drl4", "-p", "18603:80", "rl-c1", "busybox", "true"])).toMatchObject({ code: 0, stderr: "" });
     expect(readdirSync(join(registry, "drl4", "leases"))).toEqual([]);
     expect(readdirSync(join(registry, ".ports"))).toEqual([]);
+
+    // A create killed after its lease and port claim but before container.json: rm -f releases both.
+    mkdirSync(join(storeA, "containers", "rl-h1", "upper"), { recursive: true });
+    writeFileSync(join(registry, "drl4", "leases", "10.231.14.9"), `rl-h1\n${storeA}\n`);
+    writeFileSync(join(registry, ".ports", "tcp-18604"), JSON.stringify({ hostPort: 18604, containerPort: 80, protocol: "tcp", container: "rl-h1", network: "drl4", containerIp: "10.231.14.9", store: storeA }) + "\n");
+    expect(diyc(storeA, ["ps", "-a"]).stdout).toMatch(/\nrl-h1\s+""\s+Incomplete\n/);
+    expect(diyc(storeA, ["rm", "-f", "rl-h1"])).toMatchObject({ code: 0, stdout: "rl-h1\n", stderr: "" });
+    expect(readdirSync(join(registry, "drl4", "leases"))).toEqual([]);
+    expect(readdirSync(join(registry, ".ports"))).toEqual([]);
+    expect(existsSync(join(storeA, "containers", "rl-h1"))).toBe(false);
     expect(diyc(storeA, ["network", "clean", "--bridge", "drl4"])).toMatchObject({ code: 0, stderr: "" });
     expect(linkExists("drl4")).toBe(false);
   });
