@@ -1,7 +1,7 @@
 // `diyc rm NAME...`: deletes stopped containers and their files.
 
 import { UsageError } from "../linux/errors";
-import { removeContainer } from "../runtime/remove";
+import { removeContainer, sweepStaleLocks } from "../runtime/remove";
 import { has, parseArgs } from "./args";
 import type { Command } from "./context";
 import { forEachName } from "./each";
@@ -20,5 +20,7 @@ export const rm: Command = async (args, ctx) => {
   }
   if (parsed.positionals.length === 0) throw new UsageError("rm needs at least one container name");
   const runtime = runtimeContext(ctx, ctx.verbose);
-  return forEachName(ctx, parsed.positionals, (name) => removeContainer(runtime, name, has(parsed, "force")));
+  const status = await forEachName(ctx, parsed.positionals, (name) => removeContainer(runtime, name, has(parsed, "force")));
+  sweepStaleLocks(ctx.store, ctx.syscalls); // lock files of runs killed before they claimed their name
+  return status;
 };

@@ -8,7 +8,7 @@
 // nothing of the container left; its lock file goes when the lock is released
 // (src/store/lock.ts).
 
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { DiycError, UsageError } from "../linux/errors";
 import { detachEverywhere } from "../network/index";
 import { containerFiles, readState } from "./container";
@@ -19,6 +19,9 @@ import { releaseCgroup } from "./limits";
 import { containerExists, containerStatus, requireContainer } from "./status";
 import { killInit } from "./stop";
 import { waitUntil } from "./wait";
+import { NAME_PATTERN } from "../spec/names";
+import type { Store } from "../store/store";
+import type { Syscalls } from "../linux/syscalls";
 
 export async function removeContainer(ctx: RuntimeContext, name: string, force: boolean): Promise<void> {
   requireContainer(ctx.store, name);
@@ -67,4 +70,26 @@ async function killAndWait(ctx: RuntimeContext, name: string): Promise<ProcessId
   const exitFile = containerFiles(ctx.store, name).exit;
   await waitUntil(() => existsSync(exitFile) || !isAlive(state.monitor), 5000);
   return state.monitor;
+}
+
+/**
+ * Removes the lock files of names that have no container: a `diyc run`
+ * killed after it took the name's lock but before it claimed the name
+ * (mkdir) leaves one, and no `rm NAME` can name it. Each is taken without
+ * waiting (one that is held belongs to a command at work) and released, which
+ * unlinks it since its container is gone (src/store/lock.ts). `rm` does this
+ * after its own work.
+ */
+export function sweepStaleLocks(store: Store, syscalls: Syscalls): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(store.locksDir);
+  } catch {
+    return; // no locks directory: an empty store
+  }
+  for (const entry of entries) {
+    const name = entry.endsWith(".lock") ? entry.slice(0, -".lock".length) : "";
+    if (!NAME_PATTERN.test(name) || containerExists(store, name)) continue;
+    ContainerLock.tryAcquire(store, name, syscalls)?.release();
+  }
 }

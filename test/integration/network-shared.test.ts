@@ -58,7 +58,7 @@ function until(what: () => boolean): boolean {
 }
 
 /** The bridges this file makes; none may exist before it starts (they could be someone else's). */
-const BRIDGES = ["drl0", "drl1", "drl2", "drl3", "drl4", "drl5", "drl6", "drl7", "drl8"];
+const BRIDGES = ["drl0", "drl1", "drl2", "drl3", "drl4", "drl5", "drl6", "drl7", "drl8", "drl9"];
 
 beforeAll(() => {
   for (const bridge of BRIDGES) if (linkExists(bridge)) throw new Error(`${bridge} exists before the test: not ours, refusing to run`);
@@ -290,3 +290,57 @@ describeRoot("refusals that name what is in the way", () => {
     expect(linkExists("drl4")).toBe(false);
   });
 });
+
+describeRoot("fault injection: diyc run killed at spread-out moments", () => {
+  test("one rm -f sweep leaves nothing of the store; a new container still starts and gets an address", async () => {
+    const store = tempStore("diyc-rl-fault-");
+    try {
+      await faultInjection(store);
+    } finally {
+      for (const name of existsSync(join(store, "containers")) ? readdirSync(join(store, "containers")) : []) diyc(store, ["rm", "-f", name]);
+      diyc(store, ["network", "clean", "--bridge", "drl9"]);
+      removeStore(store);
+    }
+    expect(linkExists("drl9")).toBe(false);
+    expect(tables()).not.toContain("diyc_drl9");
+  });
+});
+
+async function faultInjection(store: string): Promise<void> {
+    expect(diyc(store, ["network", "setup", "--bridge", "drl9", "--subnet", "10.231.29.0/24"]).code).toBe(0);
+    const names: string[] = [];
+    const monitors: number[] = [];
+    for (let i = 0; i < 24; i++) {
+      const name = `rl-f${i}`;
+      names.push(name);
+      const run = Bun.spawn([DIYC, "--root", store, "run", "-d", "--net", "drl9", "-p", `${18610 + i}:80`, name, "busybox", "sleep", "60"], {
+        stdin: "ignore", stdout: "ignore", stderr: "ignore", env: { PATH, DIYC_NETWORKS: registry },
+      });
+      // Spread over the whole create: from before the name is claimed to after the start.
+      await Bun.sleep((i * 7) % 90);
+      run.kill("SIGKILL");
+      await run.exited;
+      try {
+        monitors.push(JSON.parse(readFileSync(join(store, "containers", name, "state.json"), "utf8")).monitor.pid);
+      } catch {
+        // killed before it had a monitor on record
+      }
+    }
+    // The sweep: one rm -f of every container the store lists.
+    const listed = JSON.parse(diyc(store, ["ps", "-a", "--format", "json"]).stdout).map((c: { name: string }) => c.name);
+    expect(listed.every((n: string) => names.includes(n))).toBe(true);
+    if (listed.length > 0) expect(diyc(store, ["rm", "-f", ...listed])).toMatchObject({ code: 0, stderr: "" });
+    expect(until(() => monitors.every((pid) => !processExists(pid)))).toBe(true);
+    expect(readdirSync(join(store, "containers"))).toEqual([]);
+    expect(readdirSync(join(store, "locks"))).toEqual([]);
+    expect(storeCgroups(store)).toEqual([]);
+    expect(mountsUnder(store)).toEqual([]);
+    expect(leases("drl9")).toEqual([]);
+    expect(existsSync(join(registry, ".ports")) ? readdirSync(join(registry, ".ports")) : []).toEqual([]);
+    expect(until(() => portsOf("drl9").length === 0)).toBe(true);
+    expect(sh(["nft", "list", "chain", "ip", "diyc_drl9", "ports"]).stdout).not.toContain("diyc container");
+    // And the store still works.
+    const fresh = diyc(store, ["run", "--rm", "--net", "drl9", "rl-f-new", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | awk '{print $4}'"]);
+    expect(fresh).toMatchObject({ code: 0, stdout: "10.231.29.2/24\n", stderr: "" });
+    expect(diyc(store, ["network", "clean", "--bridge", "drl9"])).toMatchObject({ code: 0, stderr: "" });
+}
