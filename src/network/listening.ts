@@ -14,7 +14,7 @@ import type { Protocol } from "./ports";
 
 const TCP_LISTEN = "0A";
 
-interface BoundSocket {
+export interface BoundSocket {
   address: string;
   port: number;
   /** The wildcard address (0.0.0.0 or ::): every local address. */
@@ -35,7 +35,7 @@ function formatAddress(hex: string): string {
     groups.push((word >>> 16).toString(16), (word & 0xffff).toString(16));
   }
   const text = groups.join(":");
-  return `[${text === "0:0:0:0:0:0:0:0" ? ":" : text}]`;
+  return `[${text === "0:0:0:0:0:0:0:0" ? "::" : text}]`;
 }
 
 function readProcNet(file: string): string[] {
@@ -46,23 +46,26 @@ function readProcNet(file: string): string[] {
   }
 }
 
-function boundSockets(protocol: Protocol): BoundSocket[] {
+/** The sockets of /proc/net/{tcp,udp}[6] lines (header removed) that hold a port: TCP listeners, every UDP socket. */
+export function parseBoundSockets(protocol: Protocol, lines: string[]): BoundSocket[] {
   const sockets: BoundSocket[] = [];
-  for (const file of [protocol, `${protocol}6`]) {
-    for (const line of readProcNet(file)) {
-      const fields = line.trim().split(/\s+/);
-      const [addressHex, portHex] = (fields[1] ?? "").split(":");
-      if (!addressHex || !portHex) continue;
-      if (protocol === "tcp" && fields[3] !== TCP_LISTEN) continue;
-      sockets.push({
-        address: formatAddress(addressHex),
-        port: Number.parseInt(portHex, 16),
-        wildcard: /^0+$/.test(addressHex),
-        inode: fields[9] ?? "0",
-      });
-    }
+  for (const line of lines) {
+    const fields = line.trim().split(/\s+/);
+    const [addressHex, portHex] = (fields[1] ?? "").split(":");
+    if (!addressHex || !portHex) continue;
+    if (protocol === "tcp" && fields[3] !== TCP_LISTEN) continue;
+    sockets.push({
+      address: formatAddress(addressHex),
+      port: Number.parseInt(portHex, 16),
+      wildcard: /^0+$/.test(addressHex),
+      inode: fields[9] ?? "0",
+    });
   }
   return sockets;
+}
+
+function boundSockets(protocol: Protocol): BoundSocket[] {
+  return parseBoundSockets(protocol, [...readProcNet(protocol), ...readProcNet(`${protocol}6`)]);
 }
 
 /** "pid 1234 (python3)" for the process holding the socket, if it can be found. */
@@ -109,8 +112,13 @@ export interface HostRoute {
 
 /** The host's IPv4 routes but the default one (which covers everything and says nothing). */
 export function hostRoutes(): HostRoute[] {
+  return parseRoutes(readProcNet("route"));
+}
+
+/** /proc/net/route lines (header removed) → routes, the default one left out. */
+export function parseRoutes(lines: string[]): HostRoute[] {
   const routes: HostRoute[] = [];
-  for (const line of readProcNet("route")) {
+  for (const line of lines) {
     const [device, destination, , , , , , mask] = line.trim().split(/\s+/);
     if (!device || !destination || !mask) continue;
     const maskValue = littleEndianWord(mask);
