@@ -9,13 +9,14 @@
 // Every kernel step is one line on `log` (no prefix: the runtime adds `HOST| `).
 // Kernel work is rtnetlink from TypeScript (netlink.ts and the modules named
 // after what they create); NAT is nftables (nftables.ts); state lives in the
-// store (ipam.ts, ports.ts). See docs/networking.md for the whole picture.
+// network registry that the host's stores share (below; ipam.ts, ports.ts).
+// See docs/networking.md for the whole picture.
 
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../store/atomic";
 import { Store } from "../store/store";
-import { LOCK_EX, LOCK_UN, linuxSyscalls } from "../linux/syscalls";
+import { LOCK_EX, linuxSyscalls } from "../linux/syscalls";
 import { DiycError, UsageError } from "../linux/errors";
 import { NAME_PATTERN, validateName } from "../spec/names";
 import { addAddress, addDefaultRoute } from "./address";
@@ -24,7 +25,7 @@ import { readIfExists } from "../store/atomic";
 import { removeIfExists, sweepStaleClaims } from "./claim";
 import { writeHostsFiles } from "./hosts";
 import { claimAddress, homeStoreRoot, leasesDir, listLeases, networkStateDir, ownerRoot, releaseLeases, storeScope, unusableReason, type Lease } from "./ipam";
-import { broadcastOf, formatIpv4, formatSubnet, maskOf, parseIpv4, parseSubnet, type Subnet } from "./ipv4";
+import { formatIpv4, parseIpv4, parseSubnet, type Subnet } from "./ipv4";
 import { deleteLink, deleteLinkByIndex, findLink, getLink, listPorts, MAX_LINK_NAME, setLinkUp, setMaster } from "./link";
 import { formatMac, macForName } from "./mac";
 import { withNetlink, type NetlinkSocket } from "./netlink";
