@@ -12,4 +12,5 @@ main({
   argv: process.argv.slice(2),
   env: process.env,
   diycCommand: compiled ? [process.execPath] : [process.execPath, import.meta.path],
+  euid: process.geteuid?.() ?? 0,
 }).then((code) => process.exit(code));

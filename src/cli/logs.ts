@@ -9,7 +9,19 @@ import { containerStatus, requireContainer } from "../runtime/status";
 import { has, last, parseArgs } from "./args";
 import type { Command } from "./context";
 
+/** The reader of our output went away (`diyc logs x | head -1`): not an error, just the end. */
+class ReaderGone extends Error {}
+
 function emit(chunk: LogChunk): void {
+  try {
+    writeAll(chunk);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EPIPE") throw new ReaderGone();
+    throw error;
+  }
+}
+
+function writeAll(chunk: LogChunk): void {
   let done = 0;
   const fd = chunk.stream === "stdout" ? 1 : 2;
   while (done < chunk.data.length) done += writeSync(fd, chunk.data, done);
@@ -30,10 +42,16 @@ export const logs: Command = async (args, ctx) => {
     throw new DiycError(`container ${name} ran in the foreground: its output went to the terminal, not to a log`);
   }
   const path = containerFiles(ctx.store, name).log;
-  const { chunks, position } = readLog(path);
-  for (const chunk of tail === undefined ? chunks : tailLines(chunks, Number(tail))) emit(chunk);
-  if (has(parsed, "follow")) {
-    await followLog(path, position, emit, () => containerStatus(ctx.store, name).status !== "exited");
+  try {
+    const { chunks, position } = readLog(path);
+    for (const chunk of tail === undefined ? chunks : tailLines(chunks, Number(tail))) emit(chunk);
+    if (has(parsed, "follow")) {
+      await followLog(path, position, emit, () => containerStatus(ctx.store, name).status !== "exited");
+    }
+  } catch (error) {
+    // As cat does when its reader is gone, minus the SIGPIPE death (Bun ignores SIGPIPE): stop, quietly, status 0.
+    if (error instanceof ReaderGone) return 0;
+    throw error;
   }
   return 0;
 };

@@ -5,7 +5,7 @@
 import { writeSync } from "node:fs";
 import { DiycError, ExitCode, fsErrorAsSyscallError, UsageError } from "../linux/errors";
 import { linuxSyscalls } from "../linux/syscalls";
-import { resolveStoreRoot, Store } from "../store/store";
+import { resolveNetworkRegistry, resolveStoreRoot, Store } from "../store/store";
 import { cleanup } from "./cleanup";
 import type { CliContext, Command } from "./context";
 import { image } from "./image";
@@ -54,7 +54,9 @@ Commands:
   stats    CPU, memory and pids of running containers
 
 Global options:
-  --root DIR   the store (default /var/lib/diyc, or $DIYC_ROOT)
+  --root DIR       the store (default /var/lib/diyc, or $DIYC_ROOT)
+  --networks DIR   the network registry shared by stores (default
+                   /var/lib/diyc/network, or $DIYC_NETWORKS)
   -h, --help   this help
 
 The built-in image "busybox" needs no import. See diyc run --help.`;
@@ -76,22 +78,27 @@ export interface Invocation {
   argv: string[];
   env: Record<string, string | undefined>;
   diycCommand: string[];
+  /** The effective uid: diyc needs root (rootless mode does not exist yet). */
+  euid: number;
 }
 
-function takeGlobalOptions(argv: string[]): { root?: string; rest: string[] } {
+function takeGlobalOptions(argv: string[]): { root?: string; networks?: string; rest: string[] } {
   const rest = [...argv];
-  let root: string | undefined;
+  const found: { root?: string; networks?: string } = {};
   while (rest.length > 0) {
     const arg = rest[0]!;
-    if (arg === "--root" && rest.length > 1) {
-      root = rest[1];
+    const option = (["root", "networks"] as const).find((o) => arg === `--${o}` || arg.startsWith(`--${o}=`));
+    if (option === undefined) break;
+    if (arg === `--${option}`) {
+      if (rest.length < 2) break;
+      found[option] = rest[1];
       rest.splice(0, 2);
-    } else if (arg.startsWith("--root=")) {
-      root = arg.slice("--root=".length);
+    } else {
+      found[option] = arg.slice(option.length + 3);
       rest.shift();
-    } else break;
+    }
   }
-  return { root, rest };
+  return { ...found, rest };
 }
 
 export async function main(invocation: Invocation): Promise<number> {
@@ -99,10 +106,11 @@ export async function main(invocation: Invocation): Promise<number> {
   // -v lines must appear in order with the init's own (which go straight to fd 2).
   const log = (line: string) => writeBestEffort(2, `${line}\n`);
   try {
-    const { root, rest } = takeGlobalOptions(invocation.argv);
+    const { root, networks, rest } = takeGlobalOptions(invocation.argv);
     if (root === "") throw new DiycError("--root needs a directory");
+    if (networks === "") throw new DiycError("--networks needs a directory");
     const ctx: CliContext = {
-      store: new Store(resolveStoreRoot(root, invocation.env)),
+      store: new Store(resolveStoreRoot(root, invocation.env), resolveNetworkRegistry(networks, invocation.env)),
       syscalls: linuxSyscalls,
       verbose: false,
       log,
@@ -113,6 +121,11 @@ export async function main(invocation: Invocation): Promise<number> {
     if (first === undefined || first === "-h" || first === "--help" || first === "help") {
       ctx.print(first === undefined ? HELP : `${HELP}\n\n${RUN_HELP}`);
       return first === undefined ? ExitCode.RuntimeError : 0;
+    }
+    // Refused up front, for every command: without root, a store it cannot
+    // read would list as empty and a kernel step would fail half-way.
+    if (invocation.euid !== 0 && !args.includes("--help") && !args.includes("-h")) {
+      throw new DiycError(`diyc needs root (uid 0; this is uid ${invocation.euid}): run it with sudo. Rootless containers are not supported yet.`);
     }
     const command = COMMANDS[first];
     if (command) return await command(args, ctx);

@@ -20,6 +20,7 @@ function age(iso: string | null, now: number): string {
 function statusText(c: ContainerView, now: number): string {
   if (c.status === "running") return `Up ${age(c.startedAt, now)}`;
   if (c.status === "created") return "Created";
+  if (c.incomplete) return "Incomplete"; // a create that died half-way: rm -f removes it, run makes it again
   if (c.monitorLost) return "Exited (monitor lost)";
   const code = c.exitCode === null ? "" : ` (${c.exitCode}${c.oomKilled ? ", OOM" : ""})`;
   return `Exited${code}${c.finishedAt ? ` ${age(c.finishedAt, now)} ago` : ""}`;
@@ -47,7 +48,7 @@ export const ps: Command = async (args, ctx) => {
   const now = Date.now();
   ctx.print(formatTable([
     ["NAME", "IMAGE", "COMMAND", "STATUS", "PID", "IP"],
-    ...containers.map((c) => [c.name, c.image, JSON.stringify(c.command.length > 30 ? `${c.command.slice(0, 29)}…` : c.command), statusText(c, now), c.pid === null ? "" : String(c.pid), c.ip ?? ""]),
+    ...containers.map((c) => [c.name, c.image ?? "", JSON.stringify(c.command.length > 30 ? `${c.command.slice(0, 29)}…` : c.command), statusText(c, now), c.pid === null ? "" : String(c.pid), c.ip ?? ""]),
   ]));
   return 0;
 };

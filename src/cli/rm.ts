@@ -1,14 +1,15 @@
 // `diyc rm NAME...`: deletes stopped containers and their files.
 
 import { UsageError } from "../linux/errors";
-import { removeContainer } from "../runtime/remove";
+import { removeContainer, sweepStaleLocks } from "../runtime/remove";
 import { has, parseArgs } from "./args";
 import type { Command } from "./context";
+import { forEachName } from "./each";
 import { runtimeContext } from "./runtime-context";
 
 const HELP = `Usage: diyc rm [-f] NAME...
 
-Deletes containers: their writable layer, configuration and state.
+Deletes containers: their writable layer, configuration and state. Every name is\ntried; each failure is reported on its own line, and the status is 125 if any failed.
   -f, --force   kill a running container first`;
 
 export const rm: Command = async (args, ctx) => {
@@ -19,9 +20,7 @@ export const rm: Command = async (args, ctx) => {
   }
   if (parsed.positionals.length === 0) throw new UsageError("rm needs at least one container name");
   const runtime = runtimeContext(ctx, ctx.verbose);
-  for (const name of parsed.positionals) {
-    await removeContainer(runtime, name, has(parsed, "force"));
-    ctx.print(name);
-  }
-  return 0;
+  const status = await forEachName(ctx, parsed.positionals, (name) => removeContainer(runtime, name, has(parsed, "force")));
+  sweepStaleLocks(ctx.store, ctx.syscalls); // lock files of runs killed before they claimed their name
+  return status;
 };

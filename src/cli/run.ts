@@ -221,10 +221,10 @@ export function reportOutcome(ctx: CliContext, name: string, outcome: RunOutcome
     ctx.print(name); // detached: the name, as docker prints the id
     return 0;
   }
-  if (outcome.oomKilled) {
-    const limit = outcome.memoryLimitBytes === undefined ? "" : ` (limit ${formatBytes(outcome.memoryLimitBytes)})`;
-    ctx.log(`diyc: container ${name} was killed: out of memory${limit}`);
-  }
+  const limit = outcome.memoryLimitBytes === undefined ? "" : ` (limit ${formatBytes(outcome.memoryLimitBytes)})`;
+  if (outcome.oomKilled) ctx.log(`diyc: container ${name} was killed: out of memory${limit}`);
+  // The init outlived it: the container's own status says how it went on.
+  else if (outcome.processOomKilled) ctx.log(`diyc: a process in container ${name} was killed: out of memory${limit}`);
   return outcome.exitCode;
 }
 

@@ -5,6 +5,7 @@ import { parseSignal } from "../linux/signals";
 import { killContainer, stopContainer } from "../runtime/stop";
 import { has, last, parseArgs } from "./args";
 import type { Command } from "./context";
+import { forEachName } from "./each";
 import { runtimeContext } from "./runtime-context";
 
 export const stop: Command = async (args, ctx) => {
@@ -17,11 +18,7 @@ export const stop: Command = async (args, ctx) => {
   if (!/^\d{1,6}$/.test(time)) throw new UsageError(`invalid -t ${JSON.stringify(time)}: a number of seconds`);
   if (parsed.positionals.length === 0) throw new UsageError("stop needs at least one container name");
   const runtime = runtimeContext(ctx, ctx.verbose);
-  for (const name of parsed.positionals) {
-    await stopContainer(runtime, name, Number(time));
-    ctx.print(name);
-  }
-  return 0;
+  return forEachName(ctx, parsed.positionals, (name) => stopContainer(runtime, name, Number(time)));
 };
 
 export const kill: Command = async (args, ctx) => {
@@ -33,9 +30,5 @@ export const kill: Command = async (args, ctx) => {
   const signal = parseSignal(last(parsed, "signal") ?? "KILL");
   if (parsed.positionals.length === 0) throw new UsageError("kill needs at least one container name");
   const runtime = runtimeContext(ctx, ctx.verbose);
-  for (const name of parsed.positionals) {
-    await killContainer(runtime, name, signal);
-    ctx.print(name);
-  }
-  return 0;
+  return forEachName(ctx, parsed.positionals, (name) => killContainer(runtime, name, signal));
 };

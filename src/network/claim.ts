@@ -5,7 +5,7 @@
 // exactly one claimer wins, and since the file was complete before it got its
 // name, a reader never sees it half-written (O_EXCL + write would allow that).
 
-import { linkSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** Creates `dir/name` holding `content` unless it exists; true if we created it. */
@@ -33,4 +33,35 @@ export function removeIfExists(path: string): boolean {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw err;
   }
+}
+
+const CLAIM_TEMP = /^\.claim-(\d+)-[a-z0-9]*$/;
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the temporary files of claimers that died between writing and
+ * unlinking them (".claim-PID-*" of a pid that no longer exists). A live
+ * claimer's file is left alone: it is about to link it. Returns how many went.
+ */
+export function sweepStaleClaims(dir: string): number {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return 0; // no directory yet: nothing claimed, nothing stale
+  }
+  let removed = 0;
+  for (const entry of entries) {
+    const match = CLAIM_TEMP.exec(entry);
+    if (match && Number(match[1]) !== process.pid && !processExists(Number(match[1])) && removeIfExists(join(dir, entry))) removed++;
+  }
+  return removed;
 }

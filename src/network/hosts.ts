@@ -13,8 +13,8 @@
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LOCK_EX, LOCK_UN, linuxSyscalls } from "../linux/syscalls";
-import type { Store } from "../store/store";
-import { listLeases, networkStateDir, type Lease } from "./ipam";
+import { Store } from "../store/store";
+import { listLeases, networkStateDir, ownerRoot, type Lease } from "./ipam";
 
 const LOCALHOST_LINES = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"];
 
@@ -55,11 +55,14 @@ export function writeHostsFiles(store: Store, cfg: { name: string }): string[] {
     const leases = listLeases(store, cfg.name);
     const content = hostsFileContent(leases);
     const written: string[] = [];
-    for (const { container } of leases) {
-      if (!existsSync(store.containerDir(container))) continue;
+    for (const lease of leases) {
+      // Containers of every store on the network: each store keeps its own files.
+      const owner = new Store(ownerRoot(store, lease), store.networkDir);
+      const { container } = lease;
+      if (!existsSync(owner.containerDir(container))) continue;
       // writeFileSync opens with O_TRUNC and writes: same inode, so a bind
       // mount of this file sees the new content.
-      writeFileSync(hostsFilePath(store, container), content, { mode: 0o644 });
+      writeFileSync(hostsFilePath(owner, container), content, { mode: 0o644 });
       written.push(container);
     }
     return written;

@@ -9,33 +9,36 @@
 // Every kernel step is one line on `log` (no prefix: the runtime adds `HOST| `).
 // Kernel work is rtnetlink from TypeScript (netlink.ts and the modules named
 // after what they create); NAT is nftables (nftables.ts); state lives in the
-// store (ipam.ts, ports.ts). See docs/networking.md for the whole picture.
+// network registry that the host's stores share (below; ipam.ts, ports.ts).
+// See docs/networking.md for the whole picture.
 
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../store/atomic";
-import type { Store } from "../store/store";
+import { Store } from "../store/store";
+import { LOCK_EX, linuxSyscalls } from "../linux/syscalls";
 import { DiycError, UsageError } from "../linux/errors";
 import { NAME_PATTERN, validateName } from "../spec/names";
 import { addAddress, addDefaultRoute } from "./address";
 import { ensureBridge } from "./bridge";
 import { readIfExists } from "../store/atomic";
-import { removeIfExists } from "./claim";
+import { removeIfExists, sweepStaleClaims } from "./claim";
 import { writeHostsFiles } from "./hosts";
-import { claimAddress, leasesDir, listLeases, networkStateDir, releaseLeases, unusableReason, type Lease } from "./ipam";
+import { claimAddress, homeStoreRoot, leasesDir, listLeases, networkStateDir, ownerRoot, releaseLeases, storeScope, unusableReason, type Lease } from "./ipam";
 import { formatIpv4, parseIpv4, parseSubnet, type Subnet } from "./ipv4";
 import { deleteLink, deleteLinkByIndex, findLink, getLink, listPorts, MAX_LINK_NAME, setLinkUp, setMaster } from "./link";
 import { formatMac, macForName } from "./mac";
 import { withNetlink, type NetlinkSocket } from "./netlink";
 import { assertOwnNetns, openNetlinkIn } from "./netns";
 import { addPortRules, deletePortRules, deleteTable, ensureNetworkRules, TABLE_PATTERN } from "./nftables";
-import { claimPorts, formatPublish, listPortClaims, releasePorts, type PortMapping } from "./ports";
+import { claimPorts, formatPublish, listPortClaims, portsDir, releasePorts, type PortMapping } from "./ports";
+import { describeRoute, hostPortUser, hostRoutes, overlaps } from "./listening";
 import { ipForwardPath, readSysctl, routeLocalnetPath, writeSysctl } from "./sysctl";
-import { CONTAINER_IFNAME, createVethPair, hostVethName } from "./veth";
+import { CONTAINER_IFNAME, createVethPair, storeVethName } from "./veth";
 
 export { parsePublish, formatPublish, type PortMapping, type Protocol } from "./ports";
 export { writeHostsFiles, hostsFilePath } from "./hosts";
-export { hostVethName } from "./veth";
+export { hostVethName, storeVethName } from "./veth";
 export { listLeases, reconcileLeases, type Lease } from "./ipam";
 export { NetlinkError } from "./netlink";
 export { NftError } from "./nftables";
@@ -141,14 +144,31 @@ export function validateRequestedIp(cfg: NetworkConfig, ip: string): string {
   return formatIpv4(n);
 }
 
-// --- network state in the store ---
+// --- the network registry ---
 //
-//   STORE/network/NET/network.json   the config, and whether setup created the bridge
-//   STORE/network/.ip_forward        ip_forward's value before a setup turned it on
+// Bridges, nft tables, host ports and addresses are the host's, not a
+// store's: so the records of networks live in one registry that every store
+// on the host shares (Store.networkDir; by default /var/lib/diyc/network, the
+// default store's network directory, where they always were):
+//
+//   REGISTRY/NET/network.json   the config, whether setup made the bridge, the store that set it up
+//   REGISTRY/NET/leases/        addresses, each naming its container and store (ipam.ts)
+//   REGISTRY/.ports/            host ports claimed (ports.ts)
+//   REGISTRY/.ip_forward        ip_forward's value before a setup turned it on
+//   REGISTRY/.lock              flock held by setup and clean: one at a time
+//
+// A store uses any network of the registry (the default network is set up by
+// whichever store uses it first, and joined by the others). It removes only
+// what it owns, or what nobody owns any more: `clean` refuses a network set up
+// by another store that still exists, or used by another store's containers;
+// a store deleted without `clean` owns nothing, and its leftovers (leases,
+// veths, the table, the bridge) go with the next `clean`. See docs/networking.md.
 
 interface NetworkState {
   config: NetworkConfig;
   createdBridge: boolean;
+  /** The root of the store that set it up; absent in records written before (the registry's home store). */
+  owner?: string;
 }
 
 function stateFile(store: Store, network: string): string {
@@ -164,95 +184,208 @@ function ipForwardRecord(store: Store): string {
   return join(store.networkDir, ".ip_forward");
 }
 
-/** The networks set up in this store. */
+/** The networks of the registry. */
 export function listNetworks(store: Store): NetworkConfig[] {
+  return listNetworkStates(store).map((state) => state.config);
+}
+
+function listNetworkStates(store: Store): NetworkState[] {
   if (!existsSync(store.networkDir)) return [];
   return readdirSync(store.networkDir)
     .filter((name) => NAME_PATTERN.test(name))
     .flatMap((name) => {
       const state = readState(store, name);
-      return state === undefined ? [] : [state.config];
+      return state === undefined ? [] : [state];
     });
 }
 
-/** The config `setupNetwork` recorded for `name`, if it was set up in this store. */
+/** The config `setupNetwork` recorded for `name` in the registry. */
 export function loadNetworkConfig(store: Store, name: string): NetworkConfig | undefined {
   return readState(store, name)?.config;
+}
+
+/** The store that set the network up (and may clean it), as recorded. */
+export function networkOwner(store: Store, name: string): string | undefined {
+  const state = readState(store, name);
+  return state === undefined ? undefined : state.owner ?? homeStoreRoot(store);
+}
+
+/**
+ * Runs `fn` holding the registry's lock: setup and clean check, then act, and
+ * two of them at once (two first uses of the default network) must not
+ * interleave. A file that is never deleted, so the lock cannot vanish.
+ */
+export function withRegistryLock<T>(store: Store, fn: () => T): T {
+  mkdirSync(store.networkDir, { recursive: true, mode: 0o700 });
+  const path = join(store.networkDir, ".lock");
+  const fd = openSync(path, "a", 0o600);
+  try {
+    linuxSyscalls.flock(fd, LOCK_EX, path);
+    return fn();
+  } finally {
+    closeSync(fd); // closing the only fd releases the flock
+  }
+}
+
+/** The same store, with the registry it was opened with: for another store's records. */
+function storeAt(store: Store, root: string): Store {
+  return root === store.root ? store : new Store(root, store.networkDir);
+}
+
+/**
+ * Whether a record (lease or port claim) of another store still has an owner:
+ * its store and its container directory exist. A deleted store, or a
+ * container removed without its network being released, owns nothing.
+ */
+function ownedElsewhere(store: Store, record: { container: string; store?: string }): boolean {
+  const root = ownerRoot(store, record);
+  return root !== store.root && existsSync(storeAt(store, root).containerDir(record.container));
+}
+
+/** A bridge diyc made carries the MAC diyc derives from its name (bridge.ts): no one else's does. */
+function madeByDiyc(link: { kind?: string; address?: string } | undefined, name: string): boolean {
+  return link?.kind === "bridge" && link.address === formatMac(macForName(name));
+}
+
+/**
+ * A bridge recorded in no registry is this network's if diyc made it for this
+ * very subnet (its gateway address puts the subnet's route on it): the old
+ * default bridge of a store that is gone, or of a diyc from before the
+ * registry. One made for another subnet belongs to another registry's network.
+ */
+function isThisNetworksBridge(link: { kind?: string; address?: string } | undefined, cfg: NetworkConfig, subnet: Subnet): boolean {
+  return madeByDiyc(link, cfg.bridge) &&
+    hostRoutes().some((r) => r.device === cfg.bridge && r.subnet.network === subnet.network && r.subnet.prefixLength === subnet.prefixLength);
+}
+
+/** Refuses a subnet that another network of the registry, or a route of the host, already covers. */
+function refuseOverlaps(store: Store, cfg: NetworkConfig, subnet: Subnet): void {
+  for (const other of listNetworks(store)) {
+    if (other.name === cfg.name) continue;
+    if (overlaps(subnet, parseSubnet(other.subnet))) {
+      throw new UsageError(`pool overlaps with network ${other.name} (${other.subnet} on ${other.bridge}): choose another --subnet`);
+    }
+  }
+  for (const route of hostRoutes()) {
+    // Its own bridge's route is there after a first setup: setting up again is allowed.
+    if (route.device === cfg.bridge) continue;
+    if (overlaps(subnet, route.subnet)) {
+      throw new UsageError(`pool overlaps with the host's route ${describeRoute(route)}: choose another --subnet`);
+    }
+  }
 }
 
 // --- setup and clean ---
 
 /**
  * Creates the network, or completes it: every step checks first, so running it
- * again (or after a half-finished run) is harmless and keeps attached containers.
+ * again (or after a half-finished run, or from another store, or from two
+ * processes at once) is harmless and keeps attached containers.
  */
 export function setupNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet): void {
   const net = parseNetworkConfig(cfg);
-  const previous = readState(store, cfg.name);
-  if (previous !== undefined && JSON.stringify(previous.config) !== JSON.stringify(cfg)) {
-    throw new UsageError(`network ${cfg.name} is already set up with ${JSON.stringify(previous.config)}: clean it first`);
-  }
-  withNetlink((host) => {
-    const before = findLink(host, cfg.bridge);
-    if (before !== undefined && previous?.createdBridge !== true) {
-      // Adopting a bridge someone else made would let `clean` delete it later.
-      throw new UsageError(`link ${cfg.bridge} already exists and was not created by diyc for ${store.root}: choose another --bridge`);
+  withRegistryLock(store, () => {
+    const previous = readState(store, cfg.name);
+    if (previous !== undefined && JSON.stringify(previous.config) !== JSON.stringify(cfg)) {
+      throw new UsageError(`network ${cfg.name} is already set up with ${JSON.stringify(previous.config)}: clean it first`);
     }
-    // The record comes first: a setup that dies right after making the bridge
-    // must leave a bridge this store knows as its own, not one every later
-    // setup refuses (above) and clean leaves behind.
-    mkdirSync(leasesDir(store, cfg.name), { recursive: true, mode: 0o700 });
-    writeJsonAtomic(stateFile(store, cfg.name), { config: cfg, createdBridge: true } satisfies NetworkState);
-    const { link, created, readdressed } = ensureBridge(host, cfg.bridge);
-    log(created ? `create bridge ${cfg.bridge}` : `bridge ${cfg.bridge} exists`);
-    if (readdressed) log(`set address of ${cfg.bridge} to ${link.address}`);
-    if (addAddress(host, link, net.gateway, net.subnet)) log(`add address ${cfg.gateway}/${net.subnet.prefixLength} to ${cfg.bridge}`);
-    setLinkUp(host, link);
-    log(`set ${cfg.bridge} up`);
+    if (previous === undefined) refuseOverlaps(store, cfg, net.subnet);
+    withNetlink((host) => {
+      const before = findLink(host, cfg.bridge);
+      // A bridge with diyc's MAC that the registry does not know was made by a
+      // store that is gone, or by a diyc before the registry: adopted, so that
+      // it can be used and cleaned. Anything else of that name is someone else's.
+      if (before !== undefined && previous?.createdBridge !== true && !isThisNetworksBridge(before, cfg, net.subnet)) {
+        throw new UsageError(`link ${cfg.bridge} already exists and was not created by diyc for this network: choose another --bridge`);
+      }
+      if (before !== undefined && previous === undefined) log(`adopt bridge ${cfg.bridge}: made by diyc, recorded nowhere`);
+      // The record comes first: a setup that dies right after making the bridge
+      // must leave a bridge the registry knows, not one every later setup refuses.
+      mkdirSync(leasesDir(store, cfg.name), { recursive: true, mode: 0o700 });
+      const owner = previous === undefined ? store.root : previous.owner;
+      const state: NetworkState = { config: cfg, createdBridge: true, ...(owner === undefined || owner === homeStoreRoot(store) ? {} : { owner }) };
+      if (JSON.stringify(previous) !== JSON.stringify(state)) writeJsonAtomic(stateFile(store, cfg.name), state);
+      const { link, created, readdressed } = ensureBridge(host, cfg.bridge);
+      log(created ? `create bridge ${cfg.bridge}` : `bridge ${cfg.bridge} exists`);
+      if (readdressed) log(`set address of ${cfg.bridge} to ${link.address}`);
+      if (addAddress(host, link, net.gateway, net.subnet)) log(`add address ${cfg.gateway}/${net.subnet.prefixLength} to ${cfg.bridge}`);
+      setLinkUp(host, link);
+      log(`set ${cfg.bridge} up`);
+    });
+    writeSysctl(routeLocalnetPath(cfg.bridge), "1");
+    log(`sysctl net.ipv4.conf.${cfg.bridge}.route_localnet=1`);
+    const forward = readSysctl(ipForwardPath());
+    if (forward !== "1") {
+      // Remember the original value once, so the last clean restores it.
+      if (readIfExists(ipForwardRecord(store)) === undefined) writeJsonAtomic(ipForwardRecord(store), forward);
+      writeSysctl(ipForwardPath(), "1");
+      log(`sysctl net.ipv4.ip_forward=1 (was ${forward})`);
+    }
+    ensureNetworkRules({ table: cfg.table, bridge: cfg.bridge, subnet: net.subnet });
+    log(`nft: set up table ip ${cfg.table} (masquerade ${cfg.subnet}, forward ${cfg.bridge}, published ports)`);
   });
-  writeSysctl(routeLocalnetPath(cfg.bridge), "1");
-  log(`sysctl net.ipv4.conf.${cfg.bridge}.route_localnet=1`);
-  const forward = readSysctl(ipForwardPath());
-  if (forward !== "1") {
-    // Remember the original value once per store, so the last clean restores it.
-    if (readIfExists(ipForwardRecord(store)) === undefined) writeJsonAtomic(ipForwardRecord(store), forward);
-    writeSysctl(ipForwardPath(), "1");
-    log(`sysctl net.ipv4.ip_forward=1 (was ${forward})`);
-  }
-  ensureNetworkRules({ table: cfg.table, bridge: cfg.bridge, subnet: net.subnet });
-  log(`nft: set up table ip ${cfg.table} (masquerade ${cfg.subnet}, forward ${cfg.bridge}, published ports)`);
 }
 
 /**
  * Removes what setup added: the containers still attached (their veths,
- * leases, port claims), the nft table, the bridge if setup created it, the
- * network's state, and ip_forward's original value once no network of this
- * store is left. Idempotent.
+ * leases, port claims), the nft table, the bridge if diyc made it, the
+ * network's record, and ip_forward's original value once no network is left.
+ * Idempotent. Refused (nothing touched) when the network is not this store's
+ * to remove: set up by another store that still exists, or used by another
+ * store's containers.
  */
 export function cleanNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet): void {
-  parseNetworkConfig(cfg);
-  const state = readState(store, cfg.name);
-  const attached = new Set(listLeases(store, cfg.name).map((l) => l.container));
-  for (const claim of listPortClaims(store)) if (claim.network === cfg.name) attached.add(claim.container);
-  for (const container of attached) detachContainer(store, cfg, container, log);
-  if (deleteTable(cfg.table)) log(`nft: delete table ip ${cfg.table}`);
-  withNetlink((host) => {
-    const bridge = findLink(host, cfg.bridge);
-    if (bridge?.kind === "bridge") deleteStrayVeths(host, store, cfg, bridge.index, log);
-    if (state?.createdBridge === true) {
-      if (deleteLink(host, cfg.bridge)) log(`delete bridge ${cfg.bridge}`);
-    } else if (bridge !== undefined) {
-      log(`bridge ${cfg.bridge} was not created by this store's setup: left alone`);
+  const net = parseNetworkConfig(cfg);
+  withRegistryLock(store, () => {
+    const state = readState(store, cfg.name);
+    const owner = state === undefined ? undefined : state.owner ?? homeStoreRoot(store);
+    if (owner !== undefined && owner !== store.root && existsSync(owner)) {
+      throw new DiycError(`network ${cfg.name} belongs to store ${owner}: clean it from there (diyc --root ${owner} network clean --bridge ${cfg.bridge})`);
+    }
+    const leases = listLeases(store, cfg.name);
+    const claims = listPortClaims(store).filter((c) => c.network === cfg.name);
+    const others = [...leases, ...claims].filter((record) => ownedElsewhere(store, record));
+    if (others.length > 0) {
+      const users = [...new Set(others.map((r) => `${r.container} of store ${ownerRoot(store, r)}`))].join(", ");
+      throw new DiycError(`network ${cfg.name} is in use by container ${users}: remove ${others.length > 1 ? "them" : "it"} first`);
+    }
+    if (state === undefined) {
+      // Recorded nowhere: removed only if it is this network's and nobody can
+      // be using it (no port on the bridge). Anything else may be another
+      // registry's network, table included: left alone.
+      const bridge = withNetlink((host) => {
+        const link = findLink(host, cfg.bridge);
+        return link === undefined ? undefined : { link, ports: listPorts(host, link.index).length };
+      });
+      if (bridge !== undefined && (!isThisNetworksBridge(bridge.link, cfg, net.subnet) || bridge.ports > 0)) {
+        log(`bridge ${cfg.bridge} is not recorded in ${store.networkDir} and ${bridge.ports > 0 ? "has ports" : `was not created by diyc for ${cfg.subnet}`}: left alone`);
+        rmSync(networkStateDir(store, cfg.name), { recursive: true, force: true });
+        return;
+      }
+    }
+    // Every record left is this store's or an owner's that is gone.
+    const attached = new Map<string, { container: string; store?: string }>();
+    for (const record of [...leases, ...claims]) attached.set(`${ownerRoot(store, record)}\0${record.container}`, record);
+    for (const record of attached.values()) detachContainer(storeAt(store, ownerRoot(store, record)), cfg, record.container, log);
+    if (deleteTable(cfg.table)) log(`nft: delete table ip ${cfg.table}`);
+    withNetlink((host) => {
+      const bridge = findLink(host, cfg.bridge);
+      if (bridge?.kind === "bridge") deleteStrayVeths(host, store, cfg, bridge.index, log);
+      if (state?.createdBridge === true || madeByDiyc(bridge, cfg.bridge)) {
+        if (deleteLink(host, cfg.bridge)) log(`delete bridge ${cfg.bridge}`);
+      } else if (bridge !== undefined) {
+        log(`bridge ${cfg.bridge} was not created by diyc: left alone`);
+      }
+    });
+    rmSync(networkStateDir(store, cfg.name), { recursive: true, force: true });
+    const original = readIfExists(ipForwardRecord(store));
+    if (original !== undefined && listNetworks(store).length === 0) {
+      const value = JSON.parse(original) as string;
+      writeSysctl(ipForwardPath(), value);
+      removeIfExists(ipForwardRecord(store));
+      log(`sysctl net.ipv4.ip_forward=${value} (restored)`);
     }
   });
-  rmSync(networkStateDir(store, cfg.name), { recursive: true, force: true });
-  const original = readIfExists(ipForwardRecord(store));
-  if (original !== undefined && listNetworks(store).length === 0) {
-    const value = JSON.parse(original) as string;
-    writeSysctl(ipForwardPath(), value);
-    removeIfExists(ipForwardRecord(store));
-    log(`sysctl net.ipv4.ip_forward=${value} (restored)`);
-  }
 }
 
 // --- attach and detach ---
@@ -311,14 +444,20 @@ export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachReq
     // The runtime holds the name, so anything still recorded under it is left
     // over from an earlier run that died before detaching.
     detachContainer(store, cfg, req.container, log);
+    // Before any claim: a port a host service has bound would have its traffic taken by our DNAT.
+    for (const p of req.publish) {
+      const user = hostPortUser(p.protocol, p.hostPort, p.hostIp);
+      if (user !== undefined) throw new UsageError(`host port ${p.hostPort}/${p.protocol} is already in use on the host: bound by ${user}`);
+    }
     const ip = claimAddress(store, { name: cfg.name, subnet: net.subnet, gateway: net.gateway }, req.container, requested);
     log(`lease ${ip}/${net.subnet.prefixLength} on network ${cfg.name} for ${req.container}`);
-    const veth = hostVethName(req.container);
+    const scope = storeScope(store);
+    const veth = storeVethName(req.container, scope);
     try {
       // After the claim: the address's previous holder had released its lease
       // before we could claim it, so its pair, if still on the bridge, is stray now.
       deleteStrayVeths(host, store, cfg, bridge.index, log);
-      claimPorts(store, req.publish.map((p) => ({ ...p, container: req.container, network: cfg.name, containerIp: ip })));
+      claimPorts(store, req.publish.map((p) => ({ ...p, container: req.container, network: cfg.name, containerIp: ip, ...(scope === undefined ? {} : { store: scope }) })));
       for (const p of req.publish) log(`claim host port ${formatPublish(p)} for ${req.container}`);
       createVethPair(host, veth, CONTAINER_IFNAME, req.pid, parseIpv4(ip)!);
       log(`create veth ${veth} <-> ${CONTAINER_IFNAME} in netns of pid ${req.pid}`);
@@ -329,7 +468,7 @@ export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachReq
       log(`set ${veth} up`);
       configureContainerSide(req.pid, parseIpv4(ip)!, net, log);
       if (req.publish.length > 0) {
-        addPortRules(cfg.table, req.container, ip, req.publish);
+        addPortRules(cfg.table, req.container, ip, req.publish, scope);
         log(`nft: add ${req.publish.length} port rule(s) for ${req.container} to table ip ${cfg.table}`);
       }
       const written = writeHostsFiles(store, cfg);
@@ -382,7 +521,8 @@ function deleteStrayVeths(host: NetlinkSocket, store: Store, cfg: NetworkConfig,
   // its veth, so every port listed here that belongs to a live attach has its
   // lease on disk by the time the leases are read.
   const ports = listPorts(host, bridgeIndex);
-  const leased = new Set(listLeases(store, cfg.name).map((lease) => hostVethName(lease.container)));
+  // Leases of every store on the network: another store's container is no stray.
+  const leased = new Set(listLeases(store, cfg.name).map((lease) => storeVethName(lease.container, lease.store)));
   for (const port of ports) {
     if (port.kind !== "veth" || leased.has(port.name) || port.address !== formatMac(macForName(port.name))) continue;
     // By index: should the container run again meanwhile, its new veth (same name) is not this one.
@@ -397,7 +537,8 @@ function deleteStrayVeths(host: NetlinkSocket, store: Store, cfg: NetworkConfig,
  */
 export function detachContainer(store: Store, cfg: NetworkConfig, container: string, log: Log = quiet, options: DetachOptions = {}): void {
   parseNetworkConfig(cfg);
-  const veth = hostVethName(container);
+  const scope = storeScope(store);
+  const veth = storeVethName(container, scope);
   // Deleting one end of a veth pair deletes both. When the container's netns
   // died first, the kernel has already removed the pair, or is removing it.
   if (!options.namespaceGone && withNetlink((host) => deleteLink(host, veth))) log(`delete veth ${veth}`);
@@ -405,8 +546,8 @@ export function detachContainer(store: Store, cfg: NetworkConfig, container: str
   // container without claims needs no nft process at all: it keeps exit fast.
   // Rules are deleted before their claims are released, so a crash in between
   // leaves a claim that the next detach sees and finishes.
-  if (listPortClaims(store).some((c) => c.network === cfg.name && c.container === container)) {
-    const rules = deletePortRules(cfg.table, container);
+  if (listPortClaims(store).some((c) => c.network === cfg.name && c.container === container && ownerRoot(store, c) === store.root)) {
+    const rules = deletePortRules(cfg.table, container, scope);
     if (rules > 0) log(`nft: delete ${rules} port rule(s) of ${container} from table ip ${cfg.table}`);
   }
   for (const p of releasePorts(store, cfg.name, container)) log(`release host port ${formatPublish(p)} of ${container}`);
@@ -419,12 +560,30 @@ export function detachContainer(store: Store, cfg: NetworkConfig, container: str
 }
 
 /**
+ * Detaches `container` from every network of the store where it still holds a
+ * lease or a port claim: for a container whose container.json (which names
+ * its network) was never written, or is gone. Also sweeps claim files that
+ * dead claimers left. Idempotent.
+ */
+export function detachEverywhere(store: Store, container: string, log: Log = quiet): void {
+  const mine = (record: { container: string; store?: string }) => record.container === container && ownerRoot(store, record) === store.root;
+  const claimed = new Set(listPortClaims(store).filter(mine).map((c) => c.network));
+  sweepStaleClaims(portsDir(store));
+  for (const cfg of listNetworks(store)) {
+    sweepStaleClaims(leasesDir(store, cfg.name));
+    if (claimed.has(cfg.name) || listLeases(store, cfg.name).some(mine)) {
+      detachContainer(store, cfg, container, log);
+    }
+  }
+}
+
+/**
  * Detaches the containers that hold a lease but are gone, by the caller's
  * definition of alive. Returns the leases freed.
  */
-export function reconcileNetwork(store: Store, cfg: NetworkConfig, isAlive: (container: string) => boolean, log: Log = quiet): Lease[] {
-  const dead = listLeases(store, cfg.name).filter((l) => !isAlive(l.container));
-  for (const lease of dead) detachContainer(store, cfg, lease.container, log);
+export function reconcileNetwork(store: Store, cfg: NetworkConfig, isAlive: (lease: Lease & { store: string }) => boolean, log: Log = quiet): Lease[] {
+  const dead = listLeases(store, cfg.name).filter((l) => !isAlive({ ...l, store: ownerRoot(store, l) }));
+  for (const lease of dead) detachContainer(storeAt(store, ownerRoot(store, lease)), cfg, lease.container, log);
   return dead;
 }
 

@@ -1,6 +1,11 @@
 // IP address management: which container holds which address on a network.
 //
-//   STORE/network/NET/leases/172.16.0.30    contents: the container's name
+//   REGISTRY/NET/leases/172.16.0.30    contents: the container's name, and on a
+//                                      second line the root of its store unless
+//                                      that is the registry's home store
+//
+// The registry (Store.networkDir) is shared by every store on the host that
+// uses these networks, so two stores never hand out one address twice.
 //
 // One file per address, created with link(2) from a complete temporary file:
 // link fails with EEXIST if the address is taken, so two `diyc run`s starting
@@ -8,16 +13,47 @@
 // half-written lease. No lock and no daemon are needed.
 
 import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { UsageError } from "../linux/errors";
 import type { Store } from "../store/store";
 import { readIfExists } from "../store/atomic";
-import { claimExclusive, removeIfExists } from "./claim";
+import { claimExclusive, removeIfExists, sweepStaleClaims } from "./claim";
 import { broadcastOf, contains, formatIpv4, parseIpv4, type Subnet } from "./ipv4";
 
 export interface Lease {
   ip: string;
   container: string;
+  /** The root of the container's store; absent for the registry's home store (homeStoreRoot). */
+  store?: string;
+}
+
+/**
+ * The store whose network directory the registry is (/var/lib/diyc for
+ * /var/lib/diyc/network): its leases and claims are written as before the
+ * registry was shared, one name per file, so its records stay readable both ways.
+ */
+export function homeStoreRoot(store: Store): string {
+  return dirname(store.networkDir);
+}
+
+/** The store root a lease or claim belongs to. */
+export function ownerRoot(store: Store, record: { store?: string }): string {
+  return record.store ?? homeStoreRoot(store);
+}
+
+/** How this store is named in the records: nothing for the home store, else its root. */
+export function storeScope(store: Store): string | undefined {
+  return store.root === homeStoreRoot(store) ? undefined : store.root;
+}
+
+function leaseContent(store: Store, container: string): string {
+  const scope = storeScope(store);
+  return scope === undefined ? `${container}\n` : `${container}\n${scope}\n`;
+}
+
+function parseLease(ip: string, text: string): Lease {
+  const [container = "", store] = text.split("\n");
+  return store ? { ip, container, store } : { ip, container };
 }
 
 /** What IPAM needs to know about a network. */
@@ -40,9 +76,15 @@ function isLeaseName(name: string): boolean {
   return parseIpv4(name) !== undefined;
 }
 
-/** The lease holder of `ip`, or undefined if it is free. */
+/** The lease of `ip`, or undefined if it is free. */
+export function readLease(store: Store, network: string, ip: string): Lease | undefined {
+  const text = readIfExists(join(leasesDir(store, network), ip));
+  return text === undefined ? undefined : parseLease(ip, text);
+}
+
+/** The container holding `ip`, or undefined if it is free. */
 export function leaseHolder(store: Store, network: string, ip: string): string | undefined {
-  return readIfExists(join(leasesDir(store, network), ip))?.trim();
+  return readLease(store, network, ip)?.container;
 }
 
 /** Every lease on the network, in address order. */
@@ -51,8 +93,8 @@ export function listLeases(store: Store, network: string): Lease[] {
   if (!existsSync(dir)) return [];
   const leases: Lease[] = [];
   for (const ip of readdirSync(dir).filter(isLeaseName)) {
-    const container = leaseHolder(store, network, ip);
-    if (container !== undefined) leases.push({ ip, container });
+    const lease = readLease(store, network, ip);
+    if (lease !== undefined) leases.push(lease);
   }
   return leases.sort((a, b) => parseIpv4(a.ip)! - parseIpv4(b.ip)!);
 }
@@ -76,10 +118,13 @@ export function unusableReason(pool: AddressPool, ip: number): string | undefine
  */
 export function claimAddress(store: Store, pool: AddressPool, container: string, requested?: string): string {
   const dir = leasesDir(store, pool.name);
+  sweepStaleClaims(dir); // left by a diyc killed in the middle of a claim
   if (requested !== undefined) {
-    if (claimExclusive(dir, requested, container + "\n")) return requested;
-    const holder = leaseHolder(store, pool.name, requested) ?? "another container";
-    throw new UsageError(`address ${requested} is already in use by container ${holder}`);
+    if (claimExclusive(dir, requested, leaseContent(store, container))) return requested;
+    const holder = readLease(store, pool.name, requested);
+    const whose = holder === undefined ? "another container" : holder.store === undefined || holder.store === store.root
+      ? holder.container : `${holder.container} of store ${holder.store}`;
+    throw new UsageError(`address ${requested} is already in use by container ${whose}`);
   }
   const last = broadcastOf(pool.subnet);
   for (let ip = pool.subnet.network + 1; ip < last; ip++) {
@@ -87,15 +132,15 @@ export function claimAddress(store: Store, pool: AddressPool, container: string,
     const text = formatIpv4(ip);
     // Cheap check first; the link in claimExclusive is what actually decides.
     if (existsSync(join(dir, text))) continue;
-    if (claimExclusive(dir, text, container + "\n")) return text;
+    if (claimExclusive(dir, text, leaseContent(store, container))) return text;
   }
   throw new UsageError(`network ${pool.name}: no free address left in ${formatIpv4(pool.subnet.network)}/${pool.subnet.prefixLength}`);
 }
 
-/** Frees every lease `container` holds on the network; returns the addresses freed. */
+/** Frees every lease `container` of this store holds on the network; returns the addresses freed. */
 export function releaseLeases(store: Store, network: string, container: string): string[] {
   return listLeases(store, network)
-    .filter((lease) => lease.container === container && removeIfExists(join(leasesDir(store, network), lease.ip)))
+    .filter((lease) => lease.container === container && ownerRoot(store, lease) === store.root && removeIfExists(join(leasesDir(store, network), lease.ip)))
     .map((lease) => lease.ip);
 }
 
@@ -104,6 +149,6 @@ export function releaseLeases(store: Store, network: string, container: string):
  * `kill -9` of the monitor). The caller decides what "alive" means: IPAM
  * knows nothing of pids and start times.
  */
-export function reconcileLeases(store: Store, network: string, isAlive: (container: string) => boolean): Lease[] {
-  return listLeases(store, network).filter((lease) => !isAlive(lease.container) && removeIfExists(join(leasesDir(store, network), lease.ip)));
+export function reconcileLeases(store: Store, network: string, isAlive: (container: string, lease: Lease) => boolean): Lease[] {
+  return listLeases(store, network).filter((lease) => !isAlive(lease.container, lease) && removeIfExists(join(leasesDir(store, network), lease.ip)));
 }

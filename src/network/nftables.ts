@@ -79,8 +79,10 @@ export function tableExists(table: string): boolean {
 }
 
 /** The comment that marks a container's rules, so detach finds exactly them. */
-export function containerTag(container: string): string {
-  return `diyc container ${container}`;
+export function containerTag(container: string, storeScope?: string): string {
+  // Another store's container of the same name must not share the tag (see veth.ts hostVethName).
+  if (storeScope === undefined) return `diyc container ${container}`;
+  return `diyc container ${container} store ${new Bun.CryptoHasher("sha256").update(storeScope).digest("hex").slice(0, 12)}`;
 }
 
 /** The script that creates or refreshes the network's table (not its port rules). */
@@ -118,8 +120,8 @@ export function networkScript(n: NftNetwork): string {
 }
 
 /** One DNAT rule per published port, all tagged with the container's name. */
-export function portRulesScript(table: string, container: string, containerIp: string, ports: PortMapping[]): string {
-  const tag = JSON.stringify(containerTag(container));
+export function portRulesScript(table: string, container: string, containerIp: string, ports: PortMapping[], storeScope?: string): string {
+  const tag = JSON.stringify(containerTag(container, storeScope));
   return ports
     .map((p) => {
       // No host address: every local address, including the gateway (for
@@ -135,21 +137,21 @@ interface NftJsonRule {
 }
 
 /** Handles of the rules in `ports` that carry the container's tag. */
-export function containerRuleHandles(listing: string, container: string): number[] {
-  const tag = containerTag(container);
+export function containerRuleHandles(listing: string, container: string, storeScope?: string): number[] {
+  const tag = containerTag(container, storeScope);
   const items = (JSON.parse(listing) as { nftables: NftJsonRule[] }).nftables;
   return items.flatMap((item) => (item.rule?.chain === "ports" && item.rule.comment === tag ? [item.rule.handle] : []));
 }
 
-export function addPortRules(table: string, container: string, containerIp: string, ports: PortMapping[]): void {
+export function addPortRules(table: string, container: string, containerIp: string, ports: PortMapping[], storeScope?: string): void {
   if (ports.length === 0) return;
-  applyScript("add port rules to", table, portRulesScript(table, container, containerIp, ports));
+  applyScript("add port rules to", table, portRulesScript(table, container, containerIp, ports, storeScope));
 }
 
 /** Deletes exactly the container's port rules; returns how many there were. */
-export function deletePortRules(table: string, container: string): number {
+export function deletePortRules(table: string, container: string, storeScope?: string): number {
   if (!tableExists(table)) return 0;
-  const handles = containerRuleHandles(runNft("list", table, ["-j", "-a", "list", "chain", "ip", table, "ports"]), container);
+  const handles = containerRuleHandles(runNft("list", table, ["-j", "-a", "list", "chain", "ip", table, "ports"]), container, storeScope);
   if (handles.length === 0) return 0;
   // Handles never change or get reused while the table lives, so rules other
   // containers add or delete meanwhile cannot be hit.

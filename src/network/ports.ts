@@ -1,11 +1,12 @@
 // Published ports: `-p [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]`, and who holds
 // which host port.
 //
-//   STORE/network/.ports/tcp-8080     {"container":"web","network":"diyc0",...}
+//   REGISTRY/.ports/tcp-8080     {"container":"web","network":"diyc0",...}
 //
 // A host port is a host-wide resource, so claims live beside the networks, not
-// inside one: publishing 8080 twice fails whichever diyc networks the two
-// containers are on. Claims are taken like leases (link(2) of a complete file,
+// inside one, in the registry every store shares: publishing 8080 twice fails
+// whichever diyc networks and stores the two containers are in. A port a host
+// service has bound is refused too (hostPortUser). Claims are taken like leases (link(2) of a complete file,
 // see ipam.ts), so concurrent runs cannot both win a port. The names start
 // with "." so they can never clash with a network's directory.
 
@@ -14,8 +15,9 @@ import { join } from "node:path";
 import { UsageError } from "../linux/errors";
 import type { Store } from "../store/store";
 import { readIfExists } from "../store/atomic";
-import { claimExclusive, removeIfExists } from "./claim";
+import { claimExclusive, removeIfExists, sweepStaleClaims } from "./claim";
 import { parseIpv4 } from "./ipv4";
+import { ownerRoot } from "./ipam";
 
 export type Protocol = "tcp" | "udp";
 
@@ -32,6 +34,8 @@ export interface PortClaim extends PortMapping {
   container: string;
   network: string;
   containerIp: string;
+  /** The container's store root; absent for the registry's home store (ipam.ts homeStoreRoot). */
+  store?: string;
 }
 
 function parsePort(text: string, spec: string): number {
@@ -98,6 +102,7 @@ export function listPortClaims(store: Store): PortClaim[] {
  */
 export function claimPorts(store: Store, claims: PortClaim[]): void {
   const dir = portsDir(store);
+  sweepStaleClaims(dir); // left by a diyc killed in the middle of a claim
   const taken: PortClaim[] = [];
   for (const claim of claims) {
     if (claimExclusive(dir, claimName(claim), JSON.stringify(claim) + "\n")) {
@@ -106,8 +111,9 @@ export function claimPorts(store: Store, claims: PortClaim[]): void {
     }
     releaseClaims(store, taken);
     const holder = listPortClaims(store).find((c) => c.protocol === claim.protocol && c.hostPort === claim.hostPort);
+    const otherStore = holder?.store !== undefined && holder.store !== store.root ? ` of store ${holder.store}` : "";
     throw new UsageError(
-      `host port ${claim.hostPort}/${claim.protocol} is already published by container ${holder?.container ?? "(unknown)"}` +
+      `host port ${claim.hostPort}/${claim.protocol} is already published by container ${holder?.container ?? "(unknown)"}${otherStore}` +
         (holder === undefined ? "" : ` on network ${holder.network}`),
     );
   }
@@ -117,9 +123,9 @@ function releaseClaims(store: Store, claims: PortClaim[]): void {
   for (const c of claims) removeIfExists(join(portsDir(store), claimName(c)));
 }
 
-/** Gives back the host ports `container` holds on `network`; returns them. */
+/** Gives back the host ports `container` of this store holds on `network`; returns them. */
 export function releasePorts(store: Store, network: string, container: string): PortClaim[] {
-  const mine = listPortClaims(store).filter((c) => c.container === container && c.network === network);
+  const mine = listPortClaims(store).filter((c) => c.container === container && c.network === network && ownerRoot(store, c) === store.root);
   releaseClaims(store, mine);
   return mine;
 }

@@ -37,7 +37,16 @@ export const CONTAINER_IFNAME = "eth0";
  * share a prefix apart; the readable piece helps whoever reads `ip link`.
  */
 export function hostVethName(container: string): string {
-  const hash = new Bun.CryptoHasher("sha256").update(container).digest("hex").slice(0, 6);
+  return storeVethName(container, undefined);
+}
+
+/**
+ * hostVethName for a container of any store: two stores sharing a bridge may
+ * both have a container "web", so the store's root (ipam.ts storeScope; none
+ * for the registry's home store) goes into the hash.
+ */
+export function storeVethName(container: string, storeScope: string | undefined): string {
+  const hash = new Bun.CryptoHasher("sha256").update(storeScope === undefined ? container : `${storeScope}\0${container}`).digest("hex").slice(0, 6);
   const readable = container.replace(/[^a-zA-Z0-9]/g, "").slice(0, MAX_LINK_NAME - "veth".length - hash.length);
   return `veth${readable}${hash}`;
 }

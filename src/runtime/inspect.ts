@@ -3,12 +3,13 @@
 
 import { readConfig, readState, type ContainerConfig, type ContainerState } from "./container";
 import { listContainerNames } from "./list";
-import { containerStatus, type Status } from "./status";
+import { containerExists, containerStatus, type Status } from "./status";
 import type { Store } from "../store/store";
 
 export interface ContainerView {
   name: string;
-  image: string;
+  /** null for a container whose create never finished (no container.json): see `incomplete`. */
+  image: string | null;
   command: string;
   status: Status;
   exitCode: number | null;
@@ -22,13 +23,37 @@ export interface ContainerView {
   restartCount: number;
   /** Exited because its monitor died: no exit status was recorded. */
   monitorLost: boolean;
+  /**
+   * A create died before it wrote container.json: the directory holds only
+   * part of a container (overlay directories, /etc files, a temporary file).
+   * Listed so that it can be seen and removed (rm -f), or run again.
+   */
+  incomplete: boolean;
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
+/** What there is to say about a directory a killed create left behind. */
+function incompleteView(name: string): ContainerView {
+  return {
+    name, image: null, command: "", status: "exited", exitCode: null, oomKilled: false, pid: null,
+    createdAt: null, startedAt: null, finishedAt: null, ip: null, restartCount: 0, monitorLost: false, incomplete: true,
+  };
+}
+
+/** container.json is renamed in whole, so an unreadable one was damaged outside diyc: incomplete too, so rm -f can remove it. */
+function readConfigOrIncomplete(store: Store, name: string): ContainerConfig | undefined {
+  try {
+    return readConfig(store, name);
+  } catch {
+    return undefined; // not valid JSON: written by hand or damaged; rm -f removes it
+  }
+}
+
 export function describeContainer(store: Store, name: string): ContainerView | undefined {
-  const config = readConfig(store, name);
-  if (!config) return undefined;
+  if (!containerExists(store, name)) return undefined;
+  const config = readConfigOrIncomplete(store, name);
+  if (!config) return incompleteView(name);
   const state = readState(store, name);
   const status = containerStatus(store, name);
   return {
@@ -46,6 +71,7 @@ export function describeContainer(store: Store, name: string): ContainerView | u
     ip: status.status === "exited" ? null : config.network?.ip ?? null,
     restartCount: state?.restartCount ?? 0,
     monitorLost: status.monitorLost ?? false,
+    incomplete: false,
   };
 }
 
@@ -60,6 +86,6 @@ export interface InspectView extends ContainerView {
 
 export function inspectContainer(store: Store, name: string): InspectView | undefined {
   const view = describeContainer(store, name);
-  if (!view) return undefined;
+  if (!view || view.incomplete) return undefined;
   return { ...view, config: readConfig(store, name)!, state: readState(store, name) ?? null };
 }

@@ -84,23 +84,41 @@ export function createContainerCgroup(cgroups: CgroupManager, name: string, reso
 }
 
 export interface CgroupOutcome {
+  /** The OOM killer ended the container: it killed a process there, and the init died of SIGKILL. */
   oomKilled: boolean;
+  /** The OOM killer killed some process in the container (the init, or another that the init outlived). */
+  processOomKilled?: boolean;
   memoryLimitBytes?: number;
 }
 
-/** After the exit: read what the OOM killer did, then remove the cgroup (and the parent once empty). */
-export function releaseCgroup(cgroups: CgroupManager, name: string): CgroupOutcome {
+const SIGKILL = 9;
+
+/** A wait status (as waitpid gives it) of a process killed by SIGKILL. */
+function killedBySigkill(waitStatus: number): boolean {
+  return (waitStatus & 0x7f) === SIGKILL;
+}
+
+/**
+ * After the exit: read what the OOM killer did, then remove the cgroup (and
+ * the parent once empty). The cgroup only counts OOM kills (v1's
+ * memory.oom_control oom_kill, v2's memory.events); whether the init was the
+ * one killed comes from its wait status: an init that outlived an OOM-killed
+ * child and exited by itself was not killed. Without a wait status (its
+ * monitor died before recording one) an OOM kill counts as the init's.
+ */
+export function releaseCgroup(cgroups: CgroupManager, name: string, initWaitStatus?: number): CgroupOutcome {
   const cgroup = cgroups.open(name);
   if (!cgroup) return { oomKilled: false };
-  const oomKilled = cgroup.oomKilled();
-  const memoryLimitBytes = oomKilled ? cgroup.stats().memory?.limitBytes : undefined;
+  const processOomKilled = cgroup.oomKilled();
+  const oomKilled = processOomKilled && (initWaitStatus === undefined || killedBySigkill(initWaitStatus));
+  const memoryLimitBytes = processOomKilled ? cgroup.stats().memory?.limitBytes : undefined;
   cgroup.remove();
   try {
     cgroups.removeParent();
   } catch {
     // best effort: other containers of this store still live in the parent
   }
-  return { oomKilled, memoryLimitBytes };
+  return { oomKilled, processOomKilled, memoryLimitBytes };
 }
 
 /**

@@ -13,6 +13,7 @@ import type { ContainerConfig } from "./container";
 import { ContainerLock } from "../store/lock";
 import { containerStatus } from "./status";
 import type { RuntimeContext } from "./run";
+import { Store } from "../store/store";
 
 export type NetworkRequest =
   | { mode: "host" }
@@ -44,13 +45,18 @@ function ensureReady(ctx: RuntimeContext, config: NetworkConfig): void {
 
 /**
  * A lease is stale when its container is neither running nor being worked on
- * (someone holds its lock: it may be starting right now).
+ * (someone holds its lock: it may be starting right now). The network is
+ * shared by the host's stores, so the lease's own store is asked; a store
+ * that no longer exists holds nothing.
  */
-function holdsLeaseRightfully(ctx: RuntimeContext, container: string): boolean {
-  const lock = ContainerLock.tryAcquire(ctx.store, container, ctx.syscalls);
+function holdsLeaseRightfully(ctx: RuntimeContext, container: string, storeRoot: string): boolean {
+  const store = storeRoot === ctx.store.root ? ctx.store : new Store(storeRoot, ctx.store.networkDir);
+  // Removed, or its store deleted: stale. (A create makes the directory before it claims a lease.)
+  if (!existsSync(store.containerDir(container))) return false;
+  const lock = ContainerLock.tryAcquire(store, container, ctx.syscalls);
   if (!lock) return true; // busy: another diyc is creating or removing it
   try {
-    return containerStatus(ctx.store, container).status !== "exited";
+    return containerStatus(store, container).status !== "exited";
   } finally {
     lock.release();
   }
@@ -60,7 +66,7 @@ function holdsLeaseRightfully(ctx: RuntimeContext, container: string): boolean {
 export function prepareNetwork(ctx: RuntimeContext, name: string, request: NetworkRequest): void {
   if (request.mode !== "bridge") return;
   ensureReady(ctx, request.config);
-  reconcileNetwork(ctx.store, request.config, (c) => c === name || holdsLeaseRightfully(ctx, c), hostLog(ctx));
+  reconcileNetwork(ctx.store, request.config, (lease) => (lease.container === name && lease.store === ctx.store.root) || holdsLeaseRightfully(ctx, lease.container, lease.store), hostLog(ctx));
 }
 
 /** While the init waits at the barrier: give its namespace its interfaces. */

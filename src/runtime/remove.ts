@@ -1,41 +1,95 @@
 // Removing a container: its directory (upper layer, config, state) and
 // whatever the host still holds for it. A running container is refused
 // unless forced; forced, it is killed first and its exit waited for.
+//
+// Whatever a crash left is removed too: a cgroup made in some hierarchies
+// only, a lease or port claim without a container.json that names its
+// network, a directory a create left half-made. `rm -f` always ends with
+// nothing of the container left; its lock file goes when the lock is released
+// (src/store/lock.ts).
 
-import { existsSync, rmSync } from "node:fs";
-import { UsageError } from "../linux/errors";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { DiycError, UsageError } from "../linux/errors";
+import { detachEverywhere } from "../network/index";
 import { containerFiles, readState } from "./container";
 import { ContainerLock } from "../store/lock";
-import { isAlive } from "./process-identity";
+import { isAlive, type ProcessIdentity } from "./process-identity";
 import { finishContainer, type RuntimeContext } from "./run";
-import { containerStatus, requireContainer } from "./status";
+import { releaseCgroup } from "./limits";
+import { containerExists, containerStatus, requireContainer } from "./status";
 import { killInit } from "./stop";
 import { waitUntil } from "./wait";
+import { NAME_PATTERN } from "../spec/names";
+import type { Store } from "../store/store";
+import type { Syscalls } from "../linux/syscalls";
 
 export async function removeContainer(ctx: RuntimeContext, name: string, force: boolean): Promise<void> {
   requireContainer(ctx.store, name);
   const lock = ContainerLock.acquire(ctx.store, name, ctx.syscalls);
+  let monitor: ProcessIdentity | undefined;
   try {
+    // Decided under the lock: another rm may have removed it while we waited.
+    if (!containerExists(ctx.store, name)) throw new DiycError(`no such container: ${name}`);
     const status = containerStatus(ctx.store, name);
     if (status.status !== "exited") {
       if (!force) throw new UsageError(`container ${name} is ${status.status}; stop it first or use rm -f`);
-      await killAndWait(ctx, name);
+      monitor = await killAndWait(ctx, name);
     }
     finishContainer(ctx, name);
+    releaseLeftovers(ctx, name);
     rmSync(containerFiles(ctx.store, name).dir, { recursive: true, force: true });
   } finally {
     lock.release();
   }
+  // The killed container's monitor runs its cleanup hook, which waits for the
+  // lock we just released and then finds nothing to do. Done when that is
+  // done, so that nothing of the container (not even the hook's lock file)
+  // outlives this command.
+  if (monitor) await waitUntil(() => !isAlive(monitor), 10_000);
+}
+
+/**
+ * What finishContainer cannot find from container.json: a create killed
+ * before it wrote that file still made a cgroup, and maybe a lease or a port
+ * claim. The name's lock is held and its init is dead, so whatever is
+ * recorded under the name is left over. Each is idempotent.
+ */
+function releaseLeftovers(ctx: RuntimeContext, name: string): void {
+  releaseCgroup(ctx.cgroups(), name);
+  detachEverywhere(ctx.store, name, ctx.trace && ((line) => ctx.trace!(`HOST| ${line}`)));
 }
 
 /**
  * SIGKILL the init, then wait for the monitor to record the exit, so that it
  * does not write into a directory being deleted.
  */
-async function killAndWait(ctx: RuntimeContext, name: string): Promise<void> {
+async function killAndWait(ctx: RuntimeContext, name: string): Promise<ProcessIdentity | undefined> {
   const state = readState(ctx.store, name);
-  if (!state) return;
+  if (!state) return undefined;
   await killInit(ctx, name, state.init);
   const exitFile = containerFiles(ctx.store, name).exit;
   await waitUntil(() => existsSync(exitFile) || !isAlive(state.monitor), 5000);
+  return state.monitor;
+}
+
+/**
+ * Removes the lock files of names that have no container: a `diyc run`
+ * killed after it took the name's lock but before it claimed the name
+ * (mkdir) leaves one, and no `rm NAME` can name it. Each is taken without
+ * waiting (one that is held belongs to a command at work) and released, which
+ * unlinks it since its container is gone (src/store/lock.ts). `rm` does this
+ * after its own work.
+ */
+export function sweepStaleLocks(store: Store, syscalls: Syscalls): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(store.locksDir);
+  } catch {
+    return; // no locks directory: an empty store
+  }
+  for (const entry of entries) {
+    const name = entry.endsWith(".lock") ? entry.slice(0, -".lock".length) : "";
+    if (!NAME_PATTERN.test(name) || containerExists(store, name)) continue;
+    ContainerLock.tryAcquire(store, name, syscalls)?.release();
+  }
 }

@@ -13,7 +13,7 @@ import { encodePlan } from "../plan/encode";
 import { buildContainerSpec, type ContainerOptions } from "../spec/container-spec";
 import { validateName } from "../spec/names";
 import {
-  containerFiles, readConfig, readState, writeConfig, writeState,
+  containerFiles, readConfig, readExitRecord, readState, writeConfig, writeState,
   type ContainerConfig, type ContainerFiles, type ContainerState,
 } from "./container";
 import { exitCodeOf, HelperChannel, Sync } from "./helper-channel";
@@ -22,6 +22,7 @@ import { identify } from "./process-identity";
 import { connectContainer, disconnectContainer, prepareNetwork, type NetworkRequest } from "./networking";
 import { cgroupViewForContainers, createContainerCgroup, primeCgroupMigration, releaseCgroup, type CgroupOutcome } from "./limits";
 import { containerStatus } from "./status";
+import { removeStaleTempFiles } from "./repair";
 import type { CgroupManager } from "../cgroups/index";
 import type { Store } from "../store/store";
 
@@ -110,6 +111,7 @@ function claimContainer(store: Store, name: string, image: string): boolean {
   }
   const status = containerStatus(store, name);
   if (status.status !== "exited") throw new UsageError(`container ${name} is already ${status.status}`);
+  removeStaleTempFiles(files.dir); // a killed diyc's half-written files
   const previous = readConfig(store, name);
   if (previous && previous.image !== image) {
     throw new UsageError(`container ${name} exists with image ${previous.image}; remove it first (diyc rm ${name})`);
@@ -145,7 +147,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
       spec,
       rootfs: { lowerdirs: [lowerdir], upperdir: files.upper, workdir: files.work, merged: files.merged },
       exitRecord: { path: files.exit, reserve: files.exitReserve },
-      cleanupHook: [...ctx.diycCommand, "--root", store.root, "_cleanup", name],
+      cleanupHook: [...ctx.diycCommand, "--root", store.root, "--networks", store.networkDir, "_cleanup", name],
       isDirectory,
       cgroupView: cgroupViewForContainers(ctx.cgroups()),
       detached: request.detach ? { logPath: files.log, logMaxBytes: request.logMaxBytes } : undefined,
@@ -280,7 +282,7 @@ export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcom
   const config = readConfig(ctx.store, name);
   if (!config) return { oomKilled: false };
   if (containerStatus(ctx.store, name).status !== "exited") return { oomKilled: false };
-  const outcome = releaseCgroup(ctx.cgroups(), name);
+  const outcome = releaseCgroup(ctx.cgroups(), name, readExitRecord(ctx.store, name)?.waitStatus);
   if (outcome.oomKilled) {
     const state = readState(ctx.store, name);
     if (state) writeState(ctx.store, name, { ...state, oomKilled: true });

@@ -27,21 +27,19 @@ export async function killInit(ctx: RuntimeContext, name: string, init: ProcessI
   if (!(await waitUntil(() => !isAlive(init), 5000))) throw new DiycError(`container ${name}: init pid ${init.pid} did not exit after SIGKILL`);
 }
 
-/** Marks that the user ended this run: the restart policy must not bring it back. */
-async function markStopRequested(ctx: RuntimeContext, name: string): Promise<void> {
-  await withContainerLock(ctx.store, name, ctx.syscalls, () => {
-    const state = readState(ctx.store, name);
-    if (state) writeState(ctx.store, name, { ...state, stopRequested: true });
-  });
-}
-
-/** Sends `signal` to the container's init. Refused unless it is running. */
+/**
+ * Sends `signal` to the container's init. Refused unless it is running.
+ * Decided and sent under the container's lock, so a concurrent `rm -f` or
+ * `start` cannot change which process the signal reaches.
+ */
 export async function killContainer(ctx: RuntimeContext, name: string, signal: number): Promise<void> {
   requireContainer(ctx.store, name);
-  const state = readState(ctx.store, name);
-  if (!state || !isAlive(state.init)) throw new DiycError(`container ${name} is not running`);
-  await markStopRequested(ctx, name);
-  ctx.syscalls.kill(state.init.pid, signal);
+  await withContainerLock(ctx.store, name, ctx.syscalls, () => {
+    const state = containerExists(ctx.store, name) ? readState(ctx.store, name) : undefined;
+    if (!state || !isAlive(state.init)) throw new DiycError(`container ${name} is not running`);
+    writeState(ctx.store, name, { ...state, stopRequested: true });
+    ctx.syscalls.kill(state.init.pid, signal);
+  });
 }
 
 /**
@@ -52,11 +50,17 @@ export async function killContainer(ctx: RuntimeContext, name: string, signal: n
 export async function stopContainer(ctx: RuntimeContext, name: string, timeoutSeconds: number): Promise<void> {
   requireContainer(ctx.store, name);
   // Marked even when it is not running: between two runs of a restart policy
-  // (the backoff), this is what keeps the next one from starting.
-  await markStopRequested(ctx, name);
-  const state = readState(ctx.store, name);
+  // (the backoff), this is what keeps the next one from starting. Marked and
+  // signalled under the lock, so the init signalled is the one marked.
+  const state = await withContainerLock(ctx.store, name, ctx.syscalls, () => {
+    if (!containerExists(ctx.store, name)) throw new DiycError(`no such container: ${name}`);
+    const current = readState(ctx.store, name);
+    if (!current) return undefined;
+    writeState(ctx.store, name, { ...current, stopRequested: true });
+    if (isAlive(current.init)) ctx.syscalls.kill(current.init.pid, SIGNALS.TERM!);
+    return current;
+  });
   if (state && isAlive(state.init)) {
-    ctx.syscalls.kill(state.init.pid, SIGNALS.TERM!);
     if (!(await waitUntil(() => !isAlive(state.init), timeoutSeconds * 1000))) await killInit(ctx, name, state.init);
   }
   await reconcileAfterExit(ctx, name);

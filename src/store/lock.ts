@@ -1,8 +1,17 @@
-// One flock(2) per container, taken by every command that changes it. The lock
-// file is never deleted (src/store/store.ts), so two processes can never
-// hold "the same" lock on two different inodes.
+// One flock(2) per container, taken by every command that changes it.
+//
+// The lock file goes away with its container: the holder that finds the
+// container's directory gone at release unlinks the file while it still holds
+// the lock. That opens the classic race of unlinking a lock file: a waiter
+// may have opened the old file and be blocked on its inode, and gets the lock
+// on that unlinked inode once we release, while a newcomer creates and locks
+// a new file of the same name. So every taker checks, once it holds the
+// flock, that its fd is still the file at the path (same device and inode);
+// if not, it lets go and tries again on the current file. Only one process
+// can hold the lock on the inode that is at the path, so the lock stays
+// exclusive.
 
-import { closeSync, openSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, statSync, unlinkSync } from "node:fs";
 import { Errno, SyscallError } from "../linux/errors";
 import { LOCK_EX, LOCK_NB, LOCK_UN, type Syscalls } from "../linux/syscalls";
 import type { Store } from "./store";
@@ -12,6 +21,8 @@ export class ContainerLock {
     private readonly syscalls: Syscalls,
     private fd: number,
     readonly path: string,
+    /** The container's directory: when it is gone at release, so is the lock file. */
+    private readonly containerDir: string,
   ) {}
 
   /** Blocks until this process holds the container's lock. */
@@ -26,22 +37,46 @@ export class ContainerLock {
 
   private static take(store: Store, name: string, syscalls: Syscalls, operation: number): ContainerLock | undefined {
     const path = store.containerLock(name);
-    const fd = openSync(path, "a", 0o600);
-    try {
-      syscalls.flock(fd, operation, path);
-    } catch (error) {
+    for (;;) {
+      const fd = openSync(path, "a", 0o600);
+      try {
+        syscalls.flock(fd, operation, path);
+      } catch (error) {
+        closeSync(fd);
+        if ((operation & LOCK_NB) && error instanceof SyscallError && error.errno === Errno.EWOULDBLOCK) return undefined;
+        throw error;
+      }
+      if (isFileAt(fd, path)) return new ContainerLock(syscalls, fd, path, store.containerDir(name));
+      // The holder we waited for removed the file (its container was removed):
+      // this inode is nobody's lock any more. Take the current one.
       closeSync(fd);
-      if ((operation & LOCK_NB) && error instanceof SyscallError && error.errno === Errno.EWOULDBLOCK) return undefined;
-      throw error;
     }
-    return new ContainerLock(syscalls, fd, path);
   }
 
   release(): void {
     if (this.fd < 0) return;
+    if (!existsSync(this.containerDir)) {
+      // Unlinked while held: see the top of the file for why that is safe.
+      try {
+        unlinkSync(this.path);
+      } catch {
+        // best effort: a lock file left behind is only a file; the next holder removes it
+      }
+    }
     this.syscalls.flock(this.fd, LOCK_UN, this.path);
     closeSync(this.fd);
     this.fd = -1;
+  }
+}
+
+/** True if `fd` is the file now at `path` (not an unlinked or replaced one). */
+function isFileAt(fd: number, path: string): boolean {
+  const held = fstatSync(fd);
+  try {
+    const current = statSync(path);
+    return current.ino === held.ino && current.dev === held.dev;
+  } catch {
+    return false; // unlinked: ENOENT
   }
 }
 

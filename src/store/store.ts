@@ -10,9 +10,11 @@
 //       state.json                   pid + start time of the monitor and the container
 //       exit.json                    written by the monitor when the container ends
 //       upper/ work/ merged/         overlay: the container's own writable layer
-//     locks/NAME.lock                flock(2) per container; never deleted, so a lock
-//                                    cannot vanish under a waiter
-//     network/                       leases and the like (src/network)
+//     locks/NAME.lock                flock(2) per container; removed with the container,
+//                                    safely (src/store/lock.ts re-checks the inode)
+//     network/                       leases and the like (src/network); for the default
+//                                    store, the host's network registry, which every
+//                                    store uses unless --networks DIR says otherwise
 //     cgroups/                       nothing yet; cgroups live in /sys/fs/cgroup
 //
 // Runtime state sits in the store too, not in /run: status is always worked out
@@ -24,8 +26,25 @@ import { join } from "node:path";
 
 export const DEFAULT_ROOT = "/var/lib/diyc";
 
+/**
+ * The host's network registry: the default store's network directory, where
+ * diyc always kept it, so an existing installation's networks and leases
+ * stay where they are and every other store joins them.
+ */
+export const DEFAULT_NETWORKS = "/var/lib/diyc/network";
+
 export class Store {
-  constructor(readonly root: string) {}
+  /**
+   * @param networks Where the host's networks are recorded (configs, leases,
+   *   port claims): one directory shared by every store that uses the same
+   *   bridges (see src/network/index.ts). Defaults to ROOT/network, a store
+   *   on its own; the CLI passes the host-wide one (DEFAULT_NETWORKS).
+   */
+  constructor(readonly root: string, networks?: string) {
+    this.networks = networks ?? join(root, "network");
+  }
+
+  private readonly networks: string;
 
   get imagesDir(): string {
     return join(this.root, "images");
@@ -36,8 +55,9 @@ export class Store {
   get locksDir(): string {
     return join(this.root, "locks");
   }
+  /** The network registry this store uses: shared with the other stores of the host by default. */
   get networkDir(): string {
-    return join(this.root, "network");
+    return this.networks;
   }
 
   imageDir(name: string): string {
@@ -59,6 +79,11 @@ export class Store {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
     }
   }
+}
+
+/** The network registry chosen by --networks, else DIYC_NETWORKS, else the host's. */
+export function resolveNetworkRegistry(flag: string | undefined, env: Record<string, string | undefined>): string {
+  return flag ?? env.DIYC_NETWORKS ?? DEFAULT_NETWORKS;
 }
 
 /** The store chosen by --root, else DIYC_ROOT, else /var/lib/diyc. */

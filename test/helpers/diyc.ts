@@ -24,10 +24,19 @@ export function tempStore(prefix = "diyc-test-"): string {
   return mkdtempSync(`/tmp/${prefix}`);
 }
 
+/**
+ * The environment for running diyc on the test's store: the network registry
+ * (shared by every store of the host by default) is the store's own, so a
+ * test's networks, leases and port claims stay inside its store.
+ */
+export function diycEnv(root: string, env: Record<string, string> = {}): Record<string, string> {
+  return { PATH: process.env.PATH ?? "/usr/bin:/bin", DIYC_NETWORKS: join(root, "network"), ...env };
+}
+
 export function diyc(root: string, args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Result {
   const child = Bun.spawnSync([DIYC, "--root", root, ...args], {
     stdin: options.stdin === undefined ? "ignore" : Buffer.from(options.stdin),
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...options.env },
+    env: diycEnv(root, options.env),
   });
   return { code: child.exitCode ?? -1, stdout: child.stdout.toString(), stderr: child.stderr.toString() };
 }

@@ -109,7 +109,7 @@ interface Running {
 async function start(name: string, options: string[], cmd: string[]): Promise<Running> {
   names.add(name);
   const proc = Bun.spawn([DIYC, "--root", root, "run", "-v", "--rm", ...options, name, "busybox", ...cmd], {
-    stdin: "ignore", stdout: "pipe", stderr: "pipe", env: ENV,
+    stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...ENV, DIYC_NETWORKS: join(root, "network") },
   });
   const r: Running = { name, proc, stdout: "", stderr: "", init: 0, monitor: 0, done: Promise.resolve() };
   const drain = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {

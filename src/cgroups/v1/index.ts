@@ -109,6 +109,12 @@ export class V1CgroupManager implements CgroupManager {
     return new V1Cgroup(id, this.fs, this.hierarchies, made);
   }
 
+  /**
+   * The container's cgroup if any of its directories exists. A diyc killed
+   * between the mkdirs of create leaves only some: the cgroup opened then
+   * reads as it is (no OOM kill, no stats where a directory is missing) and
+   * removes what there is, so release never fails on what was never made.
+   */
   open(id: CgroupId): Cgroup | undefined {
     checkId(id, this.parentPaths[0] ?? "/sys/fs/cgroup");
     const dirs = this.parentPaths.map((p) => join(p, id));
@@ -156,6 +162,8 @@ class V1Cgroup implements Cgroup {
   stats(): CgroupStats {
     const stats: CgroupStats = { sampledAtNs: Number(process.hrtime.bigint()) };
     this.hierarchies.forEach((hierarchy, i) => {
+      // A cgroup made only in part (see open) has nothing to sample in the hierarchies it lacks.
+      if (!this.fs.exists(this.paths[i]!)) return;
       for (const controller of hierarchy.controllers) controller.sample?.(this.fs, this.paths[i]!, stats);
     });
     return stats;
@@ -163,7 +171,8 @@ class V1Cgroup implements Cgroup {
 
   oomKilled(): boolean {
     const dir = this.dirOf("memory");
-    return dir === undefined ? false : oomKilledV1(this.fs, dir);
+    // No memory cgroup (made only in part): no process of the container ever ran under it.
+    return dir === undefined || !this.fs.exists(dir) ? false : oomKilledV1(this.fs, dir);
   }
 
   remove(): void {

@@ -1,0 +1,24 @@
+// Repairs of what a killed diyc left in a container's directory, done by the
+// next command that holds the container's lock.
+
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { identify } from "./process-identity";
+
+/**
+ * A reused container's directory (run or start of an exited one) may hold
+ * temporary files of a diyc killed while writing them ("container.json.tmp-PID"):
+ * those of processes that are gone are removed. The caller holds the lock.
+ */
+export function removeStaleTempFiles(dir: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return; // no directory: nothing to repair
+  }
+  for (const entry of entries) {
+    const match = /\.tmp-(\d+)$/.exec(entry);
+    if (match && !identify(Number(match[1]))) rmSync(join(dir, entry), { force: true });
+  }
+}
