@@ -58,8 +58,22 @@ echo "VM| kernel $(uname -r); cgroup: $(grep cgroup /proc/mounts | tr '\n' ' ')"
 echo "VM| controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "VM| ready $(cut -d' ' -f1 /proc/uptime)"
 
+# As on a systemd host, nothing runs in the root cgroup but the kernel's own
+# threads: the tests (and every diyc they start) run in /ci.scope, so diyc
+# must make its cgroups next to its own, not below it (v2's "no internal
+# processes" rule), and enable controllers at the root for them.
+mkdir /sys/fs/cgroup/ci.scope && echo $$ > /sys/fs/cgroup/ci.scope/cgroup.procs
+echo "VM| tests run in cgroup $(cat /proc/self/cgroup)"
+
 cd "$repo"
 export HOME=/tmp TMPDIR=/tmp BUN_RUNTIME_TRANSPILER_CACHE_PATH=0 NO_COLOR=1
+# diyc_script=FILE (a path in the checkout) runs that shell script instead of
+# the tests: for trying things on the v2 kernel by hand (bun test/vm/vm.ts --script FILE).
+if [ -n "${diyc_script:-}" ]; then
+  sh "$repo/$diyc_script" 2>&1
+  echo "VM| script exit $?"
+  poweroff -f
+fi
 # Only the tests named by diyc_filter (when given), as bun test -t.
 set -- test --timeout 120000 --reporter=junit --reporter-outfile=/tmp/junit.xml
 [ -n "${diyc_filter:-}" ] && set -- "$@" -t "$diyc_filter"

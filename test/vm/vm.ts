@@ -9,6 +9,7 @@
 //
 // Run it alone (prints the console as it comes; exit status = the guest's):
 //   bun test/vm/vm.ts [TEST-NAME-FILTER]
+//   bun test/vm/vm.ts --script FILE     (a shell script of the checkout, run as root in the VM)
 
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,7 +18,7 @@ import { REPO, VM_CACHE, ensureVmImage, type VmImage } from "./image";
 export const QEMU = "qemu-system-x86_64";
 
 /** The kernel command line: a pure v2 host, quiet so the console holds the tests' output. */
-export function kernelCommandLine(repo: string, filter?: string): string {
+export function kernelCommandLine(repo: string, filter?: string, script?: string): string {
   const words = [
     "console=ttyS0", "quiet", "loglevel=3", "panic=-1",
     // No v1 controller at all; systemd's own switch, harmless without systemd.
@@ -26,10 +27,11 @@ export function kernelCommandLine(repo: string, filter?: string): string {
     `diyc_repo=${repo}`,
   ];
   if (filter) words.push(`diyc_filter="${filter.replace(/["\\]/g, "")}"`);
+  if (script) words.push(`diyc_script=${script}`);
   return words.join(" ");
 }
 
-export function qemuArgs(image: VmImage, repo: string, filter?: string): string[] {
+export function qemuArgs(image: VmImage, repo: string, filter?: string, script?: string): string[] {
   return [
     QEMU,
     "-accel", "tcg,thread=multi",
@@ -38,7 +40,7 @@ export function qemuArgs(image: VmImage, repo: string, filter?: string): string[
     "-nodefaults", "-display", "none", "-monitor", "none", "-no-reboot",
     "-serial", "stdio",
     "-kernel", image.kernel.vmlinuz, "-initrd", image.initramfs,
-    "-append", kernelCommandLine(repo, filter),
+    "-append", kernelCommandLine(repo, filter, script),
     "-virtfs", `local,path=${repo},mount_tag=repo,security_model=none,readonly=on`,
   ];
 }
@@ -80,11 +82,24 @@ export interface RunningVm {
 const BEGIN = "VM-JUNIT-BEGIN";
 const END = "VM-JUNIT-END";
 
-export function startVm(options: { image?: VmImage; repo?: string; filter?: string; onConsole?: (text: string) => void; timeoutMs?: number } = {}): RunningVm {
+export interface VmOptions {
+  image?: VmImage;
+  /** The checkout to share (default: this one). */
+  repo?: string;
+  /** Only the guest tests whose names match (bun test -t). */
+  filter?: string;
+  /** A shell script (path relative to the checkout) to run instead of the tests. */
+  script?: string;
+  onConsole?: (text: string) => void;
+  /** qemu is killed after this long (default 10 minutes). */
+  timeoutMs?: number;
+}
+
+export function startVm(options: VmOptions = {}): RunningVm {
   const image = options.image ?? ensureVmImage();
   const repo = options.repo ?? REPO;
   const started = performance.now();
-  const proc = Bun.spawn(qemuArgs(image, repo, options.filter), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(qemuArgs(image, repo, options.filter, options.script), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let text = "";
   let bootSeconds: number | undefined;
   const kill = () => {
@@ -163,11 +178,14 @@ if (import.meta.main) {
     console.error(`vm: ${reason}`);
     process.exit(125);
   }
-  const vm = startVm({ filter: process.argv[2], onConsole: (t) => process.stdout.write(t) });
+  const args = process.argv.slice(2);
+  const script = args[0] === "--script" ? args[1] : undefined;
+  const vm = startVm({ filter: script ? undefined : args[0], script, onConsole: (t) => process.stdout.write(t) });
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => vm.kill());
   const outcome = await vm.outcome;
   const failed = outcome.results?.filter((r) => r.status === "fail") ?? [];
   console.log(`\nvm: qemu exit ${outcome.exitCode}; ready after ${outcome.bootSeconds?.toFixed(1) ?? "?"} s, ` +
     `${outcome.totalSeconds.toFixed(1)} s in all; ${outcome.results?.length ?? 0} results, ${failed.length} failed`);
+  if (script) process.exit(outcome.console.includes("VM| script exit 0\n") ? 0 : 1);
   process.exit(outcome.results === undefined || failed.length > 0 ? 1 : 0);
 }

@@ -15,16 +15,17 @@
 // of the store, no process, no mount, no container directory.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, openSync, closeSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { cgroupParentFor } from "../../../src/runtime/limits";
 import { sharesToWeight } from "../../../src/cgroups/v2/cpu";
 import { Store } from "../../../src/store/store";
 import {
-  DIYC, diyc, mountsUnder, pidsFromTrace, processExists, removeStore, tempStore, type Result,
+  DIYC, REPO, diyc, helperProcesses, mountsUnder, pidsFromTrace, processExists, removeStore, tempStore, type Result,
 } from "../../helpers/diyc";
 
 const CGROUP_ROOT = "/sys/fs/cgroup";
+const BUILT_DIYC = join(REPO, "build/diyc");
 const MiB = 1024 * 1024;
 
 // Refuse to run anywhere but a pure v2 host: on v1 these assertions mean nothing.
@@ -75,10 +76,29 @@ afterEach(async () => {
   } finally {
     removeStore(root); // checks that no mount and no cgroup of the store is left, then deletes it
   }
+  // The VM runs nothing but these tests, so here (unlike on a shared host) "no diyc process at all" is a
+  // valid check: no helper (monitor or init) and no diyc binary is left running.
+  await until(() => helperProcesses().length === 0 && diycProcesses().length === 0, 10_000, "no diyc process").catch(() => {});
+  expect(helperProcesses()).toEqual([]);
+  expect(diycProcesses()).toEqual([]);
   // Nothing of any store anywhere: no diyc cgroup at all under the root, no overlay mounted.
   expect(readdirSync(CGROUP_ROOT).filter((e) => e.startsWith("diyc"))).toEqual([]);
   expect(readFileSync("/proc/self/mounts", "utf8").split("\n").filter((l) => l.startsWith("overlay "))).toEqual([]);
 });
+
+/** Live processes running build/diyc (a cleanup hook the monitor exec'd, a stray diyc command). */
+function diycProcesses(): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || !processExists(Number(entry))) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/exe`) === BUILT_DIYC) found.push(`${entry}: ${readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ")}`);
+    } catch {
+      // gone meanwhile, or a kernel thread
+    }
+  }
+  return found;
+}
 
 const isTrace = (line: string) => line.startsWith("HOST| ") || line.startsWith("CONTAINER| ");
 
@@ -240,11 +260,16 @@ describe("swap", () => {
     expect(await c.stop()).toBe(137);
   }, 120_000);
 
-  test("-m 16 alone (swap = limit): the same dd is OOM-killed, swap.max 0", () => {
+  test("-m 16 alone (swap = limit): the same dd is OOM-killed, swap.max 0; --memory-swap -1 is swap.max 'max'", () => {
     const root = store();
     const name = uniqueName("noswap");
-    const r = run(root, ["--rm", "-m", "16", name, "busybox", ...dd]);
-    expect(r).toMatchObject({ code: 137, stderr: `diyc: container ${name} was killed: out of memory (limit 16 MiB)\n` });
+    const r = run(root, ["--rm", "-m", "16", name, "busybox", "sh", "-c", `cat /sys/fs/cgroup/memory.swap.max; ${dd.join(" ")}`]);
+    expect(r).toMatchObject({ code: 137, stdout: "0\n", stderr: `diyc: container ${name} was killed: out of memory (limit 16 MiB)\n` });
+    const unlimited = run(root, ["--rm", "-m", "16", "--memory-swap", "-1", uniqueName("anyswap"), "busybox", "sh", "-c",
+      `cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory.swap.max; ${dd.join(" ")}`]);
+    expect(unlimited.stdout).toBe(`${16 * MiB}\nmax\n`);
+    expect(unlimited.stderr).toContain("1+0 records out");
+    expect(unlimited.code).toBe(0);
   });
 });
 
@@ -416,6 +441,47 @@ describe("diyc exec", () => {
     // The init's death ends the pid namespace, and with it the exec'd sleep.
     await sleeper.exited;
     expect(processExists(execPid)).toBe(false);
+  }, 120_000);
+});
+
+describe("lifecycle", () => {
+  test("stop removes the cgroup; start makes it again with the same limits, around the new init", async () => {
+    const root = store();
+    const name = uniqueName("life");
+    expect(run(root, ["-d", "-m", "32", "--pids-limit", "20", "--cpus", "0.5", name, "busybox", "sleep", "60"]).code).toBe(0);
+    const firstInit = Number(hostCgroupFile(root, name, "cgroup.procs"));
+    expect(diyc(root, ["stop", "-t", "1", name])).toMatchObject({ code: 0, stderr: "" });
+    expect(existsSync(cgroupDir(root, name))).toBe(false);
+    expect(processExists(firstInit)).toBe(false);
+
+    expect(diyc(root, ["start", name])).toMatchObject({ code: 0, stderr: "" });
+    const secondInit = Number(hostCgroupFile(root, name, "cgroup.procs"));
+    expect(secondInit).not.toBe(firstInit);
+    current!.pids.push(secondInit);
+    expect(hostCgroupFile(root, name, "memory.max")).toBe(String(32 * MiB));
+    expect(hostCgroupFile(root, name, "pids.max")).toBe("20");
+    expect(hostCgroupFile(root, name, "cpu.max")).toBe("50000 100000");
+    expect(readFileSync(`/proc/${secondInit}/cgroup`, "utf8")).toBe(`0::/${parentOf(root)}/${name}\n`);
+    expect(diyc(root, ["rm", "-f", name]).code).toBe(0);
+  }, 120_000);
+
+  test("--restart on-failure:2 after OOM kills: the monitor restarts it twice, then records the OOM", async () => {
+    const root = store();
+    const name = uniqueName("restart");
+    const d = run(root, ["-d", "--restart", "on-failure:2", "-m", "16", name, "busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
+    expect(d.code).toBe(0);
+    const inspect = () => JSON.parse(diyc(root, ["inspect", name]).stdout)[0];
+    // "exited" shows as soon as the monitor records the exit; the OOM is recorded a moment later by its
+    // cleanup hook (which reads memory.events before it removes the cgroup), so wait for both.
+    const settled = () => {
+      const i = inspect();
+      return i?.status === "exited" && i.restartCount === 2 && i.oomKilled === true;
+    };
+    await until(settled, 60_000, "two restarts and the final OOM").catch(() => {});
+    expect(inspect()).toMatchObject({ status: "exited", exitCode: 137, oomKilled: true, restartCount: 2 });
+    // The exited container holds no cgroup (and the store no parent).
+    expect(existsSync(join(CGROUP_ROOT, parentOf(root)))).toBe(false);
+    expect(diyc(root, ["rm", name]).code).toBe(0);
   }, 120_000);
 });
 
