@@ -12,9 +12,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureVmImage, type VmImage } from "./image";
-import { startVm, vmUnavailable, type GuestResult, type RunningVm, type VmOutcome } from "./vm";
+import { GUEST_TEST_FILES, startVm, vmUnavailable, type GuestResult, type RunningVm, type VmOutcome } from "./vm";
 
-const GUEST_FILE = join(import.meta.dir, "guest/cgroups-v2.guest.ts");
+const GUEST_FILE = "test/vm/guest/cgroups-v2.guest.ts";
+/** The integration test files that also run in the VM, each reported here as one test. */
+const INTEGRATION_FILES = GUEST_TEST_FILES.map((f) => f.replace(/^\.\//, "")).filter((f) => f !== GUEST_FILE);
 
 /**
  * The guest file's tests as "describe > test" keys, read from its source
@@ -38,7 +40,7 @@ function guestTestKeys(source: string): string[] {
   return keys;
 }
 
-const keys = guestTestKeys(readFileSync(GUEST_FILE, "utf8"));
+const keys = guestTestKeys(readFileSync(join(import.meta.dir, "../..", GUEST_FILE), "utf8"));
 
 // Is a VM possible here? The kernel is downloaded (first run only) and the
 // initramfs built now, so that a host where that fails reports skips, not failures.
@@ -59,6 +61,7 @@ const VM_TIMEOUT_MS = 8 * 60_000;
 let vm: RunningVm | undefined;
 let outcome: VmOutcome | undefined;
 let results = new Map<string, GuestResult>();
+let all: GuestResult[] = [];
 
 const consoleTail = () => (outcome?.console ?? "").split("\n").slice(-40).join("\n");
 
@@ -68,10 +71,11 @@ describeVm("cgroup v2 in a VM", () => {
   beforeAll(async () => {
     vm = startVm({ image, timeoutMs: VM_TIMEOUT_MS });
     outcome = await vm.outcome;
-    results = new Map((outcome.results ?? []).map((r) => [r.key, r]));
-    const failed = (outcome.results ?? []).filter((r) => r.status === "fail").length;
+    all = outcome.results ?? [];
+    results = new Map(all.filter((r) => r.file === GUEST_FILE).map((r) => [r.key, r]));
+    const failed = all.filter((r) => r.status === "fail").length;
     console.log(`cgroup v2 VM: ready after ${outcome.bootSeconds?.toFixed(1) ?? "?"} s, ${outcome.totalSeconds.toFixed(1)} s in all; ` +
-      `${results.size} guest results, ${failed} failed (console: build/vm/console.log)`);
+      `${all.length} results from the VM, ${failed} failed (console: build/vm/console.log)`);
   }, VM_TIMEOUT_MS + 30_000);
 
   afterAll(() => {
@@ -91,6 +95,17 @@ describeVm("cgroup v2 in a VM", () => {
     // The guest's own check after its tests: no overlay or diyc mount left in the VM.
     expect(outcome.console).not.toContain("VM| leftover mount");
   });
+
+  for (const file of INTEGRATION_FILES) {
+    test(`${file}, run in the VM: every test passes`, () => {
+      const mine = all.filter((r) => r.file === file);
+      if (mine.length === 0) throw new Error(`the VM reported no result for ${file}; console tail:\n${consoleTail()}`);
+      const failed = mine.filter((r) => r.status === "fail");
+      if (failed.length > 0) throw new Error(`${failed.length} of ${mine.length} failed in the VM:\n${failed.map((r) => `(fail) ${r.key}\n${r.failure}`).join("\n")}`);
+      // Skipped in the VM (a root or tool check that failed there) is not passed.
+      expect(mine.filter((r) => r.status === "skip").map((r) => r.key)).toEqual([]);
+    });
+  }
 
   for (const key of keys) {
     test(key, () => {

@@ -8,15 +8,16 @@
 # the initramfs (rootfs) is such a root: diyc's containers need pivot_root.
 # Stage 2 (on the tmpfs): mount /proc, /sys, /dev, a pure cgroup2 hierarchy,
 # load the modules, mount the repository over 9p read-only, run the guest
-# tests with bun test, print their JUnit report on the console between two
+# tests with bun test (the files named by diyc_tests), print their JUnit
+# report on the console between two
 # marker lines (base64, so nothing on the console can corrupt it), power off.
 set -u
-export PATH=/bin
+export PATH=/bin:/usr/bin
 if [ "${1:-}" != stage2 ]; then
   /bin/busybox mkdir -p /proc /newroot
   /bin/busybox mount -t proc proc /proc
   /bin/busybox mount -t tmpfs -o mode=0755 root /newroot
-  for entry in /bin /lib /lib64 /init /modules.order; do
+  for entry in /bin /usr /lib /lib64 /init /modules.order; do
     [ -e "$entry" ] && /bin/busybox cp -a "$entry" /newroot/
   done
   /bin/busybox umount /proc
@@ -77,7 +78,8 @@ fi
 # Only the tests named by diyc_filter (when given), as bun test -t.
 set -- test --timeout 120000 --reporter=junit --reporter-outfile=/tmp/junit.xml
 [ -n "${diyc_filter:-}" ] && set -- "$@" -t "$diyc_filter"
-node_modules/bun/bin/bun.exe "$@" ./test/vm/guest/cgroups-v2.guest.ts 2>&1
+# The test files: diyc_tests, comma-separated (test/vm/vm.ts GUEST_TEST_FILES).
+node_modules/bun/bin/bun.exe "$@" $(echo "${diyc_tests:?diyc_tests= missing}" | tr ',' ' ') 2>&1
 echo "VM| bun test exit $? at $(cut -d' ' -f1 /proc/uptime)"
 echo "VM-JUNIT-BEGIN"
 base64 /tmp/junit.xml 2>/dev/null

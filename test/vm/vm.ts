@@ -17,6 +17,20 @@ import { REPO, VM_CACHE, ensureVmImage, type VmImage } from "./image";
 
 export const QEMU = "qemu-system-x86_64";
 
+/**
+ * What `bun test` runs in the VM: the v2 suite written for it, and the
+ * integration tests that start real containers (each one gets a cgroup, and
+ * the device program, on v2 too) and check that nothing is left after them.
+ * The other integration files need what the VM does not have (nft and a
+ * network for the network tests, python3 for terminal.test.ts) or test
+ * no cgroups (nsexec, image import), and limits.test.ts is v1's.
+ */
+export const GUEST_TEST_FILES = [
+  "./test/vm/guest/cgroups-v2.guest.ts",
+  "./test/integration/run.test.ts",
+  "./test/integration/lifecycle.test.ts",
+];
+
 /** The kernel command line: a pure v2 host, quiet so the console holds the tests' output. */
 export function kernelCommandLine(repo: string, filter?: string, script?: string): string {
   const words = [
@@ -25,6 +39,7 @@ export function kernelCommandLine(repo: string, filter?: string, script?: string
     "cgroup_no_v1=all", "systemd.unified_cgroup_hierarchy=1",
     // Parameters without a dot reach init as environment variables.
     `diyc_repo=${repo}`,
+    `diyc_tests=${GUEST_TEST_FILES.join(",")}`,
   ];
   if (filter) words.push(`diyc_filter="${filter.replace(/["\\]/g, "")}"`);
   if (script) words.push(`diyc_script=${script}`);
@@ -53,6 +68,8 @@ export function vmUnavailable(): string | undefined {
 }
 
 export interface GuestResult {
+  /** The test file, relative to the checkout ("test/integration/run.test.ts"). */
+  file: string;
   /** "describe > test", or just the test's name outside any describe. */
   key: string;
   status: "pass" | "fail" | "skip";
@@ -163,6 +180,7 @@ export function parseJunit(xml: string): GuestResult[] {
     const failure = /<failure\b[^>]*>([\s\S]*?)<\/failure>/.exec(body) ?? /<failure\b([^>]*)\/>/.exec(body);
     const status = failure ? "fail" : /<skipped\b/.test(body) ? "skip" : "pass";
     results.push({
+      file: (attribute(head, "file") ?? "").replace(/^\.\//, ""),
       key: classname ? `${classname} > ${name}` : name,
       status,
       failure: failure ? unescapeXml(failure[1]!) : undefined,
