@@ -485,6 +485,25 @@ describe("lifecycle", () => {
   }, 120_000);
 });
 
+describe("concurrency", () => {
+  test("six containers with limits started at once, three rounds: every one runs in its own cgroup; the shared parent comes and goes", async () => {
+    const root = store();
+    for (let round = 0; round < 3; round++) {
+      const names = Array.from({ length: 6 }, (_, i) => uniqueName(`par${round}${i}`));
+      const runs = names.map((name) => {
+        const proc = Bun.spawn([DIYC, "--root", root, "run", "--rm", "-m", "32", "--pids-limit", "20", name, "busybox", "sh", "-c",
+          "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /proc/self/cgroup"], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+        return Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+      });
+      const results = await Promise.all(runs);
+      expect(results.map(([code, stdout, stderr]) => ({ code, stdout, stderr })))
+        .toEqual(names.map(() => ({ code: 0, stdout: `${32 * MiB}\n20\n0::/\n`, stderr: "" })));
+      // The last one out removed the store's parent.
+      expect(existsSync(join(CGROUP_ROOT, parentOf(root)))).toBe(false);
+    }
+  }, 180_000);
+});
+
 describe("cleanup", () => {
   test("rm -f of a detached container with limits removes its cgroup and the store's parent; nothing is mounted", () => {
     const root = store();
