@@ -11,7 +11,7 @@ import { makeDevice } from "../linux/devices";
 import { CLONE } from "../linux/namespaces";
 import { DiycError } from "../linux/errors";
 import type { LinuxSeccomp, Mount, NamespaceType, Process, Spec } from "../spec/oci";
-import { compileSeccompWithFlags } from "../seccomp/bpf";
+import { compileSeccompWithFlags, SECCOMP_FILTER_FLAGS } from "../seccomp/bpf";
 import { DEV_SYMLINKS } from "../spec/defaults";
 import { describeFlags, describeMountAttributes, MOUNT_ATTR, MS, parseMountOptions } from "./mount-options";
 import { OpFlag, type Op, type Plan } from "./ops";
@@ -60,6 +60,11 @@ export interface ContainerPlanInputs {
   detached?: { logPath: string; logMaxBytes: number };
   /** --init: a reaper stays as pid 1 and the command runs as its child. */
   init?: boolean;
+  /**
+   * -v: the kernel logs each call the seccomp filter refuses
+   * (SECCOMP_FILTER_FLAG_LOG), so diyc can say which (runtime/seccomp-denials.ts).
+   */
+  logSeccompDenials?: boolean;
 }
 
 /**
@@ -270,7 +275,9 @@ function rlimitOps(proc: Process): Op[] {
  * fd table, the create/start barrier, and exec with a PATH search in the
  * process's own PATH.
  */
-export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">, options: { init?: boolean; seccomp?: LinuxSeccomp } = {}): Op[] {
+export function launchOps(
+  proc: Pick<Process, "args" | "env" | "cwd">, options: { init?: boolean; seccomp?: LinuxSeccomp; logSeccompDenials?: boolean } = {},
+): Op[] {
   const ops: Op[] = [];
   ops.push(
     { code: "Chdir", flags: OpFlag.InRoot, args: [proc.cwd], describe: `chdir ${proc.cwd}` },
@@ -281,10 +288,12 @@ export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">, options: 
   if (options.seccomp) {
     // Last but exec: after it, only what the profile allows, and the wait above
     // (a read) and exec itself are the only calls left to make.
-    const { program, flags } = compileSeccompWithFlags(options.seccomp, process.arch);
+    const compiled = compileSeccompWithFlags(options.seccomp, process.arch);
+    const { program } = compiled;
+    const flags = compiled.flags | (options.logSeccompDenials ? SECCOMP_FILTER_FLAGS.SECCOMP_FILTER_FLAG_LOG! : 0);
     const { defaultAction, defaultErrnoRet } = options.seccomp;
     const fallback = defaultAction === "SCMP_ACT_ERRNO" ? `errno ${defaultErrnoRet ?? 1}` : defaultAction;
-    ops.push({ code: "Seccomp", args: [program, flags], describe: `seccomp filter: ${program.length / 8} BPF instructions, default ${fallback}${flags ? `, flags ${flags}` : ""}` });
+    ops.push({ code: "Seccomp", args: [program, flags], describe: `seccomp filter: ${program.length / 8} BPF instructions, default ${fallback}${flags & SECCOMP_FILTER_FLAGS.SECCOMP_FILTER_FLAG_LOG! ? ", refusals logged by the kernel" : ""}` });
   }
   if (options.init) {
     ops.push({ code: "ForkReaper", args: [], describe: "fork: pid 1 stays as a reaper that forwards signals (--init)" });
@@ -371,6 +380,6 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   ops.push(...terminal.init);
 
   ops.push(...rlimitOps(spec.process), ...privilegeOps(spec.process, lastCap), PARENT_DEATH_SIGNAL);
-  ops.push(...launchOps(spec.process, { init: inputs.init, seccomp: spec.linux.seccomp }));
+  ops.push(...launchOps(spec.process, { init: inputs.init, seccomp: spec.linux.seccomp, logSeccompDenials: inputs.logSeccompDenials }));
   return { ops };
 }

@@ -24,6 +24,7 @@ import { connectContainer, disconnectContainer, prepareNetwork } from "./network
 import { cgroupViewForContainers, createContainerCgroup, primeCgroupMigration, releaseCgroup, type CgroupOutcome } from "./limits";
 import { containerStatus } from "./status";
 import { removeStaleTempFiles } from "./repair";
+import { watchSeccompDenials, type SeccompWatch } from "./seccomp-watch";
 import type { Store } from "../store/store";
 
 
@@ -119,6 +120,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
       cgroupView: cgroupViewForContainers(ctx.cgroups()),
       detached: request.detach ? { logPath: files.log, logMaxBytes: request.logMaxBytes } : undefined,
       init: request.init,
+      logSeccompDenials: trace !== undefined,
     }, lastCapability());
 
     trace?.(`HOST| spawn the helper (native/build/diyc-helper, from a sealed memfd) and send it the plan (${plan.ops.length} steps)`);
@@ -295,10 +297,14 @@ export async function runContainer(
     return { oomKilled: false, cancelled: true };
   }
   let created: CreatedContainer;
+  let denials: SeccompWatch | undefined;
   try {
     created = await createContainer(ctx, request, restartCount);
+    // -v in the foreground: watch the kernel's log for the filter's refusals from before the command runs.
+    if (ctx.trace && !request.detach && created.config.spec.linux.seccomp) denials = watchSeccompDenials(created.initPid, ctx.trace);
     await startContainer(ctx, created);
   } catch (error) {
+    denials?.stop();
     finishAfterFailure(ctx, request.name, lock);
     throw error;
   }
@@ -314,6 +320,8 @@ export async function runContainer(
     created.channel.close(); // the helper cleans up with the hook
     await created.channel.helper.exited;
     throw error;
+  } finally {
+    denials?.stop();
   }
   // The monitor waits for DONE: if we die before it, it runs the cleanup hook itself.
   const outcome = await withContainerLock(ctx.store, request.name, ctx.syscalls, () => finishContainer(ctx, request.name));

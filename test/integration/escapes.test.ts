@@ -195,3 +195,15 @@ describeRoot("Ctrl-C on a foreground run without -t", () => {
     expect(diyc(root, ["ps", "-a"]).stdout).not.toContain("stubborn");
   }, 30_000);
 });
+
+describeRoot("-v says which calls seccomp refused", () => {
+  test("the kernel logs each refusal (SECCOMP_FILTER_FLAG_LOG) and diyc -v names the call and the command", () => {
+    const r = diyc(root, ["run", "-v", "--rm", "denied", "busybox", "sh", "-c", "unshare -U true 2>/dev/null; echo done"]);
+    expect(r.stdout).toBe("done\n");
+    expect(r.stderr).toContain("refusals logged by the kernel");
+    expect(r.stderr).toMatch(/CONTAINER\| seccomp: unshare \(pid \d+ on the host\) called unshare: refused with an errno/);
+    // Without -v nothing is logged and nothing is said.
+    expect(diyc(root, ["run", "--rm", "quiet", "busybox", "sh", "-c", "unshare -U true 2>/dev/null; true"]).stderr).toBe("");
+  });
+});
+
