@@ -33,6 +33,6 @@ export function parseSeccompRecord(text: string): SeccompDenial | undefined {
     pid,
     command: field("comm") ?? "?",
     syscall: NAMES.get(nr) ?? `syscall ${nr}`,
-    action: ACTIONS[(code >>> 0) & 0xffff0000] ?? `action ${field("code")}`,
+    action: ACTIONS[(code & 0xffff0000) >>> 0] ?? `action ${field("code")}`,
   };
 }
