@@ -308,6 +308,8 @@ describeRoot("fault injection: diyc run killed at spread-out moments", () => {
 
 async function faultInjection(store: string): Promise<void> {
     expect(diyc(store, ["network", "setup", "--bridge", "drl9", "--subnet", "10.231.29.0/24"]).code).toBe(0);
+    // The built-in image is made on first use: made now, so that the kills below land across the create itself.
+    expect(diyc(store, ["run", "--rm", "--net", "drl9", "rl-f-warm", "busybox", "true"]).code).toBe(0);
     const names: string[] = [];
     const monitors: number[] = [];
     for (let i = 0; i < 24; i++) {
@@ -326,7 +328,7 @@ async function faultInjection(store: string): Promise<void> {
         // killed before it had a monitor on record
       }
     }
-    // The sweep: one rm -f of every container the store lists.
+    // The sweep: one rm -f of every container the store lists (ps also removes lock files no container owns).
     const listed = JSON.parse(diyc(store, ["ps", "-a", "--format", "json"]).stdout).map((c: { name: string }) => c.name);
     expect(listed.every((n: string) => names.includes(n))).toBe(true);
     if (listed.length > 0) expect(diyc(store, ["rm", "-f", ...listed])).toMatchObject({ code: 0, stderr: "" });

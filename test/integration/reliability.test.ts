@@ -112,6 +112,13 @@ describeRoot("lock files", () => {
     // A create that fails leaves none either.
     expect(diyc(root, ["run", "rl-lock4", "no-such-image", "true"]).code).toBe(125);
     expect(existsSync(lockFile("rl-lock4"))).toBe(false);
+    // One a run killed before it claimed its name left (no container): ps and rm remove it.
+    writeFileSync(lockFile("rl-lock5"), "");
+    expect(diyc(root, ["ps", "-a"]).code).toBe(0);
+    expect(existsSync(lockFile("rl-lock5"))).toBe(false);
+    writeFileSync(lockFile("rl-lock6"), "");
+    expect(diyc(root, ["rm", "-f", "rl-lock6"])).toMatchObject({ code: 125, stderr: "diyc: no such container: rl-lock6\n" });
+    expect(existsSync(lockFile("rl-lock6"))).toBe(false);
   });
 });
 
