@@ -83,6 +83,7 @@ describeRoot("after a crash, rm -f removes what is left", () => {
       ["rl-half1", "exited", null], ["rl-half2", "exited", null], ["rl-half3", "exited", null],
     ]);
     expect(diyc(root, ["ps", "-a"]).stdout).toMatch(/\nrl-half1\s+""\s+Incomplete\n/);
+    expect(JSON.parse(diyc(root, ["inspect", "rl-half2"]).stdout)[0]).toMatchObject({ name: "rl-half2", incomplete: true, status: "exited", config: null });
     expect(diyc(root, ["rm", "-f", "rl-half1", "rl-half2", "rl-half3"])).toMatchObject({ code: 0, stdout: "rl-half1\nrl-half2\nrl-half3\n", stderr: "" });
     for (const name of Object.keys(leftovers)) expectGone(name);
   });
