@@ -148,6 +148,12 @@ static int relay_from_init(int init_fd, int control_fd, int *terminal)
 	return (int)msg.type;
 }
 
+static int helper_error(int control_fd, int step, int err)
+{
+	sync_send(control_fd, SYNC_HELPER_ERROR, step, err);
+	return 1;
+}
+
 /* Wait for diyc's next word; 0 at EOF (diyc is gone). */
 static int next_from_diyc(int control_fd)
 {
@@ -155,18 +161,22 @@ static int next_from_diyc(int control_fd)
 	return sync_recv(control_fd, &msg) == 1 ? (int)msg.type : 0;
 }
 
-static int helper_error(int control_fd, int step, int err)
-{
-	sync_send(control_fd, SYNC_HELPER_ERROR, step, err);
-	return 1;
-}
 
-/* The init failed or diyc left before START: make sure nothing stays behind. */
-static int abandon(pid_t init)
+/*
+ * The container will not start: the init failed, or diyc gave up (ABORT) or
+ * is gone (EOF). Kill the init; then, unless diyc said ABORT (it undoes its
+ * own steps), wait for diyc's word and, if it is gone, run the cleanup hook:
+ * the cgroup, the address and the port rules it made must not outlive it.
+ */
+static int abandon(const struct plan *plan, pid_t init, int control_fd, int last_word)
 {
 	kill(init, SIGKILL);
 	while (waitpid(init, NULL, 0) < 0 && errno == EINTR)
 		;
+	if (last_word == 0)
+		monitor_diyc_gone(plan, control_fd);
+	else if (last_word != SYNC_ABORT && next_from_diyc(control_fd) != SYNC_ABORT)
+		monitor_diyc_gone(plan, control_fd);
 	return 1;
 }
 
@@ -219,10 +229,21 @@ int main(int argc, char **argv)
 		return helper_error(control_fd, HELPER_PIPE, errno);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) < 0)
 		return helper_error(control_fd, HELPER_SOCKETPAIR, errno);
+	const struct plan_op *death_op = plan_find(&plan, OP_PARENT_DEATH_SIGNAL);
 	pid_t init = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags | SIGCHLD, NULL, NULL, NULL, 0);
 	if (init < 0)
 		return clone_op ? step_error(control_fd, &plan, clone_op, errno) : helper_error(control_fd, HELPER_CLONE, errno);
 	if (init == 0) {
+		/*
+		 * A container must not outlive its monitor: nobody would record its
+		 * exit or clean up after it. The plan's op applies the signal again
+		 * after the id changes (which clear it); this covers the set-up. If
+		 * the helper died before this line, its end of the socketpair is
+		 * closed and run_init's first read ends us.
+		 */
+		uint64_t death_signal;
+		if (death_op && plan_u64(death_op, 0, &death_signal) == 0)
+			prctl(PR_SET_PDEATHSIG, (unsigned long)death_signal, 0, 0, 0);
 		close(control_fd);
 		close(sockets[0]);
 		run_init(&plan, sockets[1], &log);
@@ -232,18 +253,30 @@ int main(int argc, char **argv)
 	int init_fd = sockets[0];
 	sync_send(control_fd, SYNC_PID, init, 0);
 
-	/* 4. relay: CONTINUE -> (READY | ERROR), START -> (EOF = exec'd | ERROR) */
-	if (next_from_diyc(control_fd) != SYNC_CONTINUE)
-		return abandon(init);
+	/*
+	 * 4. relay: CONTINUE -> (READY | ERROR), START -> (EOF = exec'd | ERROR).
+	 * A word from diyc other than the expected one is ABORT, or 0 (EOF: diyc is gone).
+	 */
+	int word = next_from_diyc(control_fd);
+	if (word != SYNC_CONTINUE)
+		return abandon(&plan, init, control_fd, word);
 	sync_send(init_fd, SYNC_CONTINUE, 0, 0);
 	int terminal = -1;
-	if (relay_from_init(init_fd, control_fd, &terminal) != SYNC_READY)
-		return abandon(init);
-	if (next_from_diyc(control_fd) != SYNC_START)
-		return abandon(init);
+	int relayed = relay_from_init(init_fd, control_fd, &terminal);
+	if (relayed == 0) /* the init died without a word: diyc must hear of it, not wait forever */
+		helper_error(control_fd, HELPER_INIT_VANISHED, ESRCH);
+	if (relayed != SYNC_READY)
+		return abandon(&plan, init, control_fd, -1); /* the error went to diyc: wait for its ABORT */
+	if ((word = next_from_diyc(control_fd)) != SYNC_START)
+		return abandon(&plan, init, control_fd, word);
 	sync_send(init_fd, SYNC_START, 0, 0);
+	/*
+	 * EOF on the sync socket means execve closed it (close-on-exec): started.
+	 * (An init killed between START and execve also reads as started; the
+	 * monitor then reports its wait status like any exit.)
+	 */
 	if (relay_from_init(init_fd, control_fd, &terminal) != 0)
-		return abandon(init); /* an ERROR: execve failed, already relayed */
+		return abandon(&plan, init, control_fd, -1); /* an ERROR: execve failed, already relayed */
 	close(init_fd);
 	sync_send(control_fd, SYNC_STARTED, 0, 0);
 

@@ -27,17 +27,19 @@
 static volatile pid_t forward_to;
 
 /*
- * Forward signals that a process sent (kill(2), sigqueue(3): si_code <= 0).
- * A signal the terminal generated (Ctrl-C: SI_KERNEL) already reached the
- * init, which is in the same foreground process group; sending it again
- * would deliver it twice.
+ * Forward every signal we get to the init: those a process sent us (kill(2))
+ * and those the user's terminal sent our process group (Ctrl-C, Ctrl-\, a
+ * hang-up). The init is in a session of its own (OP_NEW_SESSION or
+ * OP_TERMINAL), so the terminal never signals it directly: we are its only
+ * way in, and nothing arrives twice.
  */
 static void forward_signal(int sig, siginfo_t *info, void *context)
 {
 	(void)context;
+	(void)info;
 	if (sig == SIGWINCH)
 		terminal_window_changed = 1; /* the user's terminal was resized: the relay passes it on */
-	else if (info->si_code <= 0 && forward_to > 0)
+	else if (forward_to > 0)
 		kill(forward_to, sig);
 }
 
@@ -51,6 +53,13 @@ static void install_forwarding(pid_t init)
 	forward_to = init;
 	for (int sig = 1; sig < 32; sig++) {
 		switch (sig) {
+		/*
+		 * A fault of our own (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS)
+		 * keeps its default action: returning from a handler would re-run the
+		 * faulting instruction forever. The monitor dies, its init with it
+		 * (PR_SET_PDEATHSIG), and `ps` reads the facts as "monitor lost".
+		 */
+		case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP: case SIGSYS:
 		case SIGKILL: case SIGSTOP: case SIGCHLD: case SIGPIPE:
 		/* Job control stops the monitor with its terminal group, as it should. */
 		case SIGTSTP: case SIGTTIN: case SIGTTOU:
@@ -70,27 +79,43 @@ static int wait_for(pid_t init)
 	return status;
 }
 
-/* exit.json, written to a temporary file and renamed: readers never see half. */
-static void write_exit_record(const char *path, int status)
+/*
+ * exit.json, written to a temporary file and renamed: readers never see half.
+ * The temporary file is the one diyc made at create (`reserve`, 128 bytes):
+ * overwriting it in place needs no new disk blocks, so a full disk cannot
+ * lose the exit status. Without it, a new file is tried.
+ */
+static void write_exit_record(const char *path, const char *reserve, int status)
 {
 	char tmp[4096], body[128];
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-	int len = snprintf(body, sizeof(body), "{\"waitStatus\":%d,\"finishedAtMs\":%lld}\n", status, ms);
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	int len = snprintf(body, sizeof(body), "{\"waitStatus\":%d,\"finishedAtMs\":%lld}", status, ms);
+	if (len < 0 || len >= (int)sizeof(body) - 1)
 		return;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return; /* best effort: status is also derived from the dead pid */
+	/* Padded with spaces to the reserve's size (JSON allows trailing whitespace). */
+	memset(body + len, ' ', sizeof(body) - 1 - (size_t)len);
+	body[sizeof(body) - 1] = '\n';
+	const char *target = reserve;
+	int fd = reserve ? open(reserve, O_WRONLY | O_CLOEXEC) : -1;
+	if (fd < 0) {
+		if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+			return;
+		target = tmp;
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return; /* best effort: status is also derived from the dead pid */
+	}
 	/* No fsync: after a power loss the status is derived again from pids anyway. */
-	if (write(fd, body, (size_t)len) == len) {
+	if (pwrite(fd, body, sizeof(body), 0) == (ssize_t)sizeof(body)) {
 		close(fd);
-		rename(tmp, path);
+		rename(target, path);
 		return;
 	}
 	close(fd);
-	unlink(tmp);
+	if (target == tmp)
+		unlink(tmp);
 }
 
 static void run_cleanup_hook(const struct plan *plan)
@@ -144,12 +169,22 @@ int monitor_run(const struct plan *plan, pid_t init, int control_fd, const struc
 
 	const struct plan_op *record = plan_find(plan, OP_EXIT_RECORD);
 	if (record && plan_str(record, 0))
-		write_exit_record(plan_str(record, 0), status);
+		write_exit_record(plan_str(record, 0), record->argc > 1 ? plan_str(record, 1) : NULL, status);
 
-	/* diyc is still there: it cleans up itself. Otherwise the hook does. */
-	if (sync_send(control_fd, SYNC_EXIT, status, 0) == 0)
+	/*
+	 * diyc is still there: it cleans up and says DONE. If it is gone, or dies
+	 * before DONE (killed while removing a --rm container), the hook does it.
+	 */
+	struct sync_msg reply;
+	if (sync_send(control_fd, SYNC_EXIT, status, 0) == 0 && sync_recv(control_fd, &reply) == 1 && reply.type == SYNC_DONE)
 		return 0;
-	close(control_fd);
-	run_cleanup_hook(plan);
+	monitor_diyc_gone(plan, control_fd);
 	return 0;
+}
+
+void monitor_diyc_gone(const struct plan *plan, int control_fd)
+{
+	close(control_fd);
+	let_go_of_stdio(); /* the hook must not write to a terminal its user may have closed */
+	run_cleanup_hook(plan);
 }

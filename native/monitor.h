@@ -11,4 +11,7 @@
 /* terminal: the pty master with -t (else -1), relayed to our stdio or to the log. */
 int monitor_run(const struct plan *plan, pid_t init, int control_fd, const struct log_pipes *log, int terminal);
 
+/* diyc is gone and the init has ended: run the plan's cleanup hook (exec; returns only if there is none or it fails). */
+void monitor_diyc_gone(const struct plan *plan, int control_fd);
+
 #endif

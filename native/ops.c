@@ -42,16 +42,38 @@
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
+/* mount_setattr(2) (Linux 5.12): musl has no wrapper, number or struct for it yet. */
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+struct mount_attr_args { /* struct mount_attr in linux/mount.h, which clashes with sys/mount.h */
+	uint64_t attr_set;
+	uint64_t attr_clr;
+	uint64_t propagation;
+	uint64_t userns_fd;
+};
 
 /* The directory that becomes "/", as an O_PATH fd; -1 until OP_OPEN_ROOT. */
 static int root_fd = -1;
 
 static int fail(void) { return -errno; }
 
-/* Opens `path` inside the root (or on the host when there is no root yet). */
+/*
+ * Opens `path`: inside the root for an OPF_IN_ROOT op, else as the host sees
+ * it. An in-root op with no root open is a plan error (EBADF), never a
+ * silent lookup on the host: a path chosen from inside the container, such
+ * as `exec -w /proc/self/fd/N`, must not be able to lead out of it.
+ */
 static int open_path(const struct plan_op *op, const char *path, int flags, mode_t mode)
 {
-	if ((op->flags & OPF_IN_ROOT) && root_fd >= 0) {
+	if (op->flags & OPF_IN_ROOT) {
+		if (root_fd < 0) {
+			errno = EBADF;
+			return -1;
+		}
 		struct open_how how = {
 			.flags = (uint64_t)flags,
 			.mode = (flags & O_CREAT) ? mode : 0,
@@ -322,6 +344,54 @@ static int op_readonly_path(const struct plan_op *op)
 	return rc;
 }
 
+/*
+ * mount_setattr(2) on a mount, and with `recursive` on every mount below it
+ * too (AT_RECURSIVE): a read-only volume whose host directory holds other
+ * mounts is read-only all the way down, which a remount of the top cannot do.
+ */
+static int op_mount_setattr(const struct plan_op *op)
+{
+	const char *path = plan_str(op, 0);
+	uint64_t set, clear, recursive;
+	if (!path || plan_u64(op, 1, &set) < 0 || plan_u64(op, 2, &clear) < 0 || plan_u64(op, 3, &recursive) < 0)
+		return -EINVAL;
+	int fd = open_path(op, path, O_PATH | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fail();
+	struct mount_attr_args attr = { .attr_set = set, .attr_clr = clear, .propagation = 0, .userns_fd = 0 };
+	unsigned flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+	int rc = syscall(SYS_mount_setattr, fd, "", flags, &attr, sizeof(attr)) < 0 ? fail() : 0;
+	close(fd);
+	return rc;
+}
+
+/* Writes data to an existing file (no O_CREAT: a sysctl that does not exist is an error). */
+static int op_write_file(const struct plan_op *op)
+{
+	const char *path = plan_str(op, 0);
+	if (!path || op->argc < 2)
+		return -EINVAL;
+	int fd = open_path(op, path, O_WRONLY | O_TRUNC | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fail();
+	const char *data = op->args[1].data;
+	size_t left = op->args[1].len;
+	int rc = 0;
+	while (left > 0) {
+		ssize_t n = write(fd, data, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? fail() : -EIO;
+			break;
+		}
+		data += n;
+		left -= (size_t)n;
+	}
+	close(fd);
+	return rc;
+}
+
 static int op_setrlimit(const struct plan_op *op)
 {
 	uint64_t resource, soft, hard;
@@ -389,11 +459,14 @@ static int op_seccomp(const struct plan_op *op)
 {
 	if (op->argc < 1 || op->args[0].len % sizeof(struct sock_filter) != 0)
 		return -EINVAL;
+	uint64_t flags = 0;
+	if (op->argc > 1 && plan_u64(op, 1, &flags) < 0)
+		return -EINVAL;
 	struct sock_fprog prog = {
 		.len = (unsigned short)(op->args[0].len / sizeof(struct sock_filter)),
 		.filter = (struct sock_filter *)op->args[0].data,
 	};
-	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? fail() : 0;
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)flags, &prog) < 0 ? fail() : 0;
 }
 
 static int op_unshare(const struct plan_op *op)
@@ -502,6 +575,10 @@ static int run_one(const struct plan_op *op, int sync_fd)
 	case OP_UNSHARE: return op_unshare(op);
 	case OP_TERMINAL: return op_terminal(sync_fd);
 	case OP_FORK_REAPER: return op_fork_reaper();
+	case OP_NEW_SESSION: return setsid() < 0 ? fail() : 0;
+	case OP_MOUNT_SETATTR: return op_mount_setattr(op);
+	case OP_WRITE_FILE: return op_write_file(op);
+	case OP_PARENT_DEATH_SIGNAL: return op_prctl_flag(op, PR_SET_PDEATHSIG);
 	case OP_CHDIR: return op_chdir(op);
 	case OP_CLOEXEC_FDS: return op_cloexec_fds(op);
 	case OP_RESET_SIGNALS: return op_reset_signals();

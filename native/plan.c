@@ -190,6 +190,10 @@ const char *plan_op_name(uint16_t code)
 	case OP_UNSHARE: return "unshare";
 	case OP_TERMINAL: return "terminal";
 	case OP_FORK_REAPER: return "fork-reaper";
+	case OP_NEW_SESSION: return "new-session";
+	case OP_MOUNT_SETATTR: return "mount-setattr";
+	case OP_WRITE_FILE: return "write-file";
+	case OP_PARENT_DEATH_SIGNAL: return "parent-death-signal";
 	case OP_RELAY_TERMINAL: return "relay-terminal";
 	}
 	return "unknown";

@@ -31,7 +31,7 @@
 enum op_code {
 	/* Read by the helper before it clones: how to make the child. */
 	OP_CLONE = 1,          /* (u64 clone flags) */
-	OP_EXIT_RECORD = 2,    /* (path) where the monitor writes the exit status */
+	OP_EXIT_RECORD = 2,    /* (path, reserve) where the monitor writes the exit status; reserve: a file made for it in advance */
 	OP_CLEANUP_HOOK = 3,   /* (argv...) run by the monitor if diyc is gone at exit */
 	OP_JOIN_NAMESPACE = 4, /* (path, u64 nstype) setns before forking (exec) */
 	OP_DETACH = 5,         /* () setsid: leave diyc's session, outlive it (run -d) */
@@ -57,7 +57,7 @@ enum op_code {
 	OP_SET_CAPS = 26,      /* (u64 effective, u64 permitted, u64 inheritable) */
 	OP_CLEAR_AMBIENT = 27, /* () */
 	OP_NO_NEW_PRIVS = 28,  /* () */
-	OP_SECCOMP = 29,       /* (sock_filter array) */
+	OP_SECCOMP = 29,       /* (sock_filter array, u64 seccomp(2) flags) */
 	OP_CHDIR = 30,         /* (path) */
 	OP_CLOEXEC_FDS = 31,   /* (u64 first fd) mark every fd >= first close-on-exec */
 	OP_RESET_SIGNALS = 32, /* () default dispositions, empty mask */
@@ -68,11 +68,15 @@ enum op_code {
 	OP_UNSHARE = 37,       /* (u64 clone flags) e.g. the cgroup namespace, once in its cgroup */
 	OP_TERMINAL = 38,      /* () a pty from the container's /dev/ptmx as stdio; the master goes to the monitor */
 	OP_FORK_REAPER = 39,   /* () --init: fork; the parent stays as pid 1, reaping and forwarding signals */
+	OP_NEW_SESSION = 40,   /* () setsid: no controlling terminal (the user's terminal must not be reachable) */
+	OP_MOUNT_SETATTR = 41, /* (path, u64 attr_set, u64 attr_clr, u64 recursive) mount_setattr(2), e.g. read-only for a whole tree */
+	OP_WRITE_FILE = 42,    /* (path, data) write an existing file, e.g. a namespaced sysctl under /proc/sys */
+	OP_PARENT_DEATH_SIGNAL = 43, /* (u64 signal) PR_SET_PDEATHSIG; also applied by the helper right after clone */
 };
 
 /* Per-operation flags. */
 enum op_flag {
-	OPF_IN_ROOT = 1,       /* resolve the path inside the opened root (RESOLVE_IN_ROOT) */
+	OPF_IN_ROOT = 1,       /* resolve the path inside the opened root (RESOLVE_IN_ROOT); an error if no root is open */
 	OPF_OPTIONAL = 2,      /* a missing path (ENOENT) is not an error */
 	OPF_MKDIR_TARGET = 4,  /* create the mount target as a directory first */
 	OPF_MKFILE_TARGET = 8, /* create the mount target as an empty file first */

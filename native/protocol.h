@@ -25,12 +25,21 @@
  *                          <---   or ERROR(i, errno) <---------   (execve failed)
  *                                 waitpid(init), forward signals
  *                          <---   EXIT(wait status)
- *   cleanup, exit with status     exit
+ *   cleanup (cgroup, network,
+ *   --rm)
+ *   DONE                    --->  exit
+ *   exit with status
  *
- * If diyc is gone when the init ends (killed, or a detached container), the
- * helper runs the plan's cleanup hook instead of sending EXIT. If the helper
- * sees EOF from diyc before START, it kills the init and exits: nothing is
- * left half-made.
+ * Whoever dies, the cleanup happens once:
+ * - diyc gives up on purpose (a step failed): it sends ABORT, undoes what it
+ *   made itself, and the helper kills the init and exits.
+ * - diyc is gone (EOF instead of its next word: killed, or a detached
+ *   container's diyc that returned): the helper kills the init if it had not
+ *   started, or waits for it, and then runs the plan's cleanup hook (diyc
+ *   _cleanup NAME) - also when diyc died after EXIT but before DONE, so a
+ *   --rm container is removed whoever dies.
+ * - the helper is gone: the init has PR_SET_PDEATHSIG(SIGKILL) and dies too;
+ *   `ps` reads the facts (no live monitor, no exit record) as "monitor lost".
  */
 #ifndef DIYC_PROTOCOL_H
 #define DIYC_PROTOCOL_H
@@ -43,6 +52,9 @@ enum sync_type {
 	/* diyc -> helper -> init */
 	SYNC_CONTINUE = 1, /* parent-side set-up is done: run the plan */
 	SYNC_START = 2,    /* exec the command */
+	/* diyc -> helper */
+	SYNC_ABORT = 3,    /* diyc gives up and undoes its own steps: kill the init, no cleanup hook */
+	SYNC_DONE = 4,     /* after EXIT: diyc has cleaned up; the helper may exit without the hook */
 	/* init -> helper -> diyc */
 	SYNC_READY = 10,   /* every op before AWAIT_START succeeded */
 	SYNC_ERROR = 11,   /* op `a` failed with errno `b` (the init's, or the helper's own: clone, setsid, setns) */
@@ -61,6 +73,7 @@ enum helper_step {
 	HELPER_CLONE = 3,
 	HELPER_SOCKETPAIR = 4,
 	HELPER_PIPE = 5,
+	HELPER_INIT_VANISHED = 6, /* the init ended during set-up without a word (errno ESRCH) */
 };
 
 struct sync_msg {

@@ -22,6 +22,7 @@ function statusText(c: ContainerView, now: number): string {
   if (c.status === "running") return `Up ${age(c.startedAt, now)}`;
   if (c.status === "created") return "Created";
   if (c.incomplete) return "Incomplete"; // a create that died half-way: rm -f removes it, run makes it again
+  if (c.monitorLost) return "Exited (monitor lost)";
   const code = c.exitCode === null ? "" : ` (${c.exitCode}${c.oomKilled ? ", OOM" : ""})`;
   return `Exited${code}${c.finishedAt ? ` ${age(c.finishedAt, now)} ago` : ""}`;
 }

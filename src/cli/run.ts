@@ -2,6 +2,7 @@
 // `diyc [options] NAME IMAGE CMD...` which main.ts sends here too.
 
 import { UsageError } from "../linux/errors";
+import { readDockerProfile, type DockerSeccompProfile } from "../seccomp/docker-profile";
 import type { ContainerOptions } from "../spec/container-spec";
 import { parsePublish, validateRequestedIp } from "../network/index";
 import { resolveNetwork, type NetworkRequest } from "../runtime/networking";
@@ -30,7 +31,11 @@ Options:
   -i, --interactive      accepted as docker has it: in the foreground the command always reads
                          your stdin, as in the seed (-i followed by an IPv4 address is --ip)
       --init             pid 1 is a small reaper that forwards signals to the command
-      --security-opt seccomp=unconfined   no seccomp filter (default: docker-like deny list)
+      --security-opt seccomp=unconfined|FILE
+                         no seccomp filter, or a profile in docker's JSON format
+                         (default: an allow list, docs/seccomp.md)
+      --cap-add CAP, --cap-drop CAP   add to or drop from the default capabilities
+                         (NET_RAW or CAP_NET_RAW, any case; ALL; repeatable)
   -t, --tty              a terminal (pty) for the command: your terminal in raw mode, resizes
                          passed on; with -d its output goes to the log
   -e, --env KEY=VALUE    set an environment variable (repeatable)
@@ -85,6 +90,8 @@ const OPTIONS: OptionSpec[] = [
   { long: "volume", value: true },
   { long: "tmpfs", value: true },
   { long: "security-opt", value: true },
+  { long: "cap-add", value: true },
+  { long: "cap-drop", value: true },
 ];
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
@@ -121,14 +128,20 @@ export function parseRestart(value: string): RestartPolicy {
 
 const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
 
-/** --security-opt seccomp=unconfined turns the default filter off; nothing else is known yet. */
-function seccompWanted(options: string[]): boolean {
-  let wanted = true;
+/**
+ * --security-opt seccomp=unconfined (no filter) or seccomp=FILE (a profile in
+ * docker's JSON format); no-new-privileges is accepted (diyc always sets it).
+ */
+function seccompChoice(options: string[]): false | DockerSeccompProfile | undefined {
+  let choice: false | DockerSeccompProfile | undefined;
   for (const option of options) {
-    if (option === "seccomp=unconfined" || option === "seccomp:unconfined") wanted = false;
-    else throw new UsageError(`unknown --security-opt ${JSON.stringify(option)}: only seccomp=unconfined is supported`);
+    const [key, value = ""] = option.split(/[=:](.*)/s);
+    if (key === "seccomp" && value === "unconfined") choice = false;
+    else if (key === "seccomp" && value !== "") choice = readDockerProfile(value);
+    else if (key === "no-new-privileges" && (value === "" || value === "true")) continue;
+    else throw new UsageError(`unknown --security-opt ${JSON.stringify(option)}: use seccomp=unconfined, seccomp=FILE or no-new-privileges`);
   }
-  return wanted;
+  return choice;
 }
 
 /** -i and -p imply the default bridge network, as the seed's -i did. */
@@ -185,7 +198,9 @@ export const run: Command = async (args, ctx) => {
     terminal: has(parsed, "tty"),
     resources: resources(parsed),
     mounts: [...all(parsed, "volume").map(parseVolume), ...all(parsed, "tmpfs").map(parseTmpfs)],
-    seccomp: seccompWanted(all(parsed, "security-opt")),
+    seccomp: seccompChoice(all(parsed, "security-opt")),
+    capAdd: all(parsed, "cap-add"),
+    capDrop: all(parsed, "cap-drop"),
   };
   const detach = has(parsed, "detach");
   const restart = parseRestart(last(parsed, "restart") ?? "no");
@@ -196,7 +211,7 @@ export const run: Command = async (args, ctx) => {
     name, image, autoRemove: has(parsed, "rm"), options, network: networkRequest(parsed, runtime),
     detach, restart, init: has(parsed, "init"), logMaxBytes: logSize === undefined ? DEFAULT_LOG_MAX_BYTES : parseMemory("--log-max-size", logSize, false),
   };
-  const outcome = await runContainer(runtime, request, ctx.syscalls.isatty(0));
+  const outcome = await runContainer(runtime, request, ctx.syscalls.inTerminalForeground());
   return reportOutcome(ctx, name, outcome);
 };
 

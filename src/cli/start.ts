@@ -23,7 +23,7 @@ export const start: Command = async (args, ctx) => {
   const runtime = runtimeContext(ctx, ctx.verbose || has(parsed, "verbose"));
   if (has(parsed, "attach")) {
     if (names.length > 1) throw new UsageError("start -a takes exactly one container name");
-    const outcome = await startOne(runtime, names[0]!, false, ctx.syscalls.isatty(0));
+    const outcome = await startOne(runtime, names[0]!, false, ctx.syscalls.inTerminalForeground());
     return reportOutcome(ctx, names[0]!, outcome);
   }
   return forEachName(ctx, names, async (name) => {

@@ -29,6 +29,7 @@ const lib = dlopen("libc.so.6", {
   recv: { args: [i32, ptr, u64, i32], returns: i32 },
   setsockopt: { args: [i32, i32, i32, ptr, u32], returns: i32 },
   getuid: { args: [], returns: u32 },
+  getpgrp: { args: [], returns: i32 },
   umount2: { args: [cstring, i32], returns: i32 },
   isatty: { args: [i32], returns: i32 },
   ioctl: { args: [i32, u64, ptr], returns: i32 },

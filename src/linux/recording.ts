@@ -54,6 +54,10 @@ export class RecordingSyscalls implements Syscalls {
     this.record("isatty", [fd]);
     return false;
   }
+  inTerminalForeground(): boolean {
+    this.record("inTerminalForeground", []);
+    return false;
+  }
   sealedMemfd(name: string, bytes: Uint8Array): number {
     this.record("sealedMemfd", [name, bytes.length], name);
     return this.nextFd++;

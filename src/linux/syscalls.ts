@@ -5,7 +5,7 @@
 //
 // Only calls Bun has no API for are here. File I/O uses node:fs directly.
 
-import { closeSync, writeSync } from "node:fs";
+import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { check, cString, symbols } from "./libc";
 
 export const LOCK_SH = 1;
@@ -27,9 +27,18 @@ export interface Syscalls {
   setns(fd: number, nstype: number, path?: string): void;
   umount2(path: string, flags: number): void;
   isatty(fd: number): boolean;
+  /**
+   * Whether we are in the foreground process group of a controlling terminal:
+   * then Ctrl-C and Ctrl-\ signal our whole group (the helper included), not
+   * only us.
+   */
+  inTerminalForeground(): boolean;
   /** A sealed, read-only in-memory copy of `bytes` (memfd_create + F_ADD_SEALS). */
   sealedMemfd(name: string, bytes: Uint8Array): number;
 }
+
+const TIOCGPGRP = 0x540f;
+const O_CLOEXEC = 0o2000000; // not in node:fs constants
 
 const MFD_CLOEXEC = 1;
 const MFD_ALLOW_SEALING = 2;
@@ -63,6 +72,20 @@ export const linuxSyscalls: Syscalls = {
   },
   isatty(fd) {
     return symbols.isatty(fd) === 1;
+  },
+  inTerminalForeground() {
+    let tty: number;
+    try {
+      tty = openSync("/dev/tty", constants.O_RDONLY | constants.O_NOCTTY | O_CLOEXEC);
+    } catch {
+      return false; // ENXIO: no controlling terminal
+    }
+    try {
+      const group = new Int32Array(1);
+      return symbols.ioctl(tty, TIOCGPGRP, group) === 0 && group[0] === symbols.getpgrp();
+    } finally {
+      closeSync(tty);
+    }
   },
   sealedMemfd(name, bytes) {
     const fd = check("memfd_create", symbols.memfd_create(cString(name), MFD_CLOEXEC | MFD_ALLOW_SEALING), name);

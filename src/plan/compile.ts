@@ -9,9 +9,9 @@
 import { capabilityMask, capabilityNames } from "../linux/capabilities";
 import { DiycError } from "../linux/errors";
 import type { LinuxSeccomp, Mount, NamespaceType, Process, Spec } from "../spec/oci";
-import { compileSeccomp } from "../seccomp/bpf";
+import { compileSeccompWithFlags } from "../seccomp/bpf";
 import { DEV_SYMLINKS } from "../spec/defaults";
-import { describeFlags, MS, parseMountOptions } from "./mount-options";
+import { describeFlags, describeMountAttributes, MOUNT_ATTR, MS, parseMountOptions } from "./mount-options";
 import { OpFlag, type Op, type Plan } from "./ops";
 
 export const CLONE = {
@@ -56,8 +56,8 @@ export type CgroupView =
 export interface ContainerPlanInputs {
   spec: Spec;
   rootfs: RootfsLayout;
-  /** Where the monitor writes the exit status. */
-  exitRecord: string;
+  /** Where the monitor writes the exit status, and the file created for it in advance. */
+  exitRecord: { path: string; reserve: string };
   /** Run by the monitor when diyc is gone at exit, to clean up. */
   cleanupHook: string[];
   /** Whether a bind mount's source is a directory (else a file); asked of the host. */
@@ -76,12 +76,24 @@ export interface ContainerPlanInputs {
  * detached, to the log.
  */
 export function terminalOps(proc: Pick<Process, "terminal">, detached: boolean): { helper: Op[]; init: Op[] } {
-  if (!proc.terminal) return { helper: [], init: [] };
+  // Without a pty of its own, the process still leaves the caller's session:
+  // sharing it would make the user's terminal its controlling terminal, and
+  // /dev/tty plus TIOCSTI could type commands into the user's shell.
+  if (!proc.terminal) return { helper: [], init: [NEW_SESSION] };
   return {
     helper: detached ? [] : [{ code: "RelayTerminal", args: [1], describe: "" }],
     init: [{ code: "Terminal", args: [], describe: "open a pty in the container's devpts as the controlling terminal and stdio" }],
   };
 }
+
+/**
+ * A container must not outlive its monitor (nobody would record its exit or
+ * clean up): SIGKILL when the helper dies. Set again after setuid, which
+ * clears it; the helper also applies it right after clone.
+ */
+export const PARENT_DEATH_SIGNAL: Op = { code: "ParentDeathSignal", args: [9], describe: "die with the monitor (PR_SET_PDEATHSIG SIGKILL)" };
+
+const NEW_SESSION: Op = { code: "NewSession", args: [], describe: "start a session of its own, with no controlling terminal (setsid)" };
 
 /** Every namespace in the spec that is created new (no path to join). */
 export function cloneFlags(spec: Spec): number {
@@ -131,7 +143,7 @@ function cgroupMountOps(mount: Mount, view: CgroupView): Op[] {
 
 /** Mount one spec entry inside the root: the mount, then what needs a second call. */
 function mountOps(mount: Mount, isDirectory: (p: string) => boolean): Op[] {
-  const { flags, propagation, data } = parseMountOptions(mount.options);
+  const { flags, propagation, data, recursive } = parseMountOptions(mount.options);
   const type = mount.type ?? (flags & MS.BIND ? "bind" : "");
   const isBind = (flags & MS.BIND) !== 0 || type === "bind";
   const source = mount.source ?? "";
@@ -164,7 +176,47 @@ function mountOps(mount: Mount, isDirectory: (p: string) => boolean): Op[] {
       describe: `set propagation of ${mount.destination} to ${describeFlags(propagation)}`,
     });
   }
+  if (recursive.set || recursive.clear) ops.push(mountSetattrOp(mount.destination, recursive, true));
   return ops;
+}
+
+/** mount_setattr(2) on a path inside the root; `recursive`: every mount below it too. */
+function mountSetattrOp(path: string, attributes: { set: number; clear: number }, recursive: boolean): Op {
+  const what = [
+    attributes.set ? `set ${describeMountAttributes(attributes.set) || "relatime"}` : "",
+    attributes.clear & ~MOUNT_ATTR.ATIME_MASK ? `clear ${describeMountAttributes(attributes.clear & ~MOUNT_ATTR.ATIME_MASK)}` : "",
+  ].filter(Boolean).join(", ");
+  return {
+    code: "MountSetattr",
+    flags: OpFlag.InRoot,
+    args: [path, attributes.set, attributes.clear, recursive ? 1 : 0],
+    describe: `mount_setattr ${path}${recursive ? " and every mount below it" : ""}: ${what}`,
+  };
+}
+
+/**
+ * Kernel parameters the container may set for itself: only those that belong
+ * to one of its own namespaces (as runc checks), never the host's.
+ */
+export function validateSysctl(key: string, spec: Pick<Spec, "linux">): void {
+  const own = (type: NamespaceType) => spec.linux.namespaces.some((ns) => ns.type === type);
+  const ipc = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"];
+  const allowed =
+    (own("ipc") && (ipc.includes(key) || key.startsWith("fs.mqueue."))) ||
+    (own("network") && key.startsWith("net.")) ||
+    (own("uts") && (key === "kernel.hostname" || key === "kernel.domainname"));
+  if (!allowed || !/^[a-z0-9_.-]+$/.test(key) || key.includes("..")) {
+    throw new DiycError(`sysctl ${JSON.stringify(key)} is not allowed: it is not in a namespace of the container's own`);
+  }
+}
+
+/** linux.sysctl: each written under /proc/sys inside the container, before /proc/sys turns read-only. */
+function sysctlOps(spec: Spec): Op[] {
+  return Object.entries(spec.linux.sysctl ?? {}).map(([key, value]): Op => {
+    validateSysctl(key, spec);
+    const path = `/proc/sys/${key.replaceAll(".", "/")}`;
+    return { code: "WriteFile", flags: OpFlag.InRoot, args: [path, value], describe: `sysctl ${key}=${value}` };
+  });
 }
 
 /** setgroups(2) takes an array of 32-bit gids; the plan carries them packed. */
@@ -237,8 +289,10 @@ export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">, options: 
   if (options.seccomp) {
     // Last but exec: after it, only what the profile allows, and the wait above
     // (a read) and exec itself are the only calls left to make.
-    const filter = compileSeccomp(options.seccomp, process.arch);
-    ops.push({ code: "Seccomp", args: [filter], describe: `seccomp filter: ${filter.length / 8} BPF instructions, default ${options.seccomp.defaultAction}` });
+    const { program, flags } = compileSeccompWithFlags(options.seccomp, process.arch);
+    const { defaultAction, defaultErrnoRet } = options.seccomp;
+    const fallback = defaultAction === "SCMP_ACT_ERRNO" ? `errno ${defaultErrnoRet ?? 1}` : defaultAction;
+    ops.push({ code: "Seccomp", args: [program, flags], describe: `seccomp filter: ${program.length / 8} BPF instructions, default ${fallback}${flags ? `, flags ${flags}` : ""}` });
   }
   if (options.init) {
     ops.push({ code: "ForkReaper", args: [], describe: "fork: pid 1 stays as a reaper that forwards signals (--init)" });
@@ -259,7 +313,7 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   const flags = cloneFlags(spec);
   const ops: Op[] = [
     { code: "Clone", args: [flags], describe: describeClone(flags) },
-    { code: "ExitRecord", args: [inputs.exitRecord], describe: "" },
+    { code: "ExitRecord", args: [inputs.exitRecord.path, inputs.exitRecord.reserve], describe: "" },
     { code: "CleanupHook", args: [{ list: inputs.cleanupHook }], describe: "" },
     // While the helper's code runs inside the container's namespaces, /proc/1/exe
     // must not give the container a way to the helper binary (CVE-2019-5736).
@@ -307,11 +361,13 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     ops.push({ code: "Mkdir", flags: OpFlag.InRoot, args: [spec.process.cwd, 0o755], describe: `mkdir -p ${spec.process.cwd}` });
   }
   if (spec.root.readonly) {
-    ops.push({ code: "Mount", flags: OpFlag.InRoot, args: ["", "/", "", MS.BIND | MS.REMOUNT | MS.RDONLY, ""], describe: "remount / read-only" });
+    // The root's own mount only: /dev, /proc, volumes and tmpfs mounts below it keep their modes.
+    ops.push(mountSetattrOp("/", { set: MOUNT_ATTR.RDONLY, clear: 0 }, false));
   }
   for (const path of spec.linux.maskedPaths) {
     ops.push({ code: "MaskPath", flags: OpFlag.InRoot | OpFlag.Optional, args: [path], describe: `mask ${path}` });
   }
+  ops.push(...sysctlOps(spec));
   for (const path of spec.linux.readonlyPaths) {
     // The remount keeps what /proc had: nosuid, nodev, noexec.
     ops.push({ code: "ReadonlyPath", flags: OpFlag.InRoot | OpFlag.Optional, args: [path, MS.NOSUID | MS.NODEV | MS.NOEXEC], describe: `make ${path} read-only` });
@@ -322,7 +378,7 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   if (spec.domainname !== undefined) ops.push({ code: "Setdomainname", args: [spec.domainname], describe: `setdomainname ${spec.domainname}` });
   ops.push(...terminal.init);
 
-  ops.push(...rlimitOps(spec.process), ...privilegeOps(spec.process, lastCap));
+  ops.push(...rlimitOps(spec.process), ...privilegeOps(spec.process, lastCap), PARENT_DEATH_SIGNAL);
   ops.push(...launchOps(spec.process, { init: inputs.init, seccomp: spec.linux.seccomp }));
   return { ops };
 }

@@ -2,7 +2,7 @@
 // init, fork into them, drop to the container's privileges, exec.
 
 import type { LinuxSeccomp, NamespaceType, Process } from "../spec/oci";
-import { CLONE, launchOps, privilegeOps, terminalOps } from "./compile";
+import { CLONE, launchOps, PARENT_DEATH_SIGNAL, privilegeOps, terminalOps } from "./compile";
 import type { Op, Plan } from "./ops";
 
 const NAMESPACE_FLAG: Record<Exclude<NamespaceType, "user">, { file: string; flag: number }> = {
@@ -33,8 +33,12 @@ export function compileExecPlan(initPid: number, namespaces: NamespaceType[], pr
     { code: "Clone", args: [0], describe: "fork into the joined namespaces" },
     ...terminal.helper,
     { code: "SetDumpable", args: [0], describe: "make the process non-dumpable until exec" },
+    // Joining the mount namespace made its root ours: paths such as -w are
+    // resolved inside it, never through /proc magic links to the host.
+    { code: "OpenRoot", args: ["/"], describe: "open the container's / as the root for paths" },
     ...terminal.init,
     ...privilegeOps(proc, lastCap),
+    PARENT_DEATH_SIGNAL,
     ...launchOps(proc, { seccomp }),
   );
   return { ops };

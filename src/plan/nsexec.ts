@@ -43,7 +43,12 @@ export function compileNsexecPlan(o: NsexecOptions): Plan {
     ops.push({ code: "Sethostname", args: [o.hostname], describe: `sethostname ${o.hostname}` });
   }
   // nsexec runs the host command with the caller's own privileges, as the
-  // seed's nsexec did: no capability or id steps, only the launch.
-  ops.push(...launchOps({ args: o.command, env: o.env, cwd: o.cwd }));
+  // seed's nsexec did: no capability or id steps, only the launch. It is the
+  // user's own host command, not a container, so it keeps the user's
+  // terminal (an interactive shell needs it); paths are looked up from /.
+  ops.push(
+    { code: "OpenRoot", args: ["/"], describe: "open / as the root for paths" },
+    ...launchOps({ args: o.command, env: o.env, cwd: o.cwd }),
+  );
   return { ops };
 }

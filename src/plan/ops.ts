@@ -41,12 +41,16 @@ export const OpCode = {
   Unshare: 37,
   Terminal: 38,
   ForkReaper: 39,
+  NewSession: 40,
+  MountSetattr: 41,
+  WriteFile: 42,
+  ParentDeathSignal: 43,
 } as const;
 
 export type OpCodeName = keyof typeof OpCode;
 
 export const OpFlag = {
-  /** Resolve the path inside the container's root (openat2 RESOLVE_IN_ROOT). */
+  /** Resolve the path inside the container's root (openat2 RESOLVE_IN_ROOT); an error when no root is open. */
   InRoot: 1,
   /** A missing path is not an error. */
   Optional: 2,

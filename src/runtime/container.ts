@@ -47,6 +47,8 @@ export function containerFiles(store: Store, name: string) {
     config: join(dir, "container.json"),
     state: join(dir, "state.json"),
     exit: join(dir, "exit.json"),
+    /** Space for the exit record, taken at create: a full disk cannot lose the exit status. */
+    exitReserve: join(dir, "exit.json.reserve"),
     log: join(dir, "container.log"),
     upper: join(dir, "upper"),
     work: join(dir, "work"),

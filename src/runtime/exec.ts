@@ -39,7 +39,8 @@ export async function execInContainer(ctx: RuntimeContext, name: string, request
     env: containerEnv({ env: [...base.env, ...request.env], terminal: request.terminal }, config.spec.hostname ?? name),
     cwd: request.cwd === undefined ? base.cwd : validateCwd(request.cwd),
     user: { uid: user.uid, gid: user.gid, additionalGids: [] },
-    capabilities: capabilitiesFor(user.uid),
+    // Exactly the init's set for the init's user; for another user, the same bounding set.
+    capabilities: user.uid === base.user.uid ? base.capabilities : capabilitiesFor(user.uid, base.capabilities.bounding),
   };
   const plan = compileExecPlan(state.init.pid, config.spec.linux.namespaces.map((ns) => ns.type), proc, lastCapability(), config.spec.linux.seccomp);
   for (const op of plan.ops.filter((o) => o.code === "JoinNamespace")) ctx.trace?.(`HOST| ${op.describe}`);

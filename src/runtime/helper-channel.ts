@@ -17,6 +17,10 @@ import type { Plan } from "../plan/ops";
 export const Sync = {
   Continue: 1,
   Start: 2,
+  /** diyc gives up and undoes its own steps: the helper kills the init, without the cleanup hook. */
+  Abort: 3,
+  /** After EXIT: diyc has cleaned up; without it the helper runs the cleanup hook. */
+  Done: 4,
   Ready: 10,
   Error: 11,
   /** Carries the pty master to the helper, which keeps it: diyc never receives this one. */
@@ -34,6 +38,7 @@ export const HELPER_STEPS: Record<number, string> = {
   3: "clone",
   4: "socketpair",
   5: "pipe",
+  6: "the init ended during set-up",
 };
 
 const MESSAGE_SIZE = 16;
@@ -184,18 +189,44 @@ export class HelperChannel {
       this.expect(Sync.Ready, "set up the process");
       this.send(Sync.Start);
       this.expect(Sync.Started, "start the command");
+    } catch (error) {
+      this.abort();
+      await this.helper.exited;
+      throw error;
+    }
+    try {
       const exit = await this.receiveAsync();
       if (exit?.type !== Sync.Exit) throw this.failure(exit, "report the exit status");
       return exitCodeOf(exit.a);
     } finally {
-      this.close();
+      this.done();
       await this.helper.exited;
     }
   }
 
-  /** Closing our end tells the helper to give up: it kills the init and exits. */
+  /** Closing our end without a word tells the helper diyc is gone: it cleans up with the plan's hook. */
   close(): void {
     this.syscalls.close(this.fd);
+  }
+
+  /** We give up and undo our own steps: the helper kills the init and exits without the hook. */
+  abort(): void {
+    try {
+      this.send(Sync.Abort);
+    } catch {
+      // best effort: a helper that is already gone needs no word
+    }
+    this.close();
+  }
+
+  /** The exit was handled (cleaned up): the helper may exit without running the hook. */
+  done(): void {
+    try {
+      this.send(Sync.Done);
+    } catch {
+      // best effort: the helper may have exited; then it ran the hook, which is idempotent
+    }
+    this.close();
   }
 }
 

@@ -21,6 +21,8 @@ export interface ContainerView {
   finishedAt: string | null;
   ip: string | null;
   restartCount: number;
+  /** Exited because its monitor died: no exit status was recorded. */
+  monitorLost: boolean;
   /**
    * A create died before it wrote container.json: the directory holds only
    * part of a container (overlay directories, /etc files, a temporary file).
@@ -35,7 +37,7 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 function incompleteView(name: string): ContainerView {
   return {
     name, image: null, command: "", status: "exited", exitCode: null, oomKilled: false, pid: null,
-    createdAt: null, startedAt: null, finishedAt: null, ip: null, restartCount: 0, incomplete: true,
+    createdAt: null, startedAt: null, finishedAt: null, ip: null, restartCount: 0, monitorLost: false, incomplete: true,
   };
 }
 
@@ -65,8 +67,10 @@ export function describeContainer(store: Store, name: string): ContainerView | u
     createdAt: iso(config.createdAtMs),
     startedAt: iso(state?.startedAtMs),
     finishedAt: iso(status.finishedAtMs),
-    ip: config.network?.ip ?? null,
+    // An address is the container's only while it runs: an exited container's may be leased again.
+    ip: status.status === "exited" ? null : config.network?.ip ?? null,
     restartCount: state?.restartCount ?? 0,
+    monitorLost: status.monitorLost ?? false,
     incomplete: false,
   };
 }

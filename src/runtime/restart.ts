@@ -41,7 +41,8 @@ export async function finishAndMaybeRestart(ctx: RuntimeContext, name: string): 
     finishContainer(ctx, name);
     const config = readConfig(ctx.store, name);
     const state = readState(ctx.store, name);
-    if (!config?.request || !state) return undefined;
+    // A create that never started (diyc killed half-way) is cleaned up, not restarted.
+    if (!config?.request || !state?.startedAtMs) return undefined;
     const status = containerStatus(ctx.store, name);
     return decideRestart(config.request.restart ?? { policy: "no" }, status.exitCode, state.restartCount ?? 0, state.stopRequested ?? false);
   });

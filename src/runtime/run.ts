@@ -70,6 +70,13 @@ export interface CreatedContainer {
   initPid: number;
 }
 
+/**
+ * Bytes kept for the exit record (native/monitor.c writes at most this): the
+ * monitor overwrites this file in place, which needs no new disk blocks, then
+ * renames it to exit.json.
+ */
+const EXIT_RECORD_RESERVE = 128;
+
 function isDirectory(path: string): boolean {
   try {
     return statSync(path).isDirectory();
@@ -129,6 +136,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     writeEtcFiles(files, spec.hostname!);
     rmSync(files.exit, { force: true });
     rmSync(files.state, { force: true });
+    writeFileSync(files.exitReserve, " ".repeat(EXIT_RECORD_RESERVE - 1) + "\n");
     const config: ContainerConfig = {
       name, image: request.image, createdAtMs: Date.now(), spec, request,
     };
@@ -138,7 +146,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     const plan = compileContainerPlan({
       spec,
       rootfs: { lowerdirs: [lowerdir], upperdir: files.upper, workdir: files.work, merged: files.merged },
-      exitRecord: files.exit,
+      exitRecord: { path: files.exit, reserve: files.exitReserve },
       cleanupHook: [...ctx.diycCommand, "--root", store.root, "--networks", store.networkDir, "_cleanup", name],
       isDirectory,
       cgroupView: cgroupViewForContainers(ctx.cgroups()),
@@ -182,7 +190,7 @@ async function abandon(
   ctx: RuntimeContext, name: string, isNew: boolean, channel: HelperChannel | undefined, network: NetworkRequest | undefined,
 ): Promise<void> {
   if (channel) {
-    channel.close();
+    channel.abort();
     // The helper kills the init and exits; waiting makes sure no process outlives the failure.
     await channel.helper.exited;
   }
@@ -206,45 +214,62 @@ async function abandon(
 /** Tells the init to exec the command. */
 export async function startContainer(ctx: RuntimeContext, created: CreatedContainer): Promise<void> {
   ctx.trace?.("HOST| start: exec the command");
+  // Taken before START: the command may exit (and the monitor record its
+  // finish time) before STARTED reaches us, and an exit record older than
+  // the start would be taken for an earlier run's.
+  const startedAtMs = Date.now();
   created.channel.send(Sync.Start);
   try {
     created.channel.expect(Sync.Started, "start the command");
   } catch (error) {
-    created.channel.close();
+    created.channel.abort();
     await created.channel.helper.exited;
     throw error;
   }
-  writeState(ctx.store, created.name, { ...created.state, startedAtMs: Date.now() });
+  writeState(ctx.store, created.name, { ...created.state, startedAtMs });
 }
 
-const FORWARDED_SIGNALS = ["TERM", "HUP", "USR1", "USR2", "INT", "QUIT", "WINCH"] as const;
+const FORWARDED_SIGNALS = ["TERM", "HUP", "USR1", "USR2", "INT", "QUIT"] as const;
+/** What a terminal sends its foreground process group: Ctrl-C, Ctrl-\\, a hang-up. */
+const TERMINAL_SIGNALS: ReadonlySet<string> = new Set(["INT", "QUIT", "HUP"]);
+/** docker's habit: the third Ctrl-C stops waiting politely and kills the container. */
+const INTERRUPTS_TO_FORCE = 3;
 
 /**
- * Waits for the container's exit while forwarding signals sent to diyc.
- * From a terminal, Ctrl-C and Ctrl-\ already reach the container (it is in
- * the terminal's foreground process group), so those are not sent twice.
+ * Waits for the container's exit while passing signals on to it; diyc itself
+ * never dies of them, so it is there to report the exit and clean up.
+ *
+ * The init is in a session of its own, so the terminal never signals it. In
+ * the terminal's foreground group, Ctrl-C reaches both diyc and the helper,
+ * and the helper forwards it: diyc must not send it twice, only count. A
+ * signal sent to diyc alone (kill PID) is forwarded by diyc.
  */
-export async function waitContainer(ctx: RuntimeContext, created: CreatedContainer, stdinIsTerminal: boolean): Promise<number> {
-  const forward = (signal: string) => () => {
+export async function waitContainer(ctx: RuntimeContext, created: CreatedContainer, inTerminalForeground: boolean): Promise<number> {
+  const send = (signal: number) => {
     try {
-      ctx.syscalls.kill(created.initPid, SIGNALS[signal]!);
+      ctx.syscalls.kill(created.initPid, signal);
     } catch {
       // best effort: the init may have exited between the signal and now
     }
   };
-  const handlers = FORWARDED_SIGNALS
-    .filter((s) => !(stdinIsTerminal && (s === "INT" || s === "QUIT" || s === "WINCH")))
-    .map((signal) => [`SIG${signal}` as const, forward(signal)] as const);
+  let interrupts = 0;
+  const handle = (signal: string) => () => {
+    if (signal === "INT" && ++interrupts >= INTERRUPTS_TO_FORCE) {
+      ctx.trace?.(`HOST| interrupted ${interrupts} times: kill the container (SIGKILL)`);
+      send(SIGNALS.KILL!);
+      return;
+    }
+    if (!(inTerminalForeground && TERMINAL_SIGNALS.has(signal))) send(SIGNALS[signal]!);
+  };
+  const handlers = FORWARDED_SIGNALS.map((signal) => [`SIG${signal}` as const, handle(signal)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
   try {
     const message = await created.channel.receiveAsync();
     if (message?.type !== Sync.Exit) throw created.channel.failure(message, "report the exit status");
-    await created.channel.helper.exited;
     ctx.trace?.(`HOST| the init exited (wait status ${message.a})`);
     return exitCodeOf(message.a);
   } finally {
     for (const [signal, handler] of handlers) process.off(signal, handler);
-    created.channel.close();
   }
 }
 
@@ -292,7 +317,7 @@ function detachFrom(created: CreatedContainer): void {
  * `stop` or `rm` that came first.
  */
 export async function runContainer(
-  ctx: RuntimeContext, request: RunRequest, stdinIsTerminal: boolean, restartCount = 0, proceed: () => boolean = () => true,
+  ctx: RuntimeContext, request: RunRequest, inTerminalForeground: boolean, restartCount = 0, proceed: () => boolean = () => true,
 ): Promise<RunOutcome> {
   validateName("container", request.name); // before the name becomes a lock file's name
   primeCgroupMigration();
@@ -315,8 +340,18 @@ export async function runContainer(
     detachFrom(created);
     return { oomKilled: false };
   }
-  const exitCode = await waitContainer(ctx, created, stdinIsTerminal);
+  let exitCode: number;
+  try {
+    exitCode = await waitContainer(ctx, created, inTerminalForeground);
+  } catch (error) {
+    created.channel.close(); // the helper cleans up with the hook
+    await created.channel.helper.exited;
+    throw error;
+  }
+  // The monitor waits for DONE: if we die before it, it runs the cleanup hook itself.
   const outcome = await withContainerLock(ctx.store, request.name, ctx.syscalls, () => finishContainer(ctx, request.name));
+  created.channel.done();
+  await created.channel.helper.exited;
   return { exitCode, ...outcome };
 }
 

@@ -19,6 +19,11 @@ export interface ContainerStatus {
   pid?: number;
   exitCode?: number;
   finishedAtMs?: number;
+  /**
+   * Exited with nobody to record it: the monitor died (killed, or a fault) and
+   * its init with it (PR_SET_PDEATHSIG). The exit status is not known.
+   */
+  monitorLost?: boolean;
 }
 
 export function containerExists(store: Store, name: string): boolean {
@@ -41,5 +46,6 @@ export function containerStatus(store: Store, name: string): ContainerStatus {
   if (record && (!state?.startedAtMs || record.finishedAtMs >= state.startedAtMs)) {
     return { status: "exited", exitCode: exitCodeOf(record.waitStatus), finishedAtMs: record.finishedAtMs };
   }
+  if (state?.startedAtMs && !isAlive(state.monitor)) return { status: "exited", monitorLost: true };
   return { status: "exited" };
 }

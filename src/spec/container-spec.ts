@@ -3,13 +3,16 @@
 // in container.json, shown by `inspect`, and is all the plan compiler reads.
 
 import type { LinuxResources } from "./resources";
-import type { Mount, Namespace, Process, Spec } from "./oci";
+import type { LinuxSeccomp, Mount, Namespace, Process, Spec } from "./oci";
 import {
   DEFAULT_CAPABILITIES, DEFAULT_DEVICES, DEFAULT_DOMAINNAME, DEFAULT_MASKED_PATHS,
   DEFAULT_MOUNTS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
 } from "./defaults";
+import { CAPABILITIES } from "../linux/capabilities";
 import { UsageError } from "../linux/errors";
-import { DEFAULT_SECCOMP } from "../seccomp/profile";
+import { release } from "node:os";
+import { forContainer, type DockerSeccompProfile } from "../seccomp/docker-profile";
+import { defaultSeccompProfile } from "../seccomp/profile";
 
 export type NetworkMode = "host" | "none" | "bridge";
 
@@ -29,8 +32,36 @@ export interface ContainerOptions {
   etcFiles: { hostname: string; hosts: string; resolvConf: string };
   /** Extra mounts (volumes, tmpfs), already validated. */
   mounts?: Mount[];
-  /** false: no seccomp filter (--security-opt seccomp=unconfined). */
-  seccomp?: boolean;
+  /**
+   * The seccomp profile: the default when absent; false for none
+   * (--security-opt seccomp=unconfined); or a docker-format profile file.
+   */
+  seccomp?: false | DockerSeccompProfile;
+  /** --cap-add / --cap-drop: names with or without CAP_, any case, or ALL. */
+  capAdd?: string[];
+  capDrop?: string[];
+}
+
+/** "net_raw", "NET_RAW" or "CAP_NET_RAW" → "CAP_NET_RAW"; "all" → "ALL"; unknown names are one line. */
+function capabilityName(name: string, flag: string): string {
+  const upper = name.toUpperCase();
+  if (upper === "ALL") return "ALL";
+  const full = upper.startsWith("CAP_") ? upper : `CAP_${upper}`;
+  if (!(CAPABILITIES as readonly string[]).includes(full)) throw new UsageError(`unknown capability ${JSON.stringify(name)} in ${flag}`);
+  return full;
+}
+
+/**
+ * The bounding set: the default, minus --cap-drop, plus --cap-add (docker's
+ * order: `--cap-drop ALL --cap-add CHOWN` leaves only CHOWN).
+ */
+export function boundingSet(capAdd: string[] = [], capDrop: string[] = []): string[] {
+  const add = capAdd.map((c) => capabilityName(c, "--cap-add"));
+  const drop = capDrop.map((c) => capabilityName(c, "--cap-drop"));
+  const set = new Set(add.includes("ALL") ? CAPABILITIES : drop.includes("ALL") ? [] : DEFAULT_CAPABILITIES);
+  for (const cap of drop) if (!add.includes(cap)) set.delete(cap);
+  for (const cap of add) if (cap !== "ALL") set.add(cap);
+  return CAPABILITIES.filter((c) => set.has(c));
 }
 
 /** Validates one -e entry: KEY=VALUE with a non-empty key and no NUL. */
@@ -76,17 +107,19 @@ function namespaces(network: NetworkMode): Namespace[] {
 }
 
 /**
- * Root in the container gets the default set; another user gets the same
- * bounding set but no effective capabilities, as with docker.
+ * Root in the container gets the whole set; another user gets the same
+ * bounding set but no effective capabilities, as with docker. `exec` passes
+ * the container's own bounding set, so its processes never get more.
  */
-export function capabilitiesFor(uid: number): Process["capabilities"] {
-  const active = uid === 0 ? DEFAULT_CAPABILITIES : [];
-  return { bounding: DEFAULT_CAPABILITIES, effective: active, permitted: active, inheritable: [], ambient: [] };
+export function capabilitiesFor(uid: number, bounding: string[] = DEFAULT_CAPABILITIES): Process["capabilities"] {
+  const active = uid === 0 ? bounding : [];
+  return { bounding, effective: active, permitted: active, inheritable: [], ambient: [] };
 }
 
 export function buildContainerSpec(options: ContainerOptions): Spec {
   const hostname = validateHostname(options.hostname ?? options.name);
   const user = options.user ?? { uid: 0, gid: 0 };
+  const capabilities = capabilitiesFor(user.uid, boundingSet(options.capAdd, options.capDrop));
   const etc: Mount[] = [
     { destination: "/etc/hostname", type: "bind", source: options.etcFiles.hostname, options: ["bind", "ro", "nosuid", "nodev", "noexec"] },
     { destination: "/etc/hosts", type: "bind", source: options.etcFiles.hosts, options: ["bind", "nosuid", "nodev", "noexec"] },
@@ -100,7 +133,7 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
       args: options.args,
       env: containerEnv(options, hostname),
       cwd: validateCwd(options.cwd ?? "/"),
-      capabilities: capabilitiesFor(user.uid),
+      capabilities,
       noNewPrivileges: true,
     },
     root: { path: "rootfs", readonly: options.readOnlyRoot ?? false },
@@ -113,7 +146,17 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
       maskedPaths: DEFAULT_MASKED_PATHS,
       readonlyPaths: DEFAULT_READONLY_PATHS,
       devices: DEFAULT_DEVICES,
-      seccomp: options.seccomp === false ? undefined : DEFAULT_SECCOMP,
+      seccomp: seccompFor(options.seccomp, capabilities.bounding),
+      // Ping without CAP_NET_RAW: ICMP echo sockets for every group, as podman does. Only
+      // in a network namespace of the container's own: on the host's it would change the host.
+      ...(options.network === "host" ? {} : { sysctl: { "net.ipv4.ping_group_range": "0 2147483647" } }),
     },
   };
+}
+
+function seccompFor(choice: ContainerOptions["seccomp"], bounding: string[]): LinuxSeccomp | undefined {
+  if (choice === false) return undefined;
+  if (choice === undefined) return defaultSeccompProfile(bounding);
+  const [major = 0, minor = 0] = release().split(".").map((part) => parseInt(part, 10));
+  return forContainer(choice, bounding, [major, minor]);
 }

@@ -3,11 +3,16 @@
 
 import type { LinuxDevice, Mount } from "./oci";
 
-/** The standard container capability set (docker's default). */
+/**
+ * The container capability set: podman's current default. Docker's also has
+ * NET_RAW (on the host network, the seed's default, it lets a container sniff
+ * and forge the host's traffic), MKNOD and AUDIT_WRITE; `--cap-add` brings
+ * them back. Ping works without NET_RAW through ICMP echo sockets
+ * (net.ipv4.ping_group_range, set in the container's network namespace).
+ */
 export const DEFAULT_CAPABILITIES = [
-  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
-  "CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SYS_CHROOT",
-  "CAP_MKNOD", "CAP_AUDIT_WRITE", "CAP_SETFCAP",
+  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_NET_BIND_SERVICE",
+  "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT",
 ];
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

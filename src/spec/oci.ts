@@ -62,23 +62,43 @@ export interface Linux {
   devices?: LinuxDevice[];
   cgroupsPath?: string;
   seccomp?: LinuxSeccomp;
+  /** Namespaced kernel parameters, e.g. "net.ipv4.ping_group_range": "0 2147483647". */
+  sysctl?: Record<string, string>;
 }
 
-/** The subset of linux.seccomp diyc compiles (src/seccomp/bpf.ts). */
+/** linux.seccomp, as diyc compiles it (src/seccomp/bpf.ts). */
 export interface LinuxSeccomp {
   defaultAction: SeccompAction;
+  /** The errno of an SCMP_ACT_ERRNO default (EPERM when absent). */
+  defaultErrnoRet?: number;
   architectures: string[];
+  /** seccomp(2) flags by name, e.g. SECCOMP_FILTER_FLAG_LOG. */
+  flags?: string[];
   syscalls: SeccompRule[];
 }
 
-export type SeccompAction = "SCMP_ACT_ALLOW" | "SCMP_ACT_ERRNO" | "SCMP_ACT_KILL_PROCESS";
+export type SeccompAction =
+  | "SCMP_ACT_ALLOW" | "SCMP_ACT_ERRNO" | "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" | "SCMP_ACT_KILL_PROCESS"
+  | "SCMP_ACT_TRAP" | "SCMP_ACT_TRACE" | "SCMP_ACT_LOG";
+
+export type SeccompOperator =
+  | "SCMP_CMP_NE" | "SCMP_CMP_LT" | "SCMP_CMP_LE" | "SCMP_CMP_EQ" | "SCMP_CMP_GE" | "SCMP_CMP_GT" | "SCMP_CMP_MASKED_EQ";
+
+export interface SeccompArg {
+  index: number;
+  /** 64-bit values: a number below 2^53, or a bigint. */
+  value: number | bigint;
+  valueTwo?: number | bigint;
+  op: SeccompOperator;
+}
 
 export interface SeccompRule {
   names: string[];
   action: SeccompAction;
+  /** The errno of SCMP_ACT_ERRNO (EPERM when absent), or the value SCMP_ACT_TRACE passes to the tracer. */
   errnoRet?: number;
-  /** All must hold for the rule to apply. Only SCMP_CMP_MASKED_EQ and SCMP_CMP_EQ, on values below 2^32. */
-  args?: { index: number; value: number; valueTwo?: number; op: "SCMP_CMP_MASKED_EQ" | "SCMP_CMP_EQ" }[];
+  /** All must hold for the rule to apply; the first rule that applies decides. */
+  args?: SeccompArg[];
 }
 
 export interface LinuxDevice {

@@ -30,7 +30,8 @@ export function parseVolume(spec: string): Mount {
     destination: containerPath(destination, "--volume"),
     type: "bind",
     source,
-    options: ["rbind", "rprivate", ...(mode === "ro" ? ["ro"] : [])],
+    // rro, not ro: read-only all the way down, mounts under HOST included.
+    options: ["rbind", "rprivate", ...(mode === "ro" ? ["rro"] : [])],
   };
 }
 

@@ -109,7 +109,7 @@ describeRoot("a network shared by stores", () => {
   test("the seed's -i ADDR in a second store: one address space, containers of both reach each other", () => {
     // drl0 was set up above by one of the stores; A and B both use it, with a container named alike.
     expect(diyc(storeA, ["run", "-d", "--net", "drl0", "-i", "10.231.10.5", "rl-n1", "busybox", "sleep", "60"])).toMatchObject({ code: 0, stderr: "" });
-    expect(diyc(storeB, ["run", "-d", "--net", "drl0", "-i", "10.231.10.6", "rl-n1", "busybox", "sleep", "60"])).toMatchObject({ code: 0, stderr: "" });
+    expect(diyc(storeB, ["run", "-d", "--cap-add", "NET_RAW", "--net", "drl0", "-i", "10.231.10.6", "rl-n1", "busybox", "sleep", "60"])).toMatchObject({ code: 0, stderr: "" });
     expect(diyc(storeB, ["run", "--rm", "--net", "drl0", "-i", "10.231.10.5", "rl-n2", "busybox", "true"])).toEqual({
       code: 125, stdout: "", stderr: `diyc: address 10.231.10.5 is already in use by container rl-n1 of store ${storeA}\n`,
     });
@@ -119,6 +119,7 @@ describeRoot("a network shared by stores", () => {
     expect(leases("drl0")).toEqual(["10.231.10.5", "10.231.10.6"]);
     // Two veths, one per store's rl-n1 (rl-n3's goes with its namespace, as the kernel tears it down).
     expect(until(() => portsOf("drl0").length === 2)).toBe(true);
+    // busybox ping opens a raw socket: NET_RAW is not in the default set.
     const ping = diyc(storeB, ["exec", "rl-n1", "ping", "-c", "1", "-W", "2", "10.231.10.5"]);
     expect(ping).toMatchObject({ code: 0 });
     // Each store's ps shows its own container with its own address.
@@ -184,7 +185,7 @@ describeRoot("a network shared by stores", () => {
     rmSync(lost, { recursive: true, force: true }); // the registry that knew them is gone
     // A fresh store on this host uses the old bridge.
     expect(diyc(storeA, ["network", "setup", "--bridge", "drl2", "--subnet", "10.231.12.0/24"])).toMatchObject({ code: 0, stderr: "" });
-    expect(diyc(storeA, ["run", "--rm", "--net", "drl2", "-i", "10.231.12.9", "rl-o1", "busybox", "sh", "-c", "ping -c 1 -W 2 10.231.12.1 >/dev/null && echo reached"]))
+    expect(diyc(storeA, ["run", "--rm", "--cap-add", "NET_RAW", "--net", "drl2", "-i", "10.231.12.9", "rl-o1", "busybox", "sh", "-c", "ping -c 1 -W 2 10.231.12.1 >/dev/null && echo reached"]))
       .toMatchObject({ code: 0, stdout: "reached\n" });
     expect(diyc(storeA, ["network", "clean", "--bridge", "drl2"])).toMatchObject({ code: 0, stderr: "" });
     expect(linkExists("drl2")).toBe(false);

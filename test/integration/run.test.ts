@@ -83,14 +83,14 @@ describeRoot("isolation, seen from inside", () => {
     expect(devpts).toContain("ptmxmode=666");
   });
 
-  test("the default capabilities, an empty inheritable set, no_new_privs", () => {
+  test("the default capabilities (podman's: no NET_RAW, MKNOD, AUDIT_WRITE), an empty inheritable set, no_new_privs", () => {
     const r = inside("grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status");
     const status = Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split(/:\s+/)));
     expect(status).toEqual({
       CapInh: "0000000000000000",
-      CapPrm: "00000000a80425fb",
-      CapEff: "00000000a80425fb",
-      CapBnd: "00000000a80425fb",
+      CapPrm: "00000000800405fb",
+      CapEff: "00000000800405fb",
+      CapBnd: "00000000800405fb",
       CapAmb: "0000000000000000",
       NoNewPrivs: "1",
     });

@@ -1,10 +1,12 @@
 // The plan compiler, without root: what a container is made of, step by step.
 
 import { describe, expect, test } from "bun:test";
-import { compileContainerPlan, cloneFlags, CLONE } from "../../src/plan/compile";
+import { compileContainerPlan, cloneFlags, CLONE, validateSysctl } from "../../src/plan/compile";
+import { CAPABILITIES } from "../../src/linux/capabilities";
+import { DEFAULT_CAPABILITIES } from "../../src/spec/defaults";
 import { compileNsexecPlan } from "../../src/plan/nsexec";
-import { MS, parseMountOptions } from "../../src/plan/mount-options";
-import { buildContainerSpec, type ContainerOptions } from "../../src/spec/container-spec";
+import { MOUNT_ATTR, MS, parseMountOptions } from "../../src/plan/mount-options";
+import { boundingSet, buildContainerSpec, type ContainerOptions } from "../../src/spec/container-spec";
 import type { Op } from "../../src/plan/ops";
 
 const etcFiles = { hostname: "/s/c/web/hostname", hosts: "/s/c/web/hosts", resolvConf: "/s/c/web/resolv.conf" };
@@ -17,7 +19,7 @@ function compile(overrides: Partial<ContainerOptions> = {}) {
   return compileContainerPlan({
     spec: spec(overrides),
     rootfs: { lowerdirs: ["/s/images/busybox/rootfs"], upperdir: "/s/c/web/upper", workdir: "/s/c/web/work", merged: "/s/c/web/merged" },
-    exitRecord: "/s/c/web/exit.json",
+    exitRecord: { path: "/s/c/web/exit.json", reserve: "/s/c/web/exit.json.reserve" },
     cleanupHook: ["/bun", "/diyc.ts", "--root", "/s", "_cleanup", "web"],
     isDirectory: () => false,
     cgroupView: { version: "v1", hierarchies: [{ directory: "cpu,cpuacct", controllers: "cpu,cpuacct" }, { directory: "memory", controllers: "memory" }] },
@@ -46,7 +48,7 @@ describe("container plan", () => {
     expect(at("setuid")).toBeLessThan(at("capabilities"));
     expect(at("set no_new_privs")).toBeLessThan(at("created: wait for start"));
     expect(at("created: wait for start")).toBe(s.length - 3);
-    expect(s.at(-2)).toMatch(/^seccomp filter: \d+ BPF instructions, default SCMP_ACT_ALLOW$/);
+    expect(s.at(-2)).toMatch(/^seccomp filter: \d+ BPF instructions, default errno 38$/);
     expect(s.at(-1)).toBe('exec "sh"');
   });
 
@@ -63,9 +65,9 @@ describe("container plan", () => {
   test("capabilities: the default set for root, an empty inheritable set, the rest dropped from the bounding set", () => {
     const ops = compile().ops;
     const caps = ops.find((op) => op.code === "SetCaps")!;
-    expect(caps.args).toEqual([0xa80425fbn, 0xa80425fbn, 0n]);
+    expect(caps.args).toEqual([0x800405fbn, 0x800405fbn, 0n]);
     const dropped = ops.find((op) => op.code === "DropBounding")!.args[0] as Uint8Array;
-    expect(dropped.length).toBe(41 - 14);
+    expect(dropped.length).toBe(41 - 11);
     expect([...dropped]).toContain(21); // CAP_SYS_ADMIN
   });
 
@@ -82,9 +84,17 @@ describe("container plan", () => {
     expect(compile({ args: ["/bin/true"] }).ops.at(-1)!.args[3]).toBe("");
   });
 
-  test("read-only root and a read-only bind mount each take a remount", () => {
-    expect(steps(compile({ readOnlyRoot: true }).ops)).toContain("remount / read-only");
+  test("read-only root: mount_setattr on / alone; a read-only bind mount takes a remount", () => {
+    const root = compile({ readOnlyRoot: true }).ops.find((op) => op.code === "MountSetattr")!;
+    expect(root.args).toEqual(["/", MOUNT_ATTR.RDONLY, 0, 0]);
     expect(steps(compile().ops)).toContain("remount /etc/hostname rdonly,nosuid,nodev,noexec");
+  });
+
+  test("without -t the init leaves the caller's session; with -t the pty op makes its own", () => {
+    expect(compile().ops.filter((op) => op.code === "NewSession")).toHaveLength(1);
+    const tty = compile({ terminal: true }).ops;
+    expect(tty.some((op) => op.code === "NewSession")).toBe(false);
+    expect(tty.some((op) => op.code === "Terminal")).toBe(true);
   });
 });
 
@@ -97,6 +107,7 @@ describe("nsexec plan", () => {
       "make / private, recursively",
       "mount proc on /proc (this pid namespace's view)",
       "sethostname myhost",
+      "open / as the root for paths",
       "chdir /tmp",
       "reset signal dispositions and mask",
       "close every fd but stdio on exec",
@@ -112,7 +123,42 @@ describe("mount options", () => {
       flags: MS.NOSUID | MS.RDONLY,
       propagation: MS.PRIVATE | MS.REC,
       data: "mode=755,size=1k",
+      recursive: { set: 0, clear: 0 },
     });
     expect(parseMountOptions(["rw", "exec"]).flags).toBe(0);
+  });
+
+  test("the recursive options become mount_setattr attributes; ro stays a top-only flag", () => {
+    const { flags, recursive } = parseMountOptions(["rbind", "rro", "rnosuid", "rnoatime"]);
+    expect(flags).toBe(MS.BIND | MS.REC);
+    expect(recursive).toEqual({ set: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NOATIME, clear: MOUNT_ATTR.ATIME_MASK });
+    expect(parseMountOptions(["rro", "rrw"]).recursive).toEqual({ set: 0, clear: MOUNT_ATTR.RDONLY });
+    expect(parseMountOptions(["ro"]).recursive).toEqual({ set: 0, clear: 0 });
+  });
+});
+
+describe("capabilities and sysctls from flags", () => {
+  test("--cap-add/--cap-drop: names with or without CAP_, any case, ALL, docker's order", () => {
+    expect(boundingSet()).toEqual(DEFAULT_CAPABILITIES.slice().sort((a, b) => CAPABILITIES.indexOf(a as never) - CAPABILITIES.indexOf(b as never)));
+    expect(boundingSet(["net_raw"])).toContain("CAP_NET_RAW");
+    expect(boundingSet([], ["CAP_CHOWN"])).not.toContain("CAP_CHOWN");
+    expect(boundingSet(["CHOWN"], ["ALL"])).toEqual(["CAP_CHOWN"]);
+    expect(boundingSet(["ALL"], ["SYS_ADMIN"])).toHaveLength(CAPABILITIES.length - 1);
+    expect(() => boundingSet(["NOPE"])).toThrow('unknown capability "NOPE" in --cap-add');
+    // A capability that guards system calls opens them in the default seccomp profile too.
+    const admin = compile({ capAdd: ["SYS_ADMIN"] }).ops.find((op) => op.code === "Seccomp")!;
+    expect((admin.args[0] as Uint8Array).length).not.toBe((compile().ops.find((op) => op.code === "Seccomp")!.args[0] as Uint8Array).length);
+  });
+
+  test("sysctls: only keys of the container's own namespaces, written before /proc/sys turns read-only", () => {
+    const own = spec({ network: "none" });
+    expect(() => validateSysctl("net.ipv4.ip_forward", own)).not.toThrow();
+    expect(() => validateSysctl("net.ipv4.ip_forward", spec())).toThrow("not in a namespace of the container's own");
+    expect(() => validateSysctl("kernel.shmmax", own)).not.toThrow();
+    expect(() => validateSysctl("kernel.core_pattern", own)).toThrow();
+    expect(() => validateSysctl("vm.overcommit_memory", own)).toThrow();
+    const s = steps(compile({ network: "none" }).ops);
+    expect(s.indexOf("sysctl net.ipv4.ping_group_range=0 2147483647")).toBeLessThan(s.indexOf("make /proc/sys read-only"));
+    expect(steps(compile().ops).some((d) => d.startsWith("sysctl "))).toBe(false); // the host's network: never
   });
 });

@@ -1,0 +1,110 @@
+// Any process of diyc can die at any moment: the host is clean afterwards and
+// every command tells the truth. Each test kills diyc or the monitor at one
+// moment of a container's life and checks what is left.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { DIYC, diyc, isRoot, mountsUnder, pidsFromTrace, processExists, removeStore, storeCgroups, tempStore } from "../helpers/diyc";
+
+const describeRoot = isRoot ? describe : describe.skip;
+
+let root: string;
+beforeAll(() => {
+  root = tempStore("diyc-crash-");
+});
+afterAll(() => removeStore(root));
+
+async function until(what: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await Bun.sleep(20);
+  }
+}
+
+const containerDir = (name: string) => join(root, "containers", name);
+const psJson = () => JSON.parse(diyc(root, ["ps", "-a", "--format", "json"]).stdout) as { name: string; status: string; exitCode: number | null }[];
+
+/** Starts `diyc run -v ARGS` and SIGKILLs it as soon as its trace shows `line`. Returns the pids it printed. */
+async function killRunAt(line: string, args: string[]): Promise<{ init: number; monitor: number }> {
+  const run = Bun.spawn([DIYC, "--root", root, "run", "-v", ...args], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  let trace = "";
+  const reader = run.stderr.getReader();
+  const decoder = new TextDecoder();
+  while (!trace.includes(line)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    trace += decoder.decode(value);
+  }
+  run.kill("SIGKILL");
+  await run.exited;
+  const pids = pidsFromTrace(trace);
+  if (!pids) throw new Error(`no pids in the trace: ${trace}`);
+  return pids;
+}
+
+describeRoot("diyc run killed half-way through create", () => {
+  test("before the init is released: the monitor kills it and its cleanup hook removes cgroup and container (--rm)", async () => {
+    const { init, monitor } = await killRunAt("init is pid", ["--rm", "half", "busybox", "sleep", "30"]);
+    await until(() => !processExists(monitor) && !processExists(init));
+    await until(() => !existsSync(containerDir("half")));
+    expect(storeCgroups(root).flatMap((d) => readdirSync(d).filter((e) => e === "half"))).toEqual([]);
+    expect(mountsUnder(containerDir("half"))).toEqual([]);
+  });
+
+  test("without --rm: the container is left exited, never running, and rm removes it", async () => {
+    const { init, monitor } = await killRunAt("init is pid", ["kept", "busybox", "sleep", "30"]);
+    await until(() => !processExists(monitor) && !processExists(init));
+    expect(psJson().find((c) => c.name === "kept")?.status).toBe("exited");
+    expect(diyc(root, ["rm", "kept"]).code).toBe(0);
+  });
+});
+
+describeRoot("diyc run --rm killed after the exit was delivered", () => {
+  test("the monitor still removes the container: it waits for diyc's DONE, not only for the EXIT to be sent", async () => {
+    // -v prints "the init exited" once EXIT arrived; diyc dies right after, before its clean-up.
+    const { monitor } = await killRunAt("the init exited", ["--rm", "late", "busybox", "true"]);
+    await until(() => !processExists(monitor));
+    await until(() => !existsSync(containerDir("late")));
+    expect(storeCgroups(root).flatMap((d) => readdirSync(d).filter((e) => e === "late"))).toEqual([]);
+  });
+});
+
+describeRoot("detached containers that end at once", () => {
+  test("run -d --rm ten in a row: every one is removed", async () => {
+    for (let i = 0; i < 10; i++) expect(diyc(root, ["run", "-d", "--rm", `quick${i}`, "busybox", "true"]).code).toBe(0);
+    await until(() => Array.from({ length: 10 }, (_, i) => existsSync(containerDir(`quick${i}`))).every((e) => !e), 10_000);
+  });
+
+  test("run -d ten in a row: every exit code is known (the start time is taken before START)", async () => {
+    for (let i = 0; i < 10; i++) expect(diyc(root, ["run", "-d", `code${i}`, "busybox", "sh", "-c", `exit ${i}`]).code).toBe(0);
+    await until(() => psJson().filter((c) => c.name.startsWith("code") && c.status === "exited" && c.exitCode !== null).length === 10, 10_000);
+    for (let i = 0; i < 10; i++) {
+      expect(psJson().find((c) => c.name === `code${i}`)?.exitCode).toBe(i);
+      expect(diyc(root, ["rm", `code${i}`]).code).toBe(0);
+    }
+  });
+});
+
+describeRoot("a full store keeps the exit status", () => {
+  test("the exit record is written into space reserved at create", async () => {
+    const small = join(root, "small");
+    mkdirSync(small);
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=4m", "diyc-full-store", small]).exitCode).toBe(0);
+    try {
+      expect(diyc(small, ["run", "-d", "full", "busybox", "sh", "-c", "sleep 0.5; exit 7"]).code).toBe(0);
+      // Fill the store's filesystem to the last byte.
+      Bun.spawnSync(["dd", "if=/dev/zero", `of=${join(small, "filler")}`, "bs=64k"], { stderr: "ignore" });
+      await until(() => JSON.parse(diyc(small, ["ps", "-a", "--format", "json"]).stdout)[0]?.status === "exited");
+      const record = JSON.parse(readFileSync(join(small, "containers/full/exit.json"), "utf8"));
+      expect(record.waitStatus >> 8).toBe(7);
+      rmSync(join(small, "filler"));
+      expect(diyc(small, ["rm", "full"]).code).toBe(0);
+    } finally {
+      for (const name of existsSync(join(small, "containers")) ? readdirSync(join(small, "containers")) : []) diyc(small, ["rm", "-f", name]);
+      Bun.spawnSync(["umount", small]);
+    }
+    expect(storeCgroups(small)).toEqual([]);
+  });
+});
