@@ -303,7 +303,7 @@ describeRoot("refusals that name what is in the way", () => {
 });
 
 describeRoot("fault injection: diyc run killed at spread-out moments", () => {
-  test("one rm -f sweep leaves nothing of the store; a new container still starts and gets an address", async () => {
+  test("diyc run (and some monitors) killed: one rm -f sweep leaves nothing of the store; a new container still starts and gets an address", async () => {
     const store = tempStore("diyc-rl-fault-");
     try {
       await faultInjection(store);
@@ -333,10 +333,22 @@ async function faultInjection(store: string): Promise<void> {
       await Bun.sleep((i * 7) % 90);
       run.kill("SIGKILL");
       await run.exited;
+      let monitor: number | undefined;
       try {
-        monitors.push(JSON.parse(readFileSync(join(store, "containers", name, "state.json"), "utf8")).monitor.pid);
+        monitor = JSON.parse(readFileSync(join(store, "containers", name, "state.json"), "utf8")).monitor.pid;
       } catch {
         // killed before it had a monitor on record
+      }
+      if (monitor === undefined) continue;
+      monitors.push(monitor);
+      // Every third one: its monitor dies too, a little later (the container dies with it).
+      if (i % 3 === 0) {
+        await Bun.sleep(i % 20);
+        try {
+          process.kill(monitor, "SIGKILL");
+        } catch {
+          // already gone: its container ended or was abandoned
+        }
       }
     }
     // The sweep: one rm -f of every container the store lists (ps also removes lock files no container owns).
