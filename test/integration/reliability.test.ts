@@ -155,7 +155,7 @@ describeRoot("commands on several names act on every one", () => {
 
 describeRoot("start and rm -f of one container at once", () => {
   test("whichever wins, a removed container never runs again", async () => {
-    for (let round = 0; round < 12; round++) {
+    for (let round = 0; round < 30; round++) {
       const name = `rl-race${round}`;
       expect(diyc(root, ["run", name, "busybox", "true"]).code).toBe(0);
       const go = (args: string[]) => Bun.spawn([DIYC, "--root", root, ...args], { stdout: "pipe", stderr: "pipe" });
