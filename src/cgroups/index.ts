@@ -14,6 +14,6 @@ export { type CgroupFs, hostCgroupFs, tracedCgroupFs } from "./fs";
 export { detectCgroupManager, parseCgroupMounts, type CgroupMounts, type DetectOptions } from "./detect";
 export { V1CgroupManager, type V1Options } from "./v1/index";
 export { V2CgroupManager, type V2Options } from "./v2/index";
-export { DEFAULT_DEVICE_RULES, deviceRuleText, type DeviceRule } from "./v1/devices";
+export { DEFAULT_DEVICE_RULES, deviceRuleText, type DeviceRule } from "./device-rules";
 export { sharesToWeight } from "./v2/cpu";
-export { statsView, formatStatsTable, statsJson, type StatsView } from "./stats";
+export { statsView, type StatsView } from "./stats";

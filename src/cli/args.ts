@@ -2,6 +2,8 @@
 // short ones (-v, -e VALUE, -eVALUE, and bundles like -it), and "--".
 // For run and exec, parsing stops at the first positional argument: what
 // follows the image belongs to the container's command, as with docker.
+// Hand-written because node:util's parseArgs cannot stop there: it would read
+// the container command's own flags (`sh -c`) as diyc's.
 
 import { UsageError } from "../linux/errors";
 

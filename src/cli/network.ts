@@ -12,6 +12,8 @@ import {
   setupNetwork,
   type NetworkConfig,
 } from "../network/index";
+import { last, parseArgs, type OptionSpec } from "./args";
+import { formatTable } from "./format";
 import type { CliContext, Command } from "./context";
 
 const HELP = `Usage: diyc network COMMAND [OPTIONS]
@@ -65,21 +67,17 @@ function trace(ctx: CliContext): (line: string) => void {
   return ctx.verbose ? (line) => ctx.log(`HOST| ${line}`) : () => {};
 }
 
-type Flag = "--bridge" | "--subnet" | "--gateway";
-const FLAGS: readonly string[] = ["--bridge", "--subnet", "--gateway"];
+const FLAGS: OptionSpec[] = [{ long: "bridge", value: true }, { long: "subnet", value: true }, { long: "gateway", value: true }];
 
-function parseFlags(args: string[], command: string): Partial<Record<Flag, string>> {
-  const flags: Partial<Record<Flag, string>> = {};
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const eq = arg.indexOf("=");
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    if (!FLAGS.includes(name)) throw new UsageError(`unknown option ${JSON.stringify(arg)} for diyc network ${command}`);
-    const value = eq === -1 ? args[++i] : arg.slice(eq + 1);
-    if (value === undefined || value === "") throw new UsageError(`option ${name} needs a value`);
-    flags[name as Flag] = value;
-  }
-  return flags;
+function parseFlags(args: string[], command: string): { bridge?: string; subnet?: string; gateway?: string } {
+  const parsed = parseArgs(args, FLAGS, false);
+  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[0])} for diyc network ${command}`);
+  const value = (name: string) => {
+    const v = last(parsed, name);
+    if (v === "") throw new UsageError(`option --${name} needs a value`);
+    return v;
+  };
+  return { bridge: value("bridge"), subnet: value("subnet"), gateway: value("gateway") };
 }
 
 /**
@@ -88,19 +86,17 @@ function parseFlags(args: string[], command: string): Partial<Record<Flag, strin
  */
 function configFromFlags(args: string[], ctx: CliContext, command: "setup" | "clean"): NetworkConfig {
   const flags = parseFlags(args, command);
-  const bridge = flags["--bridge"];
+  const bridge = flags.bridge;
   if (command === "clean") {
     const known = loadNetworkConfig(ctx.store, bridge ?? DEFAULT_NETWORK.name);
     if (known !== undefined) return known;
   }
-  return networkConfigFor({ bridge, subnet: flags["--subnet"], gateway: flags["--gateway"] });
+  return networkConfigFor({ bridge, subnet: flags.subnet, gateway: flags.gateway });
 }
 
 function listCommand(args: string[], ctx: CliContext): number {
   if (args.length !== 0) throw new UsageError("usage: diyc network ls");
   const rows = listNetworks(ctx.store).map((n) => [n.name, n.bridge, n.subnet, n.gateway, n.table, String(listLeases(ctx.store, n.name).length)]);
-  const table = [["NAME", "BRIDGE", "SUBNET", "GATEWAY", "TABLE", "CONTAINERS"], ...rows];
-  const widths = table[0]!.map((_, col) => Math.max(...table.map((row) => row[col]!.length)));
-  for (const row of table) ctx.print(row.map((cell, col) => (col === row.length - 1 ? cell : cell.padEnd(widths[col]!))).join("  ").trimEnd());
+  ctx.print(formatTable([["NAME", "BRIDGE", "SUBNET", "GATEWAY", "TABLE", "CONTAINERS"], ...rows]));
   return 0;
 }

@@ -5,6 +5,7 @@ import { listContainers, type ContainerView } from "../runtime/inspect";
 import { sweepStaleLocks } from "../runtime/remove";
 import { has, last, parseArgs } from "./args";
 import type { Command } from "./context";
+import { formatTable } from "./format";
 
 const HELP = `Usage: diyc ps [-a] [--format table|json]
 
@@ -27,10 +28,6 @@ function statusText(c: ContainerView, now: number): string {
   return `Exited${code}${c.finishedAt ? ` ${age(c.finishedAt, now)} ago` : ""}`;
 }
 
-export function formatTable(rows: string[][]): string {
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
-  return rows.map((r) => r.map((cell, col) => cell.padEnd(widths[col]!)).join("   ").trimEnd()).join("\n");
-}
 
 export const ps: Command = async (args, ctx) => {
   const parsed = parseArgs(args, [{ long: "all", short: "a" }, { long: "format", value: true }, { long: "help", short: "h" }], false);

@@ -5,12 +5,15 @@ import { UsageError } from "../linux/errors";
 import { readDockerProfile, type DockerSeccompProfile } from "../seccomp/docker-profile";
 import type { ContainerOptions } from "../spec/container-spec";
 import { parsePublish, validateRequestedIp } from "../network/index";
-import { resolveNetwork, type NetworkRequest } from "../runtime/networking";
-import { runContainer, type RestartPolicy, type RunOutcome, type RunRequest, type RuntimeContext } from "../runtime/run";
+import { resolveNetwork } from "../runtime/networking";
+import type { NetworkRequest, RestartPolicy, RunRequest } from "../runtime/container";
+import type { RuntimeContext } from "../runtime/context";
+import { runContainer, type RunOutcome } from "../runtime/run";
 import { parseMemory, parseResourceFlags } from "../spec/resources";
 import { parseTmpfs, parseVolume } from "../spec/volumes";
 import { all, has, last, parseArgs, type OptionSpec, type ParsedArgs } from "./args";
 import type { CliContext, Command } from "./context";
+import { formatBytes } from "./format";
 import { runtimeContext } from "./runtime-context";
 
 export const RUN_HELP = `Usage: diyc run [options] NAME IMAGE [CMD [ARG...]]
@@ -221,14 +224,10 @@ export function reportOutcome(ctx: CliContext, name: string, outcome: RunOutcome
     ctx.print(name); // detached: the name, as docker prints the id
     return 0;
   }
-  const limit = outcome.memoryLimitBytes === undefined ? "" : ` (limit ${formatBytes(outcome.memoryLimitBytes)})`;
+  const limit = outcome.memoryLimitBytes === undefined ? "" : ` (limit ${formatBytes(outcome.memoryLimitBytes, { space: true })})`;
   if (outcome.oomKilled) ctx.log(`diyc: container ${name} was killed: out of memory${limit}`);
   // The init outlived it: the container's own status says how it went on.
   else if (outcome.processOomKilled) ctx.log(`diyc: a process in container ${name} was killed: out of memory${limit}`);
   return outcome.exitCode;
 }
 
-function formatBytes(bytes: number): string {
-  const MiB = 1024 * 1024;
-  return bytes % (1024 * MiB) === 0 ? `${bytes / (1024 * MiB)} GiB` : `${Math.round(bytes / MiB)} MiB`;
-}

@@ -4,7 +4,7 @@
 import { ensureBuiltinImage, imageExists, requireImageRootfs } from "../image/images";
 import type { CgroupManager } from "../cgroups/index";
 import { hostCgroups } from "../runtime/limits";
-import type { RuntimeContext } from "../runtime/run";
+import type { RuntimeContext } from "../runtime/context";
 import type { CliContext } from "./context";
 
 /** The built-in image is made on first use, so a fresh machine needs no import. */

@@ -4,7 +4,8 @@
 import { DiycError, UsageError } from "../linux/errors";
 import { readConfig } from "../runtime/container";
 import { withContainerLock } from "../store/lock";
-import { runContainer, type RunOutcome, type RuntimeContext } from "../runtime/run";
+import type { RuntimeContext } from "../runtime/context";
+import { runContainer, type RunOutcome } from "../runtime/run";
 import { containerExists, containerStatus, requireContainer } from "../runtime/status";
 import { has, parseArgs } from "./args";
 import type { Command } from "./context";

@@ -2,13 +2,14 @@
 // limit, CPU % and pids of running containers, read from their cgroups.
 
 import { DiycError, UsageError } from "../linux/errors";
-import { formatStatsTable, statsJson, statsView, type StatsView } from "../cgroups/stats";
+import { statsView, type StatsView } from "../cgroups/stats";
 import type { CgroupStats } from "../cgroups/index";
 import { listContainerNames } from "../runtime/list";
 import { containerStatus, requireContainer } from "../runtime/status";
 import { validateName } from "../spec/names";
 import { has, last, parseArgs } from "./args";
 import type { Command } from "./context";
+import { formatBytes, formatTable } from "./format";
 import { runtimeContext } from "./runtime-context";
 
 const HELP = `Usage: diyc stats [--no-stream] [--format table|json] [NAME...]
@@ -64,3 +65,36 @@ export const stats: Command = async (args, ctx) => {
     previous = current;
   }
 };
+
+const percent = (p: number | undefined) => (p === undefined ? "--" : `${p.toFixed(2)}%`);
+
+/** The `diyc stats` table: a header line and one line per container, columns aligned. */
+export function formatStatsTable(rows: readonly StatsView[]): string {
+  return formatTable([
+    ["NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"],
+    ...rows.map((r) => [
+      r.name,
+      percent(r.cpuPercent),
+      r.memoryUsageBytes === undefined
+        ? "--"
+        : `${formatBytes(r.memoryUsageBytes)} / ${r.memoryLimitBytes === undefined ? "unlimited" : formatBytes(r.memoryLimitBytes)}`,
+      percent(r.memoryPercent),
+      r.pids === undefined ? "--" : `${r.pids}${r.pidsLimit === undefined ? "" : ` / ${r.pidsLimit}`}`,
+    ]),
+  ]);
+}
+
+/** `diyc stats --format json`: one array, numbers unformatted, null where unknown or unlimited. */
+export function statsJson(rows: readonly StatsView[]): string {
+  return JSON.stringify(
+    rows.map((r) => ({
+      name: r.name,
+      cpu_percent: r.cpuPercent ?? null,
+      memory_usage_bytes: r.memoryUsageBytes ?? null,
+      memory_limit_bytes: r.memoryLimitBytes ?? null,
+      memory_percent: r.memoryPercent ?? null,
+      pids: r.pids ?? null,
+      pids_limit: r.pidsLimit ?? null,
+    })),
+  );
+}

@@ -9,10 +9,9 @@
 
 import { closeSync, openSync, statSync } from "node:fs";
 import { DiycError } from "../linux/errors";
+import { CLONE } from "../linux/namespaces";
 import { linuxSyscalls } from "../linux/syscalls";
 import { NetlinkSocket } from "./netlink";
-
-const CLONE_NEWNET = 0x40000000;
 
 // thread-self, not self: setns changes the calling thread only, and that is
 // the namespace we must return to.
@@ -40,7 +39,7 @@ export function openNetlinkIn(pid: number): NetlinkSocket {
   try {
     const target = openSync(netnsPath(pid), "r");
     try {
-      linuxSyscalls.setns(target, CLONE_NEWNET, netnsPath(pid));
+      linuxSyscalls.setns(target, CLONE.NEWNET, netnsPath(pid));
     } finally {
       closeSync(target);
     }
@@ -49,12 +48,12 @@ export function openNetlinkIn(pid: number): NetlinkSocket {
       sock = NetlinkSocket.open();
     } finally {
       try {
-        linuxSyscalls.setns(home, CLONE_NEWNET, OWN_NETNS);
+        linuxSyscalls.setns(home, CLONE.NEWNET, OWN_NETNS);
       } catch (err) {
-        // Staying in the container's namespace would make every later host
-        // step act on the container: stopping is the only safe move.
-        process.stderr.write(`diyc: cannot return to the host network namespace: ${String(err)}\n`);
-        process.exit(125);
+        // Practically impossible (we hold an fd to our own namespace). Should it
+        // happen, later steps would act on the container's network, not the
+        // host's: harmless to the host, and the error ends the command.
+        throw new DiycError(`cannot return to the host network namespace: ${String(err)}`);
       }
     }
     return sock;

@@ -7,22 +7,14 @@
 // test/unit/plan-compile.test.ts snapshots it without root.
 
 import { capabilityMask, capabilityNames } from "../linux/capabilities";
+import { makeDevice } from "../linux/devices";
+import { CLONE } from "../linux/namespaces";
 import { DiycError } from "../linux/errors";
 import type { LinuxSeccomp, Mount, NamespaceType, Process, Spec } from "../spec/oci";
 import { compileSeccompWithFlags } from "../seccomp/bpf";
 import { DEV_SYMLINKS } from "../spec/defaults";
 import { describeFlags, describeMountAttributes, MOUNT_ATTR, MS, parseMountOptions } from "./mount-options";
 import { OpFlag, type Op, type Plan } from "./ops";
-
-export const CLONE = {
-  NEWNS: 0x00020000,
-  NEWCGROUP: 0x02000000,
-  NEWUTS: 0x04000000,
-  NEWIPC: 0x08000000,
-  NEWUSER: 0x10000000,
-  NEWPID: 0x20000000,
-  NEWNET: 0x40000000,
-} as const;
 
 const NAMESPACE_FLAG: Record<NamespaceType, number> = {
   mount: CLONE.NEWNS,
@@ -344,7 +336,7 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   }
   for (const dev of spec.linux.devices ?? []) {
     const type = dev.type === "b" ? S_IFBLK : dev.type === "p" ? S_IFIFO : S_IFCHR;
-    const devNumber = ((dev.major & 0xfff) << 8) | (dev.minor & 0xff) | ((dev.minor & ~0xff) << 12);
+    const devNumber = makeDevice(dev.major, dev.minor);
     ops.push({
       code: "Mknod",
       flags: OpFlag.InRoot,

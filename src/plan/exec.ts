@@ -2,7 +2,8 @@
 // init, fork into them, drop to the container's privileges, exec.
 
 import type { LinuxSeccomp, NamespaceType, Process } from "../spec/oci";
-import { CLONE, launchOps, PARENT_DEATH_SIGNAL, privilegeOps, terminalOps } from "./compile";
+import { CLONE } from "../linux/namespaces";
+import { launchOps, PARENT_DEATH_SIGNAL, privilegeOps, terminalOps } from "./compile";
 import type { Op, Plan } from "./ops";
 
 const NAMESPACE_FLAG: Record<Exclude<NamespaceType, "user">, { file: string; flag: number }> = {

@@ -2,7 +2,8 @@
 // No image and no pivot_root: the command sees the host's files, through a
 // private mount namespace so that the /proc remount stays inside.
 
-import { CLONE, describeClone, launchOps } from "./compile";
+import { CLONE } from "../linux/namespaces";
+import { describeClone, launchOps } from "./compile";
 import { MS } from "./mount-options";
 import type { Op, Plan } from "./ops";
 

@@ -4,11 +4,44 @@
 
 import { join } from "node:path";
 import type { Spec } from "../spec/oci";
-import type { RunRequest } from "./run";
+import type { ContainerOptions } from "../spec/container-spec";
+import type { NetworkConfig, PortMapping } from "../network/index";
 import { readIfExists, writeJsonAtomic } from "../store/atomic";
 import { DiycError } from "../linux/errors";
 import type { ProcessIdentity } from "./process-identity";
 import type { Store } from "../store/store";
+
+/**
+ * The network a container asked for (--net, -i, -p): the host's, none (its own
+ * namespace with only lo), or a bridge network with an address and ports.
+ * What was actually connected is ContainerConfig.network.
+ */
+export type NetworkRequest =
+  | { mode: "host" }
+  | { mode: "none" }
+  | { mode: "bridge"; config: NetworkConfig; ip?: string; publish: PortMapping[] };
+
+/** How to run a container: kept in container.json, so `diyc start` and restarts can do it again. */
+export interface RunRequest {
+  name: string;
+  image: string;
+  autoRemove: boolean;
+  /** Everything but what diyc itself provides (etcFiles) or derives (network namespace). */
+  options: Omit<ContainerOptions, "etcFiles" | "name" | "network">;
+  network: NetworkRequest;
+  /** Return once started; the monitor keeps the log and cleans up (run -d). */
+  detach: boolean;
+  /** A detached container's log: rotated to log.1 past this size. */
+  logMaxBytes: number;
+  restart: RestartPolicy;
+  /** --init: a reaper as pid 1 that forwards signals to the command. */
+  init?: boolean;
+}
+
+export type RestartPolicy =
+  | { policy: "no" }
+  | { policy: "always" }
+  | { policy: "on-failure"; maxRetries?: number };
 
 export interface ContainerConfig {
   name: string;

@@ -10,7 +10,7 @@ import type { Process } from "../spec/oci";
 import { readConfig, readState } from "./container";
 import { HelperChannel } from "./helper-channel";
 import { isAlive } from "./process-identity";
-import type { RuntimeContext } from "./run";
+import type { RuntimeContext } from "./context";
 import { requireContainer } from "./status";
 
 export interface ExecRequest {

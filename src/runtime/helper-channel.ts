@@ -11,6 +11,7 @@ import { read as readAsync, readFileSync, readSync, writeSync } from "node:fs";
 import helperFile from "../../native/build/diyc-helper" with { type: "file" };
 import { DiycError, Errno, errnoName, errnoText, ExitCode } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
+import { exitCodeOf } from "../linux/wait-status";
 import { framePlan } from "../plan/encode";
 import type { Plan } from "../plan/ops";
 
@@ -237,10 +238,4 @@ function decode(buf: Buffer): SyncMessage {
 function writeAll(fd: number, data: Uint8Array): void {
   let done = 0;
   while (done < data.length) done += writeSync(fd, data, done, data.length - done);
-}
-
-/** A wait(2) status as a shell would report it: the code, or 128 + signal. */
-export function exitCodeOf(waitStatus: number): number {
-  const signal = waitStatus & 0x7f;
-  return signal === 0 ? (waitStatus >> 8) & 0xff : 128 + signal;
 }

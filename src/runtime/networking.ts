@@ -7,18 +7,13 @@ import { existsSync } from "node:fs";
 import { DiycError } from "../linux/errors";
 import {
   attachContainer, bringUpLoopback, DEFAULT_NETWORK, detachContainer, formatPublish,
-  loadNetworkConfig, reconcileNetwork, setupNetwork, type NetworkConfig, type PortMapping,
+  loadNetworkConfig, reconcileNetwork, setupNetwork, type NetworkConfig,
 } from "../network/index";
-import type { ContainerConfig } from "./container";
+import type { ContainerConfig, NetworkRequest } from "./container";
 import { ContainerLock } from "../store/lock";
 import { containerStatus } from "./status";
-import type { RuntimeContext } from "./run";
+import type { RuntimeContext } from "./context";
 import { Store } from "../store/store";
-
-export type NetworkRequest =
-  | { mode: "host" }
-  | { mode: "none" }
-  | { mode: "bridge"; config: NetworkConfig; ip?: string; publish: PortMapping[] };
 
 /** What container.json records, so cleanup knows what to undo. */
 export type NetworkRecord = NonNullable<ContainerConfig["network"]>;

@@ -6,7 +6,9 @@
 
 import { readConfig, readState } from "./container";
 import { withContainerLock } from "../store/lock";
-import { finishContainer, runContainer, type RestartPolicy, type RuntimeContext } from "./run";
+import type { RestartPolicy } from "./container";
+import type { RuntimeContext } from "./context";
+import { finishContainer, runContainer } from "./run";
 import { containerStatus } from "./status";
 
 const FIRST_DELAY_MS = 100;

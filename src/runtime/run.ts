@@ -7,59 +7,26 @@ import { copyFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } 
 import { lastCapability } from "../linux/capabilities";
 import { SIGNALS } from "../linux/signals";
 import { DiycError, UsageError } from "../linux/errors";
-import type { Syscalls } from "../linux/syscalls";
 import { compileContainerPlan } from "../plan/compile";
 import { encodePlan } from "../plan/encode";
-import { buildContainerSpec, type ContainerOptions } from "../spec/container-spec";
+import { buildContainerSpec } from "../spec/container-spec";
 import { validateName } from "../spec/names";
 import {
   containerFiles, readConfig, readExitRecord, readState, writeConfig, writeState,
-  type ContainerConfig, type ContainerFiles, type ContainerState,
+  type ContainerConfig, type ContainerFiles, type ContainerState, type NetworkRequest, type RunRequest,
 } from "./container";
-import { exitCodeOf, HelperChannel, Sync } from "./helper-channel";
+import type { RuntimeContext } from "./context";
+import { exitCodeOf } from "../linux/wait-status";
+import { HelperChannel, Sync } from "./helper-channel";
 import { ContainerLock, withContainerLock } from "../store/lock";
 import { identify } from "./process-identity";
-import { connectContainer, disconnectContainer, prepareNetwork, type NetworkRequest } from "./networking";
+import { connectContainer, disconnectContainer, prepareNetwork } from "./networking";
 import { cgroupViewForContainers, createContainerCgroup, primeCgroupMigration, releaseCgroup, type CgroupOutcome } from "./limits";
 import { containerStatus } from "./status";
 import { removeStaleTempFiles } from "./repair";
-import type { CgroupManager } from "../cgroups/index";
 import type { Store } from "../store/store";
 
-export interface RuntimeContext {
-  store: Store;
-  syscalls: Syscalls;
-  /** Receives "HOST| ..." trace lines; undefined unless -v. */
-  trace?: (line: string) => void;
-  /** How to run diyc again (the monitor's cleanup hook): absolute paths. */
-  diycCommand: string[];
-  /** Resolves an image name to its rootfs directory, or throws. */
-  imageRootfs: (image: string) => string;
-  /** The host's cgroup driver (v1, v2 or hybrid), detected on first use. */
-  cgroups: () => CgroupManager;
-}
 
-/** How to run a container: kept in container.json, so `diyc start` and restarts can do it again. */
-export interface RunRequest {
-  name: string;
-  image: string;
-  autoRemove: boolean;
-  /** Everything but what diyc itself provides (etcFiles) or derives (network namespace). */
-  options: Omit<ContainerOptions, "etcFiles" | "name" | "network">;
-  network: NetworkRequest;
-  /** Return once started; the monitor keeps the log and cleans up (run -d). */
-  detach: boolean;
-  /** A detached container's log: rotated to log.1 past this size. */
-  logMaxBytes: number;
-  restart: RestartPolicy;
-  /** --init: a reaper as pid 1 that forwards signals to the command. */
-  init?: boolean;
-}
-
-export type RestartPolicy =
-  | { policy: "no" }
-  | { policy: "always" }
-  | { policy: "on-failure"; maxRetries?: number };
 
 /** A created container: its init is parked at the start barrier. */
 export interface CreatedContainer {

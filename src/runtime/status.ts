@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { DiycError } from "../linux/errors";
 import { validateName } from "../spec/names";
-import { exitCodeOf } from "./helper-channel";
+import { exitCodeOf } from "../linux/wait-status";
 import { containerFiles, readExitRecord, readState } from "./container";
 import { isAlive } from "./process-identity";
 import type { Store } from "../store/store";

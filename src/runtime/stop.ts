@@ -8,7 +8,8 @@ import { readState, writeState } from "./container";
 import { withContainerLock } from "../store/lock";
 import { isAlive, type ProcessIdentity } from "./process-identity";
 import { waitUntil } from "./wait";
-import { finishContainer, type RuntimeContext } from "./run";
+import type { RuntimeContext } from "./context";
+import { finishContainer } from "./run";
 import { containerExists, containerStatus, requireContainer } from "./status";
 
 /** How long the monitor (and its cleanup hook) may take after the init is gone. */

@@ -144,24 +144,31 @@ function kernelAtLeast(kernel: [number, number], min: string): boolean {
   return kernel[0] > major || (kernel[0] === major && kernel[1] >= minor);
 }
 
-function holds(c: Condition, capabilities: ReadonlySet<string>, kernel: [number, number]): { all: boolean; any: boolean } {
-  const checks = [
-    ...(c.caps ?? []).map((cap) => capabilities.has(cap)),
-    ...(c.arches ?? []).map((arch) => arch === NATIVE_ARCH),
-    ...(c.minKernel ? [kernelAtLeast(kernel, c.minKernel)] : []),
-  ];
-  return { all: checks.every(Boolean), any: checks.some(Boolean) };
+/** This architecture as docker's format names it in `arches` (Go's names), and as libseccomp does. */
+const NATIVE_ARCH_NAMES: ReadonlySet<string> = new Set(["amd64", NATIVE_ARCH]);
+
+/** docker's `includes`: on one of the arches, holding every cap, on at least minKernel. */
+function included(c: Condition, capabilities: ReadonlySet<string>, kernel: [number, number]): boolean {
+  if (c.arches?.length && !c.arches.some((arch) => NATIVE_ARCH_NAMES.has(arch))) return false;
+  if (c.caps?.some((cap) => !capabilities.has(cap))) return false;
+  return !c.minKernel || kernelAtLeast(kernel, c.minKernel);
+}
+
+/** docker's `excludes`: on one of the arches, or holding any of the caps. */
+function excluded(c: Condition, capabilities: ReadonlySet<string>): boolean {
+  return (c.arches ?? []).some((arch) => NATIVE_ARCH_NAMES.has(arch)) || (c.caps ?? []).some((cap) => capabilities.has(cap));
 }
 
 /**
  * The profile's rules that apply to a container with these capabilities on
- * this kernel: a rule applies when all its `includes` hold and none of its
- * `excludes` does (docker's meaning).
+ * this kernel, with docker's meaning: `includes` lists arches of which ours
+ * must be one, caps that must all be held, a minimum kernel; `excludes`
+ * lists arches and caps any one of which leaves the rule out.
  */
 export function forContainer(profile: DockerSeccompProfile, capabilities: readonly string[], kernel: [number, number]): LinuxSeccomp {
   const held = new Set(capabilities);
   const rules: SeccompRule[] = profile.rules
-    .filter((rule) => (!rule.includes || holds(rule.includes, held, kernel).all) && (!rule.excludes || !holds(rule.excludes, held, kernel).any))
+    .filter((rule) => (!rule.includes || included(rule.includes, held, kernel)) && (!rule.excludes || !excluded(rule.excludes, held)))
     // Docker's profiles name every architecture's calls in one list
     // (socketcall, _llseek...): those this architecture lacks are left out, as libseccomp does.
     .map(({ names, action, errnoRet, args }) => ({

@@ -15,14 +15,13 @@
 // which push input into a terminal (defence in depth behind the session of
 // its own every container process gets).
 
+import { CLONE_NAMESPACE_FLAGS } from "../linux/namespaces";
 import type { LinuxSeccomp, SeccompArg, SeccompRule } from "../spec/oci";
 
 const EPERM = 1;
 const ENOSYS = 38;
 const EAFNOSUPPORT = 97;
 
-/** clone() flags that make new namespaces. */
-export const CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000;
 
 const TIOCSTI = 0x5412;
 const TIOCLINUX = 0x541c;

@@ -162,6 +162,11 @@ describeRoot("default privileges, inside the container and in exec", () => {
       const r = diyc(root, ["run", "--rm", "--security-opt", `seccomp=${profile}`, "prof", "busybox", "sh", "-c", "mkdir /tmp/x 2>&1; grep ^Seccomp: /proc/self/status"]);
       expect(r.stdout).toContain("Permission denied");
       expect(r.stdout).toContain("Seccomp:\t2");
+      // podman's own default profile (Debian's containers-common): docker's format, with Go arch names.
+      const podman = diyc(root, ["run", "--rm", "--security-opt", "seccomp=/usr/share/containers/seccomp.json", "prof-podman", "busybox", "sh", "-c", "echo works; grep ^Seccomp: /proc/self/status"]);
+      expect(podman.code).toBe(0);
+      expect(podman.stdout).toStartWith("works\n");
+      expect(podman.stdout).toContain("Seccomp:\t2");
       Bun.write(profile, "{ not json");
       const bad = diyc(root, ["run", "--rm", "--security-opt", `seccomp=${profile}`, "prof2", "busybox", "true"]);
       expect(bad.code).toBe(125);

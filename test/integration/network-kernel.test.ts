@@ -228,8 +228,9 @@ describeRoot("diyc network", () => {
       expect(await network(["setup", ...flags], ctx)).toBe(0);
       expect(errors[0]).toBe(`HOST| create bridge ${net.cfg.bridge}`);
       expect(await network(["ls"], ctx)).toBe(0);
-      expect(out[0]).toMatch(/^NAME +BRIDGE +SUBNET +GATEWAY +TABLE +CONTAINERS$/);
-      expect(out[1]).toMatch(new RegExp(`^${net.cfg.bridge} +${net.cfg.bridge} +${net.cfg.subnet} +${net.cfg.gateway} +diyc_${net.cfg.bridge} +0$`));
+      const lines = out.join("\n").split("\n"); // what the user sees, however it was printed
+      expect(lines[0]).toMatch(/^NAME +BRIDGE +SUBNET +GATEWAY +TABLE +CONTAINERS$/);
+      expect(lines[1]).toMatch(new RegExp(`^${net.cfg.bridge} +${net.cfg.bridge} +${net.cfg.subnet} +${net.cfg.gateway} +diyc_${net.cfg.bridge} +0$`));
       await expect(network(["setup", "--bogus"], ctx)).rejects.toThrow(UsageError);
       // clean finds the subnet and table that setup recorded.
       expect(await network(["clean", "--bridge", net.cfg.bridge], ctx)).toBe(0);

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { formatStatsTable, statsJson, statsView } from "../../src/cgroups";
-import { formatBytes } from "../../src/cgroups/stats";
+import { statsView } from "../../src/cgroups";
+import { formatBytes } from "../../src/cli/format";
+import { formatStatsTable, statsJson } from "../../src/cli/stats";
 import type { CgroupStats } from "../../src/cgroups";
 
 const MiB = 1024 * 1024;

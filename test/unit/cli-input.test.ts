@@ -6,7 +6,7 @@ import { parseUser } from "../../src/cli/run";
 import { UsageError } from "../../src/linux/errors";
 import { containerEnv, validateCwd, validateEnvEntry, validateHostname } from "../../src/spec/container-spec";
 import { validateName } from "../../src/spec/names";
-import { exitCodeOf } from "../../src/runtime/helper-channel";
+import { exitCodeOf } from "../../src/linux/wait-status";
 
 describe("names", () => {
   test.each(["a", "web-1", "my.app_2", "A".repeat(64), "0abc"])("accepts %p", (name) => {

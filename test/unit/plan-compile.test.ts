@@ -1,7 +1,8 @@
 // The plan compiler, without root: what a container is made of, step by step.
 
 import { describe, expect, test } from "bun:test";
-import { compileContainerPlan, cloneFlags, CLONE, validateSysctl } from "../../src/plan/compile";
+import { compileContainerPlan, cloneFlags, validateSysctl } from "../../src/plan/compile";
+import { CLONE } from "../../src/linux/namespaces";
 import { CAPABILITIES } from "../../src/linux/capabilities";
 import { DEFAULT_CAPABILITIES } from "../../src/spec/defaults";
 import { compileNsexecPlan } from "../../src/plan/nsexec";

@@ -4,7 +4,8 @@
 import { describe, expect, test } from "bun:test";
 import { compileSeccomp, SeccompError } from "../../src/seccomp/bpf";
 import { forContainer, parseDockerProfile } from "../../src/seccomp/docker-profile";
-import { ALLOWED_SYSCALLS, CLONE_NAMESPACE_FLAGS, defaultSeccompProfile, REFUSED_SYSCALLS } from "../../src/seccomp/profile";
+import { CLONE_NAMESPACE_FLAGS } from "../../src/linux/namespaces";
+import { ALLOWED_SYSCALLS, defaultSeccompProfile, REFUSED_SYSCALLS } from "../../src/seccomp/profile";
 import { AUDIT_ARCH_X86_64, SYSCALLS_X86_64 } from "../../src/seccomp/syscalls-x86_64";
 import { DEFAULT_CAPABILITIES } from "../../src/spec/defaults";
 import type { SeccompOperator } from "../../src/spec/oci";
@@ -138,6 +139,9 @@ describe("docker-format profile files", () => {
       { names: ["mount"], action: "SCMP_ACT_ALLOW", includes: { caps: ["CAP_SYS_ADMIN"] } },
       { names: ["getpid"], action: "SCMP_ACT_ALLOW", excludes: { caps: ["CAP_SYS_ADMIN"] } },
       { names: ["uname"], action: "SCMP_ACT_ALLOW", includes: { minKernel: "99.0" } },
+      { names: ["arch_prctl"], action: "SCMP_ACT_ALLOW", includes: { arches: ["amd64", "x32"] } },
+      { names: ["modify_ldt"], action: "SCMP_ACT_ALLOW", includes: { arches: ["arm64"] } },
+      { names: ["getppid"], action: "SCMP_ACT_ALLOW", excludes: { arches: ["amd64"] } },
     ],
   }), "test.json");
   test("includes and excludes are decided against the container's capabilities and kernel; other arches' names are left out", () => {
@@ -146,6 +150,9 @@ describe("docker-format profile files", () => {
     expect(run(plain, nr("mount"))).toBe(EPERM);
     expect(run(plain, nr("getpid"))).toBe(ALLOW);
     expect(run(plain, nr("uname"))).toBe(EPERM);
+    expect(run(plain, nr("arch_prctl"))).toBe(ALLOW); // docker names arches as Go does: amd64
+    expect(run(plain, nr("modify_ldt"))).toBe(EPERM);
+    expect(run(plain, nr("getppid"))).toBe(EPERM);
     const admin = compileSeccomp(forContainer(profile, ["CAP_SYS_ADMIN"], [6, 18]), "x64");
     expect(run(admin, nr("mount"))).toBe(ALLOW);
     expect(run(admin, nr("getpid"))).toBe(EPERM);

@@ -27,7 +27,7 @@
 // The rules form an allow-list, so their order does not matter. Every jump
 // goes forward, within its rule, as the verifier requires.
 
-import type { DeviceRule } from "../v1/devices";
+import type { DeviceRule } from "../device-rules";
 
 // linux/bpf.h: instruction classes, operations and sources.
 const BPF_LDX_MEM_W = 0x61; // BPF_LDX | BPF_MEM | BPF_W: dst = *(u32 *)(src + off)

@@ -23,7 +23,7 @@ import type { V2Controller } from "./controller";
 import { cpuV2, sampleCpuV2 } from "./cpu";
 import { cpusetV2 } from "./cpuset";
 import { compileDeviceProgram } from "./devices";
-import { DEFAULT_DEVICE_RULES } from "../v1/devices";
+import { DEFAULT_DEVICE_RULES } from "../device-rules";
 import { memoryV2, oomKilledV2 } from "./memory";
 import { pidsV2 } from "./pids";
 import { availableControllers, enableForChildren } from "./subtree";

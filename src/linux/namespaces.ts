@@ -1,0 +1,16 @@
+// Namespace flags for clone(2), unshare(2) and setns(2) (include/uapi/linux/sched.h),
+// and the names the runtime-spec gives them. One table for the plan compiler,
+// the exec plan, the seccomp profile and the network code.
+
+export const CLONE = {
+  NEWNS: 0x00020000,
+  NEWCGROUP: 0x02000000,
+  NEWUTS: 0x04000000,
+  NEWIPC: 0x08000000,
+  NEWUSER: 0x10000000,
+  NEWPID: 0x20000000,
+  NEWNET: 0x40000000,
+} as const;
+
+/** Every flag that makes a new namespace. */
+export const CLONE_NAMESPACE_FLAGS = Object.values(CLONE).reduce((all, flag) => all | flag, 0);

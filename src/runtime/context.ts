@@ -1,0 +1,20 @@
+// What every runtime operation is given: the store, the kernel interface,
+// the tracer, how to run diyc again, images and cgroups. Passed explicitly,
+// never global (shared/design.md §4), so tests can hand in their own.
+
+import type { CgroupManager } from "../cgroups/index";
+import type { Syscalls } from "../linux/syscalls";
+import type { Store } from "../store/store";
+
+export interface RuntimeContext {
+  store: Store;
+  syscalls: Syscalls;
+  /** Receives "HOST| ..." trace lines; undefined unless -v. */
+  trace?: (line: string) => void;
+  /** How to run diyc again (the monitor's cleanup hook): absolute paths. */
+  diycCommand: string[];
+  /** Resolves an image name to its rootfs directory, or throws. */
+  imageRootfs: (image: string) => string;
+  /** The host's cgroup driver (v1, v2 or hybrid), detected on first use. */
+  cgroups: () => CgroupManager;
+}
