@@ -48,12 +48,14 @@ function freeOctet(): number {
 }
 
 const root = mkdtempSync("/tmp/diyc-netbench-");
+// The bench's networks stay in its store, not in the host's network registry.
+const DIYC_ENV = { ...ENV, DIYC_NETWORKS: join(root, "network") };
 const bridge = `dnt${Math.random().toString(36).slice(2, 6).padEnd(4, "0")}`;
 const subnet = `10.213.${freeOctet()}.0/24`;
 const table = `diyc_${bridge}`;
 
 function diyc(args: string[]): { code: number; stderr: string } {
-  const p = Bun.spawnSync([DIYC, "--root", root, ...args], { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: ENV });
+  const p = Bun.spawnSync([DIYC, "--root", root, ...args], { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: DIYC_ENV });
   return { code: p.exitCode ?? -1, stderr: p.stderr.toString() };
 }
 
@@ -66,14 +68,14 @@ const names: string[] = [];
 function timedVariant(variant: Variant): number {
   const name = `b${counter++}`;
   names.push(name);
-  return timedRun([DIYC, "--root", root, "run", "--rm", ...OPTIONS[variant], name, "busybox", "/bin/true"], { env: ENV, stdout: "ignore" }).ms;
+  return timedRun([DIYC, "--root", root, "run", "--rm", ...OPTIONS[variant], name, "busybox", "/bin/true"], { env: DIYC_ENV, stdout: "ignore" }).ms;
 }
 
 /** One `diyc run -v` of the variant, each stderr line stamped when it reached us (ms since spawn). */
 async function tracedRun(variant: Variant = "net"): Promise<Stamped[]> {
   const name = `t${counter++}`;
   names.push(name);
-  const { lines, exitCode, exitMs } = await stampedRun([DIYC, "--root", root, "run", "-v", "--rm", ...OPTIONS[variant], name, "busybox", "/bin/true"], { env: ENV });
+  const { lines, exitCode, exitMs } = await stampedRun([DIYC, "--root", root, "run", "-v", "--rm", ...OPTIONS[variant], name, "busybox", "/bin/true"], { env: DIYC_ENV });
   lines.push({ ms: exitMs, line: `(diyc exited, status ${exitCode})` });
   if (exitCode !== 0) throw new Error(`traced run: exit ${exitCode}\n${lines.map((l) => l.line).join("\n")}`);
   return lines;

@@ -15,6 +15,7 @@ export const inspect: Command = async (args, ctx) => {
   const views = args.map((name) => {
     const view = inspectContainer(ctx.store, validateName("container", name));
     if (!view) throw new DiycError(`no such container: ${name}`);
+    if (!view.config) return { ...view, network: null, limits: null }; // incomplete: nothing was configured
     return { ...view, network: view.config.network ?? { mode: "host" }, limits: view.config.spec.linux.resources ?? {} };
   });
   ctx.print(JSON.stringify(views, null, 2));

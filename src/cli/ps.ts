@@ -2,6 +2,7 @@
 
 import { UsageError } from "../linux/errors";
 import { listContainers, type ContainerView } from "../runtime/inspect";
+import { sweepStaleLocks } from "../runtime/remove";
 import { has, last, parseArgs } from "./args";
 import type { Command } from "./context";
 import { formatTable } from "./format";
@@ -37,6 +38,8 @@ export const ps: Command = async (args, ctx) => {
   if (parsed.positionals.length > 0) throw new UsageError(`ps takes no arguments (got ${parsed.positionals[0]})`);
   const format = last(parsed, "format") ?? "table";
   if (format !== "table" && format !== "json") throw new UsageError(`invalid --format ${JSON.stringify(format)}: use table or json`);
+  // Lock files of runs killed before they claimed their name: garbage no container owns.
+  sweepStaleLocks(ctx.store, ctx.syscalls);
   const containers = listContainers(ctx.store).filter((c) => has(parsed, "all") || c.status === "running");
   if (format === "json") {
     ctx.print(JSON.stringify(containers));

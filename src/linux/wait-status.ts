@@ -4,6 +4,11 @@
 
 /** The exit code, or 128 + the signal that killed the process. */
 export function exitCodeOf(waitStatus: number): number {
-  const signal = waitStatus & 0x7f;
+  const signal = termSignalOf(waitStatus);
   return signal === 0 ? (waitStatus >> 8) & 0xff : 128 + signal;
+}
+
+/** The signal that killed the process, or 0 if it exited. */
+export function termSignalOf(waitStatus: number): number {
+  return waitStatus & 0x7f;
 }

@@ -186,28 +186,18 @@ function ipForwardRecord(store: Store): string {
 
 /** The networks of the registry. */
 export function listNetworks(store: Store): NetworkConfig[] {
-  return listNetworkStates(store).map((state) => state.config);
-}
-
-function listNetworkStates(store: Store): NetworkState[] {
   if (!existsSync(store.networkDir)) return [];
   return readdirSync(store.networkDir)
     .filter((name) => NAME_PATTERN.test(name))
     .flatMap((name) => {
       const state = readState(store, name);
-      return state === undefined ? [] : [state];
+      return state === undefined ? [] : [state.config];
     });
 }
 
 /** The config `setupNetwork` recorded for `name` in the registry. */
 export function loadNetworkConfig(store: Store, name: string): NetworkConfig | undefined {
   return readState(store, name)?.config;
-}
-
-/** The store that set the network up (and may clean it), as recorded. */
-export function networkOwner(store: Store, name: string): string | undefined {
-  const state = readState(store, name);
-  return state === undefined ? undefined : state.owner ?? homeStoreRoot(store);
 }
 
 /**
@@ -346,8 +336,8 @@ export function cleanNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet)
     const claims = listPortClaims(store).filter((c) => c.network === cfg.name);
     const others = [...leases, ...claims].filter((record) => ownedElsewhere(store, record));
     if (others.length > 0) {
-      const users = [...new Set(others.map((r) => `${r.container} of store ${ownerRoot(store, r)}`))].join(", ");
-      throw new DiycError(`network ${cfg.name} is in use by container ${users}: remove ${others.length > 1 ? "them" : "it"} first`);
+      const users = [...new Set(others.map((r) => `${r.container} of store ${ownerRoot(store, r)}`))];
+      throw new DiycError(`network ${cfg.name} is in use by container ${users.join(", ")}: remove ${users.length > 1 ? "them" : "it"} first`);
     }
     if (state === undefined) {
       // Recorded nowhere: removed only if it is this network's and nobody can

@@ -80,12 +80,14 @@ export function listContainers(store: Store): ContainerView[] {
 }
 
 export interface InspectView extends ContainerView {
-  config: ContainerConfig;
+  /** null for an incomplete container (its create never wrote container.json). */
+  config: ContainerConfig | null;
   state: ContainerState | null;
 }
 
 export function inspectContainer(store: Store, name: string): InspectView | undefined {
   const view = describeContainer(store, name);
-  if (!view || view.incomplete) return undefined;
+  if (!view) return undefined;
+  if (view.incomplete) return { ...view, config: null, state: null };
   return { ...view, config: readConfig(store, name)!, state: readState(store, name) ?? null };
 }

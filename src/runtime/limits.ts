@@ -8,6 +8,8 @@ import { writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { CgroupError, detectCgroupManager, parseCgroupMounts, type Cgroup, type CgroupManager } from "../cgroups/index";
 import { Errno } from "../linux/errors";
+import { SIGNALS } from "../linux/signals";
+import { termSignalOf } from "../linux/wait-status";
 import type { CgroupView } from "../plan/compile";
 import type { LinuxResources } from "../spec/resources";
 import { DEFAULT_ROOT, type Store } from "../store/store";
@@ -91,11 +93,9 @@ export interface CgroupOutcome {
   memoryLimitBytes?: number;
 }
 
-const SIGKILL = 9;
-
 /** A wait status (as waitpid gives it) of a process killed by SIGKILL. */
 function killedBySigkill(waitStatus: number): boolean {
-  return (waitStatus & 0x7f) === SIGKILL;
+  return termSignalOf(waitStatus) === SIGNALS.KILL;
 }
 
 /**

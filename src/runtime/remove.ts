@@ -11,7 +11,7 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { DiycError, UsageError } from "../linux/errors";
 import { detachEverywhere } from "../network/index";
-import { containerFiles, readState } from "./container";
+import { containerFiles, readExitRecord, readState } from "./container";
 import { ContainerLock } from "../store/lock";
 import { isAlive, type ProcessIdentity } from "./process-identity";
 import type { RuntimeContext } from "./context";
@@ -35,10 +35,14 @@ export async function removeContainer(ctx: RuntimeContext, name: string, force: 
     if (status.status !== "exited") {
       if (!force) throw new UsageError(`container ${name} is ${status.status}; stop it first or use rm -f`);
       monitor = await killAndWait(ctx, name);
+    } else {
+      // Exited a moment ago: its monitor may still be writing the exit record
+      // into the directory (then it runs its cleanup hook, which waits for our lock).
+      monitor = await monitorDone(ctx, name);
     }
     finishContainer(ctx, name);
     releaseLeftovers(ctx, name);
-    rmSync(containerFiles(ctx.store, name).dir, { recursive: true, force: true });
+    removeDirectory(containerFiles(ctx.store, name).dir);
   } finally {
     lock.release();
   }
@@ -68,9 +72,37 @@ async function killAndWait(ctx: RuntimeContext, name: string): Promise<ProcessId
   const state = readState(ctx.store, name);
   if (!state) return undefined;
   await killInit(ctx, name, state.init);
-  const exitFile = containerFiles(ctx.store, name).exit;
-  await waitUntil(() => existsSync(exitFile) || !isAlive(state.monitor), 5000);
-  return state.monitor;
+  return monitorDone(ctx, name);
+}
+
+/**
+ * Waits until the monitor of the container's last run has written its exit
+ * record (or is gone); returns the monitor if it is still there (running the
+ * cleanup hook, or about to).
+ */
+async function monitorDone(ctx: RuntimeContext, name: string): Promise<ProcessIdentity | undefined> {
+  const state = readState(ctx.store, name);
+  if (!state || !isAlive(state.monitor)) return undefined;
+  const recorded = () => {
+    const record = readExitRecord(ctx.store, name);
+    return record !== undefined && record.finishedAtMs >= (state.startedAtMs ?? state.createdAtMs);
+  };
+  await waitUntil(() => recorded() || !isAlive(state.monitor), 5000);
+  return isAlive(state.monitor) ? state.monitor : undefined;
+}
+
+/**
+ * Deletes the container's directory, and checks that it is gone: a recursive
+ * removal that races a writer (a file renamed in meanwhile) can leave part of
+ * the tree behind, and `rm` must not say it removed what is still there.
+ */
+function removeDirectory(dir: string): void {
+  for (let attempt = 0; ; attempt++) {
+    rmSync(dir, { recursive: true, force: true });
+    if (!existsSync(dir)) return;
+    if (attempt === 20) throw new DiycError(`could not remove ${dir}: something keeps writing into it`);
+    Bun.sleepSync(10);
+  }
 }
 
 /**

@@ -22,7 +22,7 @@
 // a reboot reads as "exited", never as "running".
 
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 export const DEFAULT_ROOT = "/var/lib/diyc";
 
@@ -83,7 +83,8 @@ export class Store {
 
 /** The network registry chosen by --networks, else DIYC_NETWORKS, else the host's. */
 export function resolveNetworkRegistry(flag: string | undefined, env: Record<string, string | undefined>): string {
-  return flag ?? env.DIYC_NETWORKS ?? DEFAULT_NETWORKS;
+  // Absolute: the monitor's cleanup hook runs diyc again from another directory.
+  return resolve(flag ?? env.DIYC_NETWORKS ?? DEFAULT_NETWORKS);
 }
 
 /** The store chosen by --root, else DIYC_ROOT, else /var/lib/diyc. */

@@ -69,6 +69,7 @@ beforeAll(() => {
 });
 
 afterAll(() => {
+  if (registry === undefined) return; // beforeAll refused to start: nothing here is ours
   // Whatever a failed test left: containers first (each from its store), then networks.
   for (const store of [storeA, storeB, storeC]) {
     if (!existsSync(join(store, "containers"))) continue;
@@ -77,7 +78,16 @@ afterAll(() => {
   for (const bridge of BRIDGES) {
     if (existsSync(join(registry, bridge))) for (const store of [storeA, storeB, storeC]) diyc(store, ["network", "clean", "--bridge", bridge]);
   }
-  if (linkExists("drl6")) sh(["ip", "link", "del", "drl6"]);
+  // A test that failed half-way can leave a link of ours that no registry knows (a lost
+  // registry's bridge, the host-route veth, the foreign bridge): all drl* are this file's.
+  const spare = mkdtempSync("/tmp/diyc-rl-spare-");
+  for (const link of BRIDGES.filter(linkExists)) {
+    const subnet = /inet (\d+\.\d+\.\d+)\.\d+\/(\d+)/.exec(sh(["ip", "-4", "-o", "addr", "show", "dev", link]).stdout);
+    if (subnet) diyc(spare, ["network", "clean", "--bridge", link, "--subnet", `${subnet[1]}.0/${subnet[2]}`], join(spare, "network"));
+    if (linkExists(link)) sh(["ip", "link", "del", link]);
+  }
+  for (const table of tables().match(/diyc_drl\d/g) ?? []) sh(["nft", "delete", "table", "ip", table]);
+  rmSync(spare, { recursive: true, force: true });
   for (const store of [storeA, storeB, storeC]) removeStore(store);
   // Proof: no link, no table, no record.
   expect(links()).not.toMatch(/\bdrl\d/);
@@ -293,7 +303,7 @@ describeRoot("refusals that name what is in the way", () => {
 });
 
 describeRoot("fault injection: diyc run killed at spread-out moments", () => {
-  test("one rm -f sweep leaves nothing of the store; a new container still starts and gets an address", async () => {
+  test("diyc run (and some monitors) killed: one rm -f sweep leaves nothing of the store; a new container still starts and gets an address", async () => {
     const store = tempStore("diyc-rl-fault-");
     try {
       await faultInjection(store);
@@ -309,6 +319,8 @@ describeRoot("fault injection: diyc run killed at spread-out moments", () => {
 
 async function faultInjection(store: string): Promise<void> {
     expect(diyc(store, ["network", "setup", "--bridge", "drl9", "--subnet", "10.231.29.0/24"]).code).toBe(0);
+    // The built-in image is made on first use: made now, so that the kills below land across the create itself.
+    expect(diyc(store, ["run", "--rm", "--net", "drl9", "rl-f-warm", "busybox", "true"]).code).toBe(0);
     const names: string[] = [];
     const monitors: number[] = [];
     for (let i = 0; i < 24; i++) {
@@ -321,13 +333,25 @@ async function faultInjection(store: string): Promise<void> {
       await Bun.sleep((i * 7) % 90);
       run.kill("SIGKILL");
       await run.exited;
+      let monitor: number | undefined;
       try {
-        monitors.push(JSON.parse(readFileSync(join(store, "containers", name, "state.json"), "utf8")).monitor.pid);
+        monitor = JSON.parse(readFileSync(join(store, "containers", name, "state.json"), "utf8")).monitor.pid;
       } catch {
         // killed before it had a monitor on record
       }
+      if (monitor === undefined) continue;
+      monitors.push(monitor);
+      // Every third one: its monitor dies too, a little later (the container dies with it).
+      if (i % 3 === 0) {
+        await Bun.sleep(i % 20);
+        try {
+          process.kill(monitor, "SIGKILL");
+        } catch {
+          // already gone: its container ended or was abandoned
+        }
+      }
     }
-    // The sweep: one rm -f of every container the store lists.
+    // The sweep: one rm -f of every container the store lists (ps also removes lock files no container owns).
     const listed = JSON.parse(diyc(store, ["ps", "-a", "--format", "json"]).stdout).map((c: { name: string }) => c.name);
     expect(listed.every((n: string) => names.includes(n))).toBe(true);
     if (listed.length > 0) expect(diyc(store, ["rm", "-f", ...listed])).toMatchObject({ code: 0, stderr: "" });

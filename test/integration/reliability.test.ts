@@ -83,6 +83,7 @@ describeRoot("after a crash, rm -f removes what is left", () => {
       ["rl-half1", "exited", null], ["rl-half2", "exited", null], ["rl-half3", "exited", null],
     ]);
     expect(diyc(root, ["ps", "-a"]).stdout).toMatch(/\nrl-half1\s+""\s+Incomplete\n/);
+    expect(JSON.parse(diyc(root, ["inspect", "rl-half2"]).stdout)[0]).toMatchObject({ name: "rl-half2", incomplete: true, status: "exited", config: null });
     expect(diyc(root, ["rm", "-f", "rl-half1", "rl-half2", "rl-half3"])).toMatchObject({ code: 0, stdout: "rl-half1\nrl-half2\nrl-half3\n", stderr: "" });
     for (const name of Object.keys(leftovers)) expectGone(name);
   });
@@ -112,6 +113,13 @@ describeRoot("lock files", () => {
     // A create that fails leaves none either.
     expect(diyc(root, ["run", "rl-lock4", "no-such-image", "true"]).code).toBe(125);
     expect(existsSync(lockFile("rl-lock4"))).toBe(false);
+    // One a run killed before it claimed its name left (no container): ps and rm remove it.
+    writeFileSync(lockFile("rl-lock5"), "");
+    expect(diyc(root, ["ps", "-a"]).code).toBe(0);
+    expect(existsSync(lockFile("rl-lock5"))).toBe(false);
+    writeFileSync(lockFile("rl-lock6"), "");
+    expect(diyc(root, ["rm", "-f", "rl-lock6"])).toMatchObject({ code: 125, stderr: "diyc: no such container: rl-lock6\n" });
+    expect(existsSync(lockFile("rl-lock6"))).toBe(false);
   });
 });
 
@@ -147,7 +155,7 @@ describeRoot("commands on several names act on every one", () => {
 
 describeRoot("start and rm -f of one container at once", () => {
   test("whichever wins, a removed container never runs again", async () => {
-    for (let round = 0; round < 12; round++) {
+    for (let round = 0; round < 30; round++) {
       const name = `rl-race${round}`;
       expect(diyc(root, ["run", name, "busybox", "true"]).code).toBe(0);
       const go = (args: string[]) => Bun.spawn([DIYC, "--root", root, ...args], { stdout: "pipe", stderr: "pipe" });
