@@ -18,8 +18,29 @@ import { listLeases, networkStateDir, ownerRoot, type Lease } from "./ipam";
 
 const LOCALHOST_LINES = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"];
 
-export function hostsFileContent(leases: Lease[]): string {
-  return [...LOCALHOST_LINES, ...leases.map((l) => `${l.ip}\t${l.container}`)].join("\n") + "\n";
+export interface HostsEntry {
+  ip: string;
+  names: string[];
+}
+
+/**
+ * Every container's /etc/hosts, whatever its network: localhost, then one
+ * line per address. On a bridge that is every container of the network (its
+ * own line holds its name and hostname); otherwise the container's own
+ * hostname on 127.0.1.1, as Debian's installer writes it.
+ */
+export function hostsFileContent(entries: HostsEntry[]): string {
+  return [...LOCALHOST_LINES, ...entries.map((e) => `${e.ip}\t${[...new Set(e.names)].join(" ")}`)].join("\n") + "\n";
+}
+
+/** A network's hosts entries: each lease's address with the container's name and hostname. */
+export function leaseEntries(leases: Lease[]): HostsEntry[] {
+  return leases.map((l) => ({ ip: l.ip, names: l.hostname ? [l.container, l.hostname] : [l.container] }));
+}
+
+/** A container alone (the host's network, or none): its hostname on 127.0.1.1. */
+export function standaloneEntries(hostname: string): HostsEntry[] {
+  return [{ ip: "127.0.1.1", names: [hostname] }];
 }
 
 export function hostsFilePath(store: Store, container: string): string {
@@ -53,7 +74,7 @@ export function withNetworkLock<T>(store: Store, network: string, fn: () => T): 
 export function writeHostsFiles(store: Store, cfg: { name: string }): string[] {
   return withNetworkLock(store, cfg.name, () => {
     const leases = listLeases(store, cfg.name);
-    const content = hostsFileContent(leases);
+    const content = hostsFileContent(leaseEntries(leases));
     const written: string[] = [];
     for (const lease of leases) {
       // Containers of every store on the network: each store keeps its own files.

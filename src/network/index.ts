@@ -89,6 +89,8 @@ export interface AttachRequest {
   /** The address asked for with -i/--ip; the lowest free one when absent. */
   ip?: string;
   publish: PortMapping[];
+  /** The container's hostname, listed with its name in every hosts file of the network. */
+  hostname?: string;
 }
 
 interface ParsedNetwork {
@@ -439,7 +441,7 @@ export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachReq
       const user = hostPortUser(p.protocol, p.hostPort, p.hostIp);
       if (user !== undefined) throw new UsageError(`host port ${p.hostPort}/${p.protocol} is already in use on the host: bound by ${user}`);
     }
-    const ip = claimAddress(store, { name: cfg.name, subnet: net.subnet, gateway: net.gateway }, req.container, requested);
+    const ip = claimAddress(store, { name: cfg.name, subnet: net.subnet, gateway: net.gateway }, req.container, requested, req.hostname);
     log(`lease ${ip}/${net.subnet.prefixLength} on network ${cfg.name} for ${req.container}`);
     const scope = storeScope(store);
     const veth = storeVethName(req.container, scope);

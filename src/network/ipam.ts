@@ -25,6 +25,8 @@ export interface Lease {
   container: string;
   /** The root of the container's store; absent for the registry's home store (homeStoreRoot). */
   store?: string;
+  /** The container's hostname when it is not its name (--hostname): it resolves too. */
+  hostname?: string;
 }
 
 /**
@@ -46,14 +48,16 @@ export function storeScope(store: Store): string | undefined {
   return store.root === homeStoreRoot(store) ? undefined : store.root;
 }
 
-function leaseContent(store: Store, container: string): string {
+/** A lease file: the container, its store (empty for the home store), its hostname if another. */
+function leaseContent(store: Store, container: string, hostname?: string): string {
   const scope = storeScope(store);
+  if (hostname !== undefined && hostname !== container) return `${container}\n${scope ?? ""}\n${hostname}\n`;
   return scope === undefined ? `${container}\n` : `${container}\n${scope}\n`;
 }
 
 function parseLease(ip: string, text: string): Lease {
-  const [container = "", store] = text.split("\n");
-  return store ? { ip, container, store } : { ip, container };
+  const [container = "", store, hostname] = text.split("\n");
+  return { ip, container, ...(store ? { store } : {}), ...(hostname ? { hostname } : {}) };
 }
 
 /** What IPAM needs to know about a network. */
@@ -116,11 +120,11 @@ export function unusableReason(pool: AddressPool, ip: number): string | undefine
  * against the pool), else the lowest free one. Throws UsageError when the
  * requested address is taken or the pool is full.
  */
-export function claimAddress(store: Store, pool: AddressPool, container: string, requested?: string): string {
+export function claimAddress(store: Store, pool: AddressPool, container: string, requested?: string, hostname?: string): string {
   const dir = leasesDir(store, pool.name);
   sweepStaleClaims(dir); // left by a diyc killed in the middle of a claim
   if (requested !== undefined) {
-    if (claimExclusive(dir, requested, leaseContent(store, container))) return requested;
+    if (claimExclusive(dir, requested, leaseContent(store, container, hostname))) return requested;
     const holder = readLease(store, pool.name, requested);
     const whose = holder === undefined ? "another container" : holder.store === undefined || holder.store === store.root
       ? holder.container : `${holder.container} of store ${holder.store}`;
@@ -132,7 +136,7 @@ export function claimAddress(store: Store, pool: AddressPool, container: string,
     const text = formatIpv4(ip);
     // Cheap check first; the link in claimExclusive is what actually decides.
     if (existsSync(join(dir, text))) continue;
-    if (claimExclusive(dir, text, leaseContent(store, container))) return text;
+    if (claimExclusive(dir, text, leaseContent(store, container, hostname))) return text;
   }
   throw new UsageError(`network ${pool.name}: no free address left in ${formatIpv4(pool.subnet.network)}/${pool.subnet.prefixLength}`);
 }

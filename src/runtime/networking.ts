@@ -65,13 +65,13 @@ export function prepareNetwork(ctx: RuntimeContext, name: string, request: Netwo
 }
 
 /** While the init waits at the barrier: give its namespace its interfaces. */
-export function connectContainer(ctx: RuntimeContext, name: string, pid: number, request: NetworkRequest): NetworkRecord | undefined {
+export function connectContainer(ctx: RuntimeContext, name: string, pid: number, request: NetworkRequest, hostname?: string): NetworkRecord | undefined {
   if (request.mode === "host") return undefined;
   if (request.mode === "none") {
     bringUpLoopback(pid, hostLog(ctx));
     return { mode: "none" };
   }
-  const attachment = attachContainer(ctx.store, request.config, { container: name, pid, ip: request.ip, publish: request.publish }, hostLog(ctx));
+  const attachment = attachContainer(ctx.store, request.config, { container: name, pid, ip: request.ip, publish: request.publish, hostname }, hostLog(ctx));
   return { mode: "bridge", network: request.config.name, ip: attachment.ip, publish: request.publish.map(formatPublish) };
 }
 

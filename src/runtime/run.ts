@@ -23,6 +23,7 @@ import { identify } from "./process-identity";
 import { connectContainer, disconnectContainer, prepareNetwork } from "./networking";
 import { cgroupViewForContainers, createContainerCgroup, primeCgroupMigration, releaseCgroup, type CgroupOutcome } from "./limits";
 import { containerStatus } from "./status";
+import { hostsFileContent, standaloneEntries } from "../network/hosts";
 import { removeStaleTempFiles } from "./repair";
 import { watchSeccompDenials, type SeccompWatch } from "./seccomp-watch";
 import type { Store } from "../store/store";
@@ -53,14 +54,12 @@ function isDirectory(path: string): boolean {
   }
 }
 
-function hostsFile(hostname: string): string {
-  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
-}
 
 /** The files diyc provides inside the container, kept in its directory and bind-mounted. */
 function writeEtcFiles(files: ContainerFiles, hostname: string): void {
   writeFileSync(files.hostname, `${hostname}\n`);
-  writeFileSync(files.hosts, hostsFile(hostname));
+  // On a bridge, attaching rewrites it with every container of the network (network/hosts.ts).
+  writeFileSync(files.hosts, hostsFileContent(standaloneEntries(hostname)));
   if (existsSync("/etc/resolv.conf")) copyFileSync("/etc/resolv.conf", files.resolvConf);
   else writeFileSync(files.resolvConf, "");
 }
@@ -141,7 +140,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
 
     cgroup.addProcess(initPid);
     connected = true;
-    config.network = connectContainer(ctx, name, initPid, request.network);
+    config.network = connectContainer(ctx, name, initPid, request.network, spec.hostname);
     if (config.network) writeConfig(store, config);
 
     trace?.("HOST| release the init: run the plan");

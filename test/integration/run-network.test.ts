@@ -336,6 +336,20 @@ describeRoot("diyc run on a network of its own", () => {
     expect(sh(["ip", "-o", "addr"]).stdout).not.toContain(`10.213.${y}.`);
   }, 30000);
 
+  test("--hostname on a bridge resolves inside and from the other containers (one hosts generator)", () => {
+    names.add("hn-self");
+    const r = diyc(root, ["run", "--rm", "--net", bridge, "--hostname", "web.example", "hn-self", "busybox", "sh", "-c",
+      "grep -w web.example /etc/hosts; ping -c1 -W2 web.example >/dev/null 2>&1; nslookup web.example 2>/dev/null | tail -1; hostname"], { env: ENV });
+    expect(r.code).toBe(0);
+    const [line, , last] = r.stdout.trim().split("\n");
+    // Its own line: its address, its name and its hostname.
+    expect(line).toMatch(new RegExp(`^${prefix.replaceAll(".", "\\.")}\\d+\\thn-self web\\.example$`));
+    expect(last).toBe("web.example");
+    // The host's network or none: the hostname on 127.0.1.1, as before.
+    const alone = diyc(root, ["run", "--rm", "--net", "none", "--hostname", "solo", "hn-alone", "busybox", "grep", "solo", "/etc/hosts"], { env: ENV });
+    expect(alone.stdout).toBe("127.0.1.1\tsolo\n");
+  }, 30000);
+
   test("--net none: only lo, and it is up", () => {
     const r = diyc(root, ["run", "--rm", "--net", "none", "isolated", "busybox", "sh", "-c",
       "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; echo --; cat /sys/class/net/lo/flags; ls /sys/class/net"], { env: ENV });
