@@ -10,13 +10,11 @@
 
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { DiycError, UsageError } from "../linux/errors";
-import { detachEverywhere } from "../network/index";
 import { containerFiles, readExitRecord, readState } from "./container";
 import { ContainerLock } from "../store/lock";
 import { isAlive, type ProcessIdentity } from "./process-identity";
 import type { RuntimeContext } from "./context";
-import { finishContainer } from "./run";
-import { releaseCgroup } from "./limits";
+import { finishContainer, releaseHostResources } from "./cleanup";
 import { containerExists, containerStatus, requireContainer } from "./status";
 import { killInit } from "./stop";
 import { waitUntil } from "./wait";
@@ -41,7 +39,7 @@ export async function removeContainer(ctx: RuntimeContext, name: string, force: 
       monitor = await monitorDone(ctx, name);
     }
     finishContainer(ctx, name);
-    releaseLeftovers(ctx, name);
+    releaseHostResources(ctx, name);
     removeDirectory(containerFiles(ctx.store, name).dir);
   } finally {
     lock.release();
@@ -51,17 +49,6 @@ export async function removeContainer(ctx: RuntimeContext, name: string, force: 
   // done, so that nothing of the container (not even the hook's lock file)
   // outlives this command.
   if (monitor) await waitUntil(() => !isAlive(monitor), 10_000);
-}
-
-/**
- * What finishContainer cannot find from container.json: a create killed
- * before it wrote that file still made a cgroup, and maybe a lease or a port
- * claim. The name's lock is held and its init is dead, so whatever is
- * recorded under the name is left over. Each is idempotent.
- */
-function releaseLeftovers(ctx: RuntimeContext, name: string): void {
-  releaseCgroup(ctx.cgroups(), name);
-  detachEverywhere(ctx.store, name, ctx.trace && ((line) => ctx.trace!(`HOST| ${line}`)));
 }
 
 /**

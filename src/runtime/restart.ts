@@ -8,7 +8,8 @@ import { readConfig, readState } from "./container";
 import { withContainerLock } from "../store/lock";
 import type { RestartPolicy } from "./container";
 import type { RuntimeContext } from "./context";
-import { finishContainer, runContainer } from "./run";
+import { finishContainer } from "./cleanup";
+import { runContainer } from "./run";
 import { containerStatus } from "./status";
 
 const FIRST_DELAY_MS = 100;

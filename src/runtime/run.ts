@@ -12,16 +12,17 @@ import { encodePlan } from "../plan/encode";
 import { buildContainerSpec } from "../spec/container-spec";
 import { validateName } from "../spec/names";
 import {
-  containerFiles, readConfig, readExitRecord, readState, writeConfig, writeState,
-  type ContainerConfig, type ContainerFiles, type ContainerState, type NetworkRequest, type RunRequest,
+  containerFiles, readConfig, writeConfig, writeState,
+  type ContainerConfig, type ContainerFiles, type ContainerState, type RunRequest,
 } from "./container";
 import type { RuntimeContext } from "./context";
 import { exitCodeOf } from "../linux/wait-status";
 import { HelperChannel, Sync } from "./helper-channel";
 import { ContainerLock, withContainerLock } from "../store/lock";
 import { identify } from "./process-identity";
-import { connectContainer, disconnectContainer, prepareNetwork } from "./networking";
-import { cgroupViewForContainers, createContainerCgroup, primeCgroupMigration, releaseCgroup, type CgroupOutcome } from "./limits";
+import { connectContainer, prepareNetwork } from "./networking";
+import { finishContainer, releaseHostResources } from "./cleanup";
+import { cgroupViewForContainers, createContainerCgroup, primeCgroupMigration, type CgroupOutcome } from "./limits";
 import { containerStatus } from "./status";
 import { hostsFileContent, standaloneEntries } from "../network/hosts";
 import { removeStaleTempFiles } from "./repair";
@@ -97,7 +98,6 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
   const spec = buildContainerSpec({ ...request.options, name, etcFiles: files, network: request.network.mode });
   const isNew = claimContainer(store, name, request.image);
   let channel: HelperChannel | undefined;
-  let connected = false;
   try {
     for (const dir of [files.upper, files.work, files.merged]) mkdirSync(dir, { recursive: true, mode: 0o755 });
     writeEtcFiles(files, spec.hostname!);
@@ -139,7 +139,6 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     trace?.(`HOST| init is pid ${initPid} on the host; monitor is pid ${monitor.pid}`);
 
     cgroup.addProcess(initPid);
-    connected = true;
     config.network = connectContainer(ctx, name, initPid, request.network, spec.hostname);
     if (config.network) writeConfig(store, config);
 
@@ -148,14 +147,14 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     channel.expect(Sync.Ready, "set up the container");
     return { name, config, state, channel, initPid };
   } catch (error) {
-    await abandon(ctx, name, isNew, channel, connected ? request.network : undefined);
+    await abandon(ctx, name, isNew, channel);
     throw error;
   }
 }
 
 /** Undo a failed create: stop the helper (it kills the init) and remove what was made. */
 async function abandon(
-  ctx: RuntimeContext, name: string, isNew: boolean, channel: HelperChannel | undefined, network: NetworkRequest | undefined,
+  ctx: RuntimeContext, name: string, isNew: boolean, channel: HelperChannel | undefined,
 ): Promise<void> {
   if (channel) {
     channel.abort();
@@ -165,8 +164,7 @@ async function abandon(
   const files = containerFiles(ctx.store, name);
   const undo: (() => void)[] = [
     // A failed attach undoes itself; one that succeeded before a later step failed is undone here.
-    () => network?.mode === "bridge" && disconnectContainer(ctx, name, { mode: "bridge", network: network.config.name }),
-    () => releaseCgroup(ctx.cgroups(), name),
+    () => releaseHostResources(ctx, name),
     () => (isNew ? rmSync(files.dir, { recursive: true, force: true }) : rmSync(files.state, { force: true })),
   ];
   for (const step of undo) {
@@ -239,28 +237,6 @@ export async function waitContainer(ctx: RuntimeContext, created: CreatedContain
   } finally {
     for (const [signal, handler] of handlers) process.off(signal, handler);
   }
-}
-
-/**
- * After the init has exited: release what the host holds for the container,
- * and delete it if it was run with --rm. Safe to call twice (the monitor's
- * hook and diyc may both get here) and on a container that is gone.
- */
-export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcome {
-  const config = readConfig(ctx.store, name);
-  if (!config) return { oomKilled: false };
-  if (containerStatus(ctx.store, name).status !== "exited") return { oomKilled: false };
-  const outcome = releaseCgroup(ctx.cgroups(), name, readExitRecord(ctx.store, name)?.waitStatus);
-  if (outcome.oomKilled) {
-    const state = readState(ctx.store, name);
-    if (state) writeState(ctx.store, name, { ...state, oomKilled: true });
-  }
-  disconnectContainer(ctx, name, config.network);
-  if (config.request.autoRemove) {
-    ctx.trace?.(`HOST| remove container ${name} (--rm)`);
-    rmSync(containerFiles(ctx.store, name).dir, { recursive: true, force: true });
-  }
-  return outcome;
 }
 
 export interface RunOutcome extends CgroupOutcome {

@@ -9,7 +9,7 @@ import { withContainerLock } from "../store/lock";
 import { isAlive, type ProcessIdentity } from "./process-identity";
 import { waitUntil } from "./wait";
 import type { RuntimeContext } from "./context";
-import { finishContainer } from "./run";
+import { finishContainer } from "./cleanup";
 import { containerExists, containerStatus, requireContainer } from "./status";
 
 /** How long the monitor (and its cleanup hook) may take after the init is gone. */
