@@ -32,6 +32,9 @@ export const GUEST_TEST_FILES = [
 ];
 
 /** The kernel command line: a pure v2 host, quiet so the console holds the tests' output. */
+/** The guest's watchdog powers the VM off after this long, even if nobody is left to kill qemu. */
+export const GUEST_WATCHDOG_SECONDS = 600;
+
 export function kernelCommandLine(repo: string, filter?: string, script?: string): string {
   const words = [
     "console=ttyS0", "quiet", "loglevel=3", "panic=-1",
@@ -40,6 +43,7 @@ export function kernelCommandLine(repo: string, filter?: string, script?: string
     // Parameters without a dot reach init as environment variables.
     `diyc_repo=${repo}`,
     `diyc_tests=${GUEST_TEST_FILES.join(",")}`,
+    `diyc_timeout=${GUEST_WATCHDOG_SECONDS}`,
   ];
   if (filter) words.push(`diyc_filter="${filter.replace(/["\\]/g, "")}"`);
   if (script) words.push(`diyc_script=${script}`);
