@@ -67,12 +67,20 @@ export function ensureKernel(cache = VM_CACHE): VmKernel {
     const kernel = JSON.parse(readFileSync(record, "utf8")) as VmKernel;
     if (kernelUsable(kernel)) return kernel;
   }
-  const pkg = versionedKernelPackage();
-  const version = pkg.replace(/^linux-image-/, "");
   const download = join(cache, "download");
   rmSync(download, { recursive: true, force: true });
   mkdirSync(download, { recursive: true });
-  run(["apt-get", "download", "-q", pkg], download);
+  let pkg = versionedKernelPackage();
+  try {
+    run(["apt-get", "download", "-q", pkg], download);
+  } catch {
+    // Stale package lists name a kernel the mirror has dropped since (each
+    // point release replaces the previous ABI's package): refresh them, once.
+    run(["apt-get", "update", "-qq"]);
+    pkg = versionedKernelPackage();
+    run(["apt-get", "download", "-q", pkg], download);
+  }
+  const version = pkg.replace(/^linux-image-/, "");
   const deb = readdirSync(download).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb"));
   if (!deb) throw new VmImageError(`apt-get download ${pkg} left no .deb in ${download}`);
   const extracted = join(cache, "kernel", version);
