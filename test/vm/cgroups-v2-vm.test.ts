@@ -3,8 +3,8 @@
 // (./vm.ts: qemu, Debian's kernel with cgroup_no_v1=all, a busybox
 // initramfs, this checkout over 9p read-only) runs every test of
 // ./guest/cgroups-v2.guest.ts with the real diyc, each reported here as its
-// own test with the guest's failure text, and run.test.ts and
-// lifecycle.test.ts, each reported as one test listing its failures.
+// own test with the guest's failure text, and run.test.ts, reported as one
+// test listing its failures.
 //
 // Without qemu, or without a kernel image, every case is reported as
 // skipped, by name, and .ci/run fails on skipped tests (see docs/cgroups.md).

@@ -174,8 +174,6 @@ export const VM_BINARIES = [join(REPO, "node_modules/bun/bin/bun.exe"), join(REP
 /** The static busybox: init, the shell of the tests, and diyc's built-in "busybox" image. */
 const BUSYBOX = "/bin/busybox";
 
-/** Host programs the integration tests run that busybox lacks: script(1) gives lifecycle.test.ts its terminal. */
-export const VM_TOOLS = ["/usr/bin/script"];
 
 /**
  * The initramfs for `kernel`, in build/vm/initramfs-HASH.cpio; HASH covers
@@ -184,7 +182,7 @@ export const VM_TOOLS = ["/usr/bin/script"];
 export function ensureInitramfs(kernel: VmKernel, cache = VM_CACHE): string {
   const dep = parseModulesDep(readFileSync(join(kernel.modules, "modules.dep"), "utf8"));
   const modules = insmodOrder(dep, VM_MODULES);
-  const libraries = [...new Set([...VM_BINARIES, ...VM_TOOLS].flatMap((b) => {
+  const libraries = [...new Set(VM_BINARIES.flatMap((b) => {
     if (!existsSync(b)) throw new VmImageError(`${b} is missing: run npm ci (or npm run build) first`);
     return sharedLibraries(b);
   }))].sort();
@@ -192,7 +190,7 @@ export function ensureInitramfs(kernel: VmKernel, cache = VM_CACHE): string {
   const hash = new Bun.CryptoHasher("sha256");
   hash.update(readFileSync(INIT_SCRIPT));
   hash.update(kernel.version);
-  for (const file of [BUSYBOX, ...VM_TOOLS, ...libraries, ...modules.map((m) => join(kernel.modules, m))]) {
+  for (const file of [BUSYBOX, ...libraries, ...modules.map((m) => join(kernel.modules, m))]) {
     const st = statSync(file);
     hash.update(`${file} ${st.size} ${st.mtimeMs}\n`);
   }
@@ -211,7 +209,6 @@ export function ensureInitramfs(kernel: VmKernel, cache = VM_CACHE): string {
     put(INIT_SCRIPT, "init", 0o755);
     put(BUSYBOX, "bin/busybox", 0o755);
     for (const lib of libraries) put(lib, lib, 0o755);
-    for (const tool of VM_TOOLS) put(tool, tool, 0o755);
     for (const m of modules) put(join(kernel.modules, m), join("lib/modules", m));
     writeFileSync(join(staging, "modules.order"), modules.join("\n") + "\n");
     // newc is the format the kernel unpacks; cpio reads the file list on stdin.
