@@ -67,27 +67,31 @@ export function ensureKernel(cache = VM_CACHE): VmKernel {
     const kernel = JSON.parse(readFileSync(record, "utf8")) as VmKernel;
     if (kernelUsable(kernel)) return kernel;
   }
+  let pkg = versionedKernelPackage();
   const download = join(cache, "download");
   rmSync(download, { recursive: true, force: true });
   mkdirSync(download, { recursive: true });
-  let pkg = versionedKernelPackage();
+  let extracted: string;
   try {
-    run(["apt-get", "download", "-q", pkg], download);
-  } catch {
-    // Stale package lists name a kernel the mirror has dropped since (each
-    // point release replaces the previous ABI's package): refresh them, once.
-    run(["apt-get", "update", "-qq"]);
-    pkg = versionedKernelPackage();
-    run(["apt-get", "download", "-q", pkg], download);
+    try {
+      run(["apt-get", "download", "-q", pkg], download);
+    } catch {
+      // Stale package lists name a kernel the mirror has dropped since (each
+      // point release replaces the previous ABI's package): refresh them, once.
+      run(["apt-get", "update", "-qq"]);
+      pkg = versionedKernelPackage();
+      run(["apt-get", "download", "-q", pkg], download);
+    }
+    const deb = readdirSync(download).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb"));
+    if (!deb) throw new VmImageError(`apt-get download ${pkg} left no .deb in ${download}`);
+    extracted = join(cache, "kernel", pkg.replace(/^linux-image-/, ""));
+    rmSync(extracted, { recursive: true, force: true });
+    mkdirSync(extracted, { recursive: true });
+    run(["dpkg-deb", "-x", join(download, deb), extracted]);
+  } finally {
+    rmSync(download, { recursive: true, force: true });
   }
   const version = pkg.replace(/^linux-image-/, "");
-  const deb = readdirSync(download).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb"));
-  if (!deb) throw new VmImageError(`apt-get download ${pkg} left no .deb in ${download}`);
-  const extracted = join(cache, "kernel", version);
-  rmSync(extracted, { recursive: true, force: true });
-  mkdirSync(extracted, { recursive: true });
-  run(["dpkg-deb", "-x", join(download, deb), extracted]);
-  rmSync(download, { recursive: true, force: true });
   // The .deb ships no modules.dep (the package's postinst would run depmod);
   // busybox's depmod writes one, from the modules' own "depends=" fields.
   run(["busybox", "depmod", "-b", extracted, version]);
