@@ -2,11 +2,12 @@
 // so the v2 driver would otherwise meet only a fake cgroup tree. One VM boot
 // (./vm.ts: qemu, Debian's kernel with cgroup_no_v1=all, a busybox
 // initramfs, this checkout over 9p read-only) runs every test of
-// ./guest/cgroups-v2.guest.ts with the real diyc; each of them is reported
-// here as its own test, with the guest's failure text when it fails.
+// ./guest/cgroups-v2.guest.ts with the real diyc, each reported here as its
+// own test with the guest's failure text, and run.test.ts, reported as one
+// test listing its failures.
 //
-// Without qemu (or root) every case is reported as skipped, by name, and
-// .ci/run fails on skipped tests (see docs/cgroups.md).
+// Without qemu, or without a kernel image, every case is reported as
+// skipped, by name, and .ci/run fails on skipped tests (see docs/cgroups.md).
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";

@@ -65,21 +65,33 @@ export function ensureKernel(cache = VM_CACHE): VmKernel {
   const record = join(cache, "kernel.json");
   if (existsSync(record)) {
     const kernel = JSON.parse(readFileSync(record, "utf8")) as VmKernel;
-    if (existsSync(kernel.vmlinuz) && existsSync(join(kernel.modules, "modules.dep"))) return kernel;
+    if (kernelUsable(kernel)) return kernel;
   }
-  const pkg = versionedKernelPackage();
-  const version = pkg.replace(/^linux-image-/, "");
+  let pkg = versionedKernelPackage();
   const download = join(cache, "download");
   rmSync(download, { recursive: true, force: true });
   mkdirSync(download, { recursive: true });
-  run(["apt-get", "download", "-q", pkg], download);
-  const deb = readdirSync(download).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb"));
-  if (!deb) throw new VmImageError(`apt-get download ${pkg} left no .deb in ${download}`);
-  const extracted = join(cache, "kernel", version);
-  rmSync(extracted, { recursive: true, force: true });
-  mkdirSync(extracted, { recursive: true });
-  run(["dpkg-deb", "-x", join(download, deb), extracted]);
-  rmSync(download, { recursive: true, force: true });
+  let extracted: string;
+  try {
+    try {
+      run(["apt-get", "download", "-q", pkg], download);
+    } catch {
+      // Stale package lists name a kernel the mirror has dropped since (each
+      // point release replaces the previous ABI's package): refresh them, once.
+      run(["apt-get", "update", "-qq"]);
+      pkg = versionedKernelPackage();
+      run(["apt-get", "download", "-q", pkg], download);
+    }
+    const deb = readdirSync(download).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb"));
+    if (!deb) throw new VmImageError(`apt-get download ${pkg} left no .deb in ${download}`);
+    extracted = join(cache, "kernel", pkg.replace(/^linux-image-/, ""));
+    rmSync(extracted, { recursive: true, force: true });
+    mkdirSync(extracted, { recursive: true });
+    run(["dpkg-deb", "-x", join(download, deb), extracted]);
+  } finally {
+    rmSync(download, { recursive: true, force: true });
+  }
+  const version = pkg.replace(/^linux-image-/, "");
   // The .deb ships no modules.dep (the package's postinst would run depmod);
   // busybox's depmod writes one, from the modules' own "depends=" fields.
   run(["busybox", "depmod", "-b", extracted, version]);
@@ -89,8 +101,33 @@ export function ensureKernel(cache = VM_CACHE): VmKernel {
     modules: join(extracted, "lib/modules", version),
   };
   if (!existsSync(kernel.vmlinuz)) throw new VmImageError(`${pkg} holds no boot/vmlinuz-${version}`);
+  pruneModules(kernel);
   writeFileSync(record, JSON.stringify(kernel, null, 2) + "\n");
   return kernel;
+}
+
+/** The kernel, modules.dep and every module the VM loads are there (a longer VM_MODULES needs a new extraction). */
+function kernelUsable(kernel: VmKernel): boolean {
+  const dep = join(kernel.modules, "modules.dep");
+  if (!existsSync(kernel.vmlinuz) || !existsSync(dep)) return false;
+  try {
+    return insmodOrder(parseModulesDep(readFileSync(dep, "utf8")), VM_MODULES).every((m) => existsSync(join(kernel.modules, m)));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Deletes the ~6000 modules the VM never loads (about 390 of the 400 MB
+ * unpacked); modules.dep, made before, still lists them all.
+ */
+function pruneModules(kernel: VmKernel): void {
+  const keep = new Set(insmodOrder(parseModulesDep(readFileSync(join(kernel.modules, "modules.dep"), "utf8")), VM_MODULES));
+  for (const entry of readdirSync(join(kernel.modules, "kernel"), { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !/\.ko(\.[a-z]+)?$/.test(entry.name)) continue;
+    const path = join(entry.parentPath, entry.name);
+    if (!keep.has(path.slice(kernel.modules.length + 1))) rmSync(path);
+  }
 }
 
 /** modules.dep text → module name → [its path, the paths it depends on]. */
@@ -141,8 +178,6 @@ export const VM_BINARIES = [join(REPO, "node_modules/bun/bin/bun.exe"), join(REP
 /** The static busybox: init, the shell of the tests, and diyc's built-in "busybox" image. */
 const BUSYBOX = "/bin/busybox";
 
-/** Host programs the integration tests run that busybox lacks: script(1) gives lifecycle.test.ts its terminal. */
-export const VM_TOOLS = ["/usr/bin/script"];
 
 /**
  * The initramfs for `kernel`, in build/vm/initramfs-HASH.cpio; HASH covers
@@ -151,7 +186,7 @@ export const VM_TOOLS = ["/usr/bin/script"];
 export function ensureInitramfs(kernel: VmKernel, cache = VM_CACHE): string {
   const dep = parseModulesDep(readFileSync(join(kernel.modules, "modules.dep"), "utf8"));
   const modules = insmodOrder(dep, VM_MODULES);
-  const libraries = [...new Set([...VM_BINARIES, ...VM_TOOLS].flatMap((b) => {
+  const libraries = [...new Set(VM_BINARIES.flatMap((b) => {
     if (!existsSync(b)) throw new VmImageError(`${b} is missing: run npm ci (or npm run build) first`);
     return sharedLibraries(b);
   }))].sort();
@@ -159,7 +194,7 @@ export function ensureInitramfs(kernel: VmKernel, cache = VM_CACHE): string {
   const hash = new Bun.CryptoHasher("sha256");
   hash.update(readFileSync(INIT_SCRIPT));
   hash.update(kernel.version);
-  for (const file of [BUSYBOX, ...VM_TOOLS, ...libraries, ...modules.map((m) => join(kernel.modules, m))]) {
+  for (const file of [BUSYBOX, ...libraries, ...modules.map((m) => join(kernel.modules, m))]) {
     const st = statSync(file);
     hash.update(`${file} ${st.size} ${st.mtimeMs}\n`);
   }
@@ -178,7 +213,6 @@ export function ensureInitramfs(kernel: VmKernel, cache = VM_CACHE): string {
     put(INIT_SCRIPT, "init", 0o755);
     put(BUSYBOX, "bin/busybox", 0o755);
     for (const lib of libraries) put(lib, lib, 0o755);
-    for (const tool of VM_TOOLS) put(tool, tool, 0o755);
     for (const m of modules) put(join(kernel.modules, m), join("lib/modules", m));
     writeFileSync(join(staging, "modules.order"), modules.join("\n") + "\n");
     // newc is the format the kernel unpacks; cpio reads the file list on stdin.

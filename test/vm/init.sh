@@ -42,6 +42,11 @@ echo "root:x:0:" > /etc/group
 hostname diyc-vm
 ip link set lo up 2>/dev/null
 
+# A watchdog: the VM powers itself off after diyc_timeout seconds whatever
+# happens, so a hung test cannot keep qemu running if the host side that
+# started it has died (it kills qemu by its pid itself, when it lives).
+( sleep "${diyc_timeout:-600}"; echo "VM| watchdog: ${diyc_timeout:-600} s are up, powering off"; poweroff -f ) &
+
 echo "VM| modules: $(cat /modules.order | tr '\n' ' ')"
 while read -r module; do
   insmod "/lib/modules/$module" || echo "VM| insmod $module failed"
@@ -85,5 +90,6 @@ echo "VM-JUNIT-BEGIN"
 base64 /tmp/junit.xml 2>/dev/null
 echo "VM-JUNIT-END"
 # Anything diyc left mounted in the VM shows here (the tests check it too).
-grep -E 'overlay|diyc' /proc/mounts | sed 's/^/VM| leftover mount: /'
+# (The checkout's own 9p mount, tag "repo", is not one.)
+grep -E 'overlay|diyc' /proc/mounts | grep -v '^repo ' | sed 's/^/VM| leftover mount: /'
 poweroff -f

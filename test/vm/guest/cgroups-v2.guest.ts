@@ -297,6 +297,20 @@ describe("pids", () => {
     expect(started(unlimited.stdout)).toBe(30);
     expect(unlimited.stdout).toContain("events max 0\n");
   });
+
+  test("from the host: pids.max, pids.events, and pids.current counting the fork loop's survivors", async () => {
+    const root = store();
+    const name = uniqueName("pidshost");
+    const c = await background(root, ["--rm", "--pids-limit", "10", name, "busybox", "sh", "-c",
+      "(for i in $(seq 1 30); do sleep 60 & done) 2>/dev/null; echo ready; sleep 60"]);
+    await c.waitStdout("ready\n");
+    expect(hostCgroupFile(root, name, "pids.max")).toBe("10");
+    // The init and the 8 sleeps the subshell left (busybox sh execs its last command, so the init is now a sleep too).
+    expect(hostCgroupFile(root, name, "pids.current")).toBe("9");
+    expect(hostCgroupFile(root, name, "cgroup.procs").split("\n")).toHaveLength(9);
+    expect(keyed(hostCgroupFile(root, name, "pids.events")).max).toBeGreaterThan(0);
+    expect(await c.stop()).toBe(137);
+  }, 120_000);
 });
 
 describe("cpu", () => {
