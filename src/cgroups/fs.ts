@@ -91,21 +91,21 @@ function attempt<T>(op: "mkdir" | "rmdir" | "write" | "read", path: string, body
 export function tracedCgroupFs(inner: CgroupFs, log: (line: string) => void): CgroupFs {
   return {
     mkdir(path) {
-      log(`HOST| cgroup mkdir ${path}`);
+      log(`cgroup mkdir ${path}`);
       inner.mkdir(path);
     },
     rmdir(path) {
-      log(`HOST| cgroup rmdir ${path}`);
+      log(`cgroup rmdir ${path}`);
       inner.rmdir(path);
     },
     write(path, value) {
-      log(`HOST| cgroup write ${path} ${JSON.stringify(value)}`);
+      log(`cgroup write ${path} ${JSON.stringify(value)}`);
       inner.write(path, value);
     },
     read: (path) => inner.read(path),
     exists: (path) => inner.exists(path),
     attachDeviceProgram(path, program) {
-      log(`HOST| cgroup bpf: attach a device program (${program.rules} allow rules, ${program.instructions.length / 8} instructions) to ${path}`);
+      log(`cgroup bpf: attach a device program (${program.rules} allow rules, ${program.instructions.length / 8} instructions) to ${path}`);
       inner.attachDeviceProgram(path, program);
     },
   };

@@ -71,6 +71,9 @@ export function parseArgs(args: string[], specs: OptionSpec[], stopAtPositional:
   return { options, positionals };
 }
 
+/** -v/--verbose, which every command that makes kernel calls takes: print each step. */
+export const VERBOSE: OptionSpec = { long: "verbose", short: "v" };
+
 export const has = (parsed: ParsedArgs, long: string) => parsed.options.has(long);
 export const last = (parsed: ParsedArgs, long: string) => parsed.options.get(long)?.at(-1);
 export const all = (parsed: ParsedArgs, long: string) => parsed.options.get(long) ?? [];

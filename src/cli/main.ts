@@ -54,6 +54,7 @@ Commands:
   stats    CPU, memory and pids of running containers
 
 Global options:
+  -v, --verbose    print every kernel step (also after the command's name)
   --root DIR       the store (default /var/lib/diyc, or $DIYC_ROOT)
   --networks DIR   the network registry shared by stores (default
                    /var/lib/diyc/network, or $DIYC_NETWORKS)
@@ -82,11 +83,19 @@ export interface Invocation {
   euid: number;
 }
 
-function takeGlobalOptions(argv: string[]): { root?: string; networks?: string; rest: string[] } {
+function takeGlobalOptions(argv: string[]): { root?: string; networks?: string; verbose: boolean; rest: string[] } {
   const rest = [...argv];
   const found: { root?: string; networks?: string } = {};
+  let verbose = false;
   while (rest.length > 0) {
     const arg = rest[0]!;
+    // `diyc -v COMMAND ...`: -v before a command's name applies to it. Before
+    // anything else (the seed's `diyc -v NAME IMAGE CMD`) it is run's -v, the same thing.
+    if ((arg === "-v" || arg === "--verbose") && rest.length > 1 && COMMANDS[rest[1]!] !== undefined) {
+      verbose = true;
+      rest.shift();
+      continue;
+    }
     const option = (["root", "networks"] as const).find((o) => arg === `--${o}` || arg.startsWith(`--${o}=`));
     if (option === undefined) break;
     if (arg === `--${option}`) {
@@ -98,7 +107,7 @@ function takeGlobalOptions(argv: string[]): { root?: string; networks?: string; 
       rest.shift();
     }
   }
-  return { ...found, rest };
+  return { ...found, verbose, rest };
 }
 
 export async function main(invocation: Invocation): Promise<number> {
@@ -106,13 +115,13 @@ export async function main(invocation: Invocation): Promise<number> {
   // -v lines must appear in order with the init's own (which go straight to fd 2).
   const log = (line: string) => writeBestEffort(2, `${line}\n`);
   try {
-    const { root, networks, rest } = takeGlobalOptions(invocation.argv);
+    const { root, networks, verbose, rest } = takeGlobalOptions(invocation.argv);
     if (root === "") throw new DiycError("--root needs a directory");
     if (networks === "") throw new DiycError("--networks needs a directory");
     const ctx: CliContext = {
       store: new Store(resolveStoreRoot(root, invocation.env), resolveNetworkRegistry(networks, invocation.env)),
       syscalls: linuxSyscalls,
-      verbose: false,
+      verbose,
       log,
       print: (line) => writeBestEffort(1, `${line}\n`),
       diycCommand: invocation.diycCommand,

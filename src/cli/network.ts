@@ -12,8 +12,9 @@ import {
   setupNetwork,
   type NetworkConfig,
 } from "../network/index";
-import { last, parseArgs, type OptionSpec } from "./args";
+import { has, last, parseArgs, VERBOSE, type OptionSpec } from "./args";
 import { formatTable } from "./format";
+import { traceTo } from "../linux/trace";
 import type { CliContext, Command } from "./context";
 
 const HELP = `Usage: diyc network COMMAND [OPTIONS]
@@ -29,6 +30,7 @@ Commands:
   ls      List networks: NAME, BRIDGE, SUBNET, GATEWAY, TABLE, CONTAINERS
 
 Options (setup, clean):
+  -v, --verbose    print every kernel step
   --bridge NAME    Bridge name, also the network's name (default diyc0)
   --subnet CIDR    Subnet (default 172.16.0.0/24 for diyc0; required otherwise)
   --gateway IP     The bridge's address (default: the subnet's first address)
@@ -45,10 +47,10 @@ export const network: Command = async (args, ctx) => {
     case "help":
       return printHelp(ctx);
     case "setup":
-      setupNetwork(ctx.store, configFromFlags(rest, ctx, "setup"), trace(ctx));
+      setupNetwork(ctx.store, configFromFlags(rest, ctx, "setup"), trace(ctx, rest));
       return 0;
     case "clean":
-      cleanNetwork(ctx.store, configFromFlags(rest, ctx, "clean"), trace(ctx));
+      cleanNetwork(ctx.store, configFromFlags(rest, ctx, "clean"), trace(ctx, rest));
       return 0;
     case "ls":
     case "list":
@@ -63,13 +65,13 @@ function printHelp(ctx: CliContext): number {
   return 0;
 }
 
-function trace(ctx: CliContext): (line: string) => void {
-  return ctx.verbose ? (line) => ctx.log(`HOST| ${line}`) : () => {};
+function trace(ctx: CliContext, args: string[]): (line: string) => void {
+  return ctx.verbose || has(parseArgs(args, FLAGS, false), "verbose") ? traceTo(ctx.log).host : () => {};
 }
 
-const FLAGS: OptionSpec[] = [{ long: "bridge", value: true }, { long: "subnet", value: true }, { long: "gateway", value: true }];
+const FLAGS: OptionSpec[] = [{ long: "bridge", value: true }, { long: "subnet", value: true }, { long: "gateway", value: true }, VERBOSE];
 
-function parseFlags(args: string[], command: string): { bridge?: string; subnet?: string; gateway?: string } {
+function parseFlags(args: string[], command: string): { bridge?: string; subnet?: string; gateway?: string; verbose: boolean } {
   const parsed = parseArgs(args, FLAGS, false);
   if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[0])} for diyc network ${command}`);
   const value = (name: string) => {
@@ -77,7 +79,7 @@ function parseFlags(args: string[], command: string): { bridge?: string; subnet?
     if (v === "") throw new UsageError(`option --${name} needs a value`);
     return v;
   };
-  return { bridge: value("bridge"), subnet: value("subnet"), gateway: value("gateway") };
+  return { bridge: value("bridge"), subnet: value("subnet"), gateway: value("gateway"), verbose: has(parsed, "verbose") };
 }
 
 /**

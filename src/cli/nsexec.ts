@@ -2,6 +2,7 @@
 
 import { DiycError, ExitCode, fsErrorAsSyscallError, UsageError } from "../linux/errors";
 import { linuxSyscalls } from "../linux/syscalls";
+import { traceTo } from "../linux/trace";
 import { runNsexec } from "../runtime/nsexec";
 import { validateHostname } from "../spec/container-spec";
 import { has, last, parseArgs } from "./args";
@@ -37,7 +38,7 @@ async function main(argv: string[], env: Record<string, string | undefined>): Pr
   return runNsexec(
     {
       syscalls: linuxSyscalls,
-      trace: verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
+      trace: verbose ? traceTo((line) => process.stderr.write(`${line}\n`)) : undefined,
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
     },

@@ -6,15 +6,16 @@ import type { CgroupManager } from "../cgroups/index";
 import { hostCgroups } from "../runtime/limits";
 import type { RuntimeContext } from "../runtime/context";
 import type { CliContext } from "./context";
+import { traceTo } from "../linux/trace";
 
 /** The built-in image is made on first use, so a fresh machine needs no import. */
 export const BUILTIN_IMAGE = "busybox";
 
 export function runtimeContext(ctx: CliContext, verbose: boolean): RuntimeContext {
   let cgroups: CgroupManager | undefined;
-  const trace = verbose ? ctx.log : undefined;
+  const trace = verbose ? traceTo(ctx.log) : undefined;
   return {
-    cgroups: () => (cgroups ??= hostCgroups(ctx.store, trace)),
+    cgroups: () => (cgroups ??= hostCgroups(ctx.store, trace?.host)),
     store: ctx.store,
     syscalls: ctx.syscalls,
     trace,

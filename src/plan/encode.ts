@@ -1,5 +1,6 @@
 // The plan's wire format, read by native/plan.c (layout documented in native/plan.h).
 
+import { CONTAINER_PREFIX } from "../linux/trace";
 import { OpCode, type OpArg, type Plan } from "./ops";
 
 const MAGIC = "DIYCPLAN";
@@ -28,7 +29,7 @@ export function encodePlan(plan: Plan, withTrace: boolean): Uint8Array {
   header.writeUInt32LE(plan.ops.length, 12);
   chunks.push(header);
   for (const op of plan.ops) {
-    const trace = withTrace && op.describe ? Buffer.from(`CONTAINER| ${op.describe}`) : Buffer.alloc(0);
+    const trace = withTrace && op.describe ? Buffer.from(CONTAINER_PREFIX + op.describe) : Buffer.alloc(0);
     const opHeader = Buffer.alloc(12);
     opHeader.writeUInt16LE(OpCode[op.code], 0);
     opHeader.writeUInt16LE(op.flags ?? 0, 2);

@@ -29,7 +29,7 @@ export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcom
   }
   disconnectContainer(ctx, name, config.network);
   if (config.request.autoRemove) {
-    ctx.trace?.(`HOST| remove container ${name} (--rm)`);
+    ctx.trace?.host(`remove container ${name} (--rm)`);
     rmSync(containerFiles(ctx.store, name).dir, { recursive: true, force: true });
   }
   return outcome;
@@ -42,5 +42,5 @@ export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcom
  */
 export function releaseHostResources(ctx: RuntimeContext, name: string): void {
   releaseCgroup(ctx.cgroups(), name);
-  detachEverywhere(ctx.store, name, ctx.trace && ((line) => ctx.trace!(`HOST| ${line}`)));
+  detachEverywhere(ctx.store, name, ctx.trace?.host);
 }

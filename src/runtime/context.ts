@@ -4,13 +4,14 @@
 
 import type { CgroupManager } from "../cgroups/index";
 import type { Syscalls } from "../linux/syscalls";
+import type { Trace } from "../linux/trace";
 import type { Store } from "../store/store";
 
 export interface RuntimeContext {
   store: Store;
   syscalls: Syscalls;
-  /** Receives "HOST| ..." trace lines; undefined unless -v. */
-  trace?: (line: string) => void;
+  /** The -v trace; undefined unless -v. */
+  trace?: Trace;
   /** How to run diyc again (the monitor's cleanup hook): absolute paths. */
   diycCommand: string[];
   /** Resolves an image name to its rootfs directory, or throws. */

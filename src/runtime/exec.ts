@@ -43,12 +43,12 @@ export async function execInContainer(ctx: RuntimeContext, name: string, request
     capabilities: user.uid === base.user.uid ? base.capabilities : capabilitiesFor(user.uid, base.capabilities.bounding),
   };
   const plan = compileExecPlan(state.init.pid, config.spec.linux.namespaces.map((ns) => ns.type), proc, lastCapability(), config.spec.linux.seccomp);
-  for (const op of plan.ops.filter((o) => o.code === "JoinNamespace")) ctx.trace?.(`HOST| ${op.describe}`);
+  for (const op of plan.ops.filter((o) => o.code === "JoinNamespace")) ctx.trace?.host(op.describe);
 
   const channel = HelperChannel.open(plan, encodePlan(plan, ctx.trace !== undefined), ctx.syscalls,
     [request.interactive || request.terminal ? "inherit" : "ignore", "inherit", "inherit"]);
   return channel.runToExit((pid) => {
-    ctx.trace?.(`HOST| process is pid ${pid} on the host; put it in the container's cgroup`);
+    ctx.trace?.host(`process is pid ${pid} on the host; put it in the container's cgroup`);
     // Before any of its code runs, like the init: limits apply to exec'd processes too.
     const cgroup = ctx.cgroups().open(name);
     if (!cgroup) throw new DiycError(`container ${name} has no cgroup: its limits could not apply to the new process`);

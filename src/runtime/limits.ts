@@ -9,6 +9,7 @@ import { basename } from "node:path";
 import { CgroupError, detectCgroupManager, parseCgroupMounts, type Cgroup, type CgroupManager } from "../cgroups/index";
 import { Errno } from "../linux/errors";
 import { SIGNALS } from "../linux/signals";
+import type { Log } from "../linux/trace";
 import { termSignalOf } from "../linux/wait-status";
 import type { CgroupView } from "../plan/compile";
 import type { LinuxResources } from "../spec/resources";
@@ -61,8 +62,8 @@ export function primeCgroupMigration(mountinfo = hostMountinfo()): void {
   });
 }
 
-export function hostCgroups(store: Store, trace?: (line: string) => void): CgroupManager {
-  return detectCgroupManager({ parent: cgroupParentFor(store), log: trace, mountsText: hostMountinfo() });
+export function hostCgroups(store: Store, log?: Log): CgroupManager {
+  return detectCgroupManager({ parent: cgroupParentFor(store), log, mountsText: hostMountinfo() });
 }
 
 /** Creates the container's cgroup with its limits, and moves the init into it. */

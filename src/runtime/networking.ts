@@ -18,7 +18,7 @@ import { Store } from "../store/store";
 /** What container.json records, so cleanup knows what to undo. */
 export type NetworkRecord = NonNullable<ContainerConfig["network"]>;
 
-const hostLog = (ctx: RuntimeContext) => (ctx.trace ? (line: string) => ctx.trace!(`HOST| ${line}`) : undefined);
+const hostLog = (ctx: RuntimeContext) => ctx.trace?.host;
 
 /** The network named by --net: "bridge" is the default network, set up on first use as docker does. */
 export function resolveNetwork(ctx: RuntimeContext, name: string): NetworkConfig {

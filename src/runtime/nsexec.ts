@@ -3,13 +3,14 @@
 
 import { writeFileSync } from "node:fs";
 import type { Syscalls } from "../linux/syscalls";
+import type { Trace } from "../linux/trace";
 import { encodePlan } from "../plan/encode";
 import { compileNsexecPlan, type NsexecOptions } from "../plan/nsexec";
 import { HelperChannel } from "./helper-channel";
 
 export interface NsexecContext {
   syscalls: Syscalls;
-  trace?: (line: string) => void;
+  trace?: Trace;
   /** The caller's ids, mapped to root inside a new user namespace (-U). */
   uid: number;
   gid: number;
@@ -20,8 +21,8 @@ export interface NsexecContext {
  * "nobody" until the parent writes the maps. setgroups must be denied before
  * an unprivileged gid_map can be written; we deny it always, for one rule.
  */
-function writeIdMaps(pid: number, uid: number, gid: number, trace?: (line: string) => void): void {
-  trace?.(`HOST| map uid ${uid} and gid ${gid} to root in the user namespace of pid ${pid}`);
+function writeIdMaps(pid: number, uid: number, gid: number, trace?: Trace): void {
+  trace?.host(`map uid ${uid} and gid ${gid} to root in the user namespace of pid ${pid}`);
   writeFileSync(`/proc/${pid}/uid_map`, `0 ${uid} 1\n`);
   writeFileSync(`/proc/${pid}/setgroups`, "deny\n");
   writeFileSync(`/proc/${pid}/gid_map`, `0 ${gid} 1\n`);
@@ -31,7 +32,7 @@ export async function runNsexec(ctx: NsexecContext, options: NsexecOptions): Pro
   const plan = compileNsexecPlan(options);
   const channel = HelperChannel.open(plan, encodePlan(plan, ctx.trace !== undefined), ctx.syscalls);
   return channel.runToExit((pid) => {
-    ctx.trace?.(`HOST| cloned pid ${pid} into new namespaces`);
+    ctx.trace?.host(`cloned pid ${pid} into new namespaces`);
     if (options.user) writeIdMaps(pid, ctx.uid, ctx.gid, ctx.trace);
   });
 }

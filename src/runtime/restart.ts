@@ -50,7 +50,7 @@ export async function finishAndMaybeRestart(ctx: RuntimeContext, name: string): 
     return decideRestart(config.request.restart ?? { policy: "no" }, status.exitCode, state.restartCount ?? 0, state.stopRequested ?? false);
   });
   if (!decision?.restart) return;
-  ctx.trace?.(`HOST| restart ${name} in ${decision.delayMs} ms (restart ${decision.restartCount})`);
+  ctx.trace?.host(`restart ${name} in ${decision.delayMs} ms (restart ${decision.restartCount})`);
   await Bun.sleep(decision.delayMs);
   const config = readConfig(ctx.store, name);
   if (!config?.request) return;

@@ -122,12 +122,12 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
       logSeccompDenials: trace !== undefined,
     }, lastCapability());
 
-    trace?.(`HOST| spawn the helper (native/build/diyc-helper, from a sealed memfd) and send it the plan (${plan.ops.length} steps)`);
+    trace?.host(`spawn the helper (native/build/diyc-helper, from a sealed memfd) and send it the plan (${plan.ops.length} steps)`);
     // A detached container's monitor must not hold the user's terminal: only
     // the -v trace goes there, while diyc is still running.
     const stdio = request.detach ? (["ignore", "ignore", trace ? "inherit" : "ignore"] as const) : undefined;
     channel = HelperChannel.open(plan, encodePlan(plan, trace !== undefined), ctx.syscalls, stdio);
-    trace?.(`HOST| ${plan.ops[0]!.describe}`);
+    trace?.host(plan.ops[0]!.describe);
     // While the helper starts and clones: the cgroup needs no pid to exist.
     const cgroup = createContainerCgroup(ctx.cgroups(), name, spec.linux.resources);
     const initPid = channel.expect(Sync.Pid, "clone the container").a;
@@ -136,13 +136,13 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     if (!monitor || !init) throw new DiycError(`container ${name}: its init (pid ${initPid}) died during set-up`);
     const state: ContainerState = { monitor, init, createdAtMs: Date.now(), ...(restartCount > 0 ? { restartCount } : {}) };
     writeState(store, name, state);
-    trace?.(`HOST| init is pid ${initPid} on the host; monitor is pid ${monitor.pid}`);
+    trace?.host(`init is pid ${initPid} on the host; monitor is pid ${monitor.pid}`);
 
     cgroup.addProcess(initPid);
     config.network = connectContainer(ctx, name, initPid, request.network, spec.hostname);
     if (config.network) writeConfig(store, config);
 
-    trace?.("HOST| release the init: run the plan");
+    trace?.host("release the init: run the plan");
     channel.send(Sync.Continue);
     channel.expect(Sync.Ready, "set up the container");
     return { name, config, state, channel, initPid };
@@ -179,7 +179,7 @@ async function abandon(
 
 /** Tells the init to exec the command. */
 export async function startContainer(ctx: RuntimeContext, created: CreatedContainer): Promise<void> {
-  ctx.trace?.("HOST| start: exec the command");
+  ctx.trace?.host("start: exec the command");
   // Taken before START: the command may exit (and the monitor record its
   // finish time) before STARTED reaches us, and an exit record older than
   // the start would be taken for an earlier run's.
@@ -221,7 +221,7 @@ export async function waitContainer(ctx: RuntimeContext, created: CreatedContain
   let interrupts = 0;
   const handle = (signal: string) => () => {
     if (signal === "INT" && ++interrupts >= INTERRUPTS_TO_FORCE) {
-      ctx.trace?.(`HOST| interrupted ${interrupts} times: kill the container (SIGKILL)`);
+      ctx.trace?.host(`interrupted ${interrupts} times: kill the container (SIGKILL)`);
       send(SIGNALS.KILL!);
       return;
     }
@@ -232,7 +232,7 @@ export async function waitContainer(ctx: RuntimeContext, created: CreatedContain
   try {
     const message = await created.channel.receiveAsync();
     if (message?.type !== Sync.Exit) throw created.channel.failure(message, "report the exit status");
-    ctx.trace?.(`HOST| the init exited (wait status ${message.a})`);
+    ctx.trace?.host(`the init exited (wait status ${message.a})`);
     return exitCodeOf(message.a);
   } finally {
     for (const [signal, handler] of handlers) process.off(signal, handler);

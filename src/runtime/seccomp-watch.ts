@@ -10,6 +10,7 @@
 
 import { statSync } from "node:fs";
 import { KernelLog } from "../linux/kernel-log";
+import type { Trace } from "../linux/trace";
 import { parseSeccompRecord } from "../seccomp/denials";
 
 const POLL_MS = 50;
@@ -27,10 +28,10 @@ export interface SeccompWatch {
   stop(): void;
 }
 
-export function watchSeccompDenials(initPid: number, trace: (line: string) => void): SeccompWatch {
+export function watchSeccompDenials(initPid: number, trace: Trace): SeccompWatch {
   const log = KernelLog.fromNow();
   if (!log) {
-    trace("HOST| seccomp refusals are not reported: the kernel's log (/dev/kmsg) cannot be read");
+    trace.host("seccomp refusals are not reported: the kernel's log (/dev/kmsg) cannot be read");
     return { stop() {} };
   }
   const namespace = pidNamespace(initPid);
@@ -40,7 +41,7 @@ export function watchSeccompDenials(initPid: number, trace: (line: string) => vo
       if (!denial) continue;
       const theirs = denial.pid === initPid ? namespace : pidNamespace(denial.pid);
       if (theirs !== undefined && theirs !== namespace) continue; // a live process of another namespace
-      trace(`CONTAINER| seccomp: ${denial.command} (pid ${denial.pid} on the host) called ${denial.syscall}: ${denial.action}`);
+      trace.container(`seccomp: ${denial.command} (pid ${denial.pid} on the host) called ${denial.syscall}: ${denial.action}`);
     }
   };
   const timer = setInterval(drain, POLL_MS);

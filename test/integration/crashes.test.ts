@@ -73,12 +73,12 @@ describeRoot("diyc run --rm killed after the exit was delivered", () => {
 
 describeRoot("detached containers that end at once", () => {
   test("run -d --rm ten in a row: every one is removed", async () => {
-    for (let i = 0; i < 10; i++) expect(diyc(root, ["run", "-d", "--rm", `quick${i}`, "busybox", "true"]).code).toBe(0);
+    for (let i = 0; i < 10; i++) expect(diyc(root, ["run", "-d", "--rm", `quick${i}`, "busybox", "true"])).toMatchObject({ code: 0, stderr: "" });
     await until(() => Array.from({ length: 10 }, (_, i) => existsSync(containerDir(`quick${i}`))).every((e) => !e), 10_000);
   });
 
   test("run -d ten in a row: every exit code is known (the start time is taken before START)", async () => {
-    for (let i = 0; i < 10; i++) expect(diyc(root, ["run", "-d", `code${i}`, "busybox", "sh", "-c", `exit ${i}`]).code).toBe(0);
+    for (let i = 0; i < 10; i++) expect(diyc(root, ["run", "-d", `code${i}`, "busybox", "sh", "-c", `exit ${i}`])).toMatchObject({ code: 0, stderr: "" });
     await until(() => psJson().filter((c) => c.name.startsWith("code") && c.status === "exited" && c.exitCode !== null).length === 10, 10_000);
     for (let i = 0; i < 10; i++) {
       expect(psJson().find((c) => c.name === `code${i}`)?.exitCode).toBe(i);

@@ -227,10 +227,10 @@ describe("v1 driver on a mimic of cgroupfs", () => {
     const manager = detectCgroupManager({ mountsText: mimic.mountinfo, root, parent: "diyc", fs: mimic.fs, log: (l) => lines.push(l) });
     manager.create("web", { pids: { limit: 7 } }).addProcess(99);
     expect(lines).toEqual([
-      `HOST| cgroup mkdir ${cg("pids", "diyc")}`,
-      `HOST| cgroup mkdir ${cg("pids", "diyc/web")}`,
-      `HOST| cgroup write ${cg("pids", "diyc/web/pids.max")} "7"`,
-      `HOST| cgroup write ${cg("pids", "diyc/web/cgroup.procs")} "99"`,
+      `cgroup mkdir ${cg("pids", "diyc")}`,
+      `cgroup mkdir ${cg("pids", "diyc/web")}`,
+      `cgroup write ${cg("pids", "diyc/web/pids.max")} "7"`,
+      `cgroup write ${cg("pids", "diyc/web/cgroup.procs")} "99"`,
     ]);
   });
 });
