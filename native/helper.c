@@ -3,7 +3,7 @@
  *
  * Why a C helper at all: Bun is multi-threaded before it runs a line of our
  * code, and clone/unshare/setns of the mount, user and pid namespaces need a
- * single-threaded caller (shared/design.md §2). This program is that caller.
+ * single-threaded caller (docs/namespaces.md, "Why a C helper"). This program is that caller.
  * It decides nothing: the plan it reads says what to do (native/plan.h), and
  * the protocol with diyc is drawn in native/protocol.h.
  *

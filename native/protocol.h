@@ -4,7 +4,7 @@
  * src/runtime/helper-channel.ts holds the same numbers.
  *
  * Bun cannot clone into new namespaces itself: it is multi-threaded before its
- * first statement (see shared/design.md §2). So it spawns this helper, which
+ * first statement (docs/namespaces.md, "Why a C helper"). So it spawns this helper, which
  * is single-threaded, and drives it step by step:
  *
  *   diyc (Bun)                    helper = monitor                init (child)

@@ -30,7 +30,6 @@ const lib = dlopen("libc.so.6", {
   setsockopt: { args: [i32, i32, i32, ptr, u32], returns: i32 },
   getuid: { args: [], returns: u32 },
   getpgrp: { args: [], returns: i32 },
-  umount2: { args: [cstring, i32], returns: i32 },
   isatty: { args: [i32], returns: i32 },
   ioctl: { args: [i32, u64, ptr], returns: i32 },
   memfd_create: { args: [cstring, u32], returns: i32 },

@@ -47,9 +47,6 @@ export class RecordingSyscalls implements Syscalls {
   setns(fd: number, nstype: number, path?: string): void {
     this.record("setns", [fd, nstype], path);
   }
-  umount2(path: string, flags: number): void {
-    this.record("umount2", [path, flags], path);
-  }
   isatty(fd: number): boolean {
     this.record("isatty", [fd]);
     return false;

@@ -8,7 +8,6 @@
 import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { check, cString, symbols } from "./libc";
 
-export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const LOCK_UN = 8;
@@ -25,7 +24,6 @@ export interface Syscalls {
   close(fd: number): void;
   mknod(path: string, mode: number, device: number): void;
   setns(fd: number, nstype: number, path?: string): void;
-  umount2(path: string, flags: number): void;
   isatty(fd: number): boolean;
   /**
    * Whether we are in the foreground process group of a controlling terminal:
@@ -66,9 +64,6 @@ export const linuxSyscalls: Syscalls = {
   },
   setns(fd, nstype, path) {
     check("setns", symbols.setns(fd, nstype), path);
-  },
-  umount2(path, flags) {
-    check("umount2", symbols.umount2(cString(path), flags), path);
   },
   isatty(fd) {
     return symbols.isatty(fd) === 1;

@@ -21,7 +21,7 @@ import { DiycError, UsageError } from "../linux/errors";
 import { NAME_PATTERN, validateName } from "../spec/names";
 import { addAddress, addDefaultRoute } from "./address";
 import { ensureBridge } from "./bridge";
-import { readIfExists } from "../store/atomic";
+import { readIfExists, readJsonIfExists } from "../store/atomic";
 import { removeIfExists, sweepStaleClaims } from "./claim";
 import { writeHostsFiles } from "./hosts";
 import { claimAddress, homeStoreRoot, leasesDir, listLeases, networkStateDir, ownerRoot, releaseLeases, storeScope, unusableReason, type Lease } from "./ipam";
@@ -39,7 +39,7 @@ import { CONTAINER_IFNAME, createVethPair, storeVethName } from "./veth";
 export { parsePublish, formatPublish, type PortMapping, type Protocol } from "./ports";
 export { writeHostsFiles, hostsFilePath } from "./hosts";
 export { hostVethName, storeVethName } from "./veth";
-export { listLeases, reconcileLeases, type Lease } from "./ipam";
+export { listLeases, type Lease } from "./ipam";
 export { NetlinkError } from "./netlink";
 export { NftError } from "./nftables";
 
@@ -177,9 +177,8 @@ function stateFile(store: Store, network: string): string {
   return join(networkStateDir(store, network), "network.json");
 }
 
-function readState(store: Store, network: string): NetworkState | undefined {
-  const text = readIfExists(stateFile(store, network));
-  return text === undefined ? undefined : (JSON.parse(text) as NetworkState);
+function readNetworkState(store: Store, network: string): NetworkState | undefined {
+  return readJsonIfExists<NetworkState>(stateFile(store, network));
 }
 
 function ipForwardRecord(store: Store): string {
@@ -192,14 +191,14 @@ export function listNetworks(store: Store): NetworkConfig[] {
   return readdirSync(store.networkDir)
     .filter((name) => NAME_PATTERN.test(name))
     .flatMap((name) => {
-      const state = readState(store, name);
+      const state = readNetworkState(store, name);
       return state === undefined ? [] : [state.config];
     });
 }
 
 /** The config `setupNetwork` recorded for `name` in the registry. */
 export function loadNetworkConfig(store: Store, name: string): NetworkConfig | undefined {
-  return readState(store, name)?.config;
+  return readNetworkState(store, name)?.config;
 }
 
 /**
@@ -277,7 +276,7 @@ function refuseOverlaps(store: Store, cfg: NetworkConfig, subnet: Subnet): void 
 export function setupNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet): void {
   const net = parseNetworkConfig(cfg);
   withRegistryLock(store, () => {
-    const previous = readState(store, cfg.name);
+    const previous = readNetworkState(store, cfg.name);
     if (previous !== undefined && JSON.stringify(previous.config) !== JSON.stringify(cfg)) {
       throw new UsageError(`network ${cfg.name} is already set up with ${JSON.stringify(previous.config)}: clean it first`);
     }
@@ -329,7 +328,7 @@ export function setupNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet)
 export function cleanNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet): void {
   const net = parseNetworkConfig(cfg);
   withRegistryLock(store, () => {
-    const state = readState(store, cfg.name);
+    const state = readNetworkState(store, cfg.name);
     const owner = state === undefined ? undefined : state.owner ?? homeStoreRoot(store);
     if (owner !== undefined && owner !== store.root && existsSync(owner)) {
       throw new DiycError(`network ${cfg.name} belongs to store ${owner}: clean it from there (diyc --root ${owner} network clean --bridge ${cfg.bridge})`);
@@ -370,9 +369,8 @@ export function cleanNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet)
       }
     });
     rmSync(networkStateDir(store, cfg.name), { recursive: true, force: true });
-    const original = readIfExists(ipForwardRecord(store));
-    if (original !== undefined && listNetworks(store).length === 0) {
-      const value = JSON.parse(original) as string;
+    const value = readJsonIfExists<string>(ipForwardRecord(store));
+    if (value !== undefined && listNetworks(store).length === 0) {
       writeSysctl(ipForwardPath(), value);
       removeIfExists(ipForwardRecord(store));
       log(`sysctl net.ipv4.ip_forward=${value} (restored)`);

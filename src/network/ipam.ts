@@ -148,11 +148,3 @@ export function releaseLeases(store: Store, network: string, container: string):
     .map((lease) => lease.ip);
 }
 
-/**
- * Frees the leases of containers that are gone (after a crash, a reboot, a
- * `kill -9` of the monitor). The caller decides what "alive" means: IPAM
- * knows nothing of pids and start times.
- */
-export function reconcileLeases(store: Store, network: string, isAlive: (container: string, lease: Lease) => boolean): Lease[] {
-  return listLeases(store, network).filter((lease) => !isAlive(lease.container, lease) && removeIfExists(join(leasesDir(store, network), lease.ip)));
-}

@@ -14,7 +14,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../linux/errors";
 import type { Store } from "../store/store";
-import { readIfExists } from "../store/atomic";
+import { readJsonIfExists } from "../store/atomic";
 import { claimExclusive, removeIfExists, sweepStaleClaims } from "./claim";
 import { parseIpv4 } from "./ipv4";
 import { ownerRoot } from "./ipam";
@@ -90,8 +90,8 @@ export function listPortClaims(store: Store): PortClaim[] {
   for (const name of readdirSync(dir)) {
     if (!/^(tcp|udp)-\d+$/.test(name)) continue;
     // undefined: released between readdir and read.
-    const text = readIfExists(join(dir, name));
-    if (text !== undefined) claims.push(JSON.parse(text) as PortClaim);
+    const claim = readJsonIfExists<PortClaim>(join(dir, name));
+    if (claim !== undefined) claims.push(claim);
   }
   return claims;
 }

@@ -6,8 +6,7 @@ import { join } from "node:path";
 import type { Spec } from "../spec/oci";
 import type { ContainerOptions } from "../spec/container-spec";
 import type { NetworkConfig, PortMapping } from "../network/index";
-import { readIfExists, writeJsonAtomic } from "../store/atomic";
-import { DiycError } from "../linux/errors";
+import { readJsonIfExists, writeJsonAtomic } from "../store/atomic";
 import type { ProcessIdentity } from "./process-identity";
 import type { Store } from "../store/store";
 
@@ -94,20 +93,9 @@ export function containerFiles(store: Store, name: string) {
 
 export type ContainerFiles = ReturnType<typeof containerFiles>;
 
-/** undefined if the file does not exist (one read, no separate stat: `rm` may delete it meanwhile). */
-function readJson<T>(path: string): T | undefined {
-  const text = readIfExists(path);
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch (error) {
-    throw new DiycError(`${path}: not valid JSON (${(error as Error).message})`);
-  }
-}
-
-export const readConfig = (store: Store, name: string) => readJson<ContainerConfig>(containerFiles(store, name).config);
-export const readState = (store: Store, name: string) => readJson<ContainerState>(containerFiles(store, name).state);
-export const readExitRecord = (store: Store, name: string) => readJson<ExitRecord>(containerFiles(store, name).exit);
+export const readConfig = (store: Store, name: string) => readJsonIfExists<ContainerConfig>(containerFiles(store, name).config);
+export const readState = (store: Store, name: string) => readJsonIfExists<ContainerState>(containerFiles(store, name).state);
+export const readExitRecord = (store: Store, name: string) => readJsonIfExists<ExitRecord>(containerFiles(store, name).exit);
 
 export function writeConfig(store: Store, config: ContainerConfig): void {
   writeJsonAtomic(containerFiles(store, config.name).config, config);

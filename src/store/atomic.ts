@@ -9,6 +9,7 @@
 // Pass durable for data that must survive a crash of the machine.
 
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { DiycError } from "../linux/errors";
 
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, durable = false): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -35,3 +36,18 @@ export function readIfExists(path: string): string | undefined {
     throw err;
   }
 }
+
+/**
+ * A JSON state file; undefined if it does not exist (one read, no separate
+ * stat: `rm` may delete it meanwhile). A damaged one is one line naming it.
+ */
+export function readJsonIfExists<T>(path: string): T | undefined {
+  const text = readIfExists(path);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new DiycError(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+}
+

@@ -8,14 +8,14 @@
 //     containers/NAME/               claimed with mkdir(2): exactly one creator wins
 //       container.json               the container's configuration (holds the OCI spec)
 //       state.json                   pid + start time of the monitor and the container
-//       exit.json                    written by the monitor when the container ends
+//       exit.json                    written by the monitor when the container ends, over
+//       exit.json.reserve            the space diyc reserves for it at create
 //       upper/ work/ merged/         overlay: the container's own writable layer
 //     locks/NAME.lock                flock(2) per container; removed with the container,
 //                                    safely (src/store/lock.ts re-checks the inode)
 //     network/                       leases and the like (src/network); for the default
 //                                    store, the host's network registry, which every
 //                                    store uses unless --networks DIR says otherwise
-//     cgroups/                       nothing yet; cgroups live in /sys/fs/cgroup
 //
 // Runtime state sits in the store too, not in /run: status is always worked out
 // again from pids and start times (src/runtime/status.ts), so a stale file after

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { UsageError } from "../../src/linux/errors";
 import { Store } from "../../src/store/store";
 import { hostsFilePath, writeHostsFiles } from "../../src/network/hosts";
-import { claimAddress, leaseHolder, leasesDir, listLeases, reconcileLeases, releaseLeases, type AddressPool } from "../../src/network/ipam";
+import { claimAddress, leaseHolder, leasesDir, listLeases, releaseLeases, type AddressPool } from "../../src/network/ipam";
 import { parseIpv4, parseSubnet } from "../../src/network/ipv4";
 import { containerRuleHandles } from "../../src/network/nftables";
 import { claimPorts, listPortClaims, parsePublish, releasePorts, type PortClaim } from "../../src/network/ports";
@@ -53,11 +53,12 @@ describe("address leases", () => {
     expect(listLeases(store, "tnet")).toEqual([{ ip: "10.213.9.3", container: "b" }]);
   });
 
-  test("reconcile frees the leases of containers the caller says are gone", () => {
-    for (const c of ["live", "dead1", "dead2"]) claimAddress(store, pool, c);
-    const freed = reconcileLeases(store, "tnet", (c) => c === "live");
-    expect(freed.map((l) => l.container).sort()).toEqual(["dead1", "dead2"]);
-    expect(listLeases(store, "tnet").map((l) => l.container)).toEqual(["live"]);
+  test("a hostname other than the name is kept in the lease", () => {
+    claimAddress(store, pool, "named", undefined, "web.example");
+    claimAddress(store, pool, "plain", undefined, "plain");
+    expect(listLeases(store, "tnet").map(({ container, hostname }) => ({ container, hostname }))).toEqual([
+      { container: "named", hostname: "web.example" }, { container: "plain", hostname: undefined },
+    ]);
   });
 
   test("concurrent processes never get the same address", async () => {
