@@ -3,9 +3,11 @@
  *
  * Why a C helper at all: Bun is multi-threaded before it runs a line of our
  * code, and clone/unshare/setns of the mount, user and pid namespaces need a
- * single-threaded caller (docs/namespaces.md, "Why a C helper"). This program is that caller.
- * It decides nothing: the plan it reads says what to do (native/plan.h), and
- * the protocol with diyc is drawn in native/protocol.h.
+ * single-threaded caller (docs/namespaces.md, "Why a C helper"). This
+ * program is that caller. It decides nothing about the container: the plan
+ * it reads says what to do (native/plan.h); the few choices it makes about
+ * its own job are listed in docs/helper-protocol.md ("What the C side
+ * decides"). The protocol with diyc is drawn in native/protocol.h.
  *
  * main() reads top to bottom:
  *   1. read and decode the plan from fd 3

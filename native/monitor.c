@@ -5,7 +5,8 @@
  * It forwards signals, keeps the log of a detached container, records the
  * exit status where the plan says, tells diyc, and if diyc is gone runs the
  * plan's cleanup hook (which is diyc again, with the container's name). It
- * holds no policy: the paths, the log's size bound and the hook come from
+ * holds no policy about the container (docs/helper-protocol.md, "What the C
+ * side decides", lists its own few choices): the paths, the log's size bound and the hook come from
  * the plan. The log and the terminal relay are in log.c and terminal.c.
  */
 #define _GNU_SOURCE
