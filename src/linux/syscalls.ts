@@ -1,9 +1,16 @@
-// The Syscalls interface: every kernel call diyc's TypeScript makes goes
-// through an object of this type, passed in explicitly. `linuxSyscalls` calls
-// the kernel; `RecordingSyscalls` (src/linux/recording.ts) records calls and
-// can inject an errno, for unit tests that check error handling without root.
+// The Syscalls interface: the process-level kernel calls of the runtime
+// (socketpair, flock, kill, setns, mknod, memfd, terminal queries) go through
+// an object of this type, passed in explicitly. `linuxSyscalls` calls the
+// kernel; `RecordingSyscalls` (src/linux/recording.ts) records calls and can
+// inject an errno, for unit tests that check error handling without root.
 //
-// Only calls Bun has no API for are here. File I/O uses node:fs directly.
+// Not everything goes through it, on purpose:
+// - file I/O uses node:fs directly (and cgroup files go through CgroupFs,
+//   src/cgroups/fs.ts, which has a mimic of its own for tests);
+// - the netlink socket (src/network/netlink.ts), the bpf(2) loader
+//   (src/linux/bpf.ts) and the netns switch (src/network/netns.ts) call libc
+//   themselves: they are protocols of their own, tested through their
+//   encoders and decoders without root and on the real kernel as root.
 
 import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { check, cString, symbols } from "./libc";

@@ -43,6 +43,7 @@ export { listLeases, type Lease } from "./ipam";
 export { NetlinkError } from "./netlink";
 export { NftError } from "./nftables";
 
+/** A network as defined by `network setup` or --net: its name, bridge, subnet, gateway and nft table. */
 export interface NetworkConfig {
   /** The network's name: its directory in the store. */
   name: string;
@@ -93,7 +94,8 @@ export interface AttachRequest {
   hostname?: string;
 }
 
-interface ParsedNetwork {
+/** A NetworkConfig checked and parsed into numbers (parseNetworkConfig). */
+interface ValidatedNetwork {
   cfg: NetworkConfig;
   subnet: Subnet;
   gateway: number;
@@ -102,7 +104,7 @@ interface ParsedNetwork {
 const LINK_NAME = /^[a-zA-Z0-9_][a-zA-Z0-9_.-]*$/;
 
 /** Checks a NetworkConfig before any of it reaches a path, a link name or an nft script. */
-export function parseNetworkConfig(cfg: NetworkConfig): ParsedNetwork {
+export function parseNetworkConfig(cfg: NetworkConfig): ValidatedNetwork {
   if (!NAME_PATTERN.test(cfg.name)) throw new UsageError(`invalid network name ${JSON.stringify(cfg.name)}: use [a-zA-Z0-9_.-], starting with a letter or digit`);
   if (!LINK_NAME.test(cfg.bridge) || cfg.bridge.length > MAX_LINK_NAME) {
     throw new UsageError(`invalid bridge name ${JSON.stringify(cfg.bridge)}: use 1-${MAX_LINK_NAME} characters [a-zA-Z0-9_.-]`);
@@ -166,7 +168,8 @@ export function validateRequestedIp(cfg: NetworkConfig, ip: string): string {
 // a store deleted without `clean` owns nothing, and its leftovers (leases,
 // veths, the table, the bridge) go with the next `clean`. See docs/networking.md.
 
-interface NetworkState {
+/** network.json: what `network setup` made, and which store owns it. */
+interface NetworkSetupRecord {
   config: NetworkConfig;
   createdBridge: boolean;
   /** The root of the store that set it up; absent in records written before (the registry's home store). */
@@ -177,8 +180,8 @@ function stateFile(store: Store, network: string): string {
   return join(networkStateDir(store, network), "network.json");
 }
 
-function readNetworkState(store: Store, network: string): NetworkState | undefined {
-  return readJsonIfExists<NetworkState>(stateFile(store, network));
+function readNetworkState(store: Store, network: string): NetworkSetupRecord | undefined {
+  return readJsonIfExists<NetworkSetupRecord>(stateFile(store, network));
 }
 
 function ipForwardRecord(store: Store): string {
@@ -294,7 +297,7 @@ export function setupNetwork(store: Store, cfg: NetworkConfig, log: Log = quiet)
       // must leave a bridge the registry knows, not one every later setup refuses.
       mkdirSync(leasesDir(store, cfg.name), { recursive: true, mode: 0o700 });
       const owner = previous === undefined ? store.root : previous.owner;
-      const state: NetworkState = { config: cfg, createdBridge: true, ...(owner === undefined || owner === homeStoreRoot(store) ? {} : { owner }) };
+      const state: NetworkSetupRecord = { config: cfg, createdBridge: true, ...(owner === undefined || owner === homeStoreRoot(store) ? {} : { owner }) };
       if (JSON.stringify(previous) !== JSON.stringify(state)) writeJsonAtomic(stateFile(store, cfg.name), state);
       const { link, created, readdressed } = ensureBridge(host, cfg.bridge);
       log(created ? `create bridge ${cfg.bridge}` : `bridge ${cfg.bridge} exists`);
@@ -401,7 +404,7 @@ export function bringUpLoopback(pid: number, log: Log = quiet): void {
 }
 
 /** Brings up lo and eth0 in the container's namespace and gives eth0 its address and default route. */
-function configureContainerSide(pid: number, ip: number, net: ParsedNetwork, log: Log): void {
+function configureContainerSide(pid: number, ip: number, net: ValidatedNetwork, log: Log): void {
   log(`open netlink socket in netns of pid ${pid}`);
   const inside = openNetlinkIn(pid);
   try {

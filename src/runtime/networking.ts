@@ -15,8 +15,8 @@ import { containerStatus } from "./status";
 import type { RuntimeContext } from "./context";
 import { Store } from "../store/store";
 
-/** What container.json records, so cleanup knows what to undo. */
-export type NetworkRecord = NonNullable<ContainerConfig["network"]>;
+/** What was connected (container.json's `network`), so clean-up knows what to undo; NetworkRequest is what was asked for. */
+export type ConnectedNetwork = NonNullable<ContainerConfig["network"]>;
 
 const hostLog = (ctx: RuntimeContext) => ctx.trace?.host;
 
@@ -65,7 +65,7 @@ export function prepareNetwork(ctx: RuntimeContext, name: string, request: Netwo
 }
 
 /** While the init waits at the barrier: give its namespace its interfaces. */
-export function connectContainer(ctx: RuntimeContext, name: string, pid: number, request: NetworkRequest, hostname?: string): NetworkRecord | undefined {
+export function connectContainer(ctx: RuntimeContext, name: string, pid: number, request: NetworkRequest, hostname?: string): ConnectedNetwork | undefined {
   if (request.mode === "host") return undefined;
   if (request.mode === "none") {
     bringUpLoopback(pid, hostLog(ctx));
@@ -79,7 +79,7 @@ export function connectContainer(ctx: RuntimeContext, name: string, pid: number,
  * After the init exited: free the lease and the port rules. The veth pair
  * goes with the container's network namespace (see DetachOptions).
  */
-export function disconnectContainer(ctx: RuntimeContext, name: string, record: NetworkRecord | undefined): void {
+export function disconnectContainer(ctx: RuntimeContext, name: string, record: ConnectedNetwork | undefined): void {
   if (record?.mode !== "bridge" || !record.network) return;
   const config = loadNetworkConfig(ctx.store, record.network);
   if (!config) return; // the network was cleaned, and took the container's share with it

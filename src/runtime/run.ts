@@ -147,13 +147,13 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     channel.expect(Sync.Ready, "set up the container");
     return { name, config, state, channel, initPid };
   } catch (error) {
-    await abandon(ctx, name, isNew, channel);
+    await undoFailedCreate(ctx, name, isNew, channel);
     throw error;
   }
 }
 
 /** Undo a failed create: stop the helper (it kills the init) and remove what was made. */
-async function abandon(
+async function undoFailedCreate(
   ctx: RuntimeContext, name: string, isNew: boolean, channel: HelperChannel | undefined,
 ): Promise<void> {
   if (channel) {
