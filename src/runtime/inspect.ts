@@ -11,6 +11,8 @@ export interface ContainerView {
   /** null for a container whose create never finished (no container.json): see `incomplete`. */
   image: string | null;
   command: string;
+  /** The command's arguments, as given (process.args). */
+  args: string[];
   status: Status;
   exitCode: number | null;
   oomKilled: boolean;
@@ -20,6 +22,10 @@ export interface ContainerView {
   startedAt: string | null;
   finishedAt: string | null;
   ip: string | null;
+  /** The network it is connected to (a bridge network's name, or "none"); null for the host's. */
+  network: string | null;
+  /** Published ports while it runs, "[HOSTIP:]HOSTPORT:CTRPORT/PROTO". */
+  ports: string[];
   restartCount: number;
   /** Exited because its monitor died: no exit status was recorded. */
   monitorLost: boolean;
@@ -36,8 +42,8 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 /** What there is to say about a directory a killed create left behind. */
 function incompleteView(name: string): ContainerView {
   return {
-    name, image: null, command: "", status: "exited", exitCode: null, oomKilled: false, pid: null,
-    createdAt: null, startedAt: null, finishedAt: null, ip: null, restartCount: 0, monitorLost: false, incomplete: true,
+    name, image: null, command: "", args: [], status: "exited", exitCode: null, oomKilled: false, pid: null,
+    createdAt: null, startedAt: null, finishedAt: null, ip: null, network: null, ports: [], restartCount: 0, monitorLost: false, incomplete: true,
   };
 }
 
@@ -60,6 +66,7 @@ export function describeContainer(store: Store, name: string): ContainerView | u
     name,
     image: config.image,
     command: config.spec.process.args.join(" "),
+    args: config.spec.process.args,
     status: status.status,
     exitCode: status.exitCode ?? null,
     oomKilled: state?.oomKilled ?? false,
@@ -69,6 +76,8 @@ export function describeContainer(store: Store, name: string): ContainerView | u
     finishedAt: iso(status.finishedAtMs),
     // An address is the container's only while it runs: an exited container's may be leased again.
     ip: status.status === "exited" ? null : config.network?.ip ?? null,
+    network: config.network?.network ?? config.network?.mode ?? null,
+    ports: status.status === "exited" ? [] : config.network?.publish ?? [],
     restartCount: state?.restartCount ?? 0,
     monitorLost: status.monitorLost ?? false,
     incomplete: false,

@@ -1,0 +1,42 @@
+// What a docker user types without thinking, checked as they would see it.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { diyc, isRoot, removeStore, tempStore } from "../helpers/diyc";
+
+const describeRoot = isRoot ? describe : describe.skip;
+
+let root: string;
+beforeAll(() => {
+  root = tempStore("diyc-habits-");
+});
+afterAll(() => removeStore(root));
+
+describeRoot("ps", () => {
+  test("-q, --filter name/status/id, Go templates, the command as typed", () => {
+    expect(diyc(root, ["run", "-d", "web-1", "busybox", "sh", "-c", "echo 'hello world'; sleep 30"]).code).toBe(0);
+    expect(diyc(root, ["run", "-d", "web-2", "busybox", "sleep", "30"]).code).toBe(0);
+    expect(diyc(root, ["run", "db", "busybox", "true"]).code).toBe(0);
+    try {
+      expect(diyc(root, ["ps", "-q"]).stdout).toBe("web-1\nweb-2\n");
+      expect(diyc(root, ["ps", "-aq"]).stdout).toBe("db\nweb-1\nweb-2\n");
+      expect(diyc(root, ["ps", "-q", "--filter", "name=web"]).stdout).toBe("web-1\nweb-2\n");
+      expect(diyc(root, ["ps", "-q", "--filter", "status=exited"]).stdout).toBe("db\n"); // a status filter looks at every container
+      expect(diyc(root, ["ps", "-q", "-f", "name=web", "-f", "id=web-2"]).stdout).toBe("web-2\n");
+      expect(diyc(root, ["ps", "--format", "{{.Names}}\\t{{.State}}"]).stdout).toBe("web-1\trunning\nweb-2\trunning\n");
+      const json = diyc(root, ["ps", "-a", "--filter", "name=db", "--format", "{{json .}}"]).stdout;
+      expect(JSON.parse(json)).toMatchObject({ Names: "db", State: "exited", Status: expect.stringMatching(/^Exited \(0\)/) });
+      const table = diyc(root, ["ps", "--format", "table {{.Names}}\\t{{.Command}}"]).stdout.split("\n");
+      expect(table[0]).toMatch(/^NAMES +COMMAND$/);
+      expect(table[1]).toBe("web-1   sh -c 'echo '\\''hello world'\\''; sleep 30'");
+      // The default table: the command quoted once, as typed, not JSON-escaped.
+      const line = diyc(root, ["ps"]).stdout.split("\n").find((l) => l.startsWith("web-2"))!;
+      expect(line).toContain('"sleep 30"');
+      expect(diyc(root, ["ps"]).stdout.split("\n")[0]).toMatch(/^NAME +IMAGE +COMMAND +STATUS +PORTS +PID +IP$/);
+      // Bad input: one line, 125.
+      expect(diyc(root, ["ps", "--format", "{{.Nope}}"])).toMatchObject({ code: 125, stdout: "" });
+      expect(diyc(root, ["ps", "--filter", "colour=red"]).stderr).toBe('diyc: unknown --filter "colour": use name, id or status\n');
+    } finally {
+      expect(diyc(root, ["rm", "-f", "web-1", "web-2", "db"]).code).toBe(0);
+    }
+  });
+});
