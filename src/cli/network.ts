@@ -46,9 +46,12 @@ export const network: Command = async (args, ctx) => {
     case "-h":
     case "help":
       return printHelp(ctx);
-    case "setup":
-      setupNetwork(ctx.store, configFromFlags(rest, ctx, "setup"), trace(ctx, rest));
+    case "setup": {
+      const config = configFromFlags(rest, ctx, "setup");
+      setupNetwork(ctx.store, config, trace(ctx, rest));
+      ctx.print(`network ${config.name}: bridge ${config.bridge}, subnet ${config.subnet}, gateway ${config.gateway}, nft table ${config.table}`);
       return 0;
+    }
     case "clean":
       cleanNetwork(ctx.store, configFromFlags(rest, ctx, "clean"), trace(ctx, rest));
       return 0;

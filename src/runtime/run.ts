@@ -3,7 +3,7 @@
 // four in a row. Each kernel step is traced with -v: "HOST|" lines from here,
 // "CONTAINER|" lines from the init as it runs the plan.
 
-import { copyFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { lastCapability } from "../linux/capabilities";
 import { SIGNALS } from "../linux/signals";
 import { DiycError, UsageError } from "../linux/errors";
@@ -61,8 +61,10 @@ function writeEtcFiles(files: ContainerFiles, hostname: string): void {
   writeFileSync(files.hostname, `${hostname}\n`);
   // On a bridge, attaching rewrites it with every container of the network (network/hosts.ts).
   writeFileSync(files.hosts, hostsFileContent(standaloneEntries(hostname)));
-  if (existsSync("/etc/resolv.conf")) copyFileSync("/etc/resolv.conf", files.resolvConf);
-  else writeFileSync(files.resolvConf, "");
+  // The host's resolver configuration, as a file of the container's own with
+  // the mode of /etc/hosts (a copy would keep the host file's mode, 0755 on some hosts).
+  writeFileSync(files.resolvConf, existsSync("/etc/resolv.conf") ? readFileSync("/etc/resolv.conf") : "", { mode: 0o644 });
+  chmodSync(files.resolvConf, 0o644); // an existing file (a rerun) keeps its mode through writeFileSync
 }
 
 /**

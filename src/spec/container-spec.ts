@@ -139,7 +139,8 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
     root: { path: "rootfs", readonly: options.readOnlyRoot ?? false },
     hostname,
     domainname: DEFAULT_DOMAINNAME,
-    mounts: [...DEFAULT_MOUNTS, ...etc, ...(options.mounts ?? [])],
+    // A volume on /etc/hostname, /etc/hosts or /etc/resolv.conf replaces diyc's file, as with docker.
+    mounts: [...DEFAULT_MOUNTS, ...etc.filter((m) => !options.mounts?.some((v) => v.destination === m.destination)), ...(options.mounts ?? [])],
     linux: {
       namespaces: namespaces(options.network),
       resources: options.resources,

@@ -11,6 +11,15 @@ function containerPath(path: string, flag: string): string {
     throw new UsageError(`invalid ${flag} target ${JSON.stringify(path)}: use an absolute path without ".."`);
   }
   if (path === "/") throw new UsageError(`invalid ${flag} target "/": the root cannot be replaced`);
+  // The kernel's own filesystems: a mount there would hide or replace what
+  // the container's isolation is made of (masked /proc paths, read-only /sys,
+  // the device allow-list's /dev). docker refuses them too.
+  const normalized = path.replace(/\/+$/, "").replace(/\/{2,}/g, "/");
+  for (const system of ["/proc", "/sys", "/dev"]) {
+    if (normalized === system || normalized.startsWith(`${system}/`)) {
+      throw new UsageError(`invalid ${flag} target ${JSON.stringify(path)}: ${system} belongs to the kernel; mount somewhere else`);
+    }
+  }
   return path;
 }
 

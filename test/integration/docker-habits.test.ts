@@ -40,3 +40,29 @@ describeRoot("ps", () => {
     }
   });
 });
+
+describeRoot("files inside the container", () => {
+  test("/etc/resolv.conf and /etc/hosts are 0644, whatever the host file's mode", () => {
+    const r = diyc(root, ["run", "--rm", "modes", "busybox", "stat", "-c", "%a %n", "/etc/resolv.conf", "/etc/hosts"]);
+    expect(r.stdout).toBe("644 /etc/resolv.conf\n644 /etc/hosts\n");
+  });
+});
+
+describeRoot("volumes", () => {
+  test("a volume on /etc/hostname, /etc/hosts or /etc/resolv.conf replaces diyc's file", () => {
+    const dir = tempStore("diyc-etcvol-");
+    Bun.spawnSync(["sh", "-c", `echo my-hostname-file > ${dir}/hostname; echo '10.9.9.9 special' > ${dir}/hosts`]);
+    const r = diyc(root, ["run", "--rm", "--volume", `${dir}/hostname:/etc/hostname`, "--volume", `${dir}/hosts:/etc/hosts:ro`, "etcvol", "busybox", "cat", "/etc/hostname", "/etc/hosts"]);
+    expect(r).toMatchObject({ code: 0, stdout: "my-hostname-file\n10.9.9.9 special\n", stderr: "" });
+    Bun.spawnSync(["rm", "-rf", dir]);
+  });
+
+  test("/proc, /sys, /dev and paths inside them are refused, one line, 125, nothing made", () => {
+    for (const target of ["/proc", "/sys/kernel", "/dev/", "/dev/sda", "//proc"]) {
+      const r = diyc(root, ["run", "--rm", "--volume", `/tmp:${target}`, "sysvol", "busybox", "true"]);
+      expect(r.code).toBe(125);
+      expect(r.stderr).toMatch(/^diyc: invalid --volume target .* belongs to the kernel; mount somewhere else\n$/);
+    }
+    expect(diyc(root, ["ps", "-aq"]).stdout).toBe("");
+  });
+});

@@ -227,6 +227,8 @@ describeRoot("diyc network", () => {
     try {
       expect(await network(["setup", ...flags], ctx)).toBe(0);
       expect(errors[0]).toBe(`HOST| create bridge ${net.cfg.bridge}`);
+      // setup says what it made.
+      expect(out.splice(0)).toEqual([`network ${net.cfg.bridge}: bridge ${net.cfg.bridge}, subnet ${net.cfg.subnet}, gateway ${net.cfg.gateway}, nft table diyc_${net.cfg.bridge}`]);
       expect(await network(["ls"], ctx)).toBe(0);
       const lines = out.join("\n").split("\n"); // what the user sees, however it was printed
       expect(lines[0]).toMatch(/^NAME +BRIDGE +SUBNET +GATEWAY +TABLE +CONTAINERS$/);
