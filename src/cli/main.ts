@@ -3,6 +3,8 @@
 // `diyc: <message>`, and the error's exit code. Never a stack trace.
 
 import { writeSync } from "node:fs";
+// Bundled into the binary at build time (bun build --compile).
+import packageJson from "../../package.json" with { type: "json" };
 import { DiycError, ExitCode, fsErrorAsSyscallError, UsageError } from "../linux/errors";
 import { linuxSyscalls } from "../linux/syscalls";
 import { resolveNetworkRegistry, resolveStoreRoot, Store } from "../store/store";
@@ -58,6 +60,7 @@ Global options:
   --root DIR       the store (default /var/lib/diyc, or $DIYC_ROOT)
   --networks DIR   the network registry shared by stores (default
                    /var/lib/diyc/network, or $DIYC_NETWORKS)
+  --version        print diyc's version
   -h, --help   this help
 
 The built-in image "busybox" needs no import. See diyc run --help.`;
@@ -127,6 +130,10 @@ export async function main(invocation: Invocation): Promise<number> {
       diycCommand: invocation.diycCommand,
     };
     const [first, ...args] = rest;
+    if (first === "--version" || first === "version") {
+      ctx.print(`diyc version ${packageJson.version}`);
+      return 0;
+    }
     if (first === undefined || first === "-h" || first === "--help" || first === "help") {
       ctx.print(first === undefined ? HELP : `${HELP}\n\n${RUN_HELP}`);
       return first === undefined ? ExitCode.RuntimeError : 0;

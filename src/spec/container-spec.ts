@@ -116,8 +116,18 @@ export function capabilitiesFor(uid: number, bounding: string[] = DEFAULT_CAPABI
   return { bounding, effective: active, permitted: active, inheritable: [], ambient: [] };
 }
 
+/**
+ * The hostname a container gets when none is asked for: its name, made a
+ * valid one. Names may hold "_" and be 64 characters long; hostnames may
+ * not (my_c → my-c, cut to 63).
+ */
+export function hostnameFromName(name: string): string {
+  const cleaned = name.replace(/[^a-zA-Z0-9.-]/g, "-").replace(/^[^a-zA-Z0-9]+/, "").slice(0, 63).replace(/[.-]+$/, "");
+  return cleaned === "" ? "container" : cleaned;
+}
+
 export function buildContainerSpec(options: ContainerOptions): Spec {
-  const hostname = validateHostname(options.hostname ?? options.name);
+  const hostname = options.hostname === undefined ? hostnameFromName(options.name) : validateHostname(options.hostname);
   const user = options.user ?? { uid: 0, gid: 0 };
   const capabilities = capabilitiesFor(user.uid, boundingSet(options.capAdd, options.capDrop));
   const etc: Mount[] = [

@@ -66,3 +66,17 @@ describeRoot("volumes", () => {
     expect(diyc(root, ["ps", "-aq"]).stdout).toBe("");
   });
 });
+
+describeRoot("names and versions", () => {
+  test("a name that is no valid hostname runs, with a sanitised hostname", () => {
+    expect(diyc(root, ["run", "--rm", "my_c", "busybox", "hostname"])).toMatchObject({ code: 0, stdout: "my-c\n", stderr: "" });
+    const long = "n".repeat(64);
+    expect(diyc(root, ["run", "--rm", long, "busybox", "hostname"])).toMatchObject({ code: 0, stdout: `${"n".repeat(63)}\n` });
+  });
+
+  test("--version prints the version and exits 0", () => {
+    const r = diyc(root, ["--version"]);
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(r.stdout).toMatch(/^diyc version \d+\.\d+\.\d+\n$/);
+  });
+});

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { parseArgs } from "../../src/cli/args";
 import { parseUser } from "../../src/cli/run";
 import { UsageError } from "../../src/linux/errors";
-import { containerEnv, validateCwd, validateEnvEntry, validateHostname } from "../../src/spec/container-spec";
+import { containerEnv, hostnameFromName, validateCwd, validateEnvEntry, validateHostname } from "../../src/spec/container-spec";
 import { validateName } from "../../src/spec/names";
 import { exitCodeOf } from "../../src/linux/wait-status";
 
@@ -69,5 +69,16 @@ describe("-i: the seed's --ip or docker's --interactive", () => {
   });
   test("the command's own arguments are left alone", () => {
     expect(disambiguateDashI(["web", "img", "cat", "-", "-i"])).toEqual(["web", "img", "cat", "-", "-i"]);
+  });
+});
+
+describe("hostnames from names", () => {
+  test("a valid container name always gives a valid hostname (sanitised, cut to 63)", () => {
+    expect(hostnameFromName("web")).toBe("web");
+    expect(hostnameFromName("my_c")).toBe("my-c");
+    expect(hostnameFromName("0abc")).toBe("0abc");
+    expect(hostnameFromName("A".repeat(64))).toBe("A".repeat(63));
+    expect(hostnameFromName("a".repeat(62) + "_b")).toBe("a".repeat(62));
+    for (const name of ["my_c", "x".repeat(64), "a.b_c", "9_"]) expect(() => validateHostname(hostnameFromName(name))).not.toThrow();
   });
 });
