@@ -1,8 +1,10 @@
 /*
  * The log of a detached container (run -d), written by its monitor.
  *
- * It is a sequence of records, each "<o|e><length>\n<bytes>": stdout and
- * stderr stay apart and byte-exact, and src/runtime/logs.ts reads them.
+ * It is a sequence of records, each "<o|e><length>@<ms>\n<bytes>": stdout and
+ * stderr stay apart and byte-exact, each read stamped with the time it
+ * arrived (milliseconds since the epoch, for `logs -t` and `--since`), and
+ * src/runtime/logs.ts reads them.
  * When the file would pass its bound (the plan's OP_LOG) it is renamed to
  * "<path>.1", replacing the previous one, and a new file is started.
  */
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 int log_pipes_open(struct log_pipes *log, int enabled)
@@ -81,8 +84,11 @@ static void log_file_rotate(struct log_file *lf)
 
 static void log_record(struct log_file *lf, char stream, const char *data, size_t len)
 {
-	char header[32];
-	int header_len = snprintf(header, sizeof(header), "%c%zu\n", stream, len);
+	char header[64];
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	int header_len = snprintf(header, sizeof(header), "%c%zu@%lld\n", stream, len, ms);
 	if (lf->size > 0 && lf->size + (uint64_t)header_len + len > lf->max_bytes)
 		log_file_rotate(lf);
 	if (lf->fd < 0)

@@ -4,7 +4,7 @@
 import { writeSync } from "node:fs";
 import { DiycError, UsageError } from "../linux/errors";
 import { containerFiles, readConfig } from "../runtime/container";
-import { followLog, readLog, tailLines, type LogChunk } from "../runtime/logs";
+import { followLog, parseSince, readLog, tailLines, timestampedLines, type LogChunk } from "../runtime/logs";
 import { containerStatus, requireContainer } from "../runtime/status";
 import { has, last, parseArgs } from "./args";
 import type { Command } from "./context";
@@ -27,16 +27,43 @@ function writeAll(chunk: LogChunk): void {
   while (done < chunk.data.length) done += writeSync(fd, chunk.data, done);
 }
 
+const HELP = `Usage: diyc logs [-f] [-t] [--tail N] [--since TIME] NAME
+
+A detached container's output, stdout to stdout and stderr to stderr.
+  -f, --follow      follow it until the container exits
+  -t, --timestamps  each line with the time the monitor read it (RFC 3339)
+  -n, --tail N      only the last N lines
+      --since TIME  only what came after TIME: 2026-12-02T09:00:00Z, seconds
+                    since the epoch, or a duration back from now (10m, 1h30m)`;
+
 export const logs: Command = async (args, ctx) => {
-  const parsed = parseArgs(args, [{ long: "follow", short: "f" }, { long: "tail", short: "n", value: true }, { long: "help", short: "h" }], false);
+  const parsed = parseArgs(args, [
+    { long: "follow", short: "f" }, { long: "timestamps", short: "t" }, { long: "tail", short: "n", value: true },
+    { long: "since", value: true }, { long: "help", short: "h" },
+  ], false);
   if (has(parsed, "help")) {
-    ctx.print("Usage: diyc logs [-f] [--tail N] NAME\n\nA detached container's output. -f follows it until the container exits.");
+    ctx.print(HELP);
     return 0;
   }
   const [name, ...extra] = parsed.positionals;
   if (!name || extra.length > 0) throw new UsageError("logs needs exactly one container name");
   const tail = last(parsed, "tail");
   if (tail !== undefined && !/^\d{1,9}$/.test(tail)) throw new UsageError(`invalid --tail ${JSON.stringify(tail)}: a number of lines`);
+  const sinceText = last(parsed, "since");
+  const since = sinceText === undefined ? undefined : parseSince(sinceText, Date.now());
+  if (sinceText !== undefined && since === undefined) {
+    throw new UsageError(`invalid --since ${JSON.stringify(sinceText)}: use a time (2026-12-02T09:00:00Z), seconds since the epoch, or a duration (10m)`);
+  }
+  const timestamps = has(parsed, "timestamps");
+  // A chunk from a log written before records had times passes --since: nothing says it is older.
+  const wanted = (chunk: LogChunk) => since === undefined || chunk.timeMs === undefined || chunk.timeMs >= since;
+  const show = (chunks: LogChunk[]) => {
+    for (const chunk of timestamps ? timestampedLines(chunks) : chunks) {
+      if (!wanted(chunk)) continue;
+      if (timestamps) emit({ ...chunk, data: Buffer.concat([Buffer.from(`${chunk.timeMs === undefined ? "-" : new Date(chunk.timeMs).toISOString()} `), chunk.data]) });
+      else emit(chunk);
+    }
+  };
   requireContainer(ctx.store, name);
   if (readConfig(ctx.store, name)?.request?.detach === false) {
     throw new DiycError(`container ${name} ran in the foreground: its output went to the terminal, not to a log`);
@@ -44,9 +71,9 @@ export const logs: Command = async (args, ctx) => {
   const path = containerFiles(ctx.store, name).log;
   try {
     const { chunks, position } = readLog(path);
-    for (const chunk of tail === undefined ? chunks : tailLines(chunks, Number(tail))) emit(chunk);
+    show(tail === undefined ? chunks : tailLines(chunks, Number(tail)));
     if (has(parsed, "follow")) {
-      await followLog(path, position, emit, () => containerStatus(ctx.store, name).status !== "exited");
+      await followLog(path, position, (chunk) => show([chunk]), () => containerStatus(ctx.store, name).status !== "exited");
     }
   } catch (error) {
     // As cat does when its reader is gone, minus the SIGPIPE death (Bun ignores SIGPIPE): stop, quietly, status 0.

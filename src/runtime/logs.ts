@@ -1,6 +1,7 @@
 // Reading the log the monitor writes for a detached container
-// (native/monitor.c). Records are "<o|e><length>\n<bytes>", so stdout and
-// stderr stay apart and byte-exact. Past its size bound the file is renamed
+// (native/log.c). Records are "<o|e><length>@<ms>\n<bytes>", so stdout and
+// stderr stay apart and byte-exact, and each read carries the time it arrived
+// (logs written before the stamp was added have no "@<ms>"). Past its size bound the file is renamed
 // to "<log>.1" and a new one started; readers take .1 first.
 
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
@@ -9,6 +10,8 @@ import { DiycError } from "../linux/errors";
 export interface LogChunk {
   stream: "stdout" | "stderr";
   data: Uint8Array;
+  /** When the monitor read it, in ms since the epoch; undefined in an older log. */
+  timeMs?: number;
 }
 
 const NEWLINE = 0x0a;
@@ -21,13 +24,17 @@ export function parseLogRecords(buffer: Uint8Array): { chunks: LogChunk[]; consu
     const newline = buffer.indexOf(NEWLINE, at);
     if (newline < 0) break;
     const tag = String.fromCharCode(buffer[at]!);
-    const length = Number(new TextDecoder().decode(buffer.subarray(at + 1, newline)));
-    if ((tag !== "o" && tag !== "e") || !Number.isInteger(length)) {
+    const header = /^(\d+)(?:@(\d+))?$/.exec(new TextDecoder().decode(buffer.subarray(at + 1, newline)));
+    if ((tag !== "o" && tag !== "e") || !header) {
       throw new DiycError(`corrupt log record at byte ${at}`);
     }
-    const end = newline + 1 + length;
+    const end = newline + 1 + Number(header[1]);
     if (end > buffer.length) break; // the monitor is still writing it
-    chunks.push({ stream: tag === "o" ? "stdout" : "stderr", data: buffer.subarray(newline + 1, end) });
+    chunks.push({
+      stream: tag === "o" ? "stdout" : "stderr",
+      data: buffer.subarray(newline + 1, end),
+      ...(header[2] === undefined ? {} : { timeMs: Number(header[2]) }),
+    });
     at = end;
   }
   return { chunks, consumed: at };
@@ -82,11 +89,11 @@ export function tailLines(chunks: LogChunk[], lines: number): LogChunk[] {
     let start = 0;
     for (let i = 0; i < chunk.data.length; i++) {
       if (chunk.data[i] === NEWLINE) {
-        pieces.push({ stream: chunk.stream, data: chunk.data.subarray(start, i + 1) });
+        pieces.push({ ...chunk, data: chunk.data.subarray(start, i + 1) });
         start = i + 1;
       }
     }
-    if (start < chunk.data.length) pieces.push({ stream: chunk.stream, data: chunk.data.subarray(start) });
+    if (start < chunk.data.length) pieces.push({ ...chunk, data: chunk.data.subarray(start) });
   }
   // A piece without a trailing newline continues on the next piece of its line.
   let count = 0;
@@ -162,3 +169,35 @@ export async function followLog(
     if (fd >= 0) closeSync(fd);
   }
 }
+
+/**
+ * --since: an RFC 3339 time (2026-12-02T09:00:00Z), seconds since the epoch
+ * (1796200000, fractions allowed), or a duration back from now (90s, 10m,
+ * 1h30m), as docker takes it. Returns ms since the epoch.
+ */
+export function parseSince(value: string, nowMs: number): number | undefined {
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  const duration = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(value);
+  if (duration && value !== "") {
+    const [, h = "0", m = "0", sec = "0"] = duration;
+    return nowMs - (Number(h) * 3600 + Number(m) * 60 + Number(sec)) * 1000;
+  }
+  const time = Date.parse(value);
+  return Number.isNaN(time) ? undefined : time;
+}
+
+/** The chunks split into lines, each with its chunk's time: what `logs -t` prefixes. */
+export function timestampedLines(chunks: LogChunk[]): LogChunk[] {
+  const out: LogChunk[] = [];
+  for (const chunk of chunks) {
+    let start = 0;
+    while (start < chunk.data.length) {
+      const newline = chunk.data.indexOf(NEWLINE, start);
+      const end = newline < 0 ? chunk.data.length : newline + 1;
+      out.push({ ...chunk, data: chunk.data.subarray(start, end) });
+      start = end;
+    }
+  }
+  return out;
+}
+

@@ -80,3 +80,27 @@ describeRoot("names and versions", () => {
     expect(r.stdout).toMatch(/^diyc version \d+\.\d+\.\d+\n$/);
   });
 });
+
+describeRoot("logs", () => {
+  test("-t stamps each line with the time it was read; --since keeps what came later", async () => {
+    expect(diyc(root, ["run", "-d", "stamped", "busybox", "sh", "-c", "echo early; sleep 1.5; echo late; echo err >&2"]).code).toBe(0);
+    try {
+      await Bun.sleep(3000);
+      const t = diyc(root, ["logs", "-t", "stamped"]);
+      const lines = t.stdout.trim().split("\n");
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z early$/);
+      expect(t.stderr).toMatch(/^\S+Z err\n$/);
+      const early = Date.parse(lines[0]!.split(" ")[0]!), late = Date.parse(lines[1]!.split(" ")[0]!);
+      expect(late - early).toBeGreaterThanOrEqual(1000);
+      // --since between the two: only the later output. Relative forms work too.
+      const between = new Date(early + 700).toISOString();
+      expect(diyc(root, ["logs", "--since", between, "stamped"]).stdout).toBe("late\n");
+      expect(diyc(root, ["logs", "--since", String((early + 700) / 1000), "stamped"]).stdout).toBe("late\n");
+      expect(diyc(root, ["logs", "--since", "1h", "stamped"]).stdout).toBe("early\nlate\n");
+      expect(diyc(root, ["logs", "--since", "yesterday-ish", "stamped"])).toMatchObject({ code: 125, stdout: "" });
+    } finally {
+      expect(diyc(root, ["rm", "-f", "stamped"]).code).toBe(0);
+    }
+  });
+});

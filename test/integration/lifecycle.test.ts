@@ -65,7 +65,7 @@ describeRoot("a detached container, end to end", () => {
     expect(processExists(running.pid as number)).toBe(true);
     expect(Date.parse(running.startedAt as string)).toBeGreaterThan(Date.now() - 60_000);
     expect(psJson(false).map((c) => c.name)).toContain("app");
-    expect(diyc(root, ["ps"]).stdout).toMatch(/^NAME\s+IMAGE\s+COMMAND\s+STATUS\s+PID\s+IP\napp\s+busybox\s+"sh -c .*"\s+Up \d+s\s+\d+/);
+    expect(diyc(root, ["ps"]).stdout).toMatch(/^NAME\s+IMAGE\s+COMMAND\s+STATUS\s+PORTS\s+PID\s+IP\napp\s+busybox\s+"sh -c .*"\s+Up \d+s\s+\d+/);
 
     await until(() => diyc(root, ["logs", "app"]).stdout.includes("out 3"));
     const logs = diyc(root, ["logs", "--tail", "2", "app"]);
