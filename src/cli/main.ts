@@ -18,6 +18,7 @@ import { stats } from "./stats";
 import { exec } from "./exec";
 import { inspect } from "./inspect";
 import { logs } from "./logs";
+import { port } from "./port";
 import { ps } from "./ps";
 import { start } from "./start";
 import { kill, stop } from "./stop";
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, Command> = {
   kill,
   exec,
   ps,
+  port,
   logs,
   inspect,
   rm,
@@ -48,6 +50,7 @@ Commands:
   kill     send a signal to containers
   exec     run a command in a running container
   ps       list containers
+  port     where a container's ports are published on the host
   logs     a detached container's output
   inspect  a container's configuration and state, as JSON
   rm       delete containers

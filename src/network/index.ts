@@ -31,7 +31,7 @@ import { formatMac, macForName } from "./mac";
 import { withNetlink, type NetlinkSocket } from "./netlink";
 import { assertOwnNetns, openNetlinkIn } from "./netns";
 import { addPortRules, deletePortRules, deleteTable, ensureNetworkRules, TABLE_PATTERN } from "./nftables";
-import { claimPorts, formatPublish, listPortClaims, portsDir, releasePorts, type PortMapping } from "./ports";
+import { ANY_PORT, claimPorts, formatPublish, listPortClaims, portsDir, releasePorts, type PortMapping } from "./ports";
 import { describeRoute, hostPortUser, hostRoutes, overlaps } from "./listening";
 import { ipForwardPath, readSysctl, routeLocalnetPath, writeSysctl } from "./sysctl";
 import { CONTAINER_IFNAME, createVethPair, storeVethName } from "./veth";
@@ -438,7 +438,7 @@ export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachReq
     // over from an earlier run that died before detaching.
     detachContainer(store, cfg, req.container, log);
     // Before any claim: a port a host service has bound would have its traffic taken by our DNAT.
-    for (const p of req.publish) {
+    for (const p of req.publish.filter((m) => m.hostPort !== ANY_PORT)) {
       const user = hostPortUser(p.protocol, p.hostPort, p.hostIp);
       if (user !== undefined) throw new UsageError(`host port ${p.hostPort}/${p.protocol} is already in use on the host: bound by ${user}`);
     }
@@ -446,12 +446,16 @@ export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachReq
     log(`lease ${ip}/${net.subnet.prefixLength} on network ${cfg.name} for ${req.container}`);
     const scope = storeScope(store);
     const veth = storeVethName(req.container, scope);
+    let publish: PortMapping[] = [];
     try {
       // After the claim: the address's previous holder had released its lease
       // before we could claim it, so its pair, if still on the bridge, is stray now.
       deleteStrayVeths(host, store, cfg, bridge.index, log);
-      claimPorts(store, req.publish.map((p) => ({ ...p, container: req.container, network: cfg.name, containerIp: ip, ...(scope === undefined ? {} : { store: scope }) })));
-      for (const p of req.publish) log(`claim host port ${formatPublish(p)} for ${req.container}`);
+      // `-p 80`: a free host port is chosen here, one no claim and no host socket holds.
+      const claimed = claimPorts(store, req.publish.map((p) => ({ ...p, container: req.container, network: cfg.name, containerIp: ip, ...(scope === undefined ? {} : { store: scope }) })),
+        (p) => hostPortUser(p.protocol, p.hostPort, p.hostIp) === undefined);
+      publish = claimed.map(({ hostIp, hostPort, containerPort, protocol }) => ({ ...(hostIp === undefined ? {} : { hostIp }), hostPort, containerPort, protocol }));
+      for (const p of publish) log(`claim host port ${formatPublish(p)} for ${req.container}`);
       createVethPair(host, veth, CONTAINER_IFNAME, req.pid, parseIpv4(ip)!);
       log(`create veth ${veth} <-> ${CONTAINER_IFNAME} in netns of pid ${req.pid}`);
       const hostEnd = getLink(host, veth);
@@ -460,9 +464,9 @@ export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachReq
       setLinkUp(host, hostEnd);
       log(`set ${veth} up`);
       configureContainerSide(req.pid, parseIpv4(ip)!, net, log);
-      if (req.publish.length > 0) {
-        addPortRules(cfg.table, req.container, ip, req.publish, scope);
-        log(`nft: add ${req.publish.length} port rule(s) for ${req.container} to table ip ${cfg.table}`);
+      if (publish.length > 0) {
+        addPortRules(cfg.table, req.container, ip, publish, scope);
+        log(`nft: add ${publish.length} port rule(s) for ${req.container} to table ip ${cfg.table}`);
       }
       const written = writeHostsFiles(store, cfg);
       log(`write hosts files of ${written.length} container(s) on ${cfg.name}`);
@@ -482,7 +486,7 @@ export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachReq
       gateway: cfg.gateway,
       hostInterface: veth,
       containerInterface: CONTAINER_IFNAME,
-      publish: req.publish,
+      publish,
     };
   });
 }

@@ -21,6 +21,9 @@ import { ownerRoot } from "./ipam";
 
 export type Protocol = "tcp" | "udp";
 
+/** A host port of 0: "any free one", chosen at attach time (`-p 80`, `-p 127.0.0.1::80`). */
+export const ANY_PORT = 0;
+
 export interface PortMapping {
   /** The host address the port is published on; undefined for every local address. */
   hostIp?: string;
@@ -46,26 +49,32 @@ function parsePort(text: string, spec: string): number {
   return port;
 }
 
-/** Parses `[HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]`; UsageError on anything else. */
+const PUBLISH_FORMS = "[HOSTIP:]HOSTPORT:CTRPORT, CTRPORT or HOSTIP::CTRPORT, with /tcp or /udp";
+
+/**
+ * Parses `[HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]`, `CTRPORT` and
+ * `HOSTIP::CTRPORT` (docker's forms); UsageError on anything else. A host
+ * port left out is 0: a free one is chosen when the container is attached.
+ */
 export function parsePublish(spec: string): PortMapping {
   const slash = spec.split("/");
-  if (slash.length > 2) throw new UsageError(`invalid -p ${spec}: use [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]`);
+  if (slash.length > 2) throw new UsageError(`invalid -p ${spec}: use ${PUBLISH_FORMS}`);
   const protocol = slash[1] ?? "tcp";
   if (protocol !== "tcp" && protocol !== "udp") {
     throw new UsageError(`invalid protocol ${JSON.stringify(protocol)} in -p ${spec}: use tcp or udp`);
   }
   const parts = slash[0]!.split(":");
-  if (parts.length < 2 || parts.length > 3) {
-    throw new UsageError(`invalid -p ${spec}: use [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]`);
-  }
-  const [hostIp, hostPort, containerPort] = parts.length === 3 ? parts : [undefined, ...parts];
+  if (parts.length > 3) throw new UsageError(`invalid -p ${spec}: use ${PUBLISH_FORMS}`);
+  if (parts.length === 1) return { hostPort: ANY_PORT, containerPort: parsePort(parts[0]!, spec), protocol };
+  const [hostIp, hostPortText, containerPort] = parts.length === 3 ? parts : [undefined, ...parts];
+  const hostPort = hostIp !== undefined && hostPortText === "" ? String(ANY_PORT) : hostPortText;
   if (hostIp !== undefined && parseIpv4(hostIp) === undefined) {
     throw new UsageError(`invalid host address ${JSON.stringify(hostIp)} in -p ${spec}: use an IPv4 address`);
   }
   return {
     // 0.0.0.0 means what no address means: every local address.
     ...(hostIp !== undefined && hostIp !== "0.0.0.0" ? { hostIp } : {}),
-    hostPort: parsePort(hostPort!, spec),
+    hostPort: hostPort === String(ANY_PORT) ? ANY_PORT : parsePort(hostPort!, spec),
     containerPort: parsePort(containerPort!, spec),
     protocol,
   };
@@ -100,14 +109,19 @@ export function listPortClaims(store: Store): PortClaim[] {
  * Claims every host port of `claims`, all or nothing: on a conflict the ones
  * already taken are given back and a UsageError names the holder.
  */
-export function claimPorts(store: Store, claims: PortClaim[]): void {
+export function claimPorts(store: Store, claims: PortClaim[], isFree: (p: PortMapping) => boolean = () => true): PortClaim[] {
   const dir = portsDir(store);
   sweepStaleClaims(dir); // left by a diyc killed in the middle of a claim
   const taken: PortClaim[] = [];
-  for (const claim of claims) {
-    if (claimExclusive(dir, claimName(claim), JSON.stringify(claim) + "\n")) {
+  for (const wanted of claims) {
+    const claim = wanted.hostPort === ANY_PORT ? claimFreePort(dir, wanted, isFree) : wanted;
+    if (claim !== undefined && (claim !== wanted || claimExclusive(dir, claimName(claim), JSON.stringify(claim) + "\n"))) {
       taken.push(claim);
       continue;
+    }
+    if (claim === undefined) {
+      releaseClaims(store, taken);
+      throw new UsageError(`no free host port for ${wanted.containerPort}/${wanted.protocol} in ${EPHEMERAL.first}-${EPHEMERAL.last}`);
     }
     releaseClaims(store, taken);
     const holder = listPortClaims(store).find((c) => c.protocol === claim.protocol && c.hostPort === claim.hostPort);
@@ -117,6 +131,23 @@ export function claimPorts(store: Store, claims: PortClaim[]): void {
         (holder === undefined ? "" : ` on network ${holder.network}`),
     );
   }
+  return taken;
+}
+
+/**
+ * The range docker picks free host ports from (the kernel's default
+ * ip_local_port_range): high enough to stay clear of well-known services.
+ */
+const EPHEMERAL = { first: 32768, last: 60999 };
+
+/** The first port of the range that no diyc claim and no host socket holds, claimed. */
+function claimFreePort(dir: string, wanted: PortClaim, isFree: (p: PortMapping) => boolean): PortClaim | undefined {
+  for (let port = EPHEMERAL.first; port <= EPHEMERAL.last; port++) {
+    const claim = { ...wanted, hostPort: port };
+    if (existsSync(join(dir, claimName(claim))) || !isFree(claim)) continue;
+    if (claimExclusive(dir, claimName(claim), JSON.stringify(claim) + "\n")) return claim;
+  }
+  return undefined;
 }
 
 function releaseClaims(store: Store, claims: PortClaim[]): void {

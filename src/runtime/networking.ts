@@ -72,7 +72,7 @@ export function connectContainer(ctx: RuntimeContext, name: string, pid: number,
     return { mode: "none" };
   }
   const attachment = attachContainer(ctx.store, request.config, { container: name, pid, ip: request.ip, publish: request.publish, hostname }, hostLog(ctx));
-  return { mode: "bridge", network: request.config.name, ip: attachment.ip, publish: request.publish.map(formatPublish) };
+  return { mode: "bridge", network: request.config.name, ip: attachment.ip, publish: attachment.publish.map(formatPublish) };
 }
 
 /**

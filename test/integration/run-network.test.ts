@@ -350,6 +350,25 @@ describeRoot("diyc run on a network of its own", () => {
     expect(alone.stdout).toBe("127.0.1.1\tsolo\n");
   }, 30000);
 
+  test("-p CTRPORT and -p HOSTIP::CTRPORT: a free host port is chosen, shown by ps and diyc port, and serves", async () => {
+    const c = await start("freeport", ["--net", bridge, "-p", "8080", "-p", "127.0.0.1::8080/tcp"], WEB);
+    await until("its web server", () => c.stdout.includes("--end\n"));
+    const listed = diyc(root, ["port", "freeport"]).stdout.trim().split("\n");
+    expect(listed).toHaveLength(2);
+    const ports = listed.map((line) => {
+      const m = /^8080\/tcp -> (0\.0\.0\.0|127\.0\.0\.1):(\d+)$/.exec(line);
+      expect(m).not.toBeNull();
+      return { ip: m![1]!, port: Number(m![2]) };
+    });
+    for (const p of ports) expect(p.port).toBeGreaterThanOrEqual(32768);
+    expect(ports[0]!.port).not.toBe(ports[1]!.port);
+    const local = ports.find((p) => p.ip === "127.0.0.1")!;
+    expect(hostFetch(`http://127.0.0.1:${local.port}/`, 50)).toBe("hello-from-a\n");
+    expect(diyc(root, ["port", "freeport", "8080"]).stdout).toBe(listed.map((l) => l.split(" -> ")[1]).join("\n") + "\n");
+    expect(diyc(root, ["ps", "--filter", "name=freeport", "--format", "{{.Ports}}"]).stdout).toContain(`127.0.0.1:${local.port}->8080/tcp`);
+    await stop(c);
+  }, 30000);
+
   test("--net none: only lo, and it is up", () => {
     const r = diyc(root, ["run", "--rm", "--net", "none", "isolated", "busybox", "sh", "-c",
       "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; echo --; cat /sys/class/net/lo/flags; ls /sys/class/net"], { env: ENV });

@@ -20,7 +20,7 @@ describe("parsePublish", () => {
     expect(parsePublish(spec)).toEqual(expected as ReturnType<typeof parsePublish>);
   });
 
-  test.each(["", "80", "8080:", ":80", "0:80", "8080:65536", "8080:80/sctp", "8080:80/tcp/udp", "a:80", "1.2.3:8080:80", "256.0.0.1:1:2", "1:2:3:4", "08080x:80"])(
+  test.each(["", "8080:", ":80", "8080:65536", "8080:80/sctp", "8080:80/tcp/udp", "a:80", "1.2.3:8080:80", "256.0.0.1:1:2", "1:2:3:4", "08080x:80"])(
     "%p is refused",
     (spec) => {
       expect(() => parsePublish(spec)).toThrow(UsageError);
@@ -94,5 +94,18 @@ describe("nft scripts", () => {
       'add rule ip diyc_t1 ports fib daddr type local tcp dport 8080 dnat to 10.213.7.2:80 comment "diyc container web"\n' +
         'add rule ip diyc_t1 ports ip daddr 127.0.0.1 udp dport 53 dnat to 10.213.7.2:5353 comment "diyc container web"\n',
     );
+  });
+});
+
+describe("-p forms docker takes", () => {
+  test("CTRPORT and HOSTIP::CTRPORT leave the host port to be chosen (0)", async () => {
+    const { parsePublish, ANY_PORT } = await import("../../src/network/ports");
+    expect(parsePublish("80")).toEqual({ hostPort: ANY_PORT, containerPort: 80, protocol: "tcp" });
+    expect(parsePublish("53/udp")).toEqual({ hostPort: ANY_PORT, containerPort: 53, protocol: "udp" });
+    expect(parsePublish("127.0.0.1::80")).toEqual({ hostIp: "127.0.0.1", hostPort: ANY_PORT, containerPort: 80, protocol: "tcp" });
+    expect(parsePublish("8080:80")).toEqual({ hostPort: 8080, containerPort: 80, protocol: "tcp" });
+    expect(parsePublish("0:80").hostPort).toBe(ANY_PORT); // as docker: port 0 is any free one
+    expect(() => parsePublish(":80")).toThrow("invalid port");
+    expect(() => parsePublish("1:2:3:4")).toThrow("invalid -p");
   });
 });
