@@ -32,8 +32,11 @@ export interface RuntimeContext {
   trace?: (line: string) => void;
   /** How to run diyc again (the monitor's cleanup hook): absolute paths. */
   diycCommand: string[];
-  /** Resolves an image name to its rootfs directory, or throws. */
-  imageRootfs: (image: string) => string;
+  /**
+   * Resolves an image to its layer directories, top first (overlay's
+   * lowerdir order), recording that `container` uses it; or throws.
+   */
+  imageLayers: (image: string, container: string) => Promise<string[]>;
   /** The host's cgroup driver (v1, v2 or hybrid), detected on first use. */
   cgroups: () => CgroupManager;
 }
@@ -53,6 +56,8 @@ export interface RunRequest {
   restart: RestartPolicy;
   /** --init: a reaper as pid 1 that forwards signals to the command. */
   init?: boolean;
+  /** What the image's config said that is not in the spec (src/image/run-config.ts). */
+  imageConfig?: { id: string; stopSignal?: string; exposedPorts?: string[]; labels?: Record<string, string> };
 }
 
 export type RestartPolicy =
@@ -114,8 +119,7 @@ function claimContainer(store: Store, name: string, image: string): boolean {
 export async function createContainer(ctx: RuntimeContext, request: RunRequest, restartCount = 0): Promise<CreatedContainer> {
   const { store, trace } = ctx;
   const name = validateName("container", request.name);
-  validateName("image", request.image);
-  const lowerdir = ctx.imageRootfs(request.image);
+  const lowerdirs = await ctx.imageLayers(request.image, name);
   const files = containerFiles(store, name);
   // The spec validates the rest of the request (-e, -w, --hostname): before anything is made.
   const spec = buildContainerSpec({ ...request.options, name, etcFiles: files, network: request.network.mode });
@@ -135,7 +139,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
 
     const plan = compileContainerPlan({
       spec,
-      rootfs: { lowerdirs: [lowerdir], upperdir: files.upper, workdir: files.work, merged: files.merged },
+      rootfs: { lowerdirs, upperdir: files.upper, workdir: files.work, merged: files.merged },
       exitRecord: files.exit,
       cleanupHook: [...ctx.diycCommand, "--root", store.root, "_cleanup", name],
       isDirectory,

@@ -4,7 +4,7 @@
 
 import { DiycError } from "../linux/errors";
 import { SIGNALS } from "../linux/signals";
-import { readState, writeState } from "./container";
+import { readConfig, readState, writeState } from "./container";
 import { withContainerLock } from "../store/lock";
 import { isAlive, type ProcessIdentity } from "./process-identity";
 import { waitUntil } from "./wait";
@@ -56,10 +56,17 @@ export async function stopContainer(ctx: RuntimeContext, name: string, timeoutSe
   await markStopRequested(ctx, name);
   const state = readState(ctx.store, name);
   if (state && isAlive(state.init)) {
-    ctx.syscalls.kill(state.init.pid, SIGNALS.TERM!);
+    ctx.syscalls.kill(state.init.pid, stopSignal(readConfig(ctx.store, name)?.request.imageConfig?.stopSignal));
     if (!(await waitUntil(() => !isAlive(state.init), timeoutSeconds * 1000))) await killInit(ctx, name, state.init);
   }
   await reconcileAfterExit(ctx, name);
+}
+
+/** The image's StopSignal ("SIGQUIT", "QUIT" or "3"), else SIGTERM. */
+function stopSignal(name: string | undefined): number {
+  if (name === undefined) return SIGNALS.TERM!;
+  if (/^\d+$/.test(name)) return Number(name);
+  return SIGNALS[name.toUpperCase().replace(/^SIG/, "")] ?? SIGNALS.TERM!;
 }
 
 /** Waits for the monitor to finish its work, or does it if the monitor is gone. */
