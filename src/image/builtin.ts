@@ -4,7 +4,7 @@
 // from (the binary and the applet list): the same host busybox gives the
 // same layer, and a new busybox a new one.
 
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { asDiycError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
@@ -14,7 +14,7 @@ import { ImageError } from "./errors";
 import { normalizeEntryPath } from "./extract";
 import { commitImage, findImage, imageLayout, sha256, singleLayerImage, type ImageRecord } from "./images";
 import { layerExists, type LayerRecord } from "./layers";
-import { withImagesLock } from "./layout";
+import { stagingDir, withImagesLock } from "./layout";
 import { MediaType } from "./oci-image";
 import { measureTree, removeTree } from "./tree";
 
@@ -44,7 +44,7 @@ export async function ensureBuiltinImage(store: Store, syscalls: Syscalls, busyb
     const diffId = sha256(new TextEncoder().encode(`diyc builtin busybox\n${sha256(binary)}\n${applets.join("\n")}\n`));
     return await withImagesLock(layout, syscalls, "shared", async () => {
       if (!layerExists(layout, diffId)) {
-        const staging = mkdtempSync(join(layout.tmpDir, "layer-"));
+        const staging = stagingDir(layout, "layer");
         try {
           const root = join(staging, "root");
           mkdirSync(root, 0o755);

@@ -15,7 +15,7 @@
 // streamed from the file. stdin ("-"), and a compressed image archive, are
 // first copied to a file under tmp/, never into memory.
 
-import { closeSync, createReadStream, createWriteStream, mkdtempSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, createReadStream, createWriteStream, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { asDiycError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
@@ -23,7 +23,7 @@ import type { Store } from "../store/store";
 import { ImageError } from "./errors";
 import { commitImage, imageLayout, sha256, singleLayerImage, type ImageRecord } from "./images";
 import { decompress, unpackLayer } from "./layers";
-import { withImagesLock, type ImageLayout } from "./layout";
+import { stagingDir, withImagesLock, type ImageLayout } from "./layout";
 import { materializeImage, type BlobSource, type Progress } from "./materialize";
 import { choosePlatform, hostPlatform, isIndex, MediaType, parseIndex, parseJson, type Descriptor, type Platform } from "./oci-image";
 import { parseReference } from "./reference";
@@ -77,7 +77,7 @@ export async function importImage(store: Store, input: string, syscalls: Syscall
     try {
       if (file === undefined) {
         if (!options.stdin) throw new ImageError("no standard input to read");
-        spooled = mkdtempSync(join(layout.tmpDir, "import-"));
+        spooled = stagingDir(layout, "import");
         file = join(spooled, "stdin");
         await spool(options.stdin(), file);
       }
@@ -85,7 +85,7 @@ export async function importImage(store: Store, input: string, syscalls: Syscall
       if (index.isRootfs) return await importRootfs(layout, file, syscalls, options, input === "-" ? "tarball (stdin)" : `tarball ${file}`);
       if (index.compressed) {
         // Image archives are read by byte ranges: keep an uncompressed copy on disk.
-        spooled ??= mkdtempSync(join(layout.tmpDir, "import-"));
+        spooled ??= stagingDir(layout, "import");
         const plain = join(spooled, "plain.tar");
         await spool(decompress(createReadStream(file), () => {}), plain);
         file = plain;

@@ -16,13 +16,13 @@
 // both gzip and zstd as streams. It is imported only here, when a layer is
 // unpacked: loading it costs every diyc command ~14 ms of start-up otherwise.
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Syscalls } from "../linux/syscalls";
 import { writeJsonAtomic } from "../store/atomic";
 import { ImageError } from "./errors";
 import { Extractor } from "./extract";
-import type { ImageLayout } from "./layout";
+import { stagingDir, type ImageLayout } from "./layout";
 import { TarParser } from "./tar";
 import { measureTree, removeTree } from "./tree";
 
@@ -147,7 +147,7 @@ export async function unpackLayer(
   layout: ImageLayout, source: AsyncIterable<Uint8Array>, expect: UnpackExpectations, syscalls: Syscalls,
 ): Promise<UnpackedLayer> {
   layout.ensure();
-  const staging = mkdtempSync(join(layout.tmpDir, "layer-"));
+  const staging = stagingDir(layout, "layer");
   const root = join(staging, "root");
   mkdirSync(root, 0o755);
   const raw = new Counted();

@@ -19,7 +19,7 @@
 // record is whole or absent, even after a SIGKILL. What a killed process left
 // in tmp/ is removed by the next prune (and never read).
 
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Errno, SyscallError } from "../linux/errors";
 import { LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, type Syscalls } from "../linux/syscalls";
@@ -127,5 +127,22 @@ export async function withImagesLock<T>(
     return await fn();
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * Staging directories are named KIND-PID-XXXXXX. Those of a process that is
+ * gone (a pull killed with SIGKILL) are removed; a live one's are left alone.
+ */
+export function stagingDir(layout: ImageLayout, kind: string): string {
+  layout.ensure();
+  return mkdtempSync(join(layout.tmpDir, `${kind}-${process.pid}-`));
+}
+
+export function sweepStaleStaging(layout: ImageLayout): void {
+  for (const entry of readdirSync(layout.tmpDir)) {
+    const pid = Number(/^[a-z]+-(\d+)-/.exec(entry)?.[1]);
+    if (!Number.isInteger(pid) || pid === process.pid || existsSync(`/proc/${pid}`)) continue;
+    rmSync(join(layout.tmpDir, entry), { recursive: true, force: true });
   }
 }

@@ -119,7 +119,8 @@ function claimContainer(store: Store, name: string, image: string): boolean {
 export async function createContainer(ctx: RuntimeContext, request: RunRequest, restartCount = 0): Promise<CreatedContainer> {
   const { store, trace } = ctx;
   const name = validateName("container", request.name);
-  const lowerdirs = await ctx.imageLayers(request.image, name);
+  // By id when known: a container keeps the image it was made from, even if the name moves on.
+  const lowerdirs = await ctx.imageLayers(request.imageConfig?.id ?? request.image, name);
   const files = containerFiles(store, name);
   // The spec validates the rest of the request (-e, -w, --hostname): before anything is made.
   const spec = buildContainerSpec({ ...request.options, name, etcFiles: files, network: request.network.mode });
