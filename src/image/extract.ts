@@ -128,7 +128,8 @@ export class Extractor implements TarSink {
   }
 
   data(chunk: Uint8Array): void {
-    const file = this.file!;
+    const file = this.file;
+    if (file === undefined) return; // a whiteout's contents (if any) mean nothing
     const isHole = chunk.length <= ZEROES.length && Buffer.compare(chunk, ZEROES.subarray(0, chunk.length)) === 0;
     if (!isHole) {
       let written = 0;
@@ -138,8 +139,8 @@ export class Extractor implements TarSink {
   }
 
   endEntry(entry: TarEntry): void {
-    if (entry.type !== "file") return;
-    const file = this.file!;
+    const file = this.file;
+    if (entry.type !== "file" || file === undefined) return;
     this.file = undefined;
     try {
       ftruncateSync(file.fd, file.position); // a file ending in a hole

@@ -3,6 +3,7 @@
 // checked, each layer not yet in the store is streamed through unpackLayer
 // (a few at a time), and the image is committed. Used by pull and import.
 
+import { asDiycError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
 import { ImageError } from "./errors";
 import { commitImage, sha256, type ImageRecord } from "./images";
@@ -53,11 +54,15 @@ export async function materializeImage(
           continue;
         }
         progress.layer?.(descriptor, "start");
+        const layerLabel = `${label}: layer ${descriptor.digest}`;
         const stream = await source.streamBlob(descriptor);
         const unpacked = await unpackLayer(layout, stream, {
-          digest: descriptor.digest, diffId, label: `${label}: layer ${descriptor.digest}`,
-          onBytes: (n) => progress.bytes?.(descriptor, n),
-        }, syscalls);
+          digest: descriptor.digest, diffId, label: layerLabel, onBytes: (n) => progress.bytes?.(descriptor, n),
+        }, syscalls).catch((error: unknown) => {
+          // Every failure names the blob: "corrupt zstd data" alone would not say which.
+          const message = asDiycError(error).message;
+          throw message.startsWith(layerLabel) ? error : new ImageError(`${layerLabel}: ${message}`, { cause: error });
+        });
         progress.layer?.(descriptor, "done", { compression: unpacked.compression, size: unpacked.size });
       }
     };
