@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { DIYC } from "./diyc";
 
 export const REGISTRY_BINARY = "/usr/bin/docker-registry";
 export const SKOPEO = "/usr/bin/skopeo";
@@ -84,12 +85,17 @@ export async function startRegistry(dir: string, options: RegistryOptions = {}):
   };
 }
 
-/** skopeo copy from an OCI layout to the registry. */
-export function push(layoutDir: string, tag: string, destination: string, extra: string[] = []): void {
-  execFileSync(SKOPEO, [
-    "--insecure-policy", "copy", "--quiet", "--all", "--preserve-digests", ...extra,
+/**
+ * skopeo copy from an OCI layout to the registry. Asynchronous: a token
+ * server in the test process must keep answering while skopeo runs.
+ */
+export async function push(layoutDir: string, tag: string, destination: string, extra: string[] = []): Promise<void> {
+  const child = Bun.spawn([
+    SKOPEO, "--insecure-policy", "copy", "--quiet", "--all", "--preserve-digests", ...extra,
     `oci:${layoutDir}:${tag}`, `docker://${destination}`,
-  ], { stdio: ["ignore", "ignore", "pipe"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: layoutDir } });
+  ], { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: layoutDir } });
+  const stderr = await new Response(child.stderr).text();
+  if ((await child.exited) !== 0) throw new Error(`skopeo copy ${tag} -> ${destination} failed: ${stderr}`);
 }
 
 /** A self-signed certificate for 127.0.0.1 (and a key), made by openssl. */
@@ -101,4 +107,22 @@ export function makeCertificate(dir: string, name: string): { cert: string; key:
     "-subj", `/CN=${name}`, "-addext", "subjectAltName=IP:127.0.0.1",
   ], { stdio: "ignore" });
   return { cert, key };
+}
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** bin/diyc, asynchronously: the test process keeps serving (a token server) while it runs. */
+export async function diycAsync(root: string, args: string[], stdin?: string): Promise<Run> {
+  const child = Bun.spawn([DIYC, "--root", root, ...args], {
+    stdin: stdin === undefined ? "ignore" : Buffer.from(stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+  });
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  return { code: await child.exited, stdout, stderr };
 }

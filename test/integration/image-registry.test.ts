@@ -8,37 +8,19 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
-import { DIYC, isRoot, mountsUnder, removeStore } from "../helpers/diyc";
+import { isRoot, mountsUnder, removeStore } from "../helpers/diyc";
 import { busyboxEntries, OciLayoutWriter, type Descriptor } from "../fixtures/oci-layout";
-import { push, startRegistry, type RunningRegistry } from "../helpers/registry";
+import { diycAsync, push, startRegistry, type RunningRegistry } from "../helpers/registry";
 import type { FixtureEntry } from "../fixtures/tar-writer";
 
 const haveTools = existsSync("/usr/bin/docker-registry") && existsSync("/usr/bin/skopeo") && existsSync("/bin/busybox");
 const describeRegistry = describe.skipIf(!isRoot || !haveTools);
 
-export interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** bin/diyc, asynchronously: the test process keeps serving (a token server) while it runs. */
-export async function diycAsync(root: string, args: string[], stdin?: string): Promise<Run> {
-  const child = Bun.spawn([DIYC, "--root", root, ...args], {
-    stdin: stdin === undefined ? "ignore" : Buffer.from(stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
-  });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  return { code: await child.exited, stdout, stderr };
-}
-
 const PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234:app:/home/app:/bin/sh\n";
 const GROUP = "root:x:0:\napp:x:1234:\nextra:x:2000:app\n";
 
 /** The bottom layer: busybox, accounts, files the upper layers delete or hide. */
-export function baseLayer(): FixtureEntry[] {
+function baseLayer(): FixtureEntry[] {
   return [
     ...busyboxEntries(),
     { name: "etc/passwd", content: PASSWD },
@@ -104,7 +86,7 @@ describeRegistry("pull from a local registry (plain HTTP)", () => {
     const arm64 = writer.image({ layers: [{ compression: "gzip", entries: [{ name: "arch", content: "arm64" }] }], architecture: "arm64" });
     const multi = writer.index([amd64, arm64]);
     writer.writeIndex({ app, sibling, multi });
-    for (const tag of ["app", "sibling", "multi"]) push(layoutDir, tag, `${registry.host}/test/${tag}:1`, ["--dest-tls-verify=false"]);
+    for (const tag of ["app", "sibling", "multi"]) await push(layoutDir, tag, `${registry.host}/test/${tag}:1`, ["--dest-tls-verify=false"]);
     ref = `${registry.host}/test/app:1`;
   });
 
@@ -234,7 +216,7 @@ describeRegistry("pull from a local registry (plain HTTP)", () => {
     const corruptRegistry = await startRegistry(join(tmp, "corrupt-registry"));
     try {
       const target = `${corruptRegistry.host}/test/app:1`;
-      push(layoutDir, "app", target, ["--dest-tls-verify=false"]);
+      await push(layoutDir, "app", target, ["--dest-tls-verify=false"]);
       // The plain top layer: its file's contents changed in place, same size, so the tar still parses.
       const layer = JSON.parse(readFileSync(join(layoutDir, "blobs/sha256", app.digest.slice(7)), "utf8")).layers[2].digest as string;
       const data = join(corruptRegistry.storage, "docker/registry/v2/blobs/sha256", layer.slice(7, 9), layer.slice(7), "data");
