@@ -53,7 +53,7 @@ function belongsToImageArchive(parts: string[]): boolean {
   const [top, ...rest] = parts;
   if (top === undefined) return true;
   if (["oci-layout", "index.json", "manifest.json", "repositories", "blobs"].includes(top)) return true;
-  if (/^[a-f0-9]{64}(\.json)?$/.test(top)) return rest.length <= 1; // docker-archive: <id>/layer.tar, <id>.json
+  if (/^[a-f0-9]{64}(\.json|\.tar)?$/.test(top)) return rest.length <= 1; // docker-archive: <id>/layer.tar, <id>.json, <digest>.tar
   return false;
 }
 
@@ -126,6 +126,7 @@ async function scanTar(file: string): Promise<TarIndex> {
   const files = new Map<string, { offset: number; size: number }>();
   let isRootfs = false;
   let compressed = false;
+  const links: { name: string; target: string }[] = [];
   let position = 0; // of the uncompressed stream
   let current: { name: string; start: number } | undefined;
   let bytesBeforeChunk = 0;
@@ -139,11 +140,9 @@ async function scanTar(file: string): Promise<TarIndex> {
       }
       current = entry.type === "file" ? { name: parts.join("/"), start: -1 } : undefined;
       if (entry.type === "file") files.set(parts.join("/"), { offset: -1, size: 0 });
-      if (entry.type === "hardlink") {
-        const target = normalizeEntryPath(entry.linkTarget)?.join("/");
-        const found = target === undefined ? undefined : files.get(target);
-        if (found) files.set(parts.join("/"), found);
-      }
+      if (entry.type === "hardlink") links.push({ name: parts.join("/"), target: entry.linkTarget });
+      // docker-archive (skopeo's): <id>/layer.tar -> ../<digest>.tar, resolved inside the archive only.
+      if (entry.type === "symlink") links.push({ name: parts.join("/"), target: [...parts.slice(0, -1), entry.linkTarget].join("/") });
     },
     data: (chunk: Uint8Array) => {
       if (!current) return;
@@ -170,6 +169,11 @@ async function scanTar(file: string): Promise<TarIndex> {
   }
   if (!parser.finished) parser.end();
   for (const [, f] of files) if (f.offset < 0) f.offset = 0; // empty files
+  for (const link of links) {
+    const target = normalizeEntryPath(link.target)?.join("/");
+    const found = target === undefined ? undefined : files.get(target);
+    if (found) files.set(link.name, found);
+  }
   if (files.size === 0) isRootfs = true; // an empty tar is an empty rootfs
   return { files, isRootfs, compressed };
 }
