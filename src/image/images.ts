@@ -7,7 +7,7 @@
 // names in refs.json. A record is only written once everything it names
 // exists; a name only once its record does.
 
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { asDiycError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
@@ -440,6 +440,11 @@ function collectGarbage(store: Store, syscalls: Syscalls): { layers: number; byt
     if (hex.includes(".tmp-") || !liveBlobs.has(hex)) rmSync(join(layout.blobsDir, hex), { force: true });
   }
   for (const entry of readDirectoryOrEmpty(layout.tmpDir)) removeTree(join(layout.tmpDir, entry));
+  // Short layer names (fitLowerdirs) whose layer is gone.
+  const linksDir = join(layout.dir, "l");
+  for (const link of readDirectoryOrEmpty(linksDir)) {
+    if (!existsSync(join(linksDir, link))) rmSync(join(linksDir, link), { force: true });
+  }
   return { layers, bytes };
 }
 
