@@ -87,6 +87,8 @@ const COMPRESSED_PIECE = 16 << 10;
  * the layer's size (1 GiB: the same), only with how much garbage is let pile up.
  */
 const GC_EVERY_BYTES = 8 << 20;
+/** Counted across layers unpacked at once (a pull runs several). */
+let sinceCollection = 0;
 
 /**
  * Yields `source` decompressed as its first bytes say. The generator's
@@ -181,16 +183,16 @@ export async function unpackLayer(
         yield chunk;
       }
     }
-    let collectedAt = 0;
     for await (const chunk of decompress(counted(), (kind) => (compression = kind))) {
       plain.update(chunk);
       parser.push(chunk);
+      sinceCollection += chunk.length;
       // Every chunk read is garbage a moment later; the collector, left to
       // itself, lets 60 MiB of them pile up. A collection every few MiB keeps
       // the peak flat (see GC_EVERY_BYTES and the RSS test), ~3 ms each.
-      if (plain.bytes - collectedAt >= GC_EVERY_BYTES) {
+      if (sinceCollection >= GC_EVERY_BYTES) {
+        sinceCollection = 0;
         Bun.gc(true);
-        collectedAt = plain.bytes;
       }
     }
     parser.end();

@@ -5,8 +5,10 @@
 
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { DIYC } from "./diyc";
+import { join, resolve } from "node:path";
+
+/** bin/diyc (not imported from ./diyc: that one needs bun:test, and bench/ uses this file too). */
+const DIYC = resolve(import.meta.dir, "../../bin/diyc");
 
 export const REGISTRY_BINARY = "/usr/bin/docker-registry";
 export const SKOPEO = "/usr/bin/skopeo";

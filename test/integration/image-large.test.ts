@@ -84,7 +84,7 @@ describeLarge("a large image", () => {
     }
   }, 120_000);
 
-  test(`import of an OCI archive (skopeo's oci-archive:, from stdin): peak RSS under ${RSS_LIMIT_KIB / 1024} MiB`, async () => {
+  test(`import of an OCI archive (skopeo's oci-archive:): peak RSS under ${RSS_LIMIT_KIB / 1024} MiB`, async () => {
     const root = mkdtempSync("/tmp/diyc-large-store-");
     const archive = join(tmp, "big-oci.tar");
     try {
