@@ -136,6 +136,16 @@ describeRegistry("pull from a local registry (plain HTTP)", () => {
       expect(inspected.config.request.imageConfig).toEqual({
         id: app.configDigest, stopSignal: "SIGQUIT", exposedPorts: ["8080/tcp"], labels: { "org.example.test": "yes" },
       });
+      // stop sends the image's StopSignal (SIGQUIT): the shell traps it and exits 0; SIGTERM would be
+      // ignored by a pid 1 without a handler and end in SIGKILL after -t (137).
+      const detached = await diycAsync(root, ["run", "-d", "--net", "none", "quitter", ref, "trap 'exit 0' QUIT; while true; do sleep 0.1; done"]);
+      expect(detached.code).toBe(0);
+      await Bun.sleep(300);
+      expect((await diycAsync(root, ["stop", "-t", "5", "quitter"])).code).toBe(0);
+      const [stopped] = JSON.parse((await diycAsync(root, ["inspect", "quitter"])).stdout);
+      expect(stopped).toMatchObject({ status: "exited", exitCode: 0 });
+      expect((await diycAsync(root, ["rm", "quitter"])).code).toBe(0);
+
       // The layers on disk never changed: the container wrote to its own upper dir.
       expect(existsSync(join(root, "images/layers", app.diffIds[0]!.slice(7), "root/data/old.txt"))).toBe(true);
       const whiteout = statSync(join(root, "images/layers", app.diffIds[1]!.slice(7), "root/data/old.txt"));
@@ -171,6 +181,19 @@ describeRegistry("pull from a local registry (plain HTTP)", () => {
       expect(siblingRow[6]).toMatch(/^\d(\.\d)?MB$/);
       expect(siblingRow[5]).toMatch(/^\d+(\.\d)?kB$/);
       expect((await diycAsync(root, ["run", "--rm", "--net", "none", "s", `${registry.host}/test/sibling:1`, "cat", "/sibling.txt"])).stdout).toBe("sib");
+    } finally {
+      removeStore(root);
+    }
+  }, 60_000);
+
+  test("two pulls of the same image at once: both succeed, each layer stored once, nothing left in tmp", async () => {
+    root = fresh();
+    try {
+      const results = await Promise.all([pull(ref), pull(ref), pull(`${registry.host}/test/sibling:1`)]);
+      expect(results.map((r) => [r.code, r.stderr.includes("diyc:")])).toEqual([[0, false], [0, false], [0, false]]);
+      expect(layerDirs()).toHaveLength(4);
+      expect(readdirSync(join(root, "images/tmp"))).toEqual([]);
+      expect(Object.keys(JSON.parse(readFileSync(join(root, "images/refs.json"), "utf8"))).sort()).toEqual([ref, `${registry.host}/test/sibling:1`]);
     } finally {
       removeStore(root);
     }
