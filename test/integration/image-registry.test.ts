@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
-import { isRoot, mountsUnder, removeStore } from "../helpers/diyc";
+import { DIYC, isRoot, mountsUnder, removeStore } from "../helpers/diyc";
 import { busyboxEntries, OciLayoutWriter, type Descriptor } from "../fixtures/oci-layout";
 import { diycAsync, push, startRegistry, type RunningRegistry } from "../helpers/registry";
 import type { FixtureEntry } from "../fixtures/tar-writer";
@@ -181,6 +181,24 @@ describeRegistry("pull from a local registry (plain HTTP)", () => {
       expect(siblingRow[6]).toMatch(/^\d(\.\d)?MB$/);
       expect(siblingRow[5]).toMatch(/^\d+(\.\d)?kB$/);
       expect((await diycAsync(root, ["run", "--rm", "--net", "none", "s", `${registry.host}/test/sibling:1`, "cat", "/sibling.txt"])).stdout).toBe("sib");
+    } finally {
+      removeStore(root);
+    }
+  }, 60_000);
+
+  test("on a terminal, pull draws a bar per layer and a total", async () => {
+    root = fresh();
+    try {
+      const command = `${DIYC} --root ${root} pull --insecure-registry ${registry.host} ${ref}`;
+      const child = Bun.spawn(["script", "-qfec", command, "/dev/null"], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const terminal = await new Response(child.stdout).text();
+      expect(await child.exited).toBe(0);
+      expect(terminal).toContain("\u001b[?25l"); // cli-progress hides the cursor while it draws (a small pull ends before a redraw)
+      expect(terminal).toMatch(/total\s+\[█+\] [\d.]+[kM]B \/ [\d.]+[kM]B/);
+      for (const layer of JSON.parse(readFileSync(join(layoutDir, "blobs/sha256", app.digest.slice(7)), "utf8")).layers) {
+        expect(terminal).toContain(`${layer.digest.slice(7, 19)}  [`);
+      }
+      expect(terminal).toContain(app.configDigest);
     } finally {
       removeStore(root);
     }
