@@ -79,6 +79,7 @@ interface OpenFile {
 
 const WHITEOUT_PREFIX = ".wh.";
 const OPAQUE_MARKER = ".wh..wh..opq";
+const AUFS_META_PREFIX = ".wh..wh.";
 const OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque";
 /** Writes of all-zero pieces are skipped (a hole): a layer's sparse files stay sparse. */
 const ZEROES = new Uint8Array(1 << 20);
@@ -116,6 +117,8 @@ export class Extractor implements TarSink {
       return;
     }
     const base = parts[parts.length - 1]!;
+    // Under ".wh..wh.plnk/" and the like: aufs's own bookkeeping, not files of the image.
+    if (parts.slice(0, -1).some((part) => part.startsWith(AUFS_META_PREFIX))) return;
     if (base.startsWith(WHITEOUT_PREFIX)) return this.whiteout(entry, parts, base);
     const path = ensureParentDirectories(this.root, parts, entry.path);
     clearDestination(path, entry);

@@ -273,6 +273,54 @@ describe("what an import keeps (unprivileged-safe checks)", () => {
   });
 });
 
+// getfattr: Debian's attr package (./setup installs it).
+describe.skipIf(process.geteuid?.() !== 0)("whiteouts, opaque dirs, xattrs, holes (root: mknod and trusted.* xattrs)", () => {
+  const xattr = (path: string, name: string) => {
+    const out = Bun.spawnSync(["getfattr", "--only-values", "-h", "-n", name, path]);
+    return out.exitCode === 0 ? out.stdout.toString() : undefined;
+  };
+  test(".wh.NAME becomes a 0:0 character device; .wh..wh..opq marks its directory opaque; aufs names vanish", async () => {
+    const root = await importOk([
+      { name: "a/.wh.gone", content: "" },
+      { name: "b/.wh..wh..opq" },
+      { name: "b/kept", content: "k" },
+      { name: ".wh..wh.plnk/x", content: "" },
+      { name: ".wh..wh.aufs" },
+      { name: "c/.wh..", content: "" },
+    ]);
+    const gone = lstatSync(join(root, "a/gone"));
+    expect(gone.isCharacterDevice()).toBe(true);
+    expect(gone.rdev).toBe(0);
+    expect(readdirSync(join(root, "a"))).toEqual(["gone"]);
+    expect(readdirSync(join(root, "b"))).toEqual(["kept"]);
+    expect(xattr(join(root, "b"), "trusted.overlay.opaque")).toBe("y");
+    expect(readdirSync(root).sort()).toEqual(["a", "b", "etc"]); // ".wh.." hides nothing: c is not even made
+  });
+  test("a whiteout replaces a file of the same layer", async () => {
+    const root = await importOk([{ name: "f", content: "x" }, { name: ".wh.f" }]);
+    expect(lstatSync(join(root, "f")).isCharacterDevice()).toBe(true);
+  });
+  test("a whiteout is never written through a symlink", async () => {
+    await expectRefused(
+      [{ name: "l", type: "symlink", linkname: join(victim) }, { name: "l/.wh.secret" }],
+      'entry "l/.wh.secret" would be written through the symlink "l"',
+    );
+  });
+  test("pax SCHILY.xattr records become xattrs; trusted.overlay.* from a layer is dropped", async () => {
+    const root = await importOk([
+      { name: "cap", content: "c", pax: { "SCHILY.xattr.user.note": "hello", "SCHILY.xattr.trusted.overlay.opaque": "y" } },
+    ]);
+    expect(xattr(join(root, "cap"), "user.note")).toBe("hello");
+    expect(xattr(join(root, "cap"), "trusted.overlay.opaque")).toBeUndefined();
+  });
+  test("all-zero pieces of a file are holes", async () => {
+    const root = await importOk([{ name: "sparse", content: new Uint8Array(4 << 20) }, { name: "dense", content: new Uint8Array(1 << 20).fill(1) }]);
+    expect(statSync(join(root, "sparse")).size).toBe(4 << 20);
+    expect(statSync(join(root, "sparse")).blocks).toBe(0);
+    expect(readFileSync(join(root, "dense")).every((b) => b === 1)).toBe(true);
+  });
+});
+
 describe("failures leave nothing", () => {
   test("mknod failing (EPERM) fails the import with a one-line syscall error", async () => {
     const file = writeArchive([{ name: "dev/null", type: "char", devmajor: 1, devminor: 3 }]);
