@@ -177,7 +177,10 @@ async function scanTar(file: string): Promise<TarIndex> {
     const found = target === undefined ? undefined : files.get(target);
     if (found) files.set(link.name, found);
   }
-  if (files.size === 0) isRootfs = true; // an empty tar is an empty rootfs
+  // Only image-archive-like names, but not an image archive's files (a rootfs of just
+  // "blobs/…", or an empty tar): a rootfs after all.
+  const isArchive = (files.has("oci-layout") && files.has("index.json")) || files.has("manifest.json");
+  if (!isArchive) isRootfs = true;
   return { files, isRootfs, compressed };
 }
 
