@@ -220,9 +220,16 @@ export function imageManifest(layout: ImageLayout, record: ImageRecord): Manifes
   return parseManifest(`manifest ${record.manifestDigest}`, readBlob(layout, record.manifestDigest));
 }
 
-/** The image's layer directories, top layer first (overlayfs's lowerdir order). */
+/**
+ * The image's layer directories, top layer first (overlayfs's lowerdir
+ * order). A layer listed twice (images often repeat the empty layer) is
+ * mounted once, at its topmost place: overlayfs refuses a directory twice
+ * ("conflicting lowerdir path", ELOOP), and the result is the same, since everything the lower copy holds (files,
+ * whiteouts) the upper one holds again, above whatever lies in between.
+ */
 export function layerRoots(layout: ImageLayout, record: ImageRecord): string[] {
-  return [...record.layers].reverse().map((diffId) => layout.layerRoot(diffId));
+  const topFirst = [...record.layers].reverse();
+  return topFirst.filter((diffId, index) => topFirst.indexOf(diffId) === index).map((diffId) => layout.layerRoot(diffId));
 }
 
 // ---------------------------------------------------------------------------
