@@ -241,6 +241,13 @@ describeRegistry("pull from a local registry (plain HTTP)", () => {
       expect(run.code).toBe(0);
       expect(run.stdout).toBe("from the top layer");
       expect(run.stderr).toStartWith(`Unable to find image ${ref} in the store: pulling it\n`);
+      // By digest: the manifest is checked against it, and the name keeps it.
+      const byDigest = `${registry.host}/test/app@${app.digest}`;
+      const pinned = await pull(byDigest);
+      expect(pinned.code).toBe(0);
+      expect(pinned.stdout.trim()).toBe(app.configDigest);
+      expect((await diycAsync(root, ["run", "--rm", "--net", "none", "d", byDigest, "cat /top.txt"])).stdout).toBe("from the top layer");
+      expect((await diycAsync(root, ["image", "ls"])).stdout).toMatch(new RegExp(`${registry.host}/test/app\\s+<none>\\s+${app.configDigest.slice(7, 19)}`));
       const missing = await pull(`${registry.host}/test/nothing:1`);
       expect(missing.code).toBe(125);
       expect(missing.stderr).toMatch(/^diyc: 127\.0\.0\.1:\d+\/test\/nothing: manifest 1: 404 Not Found \(MANIFEST_UNKNOWN|NAME_UNKNOWN/);
