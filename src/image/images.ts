@@ -279,6 +279,8 @@ function containerIsAround(store: Store, container: string, syscalls: Syscalls):
   } catch {
     // gone, or never made: look at its lock
   }
+  // No lock file: nobody ever took it, so nobody is creating it (and none is made here).
+  if (!existsSync(store.containerLock(container))) return false;
   const lock = ContainerLock.tryAcquire(store, container, syscalls);
   if (lock === undefined) return true; // someone is creating it right now
   lock.release();
