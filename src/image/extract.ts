@@ -7,8 +7,9 @@
 //                                   the root is refused; a leading "/" is
 //                                   dropped, so absolute names stay inside.
 //   symlink "d" -> "/" or "../..",  ensureParentDirectories: every parent
-//   then a file "d/etc/x"           component is lstat'ed; a symlink there is
-//                                   refused, whatever it points to.
+//   then a file "d/etc/x"           component is lstat'ed (once: see
+//                                   Extractor.knownDirectories); a symlink
+//                                   there is refused, whatever it points to.
 //   hardlink -> "/etc/passwd",      linkHardlink: the target is normalized like
 //   "../outside", "symlink/x"       a name and must be an existing non-directory
 //                                   reached without symlinks.
@@ -75,6 +76,8 @@ interface OpenFile {
   entry: TarEntry;
   path: string;
   position: number;
+  /** The last piece was skipped as a hole: the file must be extended to its size at the end. */
+  endsInHole: boolean;
 }
 
 const WHITEOUT_PREFIX = ".wh.";
@@ -94,6 +97,13 @@ const ZEROES = new Uint8Array(1 << 20);
  */
 export class Extractor implements TarSink {
   private readonly pendingDirectories = new Map<string, PendingDirectory>();
+  /**
+   * Directories (relative paths) this extraction made or lstat'ed as real
+   * directories: their parents need no lstat for every entry below them.
+   * Only this extraction writes in its staging directory, so an entry stays
+   * known until an entry of this archive replaces it (forget()).
+   */
+  private readonly knownDirectories = new Set<string>();
   private file: OpenFile | undefined;
   /** Entries written, for the layer's record. */
   entries = 0;
@@ -120,11 +130,13 @@ export class Extractor implements TarSink {
     // Under ".wh..wh.plnk/" and the like: aufs's own bookkeeping, not files of the image.
     if (parts.slice(0, -1).some((part) => part.startsWith(AUFS_META_PREFIX))) return;
     if (base.startsWith(WHITEOUT_PREFIX)) return this.whiteout(entry, parts, base);
-    const path = ensureParentDirectories(this.root, parts, entry.path);
+    const path = ensureParentDirectories(this.root, parts, entry.path, this.knownDirectories);
+    const key = parts.join("/");
+    if (entry.type !== "dir") this.forget(key);
     clearDestination(path, entry);
-    if (entry.type === "dir") this.pendingDirectories.set(parts.join("/"), { parts, entry });
+    if (entry.type === "dir") this.pendingDirectories.set(key, { parts, entry });
     if (entry.type === "file") {
-      this.file = { fd: openNewFile(path), entry, path, position: 0 };
+      this.file = { fd: openNewFile(path), entry, path, position: 0, endsInHole: false };
       return;
     }
     writeEntry(entry, path, this.root, this.syscalls, this.options);
@@ -134,6 +146,7 @@ export class Extractor implements TarSink {
     const file = this.file;
     if (file === undefined) return; // a whiteout's contents (if any) mean nothing
     const isHole = chunk.length <= ZEROES.length && Buffer.compare(chunk, ZEROES.subarray(0, chunk.length)) === 0;
+    file.endsInHole = isHole;
     if (!isHole) {
       let written = 0;
       while (written < chunk.length) written += writeSync(file.fd, chunk, written, chunk.length - written, file.position + written);
@@ -146,7 +159,7 @@ export class Extractor implements TarSink {
     if (entry.type !== "file" || file === undefined) return;
     this.file = undefined;
     try {
-      ftruncateSync(file.fd, file.position); // a file ending in a hole
+      if (file.endsInHole) ftruncateSync(file.fd, file.position); // a file ending in a hole
       if (this.options.preserveOwnership) fchownSync(file.fd, entry.uid, entry.gid);
       // chmod after chown: chown clears setuid and setgid.
       fchmodSync(file.fd, entry.mode);
@@ -173,7 +186,7 @@ export class Extractor implements TarSink {
       // The directory itself must exist in this layer for overlayfs to see the mark.
       const dirParts = parts.slice(0, -1);
       if (dirParts.length === 0) return; // an opaque root means nothing to overlayfs
-      ensureParentDirectories(this.root, [...dirParts, OPAQUE_MARKER], entry.path);
+      ensureParentDirectories(this.root, [...dirParts, OPAQUE_MARKER], entry.path, this.knownDirectories);
       lsetxattr(join(this.root, ...dirParts), OVERLAY_OPAQUE_XATTR, OPAQUE_VALUE);
       return;
     }
@@ -181,9 +194,17 @@ export class Extractor implements TarSink {
     // ".wh..wh.plnk" and the like are aufs's own bookkeeping, not deletions.
     if (hidden.startsWith(WHITEOUT_PREFIX) || hidden === "" || hidden === "." || hidden === "..") return;
     const targetParts = [...parts.slice(0, -1), hidden];
-    const path = ensureParentDirectories(this.root, targetParts, entry.path);
+    const path = ensureParentDirectories(this.root, targetParts, entry.path, this.knownDirectories);
+    this.forget(targetParts.join("/"));
     clearDestination(path, { ...entry, type: "char" });
     this.syscalls.mknod(path, S_IFCHR, makeDevice(0, 0));
+  }
+
+  /** `key` is about to become something else than a directory: it and everything known below it are forgotten. */
+  private forget(key: string): void {
+    if (!this.knownDirectories.delete(key)) return; // not a known directory: nothing below it is known either
+    const prefix = `${key}/`;
+    for (const known of this.knownDirectories) if (known.startsWith(prefix)) this.knownDirectories.delete(known);
   }
 
   private setXattrs(path: string, entry: TarEntry): void {
@@ -248,10 +269,13 @@ function lstatOrUndefined(path: string): Stats | undefined {
  * a symlink is refused, wherever it points: following it is how an archive
  * writes outside the image.
  */
-export function ensureParentDirectories(root: string, parts: readonly string[], entryPath: string): string {
+export function ensureParentDirectories(root: string, parts: readonly string[], entryPath: string, knownDirectories?: Set<string>): string {
   let path = root;
+  let key = "";
   for (const [index, part] of parts.slice(0, -1).entries()) {
     path = join(path, part);
+    key = index === 0 ? part : `${key}/${part}`;
+    if (knownDirectories?.has(key)) continue;
     const stats = lstatOrUndefined(path);
     const shown = parts.slice(0, index + 1).join("/");
     if (stats === undefined) {
@@ -262,6 +286,7 @@ export function ensureParentDirectories(root: string, parts: readonly string[], 
     } else if (!stats.isDirectory()) {
       throw new UnsafeEntryError(entryPath, `has a parent "${shown}" that is not a directory`);
     }
+    knownDirectories?.add(key);
   }
   return join(path, parts[parts.length - 1]!);
 }

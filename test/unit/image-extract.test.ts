@@ -174,6 +174,21 @@ describe("writes through symlinks", () => {
   });
 });
 
+describe("a directory replaced by a symlink is never written through (the known-directory cache forgets it)", () => {
+  test("dir d, d/x, then symlink d -> outside, then d/y", async () => {
+    await expectRefused(
+      [{ name: "d/", type: "dir" }, { name: "d/sub/", type: "dir" }, { name: "d/sub/x", content: "x" }, { name: "d", type: "symlink", linkname: outside }, { name: "d/sub/y", content: "pwned" }],
+      'entry "d/sub/y" would be written through the symlink "d"',
+    );
+  });
+  test("a whiteout of a directory, then a file under its name", async () => {
+    await expectRefused(
+      [{ name: "w/", type: "dir" }, { name: "w/x", content: "x" }, { name: ".wh.w" }, { name: "w/y", content: "y" }],
+      'entry "w/y" has a parent "w" that is not a directory',
+    );
+  });
+});
+
 describe("hardlinks", () => {
   test("to /etc/passwd: an absolute target means the image's own, which is absent", async () => {
     const before = statSync("/etc/passwd").nlink;
