@@ -81,12 +81,14 @@ class Counted {
 
 const COMPRESSED_PIECE = 16 << 10;
 /**
- * Measured on a 288 MiB gzip layer (peak RSS of `image import`, with diyc's
- * own 36 MiB at rest): no collection 101 MiB, every 32 MiB 94, every 16 MiB
- * 86, every 8 MiB 78, for ~0.1 s more in all. The peak does not grow with
- * the layer's size (1 GiB: the same), only with how much garbage is let pile up.
+ * Measured (peak RSS, /usr/bin/time; diyc at rest is 36 MiB): importing a
+ * 288 MiB gzip layer, no collection 101 MiB, every 32 MiB 94, 16 MiB 86,
+ * 8 MiB 78. Pulling a three-layer image of many small files (the bench's),
+ * every 8 MiB 93-96 MiB, every 4 MiB 85, every 2 MiB 82. 4 MiB it is, for
+ * a few percent of the time. The peak does not grow with a layer's size
+ * (1 GiB: the same), only with how much garbage is let pile up.
  */
-const GC_EVERY_BYTES = 8 << 20;
+const GC_EVERY_BYTES = 4 << 20;
 /** Counted across layers unpacked at once (a pull runs several). */
 let sinceCollection = 0;
 
@@ -189,7 +191,7 @@ export async function unpackLayer(
       sinceCollection += chunk.length;
       // Every chunk read is garbage a moment later; the collector, left to
       // itself, lets 60 MiB of them pile up. A collection every few MiB keeps
-      // the peak flat (see GC_EVERY_BYTES and the RSS test), ~3 ms each.
+      // the peak flat (see GC_EVERY_BYTES and the RSS test), a few ms each.
       if (sinceCollection >= GC_EVERY_BYTES) {
         sinceCollection = 0;
         Bun.gc(true);
