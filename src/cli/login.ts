@@ -8,7 +8,7 @@ import { ImageError } from "../image/errors";
 import { readCredentials, registrySettings, writeCredentials } from "../image/pull";
 import { RegistryClient } from "../image/registry";
 import { all, has, last, parseArgs } from "./args";
-import type { CliContext, Command } from "./context";
+import type { Command } from "./context";
 
 const USAGE = "usage: diyc login [-u USER] [--password-stdin | -p PASSWORD] [--insecure-registry HOST:PORT] REGISTRY";
 

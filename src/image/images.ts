@@ -370,7 +370,7 @@ export async function removeImage(store: Store, text: string, syscalls: Syscalls
     if (!keepsOtherNames && users.length === 0) {
       rmSync(layout.record(record.id), { force: true });
       deleted.push(record.id);
-      collectGarbage(store, syscalls);
+      collectGarbage(store);
     }
     return { untagged: dropNames, deleted };
   });
@@ -404,7 +404,7 @@ export async function pruneImages(store: Store, syscalls: Syscalls): Promise<Pru
       rmSync(layout.record(id), { force: true });
       images.push(id);
     }
-    return { images, ...collectGarbage(store, syscalls) };
+    return { images, ...collectGarbage(store) };
   });
 }
 
@@ -413,8 +413,7 @@ export async function pruneImages(store: Store, syscalls: Syscalls): Promise<Pru
  * directories left by killed processes. The caller holds the exclusive lock,
  * so nothing is being unpacked or committed.
  */
-function collectGarbage(store: Store, syscalls: Syscalls): { layers: number; bytes: number } {
-  void syscalls;
+function collectGarbage(store: Store): { layers: number; bytes: number } {
   const layout = imageLayout(store);
   const liveLayers = new Set<string>();
   const liveBlobs = new Set<string>();
