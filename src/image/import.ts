@@ -84,17 +84,18 @@ export async function importImage(store: Store, input: string, syscalls: Syscall
         file = join(spooled, "stdin");
         await spool(options.stdin(), file);
       }
+      const original = file;
       const index = await scanTar(file);
       if (index.isRootfs) return await importRootfs(layout, file, syscalls, options, input === "-" ? "tarball (stdin)" : `tarball ${file}`);
       if (index.compressed) {
         // Image archives are read by byte ranges: keep an uncompressed copy on disk.
         spooled ??= stagingDir(layout, "import");
         const plain = join(spooled, "plain.tar");
-        await spool(decompress(createReadStream(file), () => {}), plain);
+        await spool(decompress(createReadStream(file, { highWaterMark: READ_CHUNK }), () => {}), plain);
         file = plain;
         index.files = (await scanTar(file)).files;
       }
-      return await importArchive(layout, file, index, syscalls, options, input === "-" ? "stdin" : file);
+      return await importArchive(layout, file, index, syscalls, options, input === "-" ? "stdin" : original);
     } finally {
       if (spooled) removeTree(spooled);
     }
