@@ -98,6 +98,12 @@ describeArchives("image import of layouts and archives", () => {
       // Same layers (diff ids), so nothing was stored twice.
       expect(readdirSync(join(root, "images/layers"))).toHaveLength(2);
 
+      // A compressed image archive: unpacked to a file under tmp/ first, read by ranges, removed.
+      const compressed = join(tmp, "archive.bin");
+      execFileSync("sh", ["-c", `gzip -c "${ociArchive}" > "${compressed}"`]);
+      expect(await diycAsync(root, ["image", "import", compressed, "gz:1"])).toMatchObject({ code: 0, stdout: "gz:1\n" });
+      await expectRuns(root, "gz:1");
+
       const fromStdin = await diycWithStdin(root, ["image", "import", "-", "piped:1"], ociArchive);
       expect(fromStdin).toMatchObject({ code: 0, stdout: "piped:1\n" });
       await expectRuns(root, "piped:1");
