@@ -131,4 +131,25 @@ describeLarge("a large image", () => {
       removeStore(root);
     }
   }, 120_000);
+
+  test("prune during a pull waits for it (the images lock), and removes nothing the pull made", async () => {
+    const root = mkdtempSync("/tmp/diyc-large-store-");
+    try {
+      const ref = `${registry.host}/test/big:1`;
+      const pulling = Bun.spawn([DIYC, "--root", root, "pull", "-q", "--insecure-registry", registry.host, ref], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const staging = join(root, "images/tmp");
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && !(existsSync(staging) && readdirSync(staging).some((d) => d.startsWith("layer-")))) await Bun.sleep(5);
+      // A prune that did not wait would remove the pull's staging directory (tmp/ is its to clean)
+      // and the unnamed layer: the pull would fail, or its image would lack the layer.
+      const prune = await diycAsync(root, ["image", "prune"]);
+      expect(await pulling.exited).toBe(0);
+      expect(prune.code).toBe(0);
+      expect(prune.stdout).toContain("Removed 0 image(s) and 0 layer(s)");
+      expectLayerOnDisk(root);
+      expect((await diycAsync(root, ["image", "ls"])).stdout).toContain(`${registry.host}/test/big`);
+    } finally {
+      removeStore(root);
+    }
+  }, 120_000);
 });
