@@ -15,6 +15,19 @@ export function formatBytes(bytes: number, options: { space?: boolean } = {}): s
   return `${number}${options.space ? " " : ""}${UNITS[unit]}`;
 }
 
+/** 1.9MB, 512kB, 40B: decimal units, as docker prints image sizes (stats use formatBytes). */
+export function formatSize(bytes: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : 1;
+  return `${value.toFixed(digits)}${units[unit]}`;
+}
+
 /** Rows of cells → lines with aligned columns, three spaces apart; no trailing blanks. */
 export function formatTable(rows: readonly (readonly string[])[]): string {
   if (rows.length === 0) return "";

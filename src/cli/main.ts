@@ -18,7 +18,9 @@ import { stats } from "./stats";
 import { exec } from "./exec";
 import { inspect } from "./inspect";
 import { logs } from "./logs";
+import { login, logout } from "./login";
 import { port } from "./port";
+import { pull } from "./pull";
 import { ps } from "./ps";
 import { start } from "./start";
 import { kill, stop } from "./stop";
@@ -35,6 +37,9 @@ const COMMANDS: Record<string, Command> = {
   inspect,
   rm,
   image,
+  pull,
+  login,
+  logout,
   network,
   stats,
   _cleanup: cleanup,
@@ -54,7 +59,9 @@ Commands:
   logs     a detached container's output
   inspect  a container's configuration and state, as JSON
   rm       delete containers
-  image    import, list and remove images
+  image    import, list, inspect, remove and prune images
+  pull     fetch an image from a registry
+  login    store credentials for a registry (logout forgets them)
   network  set up, list and clean container networks
   stats    CPU, memory and pids of running containers
 

@@ -15,13 +15,17 @@ import { all, has, last, parseArgs, type OptionSpec, type ParsedArgs } from "./a
 import type { CliContext, Command } from "./context";
 import { formatBytes } from "./format";
 import { runtimeContext } from "./runtime-context";
+import { ensureImage, ensureOptions, PULL_OPTIONS } from "./pull";
+import { applyImageConfig, layerFileReader } from "../image/run-config";
+import { imageConfig, imageLayout, layerRoots } from "../image/images";
 
 export const RUN_HELP = `Usage: diyc run [options] NAME IMAGE [CMD [ARG...]]
        diyc [options] NAME IMAGE CMD...        (the seed's form)
 
 Runs CMD in a new container NAME made from IMAGE, waits for it, and exits
 with its status. The container's files persist: running NAME again reuses
-them; diyc rm NAME deletes them. Without CMD, runs /bin/sh.
+them; diyc rm NAME deletes them. Without CMD, the image's Entrypoint and Cmd
+(else /bin/sh). An IMAGE not in the store is pulled first (see diyc pull).
 
 Options:
   -v, --verbose          print every kernel step as it happens (HOST|, CONTAINER|)
@@ -44,7 +48,10 @@ Options:
   -e, --env KEY=VALUE    set an environment variable (repeatable)
   -w, --workdir DIR      working directory inside the container (created if missing)
       --hostname NAME    hostname (default: the container's name)
-  -u, --user UID[:GID]   run as this user id (default 0)
+  -u, --user USER[:GROUP]  names or ids; names from the image's /etc/passwd, /etc/group
+                         (default: the image's User, else 0)
+      --entrypoint CMD   replaces the image's Entrypoint ("" clears it; the image's Cmd is dropped)
+      --platform OS/ARCH, --insecure-registry HOST:PORT   for the pull of a missing IMAGE
       --read-only        mount the root filesystem read-only
   -h, --help             this help
 
@@ -95,6 +102,8 @@ const OPTIONS: OptionSpec[] = [
   { long: "security-opt", value: true },
   { long: "cap-add", value: true },
   { long: "cap-drop", value: true },
+  { long: "entrypoint", value: true },
+  ...PULL_OPTIONS,
 ];
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
@@ -189,14 +198,19 @@ export const run: Command = async (args, ctx) => {
   const [name, image, ...command] = parsed.positionals;
   if (!name || !image) throw new UsageError("run needs NAME and IMAGE; see diyc run --help");
   const verbose = ctx.verbose || has(parsed, "verbose");
-  const userFlag = last(parsed, "user");
   const runtime = runtimeContext(ctx, verbose);
+  // The image first (pulled if missing): its config decides the defaults below.
+  const record = await ensureImage(ctx, image, ensureOptions(parsed, false, verbose));
+  const layout = imageLayout(ctx.store);
+  const applied = applyImageConfig(imageConfig(layout, record), {
+    command, entrypoint: last(parsed, "entrypoint"), env: all(parsed, "env"), workdir: last(parsed, "workdir"), user: last(parsed, "user"),
+  }, layerFileReader(layerRoots(layout, record)));
   const options: Omit<ContainerOptions, "etcFiles" | "name" | "network"> = {
-    args: command.length > 0 ? command : ["/bin/sh"],
-    env: all(parsed, "env"),
-    cwd: last(parsed, "workdir"),
+    args: applied.args,
+    env: applied.env,
+    cwd: applied.cwd,
     hostname: last(parsed, "hostname"),
-    user: userFlag === undefined ? undefined : parseUser(userFlag),
+    user: applied.user,
     readOnlyRoot: has(parsed, "read-only"),
     terminal: has(parsed, "tty"),
     resources: resources(parsed),
@@ -212,6 +226,7 @@ export const run: Command = async (args, ctx) => {
   const logSize = last(parsed, "log-max-size");
   const request: RunRequest = {
     name, image, autoRemove: has(parsed, "rm"), options, network: networkRequest(parsed, runtime),
+    imageConfig: { id: record.id, stopSignal: applied.stopSignal, exposedPorts: applied.exposedPorts, labels: applied.labels },
     detach, restart, init: has(parsed, "init"), logMaxBytes: logSize === undefined ? DEFAULT_LOG_MAX_BYTES : parseMemory("--log-max-size", logSize, false),
   };
   const outcome = await runContainer(runtime, request, ctx.syscalls.inTerminalForeground());

@@ -1,15 +1,16 @@
 // The library's view of the CLI's context: what src/runtime needs, built from
 // the command line's choices.
 
-import { ensureBuiltinImage, imageExists, requireImageRootfs } from "../image/images";
+import { join } from "node:path";
+import { BUILTIN_IMAGE, ensureBuiltinImage } from "../image/builtin";
+import { findImage, fitLowerdirs, holdImageForContainer, imageLayout } from "../image/images";
 import type { CgroupManager } from "../cgroups/index";
 import { hostCgroups } from "../runtime/limits";
 import type { RuntimeContext } from "../runtime/context";
 import type { CliContext } from "./context";
 import { traceTo } from "../linux/trace";
 
-/** The built-in image is made on first use, so a fresh machine needs no import. */
-export const BUILTIN_IMAGE = "busybox";
+export { BUILTIN_IMAGE };
 
 export function runtimeContext(ctx: CliContext, verbose: boolean): RuntimeContext {
   let cgroups: CgroupManager | undefined;
@@ -20,12 +21,17 @@ export function runtimeContext(ctx: CliContext, verbose: boolean): RuntimeContex
     syscalls: ctx.syscalls,
     trace,
     diycCommand: ctx.diycCommand,
-    imageRootfs: (image) => {
-      if (image === BUILTIN_IMAGE && !imageExists(ctx.store, image)) {
-        ctx.store.ensure();
-        ensureBuiltinImage(ctx.store, BUILTIN_IMAGE);
+    imageLayers: async (image, container) => {
+      // The built-in image is made on first use, so a fresh machine needs no import.
+      if (image === BUILTIN_IMAGE && findImage(imageLayout(ctx.store), image) === undefined) {
+        await ensureBuiltinImage(ctx.store, ctx.syscalls);
       }
-      return requireImageRootfs(ctx.store, image);
+      // The overlay mount's -v line shows the layers; no line of its own here.
+      const { lowerdirs } = holdImageForContainer(ctx.store, image, container, ctx.syscalls);
+      // upperdir=DIR/upper,workdir=DIR/work: what else goes in overlayfs's one page of options.
+      const containerDir = ctx.store.containerDir(container);
+      const others = `,upperdir=${join(containerDir, "upper")},workdir=${join(containerDir, "work")}`.length;
+      return fitLowerdirs(ctx.store, lowerdirs, others);
     },
   };
 }

@@ -7,8 +7,9 @@
 //                                   the root is refused; a leading "/" is
 //                                   dropped, so absolute names stay inside.
 //   symlink "d" -> "/" or "../..",  ensureParentDirectories: every parent
-//   then a file "d/etc/x"           component is lstat'ed; a symlink there is
-//                                   refused, whatever it points to.
+//   then a file "d/etc/x"           component is lstat'ed (once: see
+//                                   Extractor.knownDirectories); a symlink
+//                                   there is refused, whatever it points to.
 //   hardlink -> "/etc/passwd",      linkHardlink: the target is normalized like
 //   "../outside", "symlink/x"       a name and must be an existing non-directory
 //                                   reached without symlinks.
@@ -25,6 +26,7 @@
 // Symlinks are stored exactly as in the archive, absolute targets included:
 // they are only resolved later, inside the container's own root.
 
+import { makeDevice } from "../linux/devices";
 import {
   closeSync,
   constants,
@@ -42,12 +44,14 @@ import {
   symlinkSync,
   unlinkSync,
   writeSync,
+  ftruncateSync,
   type Stats,
 } from "node:fs";
 import { join } from "node:path";
 import type { Syscalls } from "../linux/syscalls";
 import { UnsafeEntryError } from "./errors";
-import type { TarEntry } from "./tar";
+import { lsetxattr } from "../linux/xattr";
+import type { TarEntry, TarSink } from "./tar";
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
@@ -67,26 +71,167 @@ interface PendingDirectory {
   entry: TarEntry;
 }
 
-/** Extracts `entries` into the existing directory `root`. Throws UnsafeEntryError for a hostile entry. */
-export function extractEntries(entries: readonly TarEntry[], root: string, syscalls: Syscalls, options: ExtractOptions): void {
-  const pendingDirectories = new Map<string, PendingDirectory>();
-  for (const entry of entries) {
+/** The file being written: its contents arrive in pieces (TarSink.data). */
+interface OpenFile {
+  fd: number;
+  entry: TarEntry;
+  path: string;
+  position: number;
+  /** The last piece was skipped as a hole: the file must be extended to its size at the end. */
+  endsInHole: boolean;
+}
+
+const WHITEOUT_PREFIX = ".wh.";
+const OPAQUE_MARKER = ".wh..wh..opq";
+const AUFS_META_PREFIX = ".wh..wh.";
+const OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque";
+/** Writes of all-zero pieces are skipped (a hole): a layer's sparse files stay sparse. */
+const ZEROES = new Uint8Array(1 << 20);
+
+/**
+ * Unpacks a tar stream into the existing directory `root`, entry by entry
+ * as the parser finds them (a TarSink). Throws UnsafeEntryError for a
+ * hostile entry. Image layers' whiteouts become overlayfs's:
+ *   DIR/.wh.NAME       -> DIR/NAME as a character device 0:0 (a deleted file)
+ *   DIR/.wh..wh..opq   -> DIR gets trusted.overlay.opaque=y (lower layers' DIR hidden)
+ * Call finish() once the parser has ended, to set directories' metadata.
+ */
+export class Extractor implements TarSink {
+  private readonly pendingDirectories = new Map<string, PendingDirectory>();
+  /**
+   * Directories (relative paths) this extraction made or lstat'ed as real
+   * directories: their parents need no lstat for every entry below them.
+   * Only this extraction writes in its staging directory, so an entry stays
+   * known until an entry of this archive replaces it (forget()).
+   */
+  private readonly knownDirectories = new Set<string>();
+  private file: OpenFile | undefined;
+  /** Entries written, for the layer's record. */
+  entries = 0;
+
+  constructor(
+    private readonly root: string,
+    private readonly syscalls: Syscalls,
+    private readonly options: ExtractOptions,
+  ) {}
+
+  entry(entry: TarEntry): void {
     if (entry.path.includes("\0") || entry.linkTarget.includes("\0")) {
       throw new UnsafeEntryError(entry.path, "has a NUL byte in its name");
     }
     const parts = normalizeEntryPath(entry.path);
     if (parts === null) throw new UnsafeEntryError(entry.path, "escapes the image directory");
+    this.entries++;
     if (parts.length === 0) {
       if (entry.type !== "dir") throw new UnsafeEntryError(entry.path, "names the image root but is not a directory");
-      pendingDirectories.set("", { parts, entry });
-      continue;
+      this.pendingDirectories.set("", { parts, entry });
+      return;
     }
-    const path = ensureParentDirectories(root, parts, entry.path);
+    const base = parts[parts.length - 1]!;
+    // Under ".wh..wh.plnk/" and the like: aufs's own bookkeeping, not files of the image.
+    if (parts.slice(0, -1).some((part) => part.startsWith(AUFS_META_PREFIX))) return;
+    if (base.startsWith(WHITEOUT_PREFIX)) return this.whiteout(entry, parts, base);
+    const path = ensureParentDirectories(this.root, parts, entry.path, this.knownDirectories);
+    const key = parts.join("/");
+    if (entry.type !== "dir") this.forget(key);
     clearDestination(path, entry);
-    if (entry.type === "dir") pendingDirectories.set(parts.join("/"), { parts, entry });
-    writeEntry(entry, path, root, syscalls, options);
+    if (entry.type === "dir") this.pendingDirectories.set(key, { parts, entry });
+    if (entry.type === "file") {
+      this.file = { fd: openNewFile(path), entry, path, position: 0, endsInHole: false };
+      return;
+    }
+    writeEntry(entry, path, this.root, this.syscalls, this.options);
   }
-  applyDirectoryMetadata([...pendingDirectories.values()], root, options);
+
+  data(chunk: Uint8Array): void {
+    const file = this.file;
+    if (file === undefined) return; // a whiteout's contents (if any) mean nothing
+    const isHole = chunk.length <= ZEROES.length && Buffer.compare(chunk, ZEROES.subarray(0, chunk.length)) === 0;
+    file.endsInHole = isHole;
+    if (!isHole) {
+      let written = 0;
+      while (written < chunk.length) written += writeSync(file.fd, chunk, written, chunk.length - written, file.position + written);
+    }
+    file.position += chunk.length;
+  }
+
+  endEntry(entry: TarEntry): void {
+    const file = this.file;
+    if (entry.type !== "file" || file === undefined) return;
+    this.file = undefined;
+    try {
+      if (file.endsInHole) ftruncateSync(file.fd, file.position); // a file ending in a hole
+      if (this.options.preserveOwnership) fchownSync(file.fd, entry.uid, entry.gid);
+      // chmod after chown: chown clears setuid and setgid.
+      fchmodSync(file.fd, entry.mode);
+      futimesSync(file.fd, entry.mtime, entry.mtime);
+    } finally {
+      closeSync(file.fd);
+    }
+    this.setXattrs(file.path, entry);
+  }
+
+  /** Directory metadata, deepest first; closes a file left open by a failed parse. */
+  finish(): void {
+    applyDirectoryMetadata([...this.pendingDirectories.values()], this.root, this.options);
+  }
+
+  /** After a failure: no descriptor is left open. */
+  abort(): void {
+    if (this.file) closeSync(this.file.fd);
+    this.file = undefined;
+  }
+
+  private whiteout(entry: TarEntry, parts: string[], base: string): void {
+    if (base === OPAQUE_MARKER) {
+      // The directory itself must exist in this layer for overlayfs to see the mark.
+      const dirParts = parts.slice(0, -1);
+      if (dirParts.length === 0) return; // an opaque root means nothing to overlayfs
+      ensureParentDirectories(this.root, [...dirParts, OPAQUE_MARKER], entry.path, this.knownDirectories);
+      lsetxattr(join(this.root, ...dirParts), OVERLAY_OPAQUE_XATTR, OPAQUE_VALUE);
+      return;
+    }
+    const hidden = base.slice(WHITEOUT_PREFIX.length);
+    // ".wh..wh.plnk" and the like are aufs's own bookkeeping, not deletions.
+    if (hidden.startsWith(WHITEOUT_PREFIX) || hidden === "" || hidden === "." || hidden === "..") return;
+    const targetParts = [...parts.slice(0, -1), hidden];
+    const path = ensureParentDirectories(this.root, targetParts, entry.path, this.knownDirectories);
+    this.forget(targetParts.join("/"));
+    clearDestination(path, { ...entry, type: "char" });
+    this.syscalls.mknod(path, S_IFCHR, makeDevice(0, 0));
+  }
+
+  /** `key` is about to become something else than a directory: it and everything known below it are forgotten. */
+  private forget(key: string): void {
+    if (!this.knownDirectories.delete(key)) return; // not a known directory: nothing below it is known either
+    const prefix = `${key}/`;
+    for (const known of this.knownDirectories) if (known.startsWith(prefix)) this.knownDirectories.delete(known);
+  }
+
+  private setXattrs(path: string, entry: TarEntry): void {
+    for (const [name, value] of Object.entries(entry.xattrs ?? {})) {
+      // A layer may not forge overlayfs's own marks (whiteouts and opaque dirs come from .wh. names).
+      if (name.startsWith("trusted.overlay.")) continue;
+      lsetxattr(path, name, value);
+    }
+  }
+}
+
+const OPAQUE_VALUE = new TextEncoder().encode("y");
+
+/** Extracts whole in-memory `entries` into the existing directory `root` (tests, small trees). */
+export function extractEntries(entries: readonly TarEntry[], root: string, syscalls: Syscalls, options: ExtractOptions): void {
+  const extractor = new Extractor(root, syscalls, options);
+  try {
+    for (const entry of entries) {
+      extractor.entry(entry);
+      if (entry.type === "file" && entry.data.length > 0) extractor.data(entry.data);
+      extractor.endEntry(entry);
+    }
+    extractor.finish();
+  } finally {
+    extractor.abort();
+  }
 }
 
 /**
@@ -125,10 +270,13 @@ function lstatOrUndefined(path: string): Stats | undefined {
  * a symlink is refused, wherever it points: following it is how an archive
  * writes outside the image.
  */
-export function ensureParentDirectories(root: string, parts: readonly string[], entryPath: string): string {
+export function ensureParentDirectories(root: string, parts: readonly string[], entryPath: string, knownDirectories?: Set<string>): string {
   let path = root;
+  let key = "";
   for (const [index, part] of parts.slice(0, -1).entries()) {
     path = join(path, part);
+    key = index === 0 ? part : `${key}/${part}`;
+    if (knownDirectories?.has(key)) continue;
     const stats = lstatOrUndefined(path);
     const shown = parts.slice(0, index + 1).join("/");
     if (stats === undefined) {
@@ -139,6 +287,7 @@ export function ensureParentDirectories(root: string, parts: readonly string[], 
     } else if (!stats.isDirectory()) {
       throw new UnsafeEntryError(entryPath, `has a parent "${shown}" that is not a directory`);
     }
+    knownDirectories?.add(key);
   }
   return join(path, parts[parts.length - 1]!);
 }
@@ -165,7 +314,7 @@ function writeEntry(entry: TarEntry, path: string, root: string, syscalls: Sysca
       if (lstatOrUndefined(path) === undefined) mkdirSync(path, 0o700);
       return; // owner, mode and mtime come at the end: see applyDirectoryMetadata
     case "file":
-      return writeRegularFile(entry, path, options);
+      return; // Extractor.entry opens it; its data and metadata follow
     case "symlink":
       symlinkSync(entry.linkTarget, path);
       if (options.preserveOwnership) lchownSync(path, entry.uid, entry.gid);
@@ -180,20 +329,9 @@ function writeEntry(entry: TarEntry, path: string, root: string, syscalls: Sysca
   }
 }
 
-/** O_EXCL|O_NOFOLLOW: the file is new, never something a link points to. Metadata via the fd. */
-function writeRegularFile(entry: TarEntry, path: string, options: ExtractOptions): void {
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  const fd = openSync(path, flags, 0o600);
-  try {
-    let written = 0;
-    while (written < entry.data.length) written += writeSync(fd, entry.data, written);
-    if (options.preserveOwnership) fchownSync(fd, entry.uid, entry.gid);
-    // chmod after chown: chown clears setuid and setgid.
-    fchmodSync(fd, entry.mode);
-    futimesSync(fd, entry.mtime, entry.mtime);
-  } finally {
-    closeSync(fd);
-  }
+/** O_EXCL|O_NOFOLLOW: the file is new, never something a link points to. Metadata via the fd at its end. */
+function openNewFile(path: string): number {
+  return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
 }
 
 /**
@@ -233,11 +371,6 @@ function makeNode(entry: TarEntry, path: string, syscalls: Syscalls, options: Ex
   lutimesSync(path, entry.mtime, entry.mtime);
 }
 
-/** glibc's makedev(3): the 12-bit major and 20-bit minor split across a 64-bit dev_t. */
-export function makeDevice(major: number, minor: number): number {
-  const low = (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & 0xfff00) << 12);
-  return (low >>> 0) + Math.floor(major / 0x1000) * 2 ** 44;
-}
 
 /**
  * Directory owner, mode and mtime, deepest first and only now: a read-only

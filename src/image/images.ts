@@ -1,179 +1,208 @@
-// The image store: import, list, remove, and the built-in busybox image.
+// The image store: images as manifests, configs and shared layers (the layout
+// is in layout.ts), their names, which containers hold them, and removal.
 //
-// An image is a directory images/NAME/ holding rootfs/ (the overlay's
-// read-only lowerdir) and image.json. It appears all at once or not at all:
-// it is built in images/.import-<random>/ and renamed into place when whole,
-// and removed by renaming it away first. rename(2) of a directory onto an
-// existing non-empty one fails, so of two imports of one name exactly one wins.
+// An image is committed in one order, so that a crash at any point leaves
+// nothing dangling that a reader would trust: layers (each renamed into
+// place whole) -> the config and manifest blobs -> the image record -> its
+// names in refs.json. A record is only written once everything it names
+// exists; a name only once its record does.
 
-import {
-  chmodSync,
-  copyFileSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { dirname, join, posix, resolve } from "node:path";
-import { asDiycError, DiycError, SyscallError } from "../linux/errors";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { asDiycError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
-import { writeJsonAtomic } from "../store/atomic";
+import { readIfExists, writeFileAtomic, writeJsonAtomic } from "../store/atomic";
+import { ContainerLock } from "../store/lock";
 import type { Store } from "../store/store";
-import { validateName } from "../spec/names";
 import { ImageError } from "./errors";
-import { extractEntries, normalizeEntryPath } from "./extract";
-import { parseTar } from "./tar";
+import { layerExists, readLayerRecord } from "./layers";
+import { DIGEST_PATTERN, hexOf, ImageLayout, ImagesLock, withImagesLock } from "./layout";
+import { parseConfig, parseManifest, type ImageConfig, type Manifest } from "./oci-image";
+import { parseReference } from "./reference";
+import { removeTree } from "./tree";
 
 export { ImageError } from "./errors";
 
-/** What image.json holds, plus the name. */
-export interface ImageInfo {
-  name: string;
-  /** Where it came from: the tarball's absolute path, or "builtin:busybox". */
+/** records/ID.json */
+export interface ImageRecord {
+  /** The config's digest: what `image ls` shows as IMAGE ID. */
+  id: string;
+  manifestDigest: string;
+  /** Diff ids, bottom layer first (the config's rootfs.diff_ids). */
+  layers: string[];
+  /** Where it came from: "registry 127.0.0.1:5000/app:1", "tarball /x.tar", "builtin:/bin/busybox". */
   source: string;
-  /** ISO 8601; null when image.json is missing or unreadable. */
-  created: string | null;
-  /** Bytes on disk under rootfs/ (hardlinked files counted once). */
+  /** When it entered this store (ISO 8601). */
+  storedAt: string;
+}
+
+/** What `image ls` and `image inspect` show. */
+export interface ImageSummary {
+  names: string[];
+  id: string;
+  /** The config's `created`, else when it was stored. */
+  created: string;
+  /** Bytes on disk of its layers. */
   size: number;
-  /** Entries under rootfs/, directories included. */
-  files: number;
+  /** Of which in layers no other image has. */
+  unique: number;
+  record: ImageRecord;
 }
 
-export const DEFAULT_BUSYBOX_PATH = "/bin/busybox";
-
-function imageJsonPath(store: Store, name: string): string {
-  return join(store.imageDir(name), "image.json");
+export function imageLayout(store: Store): ImageLayout {
+  return new ImageLayout(store);
 }
+
+// ---------------------------------------------------------------------------
+// Blobs, records and names
 
 function errnoCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
-/** True when images/NAME/rootfs is a directory. */
-export function imageExists(store: Store, name: string): boolean {
+/** Writes a small blob (a manifest or config) after checking it is what its digest says. */
+export function writeBlob(layout: ImageLayout, digest: string, bytes: Uint8Array): void {
+  const actual = `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}`;
+  if (actual !== digest) throw new ImageError(`blob ${digest}: digest mismatch: got ${actual}`);
+  layout.ensure();
+  const path = layout.blob(digest);
   try {
-    return lstatSync(store.imageRootfs(name)).isDirectory();
+    if (statSync(path).size === bytes.length) return; // content-addressed: same name, same bytes
   } catch {
-    return false; // absent (or unreadable): not an image we can use
+    // absent: write it
+  }
+  writeFileAtomic(path, bytes, 0o644);
+}
+
+export function readBlob(layout: ImageLayout, digest: string): Uint8Array {
+  try {
+    return readFileSync(layout.blob(digest));
+  } catch (error) {
+    throw new ImageError(`blob ${digest} is missing from the store (${asDiycError(error).message})`);
   }
 }
 
-/** The rootfs of an image, for the runtime's overlay lowerdir; ImageError if there is none. */
-export function requireImageRootfs(store: Store, name: string): string {
-  validateName("image", name);
-  if (!imageExists(store, name)) throw new ImageError(`no such image: ${name}`);
-  return store.imageRootfs(name);
+export function readRefs(layout: ImageLayout): Record<string, string> {
+  const text = readIfExists(layout.refsFile);
+  if (text === undefined) return {};
+  try {
+    const refs = JSON.parse(text) as Record<string, string>;
+    return Object.fromEntries(Object.entries(refs).filter(([, id]) => typeof id === "string" && DIGEST_PATTERN.test(id)));
+  } catch {
+    throw new ImageError(`${layout.refsFile} is damaged: not JSON`);
+  }
 }
 
-/** Imports the tarball `file` (plain or gzip) as image `name`. All or nothing. */
-export function importImage(store: Store, file: string, name: string, syscalls: Syscalls): ImageInfo {
-  validateName("image", name);
-  const source = resolve(file);
-  return withContext(`image import ${file}`, () => {
-    let archive: Uint8Array;
-    try {
-      archive = readFileSync(source);
-    } catch (error) {
-      throw asDiycError(error, source);
-    }
-    const entries = parseTar(archive);
-    // Only root can give files away; an unprivileged import keeps its own ids.
-    const preserveOwnership = process.geteuid?.() === 0;
-    return stageImage(store, name, source, (rootfs) => extractEntries(entries, rootfs, syscalls, { preserveOwnership }));
+/** Read-modify-write of refs.json under its own lock (concurrent pulls). */
+export async function updateRefs(layout: ImageLayout, syscalls: Syscalls, change: (refs: Record<string, string>) => void): Promise<void> {
+  await withImagesLock(layout, syscalls, "exclusive", () => {
+    const refs = readRefs(layout);
+    change(refs);
+    writeJsonAtomic(layout.refsFile, Object.fromEntries(Object.entries(refs).sort()));
+  }, layout.refsLockFile);
+}
+
+export function readRecord(layout: ImageLayout, id: string): ImageRecord | undefined {
+  const text = readIfExists(layout.record(id));
+  if (text === undefined) return undefined;
+  return JSON.parse(text) as ImageRecord;
+}
+
+/**
+ * Records an image whose layers are all in place, then gives it `names`.
+ * The caller holds the images lock (shared), so no prune runs in between.
+ */
+export async function commitImage(
+  layout: ImageLayout, syscalls: Syscalls,
+  image: { manifest: Uint8Array; manifestDigest: string; config: Uint8Array; configDigest: string; source: string },
+  names: string[],
+): Promise<ImageRecord> {
+  const config = parseConfig(`config ${image.configDigest}`, image.config);
+  for (const diffId of config.rootfs.diff_ids) {
+    if (!layerExists(layout, diffId)) throw new ImageError(`layer ${diffId} is missing from the store`);
+  }
+  writeBlob(layout, image.configDigest, image.config);
+  writeBlob(layout, image.manifestDigest, image.manifest);
+  const record: ImageRecord = {
+    id: image.configDigest,
+    manifestDigest: image.manifestDigest,
+    layers: config.rootfs.diff_ids,
+    source: image.source,
+    storedAt: new Date().toISOString(),
+  };
+  const existing = readRecord(layout, record.id);
+  if (existing === undefined) writeJsonAtomic(layout.record(record.id), record);
+  await updateRefs(layout, syscalls, (refs) => {
+    for (const name of names) refs[name] = record.id;
   });
+  return existing ?? record;
 }
 
-/** Runs `action`, turning any failure into one line that starts with `context`. */
-function withContext<T>(context: string, action: () => T): T {
-  try {
-    return action();
-  } catch (error) {
-    const diycError = asDiycError(error);
-    throw new ImageError(`${context}: ${diycError.message}`, { cause: error });
-  }
+/** A manifest and config for a single-layer image made here (a rootfs tarball, the built-in busybox). */
+export function singleLayerImage(diff: { diffId: string; digest: string; size: number; mediaType: string }, containerConfig: object = {}): {
+  manifest: Uint8Array; manifestDigest: string; config: Uint8Array; configDigest: string;
+} {
+  const configDoc: ImageConfig = {
+    created: new Date().toISOString(),
+    architecture: process.arch === "x64" ? "amd64" : process.arch,
+    os: "linux",
+    config: containerConfig,
+    rootfs: { type: "layers", diff_ids: [diff.diffId] },
+  };
+  const config = new TextEncoder().encode(JSON.stringify(configDoc));
+  const configDigest = sha256(config);
+  const manifestDoc: Manifest = {
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: config.length },
+    layers: [{ mediaType: diff.mediaType, digest: diff.digest, size: diff.size }],
+  };
+  const manifest = new TextEncoder().encode(JSON.stringify(manifestDoc));
+  return { manifest, manifestDigest: sha256(manifest), config, configDigest };
 }
 
-/**
- * Builds an image in a private staging directory, then renames it into
- * place. Any failure, including losing a race for the name, removes the
- * staging directory.
- */
-function stageImage(store: Store, name: string, source: string, fill: (rootfs: string) => void): ImageInfo {
-  store.ensure();
-  if (imageExists(store, name)) throw new ImageError(`image ${name} already exists`);
-  // mkdtemp: a random, mode 0700 directory that no one else writes into.
-  const staging = mkdtempSync(join(store.imagesDir, ".import-"));
-  try {
-    const rootfs = join(staging, "rootfs");
-    mkdirSync(rootfs, 0o755);
-    fill(rootfs);
-    const info: ImageInfo = { name, source, created: new Date().toISOString(), ...measureTree(rootfs) };
-    writeJsonAtomic(join(staging, "image.json"), info);
-    renameIntoPlace(staging, store.imageDir(name), name);
-    return info;
-  } catch (error) {
-    removeTree(staging);
-    throw error;
-  }
+export function sha256(bytes: Uint8Array): string {
+  return `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}`;
 }
 
-function renameIntoPlace(staging: string, destination: string, name: string): void {
-  try {
-    renameSync(staging, destination);
-  } catch (error) {
-    const code = errnoCode(error);
-    if (code === "ENOTEMPTY" || code === "EEXIST") throw new ImageError(`image ${name} already exists`);
-    throw error;
-  }
-}
-
-/** Size on disk and entry count, without following symlinks. */
-function measureTree(root: string): { size: number; files: number } {
-  const seenInodes = new Set<string>();
-  let size = 0;
-  let files = 0;
-  const pending = [root];
-  while (pending.length > 0) {
-    const path = pending.pop()!;
-    const stats = lstatSync(path);
-    if (path !== root) files++;
-    const inode = `${stats.dev}:${stats.ino}`;
-    if (!seenInodes.has(inode)) {
-      seenInodes.add(inode);
-      size += stats.blocks * 512;
-    }
-    if (stats.isDirectory()) for (const child of readdirSync(path)) pending.push(join(path, child));
-  }
-  return { size, files };
-}
+// ---------------------------------------------------------------------------
+// Lookup
 
 /**
- * rm -rf that also copes with directories an image made read-only (mode 0555
- * stops an unprivileged owner from deleting what is inside). Best effort
- * only on cleanup paths, where the original error matters more.
+ * Finds an image by name ("busybox", "busybox:latest", "host:5000/app:1"),
+ * by id ("sha256:HEX"), or by a unique id prefix of at least 4 hex digits
+ * (what `image ls` shows). undefined when there is none.
  */
-function removeTree(path: string): void {
+export function findImage(layout: ImageLayout, text: string): ImageRecord | undefined {
+  const refs = readRefs(layout);
+  if (DIGEST_PATTERN.test(text)) return readRecord(layout, text);
+  if (/^[a-f0-9]{4,64}$/.test(text) && refs[text] === undefined && refs[`${text}:latest`] === undefined) {
+    const matches = listRecordIds(layout).filter((id) => hexOf(id).startsWith(text));
+    if (matches.length > 1) throw new ImageError(`image id ${text} is ambiguous: it starts ${matches.length} images`);
+    if (matches.length === 1) return readRecord(layout, matches[0]!);
+  }
+  let name: string;
   try {
-    rmSync(path, { recursive: true, force: true });
+    name = parseReference(text).name;
   } catch {
-    makeDirectoriesWritable(path);
-    rmSync(path, { recursive: true, force: true });
+    return undefined;
   }
+  const id = refs[name];
+  return id === undefined ? undefined : readRecord(layout, id);
 }
 
-function makeDirectoriesWritable(path: string): void {
-  const stats = lstatSync(path, { throwIfNoEntry: false });
-  if (!stats?.isDirectory()) return;
-  chmodSync(path, 0o700);
-  for (const child of readdirSync(path)) makeDirectoriesWritable(join(path, child));
+export function requireImage(layout: ImageLayout, text: string): ImageRecord {
+  const record = findImage(layout, text);
+  if (record === undefined) throw new ImageError(`no such image: ${text}`);
+  return record;
 }
 
-/** A directory's entries; none when it does not exist yet (a fresh store). */
+function listRecordIds(layout: ImageLayout): string[] {
+  return readDirectoryOrEmpty(layout.recordsDir)
+    .filter((file) => /^[a-f0-9]{64}\.json$/.test(file))
+    .map((file) => `sha256:${file.slice(0, 64)}`);
+}
+
 function readDirectoryOrEmpty(path: string): string[] {
   try {
     return readdirSync(path);
@@ -183,163 +212,288 @@ function readDirectoryOrEmpty(path: string): string[] {
   }
 }
 
-/** Every image, sorted by name. In-progress imports and removals (dot names) are not images. */
-export function listImages(store: Store): ImageInfo[] {
-  return readDirectoryOrEmpty(store.imagesDir)
-    .filter((name) => !name.startsWith(".") && imageExists(store, name))
-    .sort()
-    .map((name) => readImageInfo(store, name));
+export function imageConfig(layout: ImageLayout, record: ImageRecord): ImageConfig {
+  return parseConfig(`config ${record.id}`, readBlob(layout, record.id));
 }
 
-function readImageInfo(store: Store, name: string): ImageInfo {
+export function imageManifest(layout: ImageLayout, record: ImageRecord): Manifest {
+  return parseManifest(`manifest ${record.manifestDigest}`, readBlob(layout, record.manifestDigest));
+}
+
+/**
+ * The image's layer directories, top layer first (overlayfs's lowerdir
+ * order). A layer listed twice (images often repeat the empty layer) is
+ * mounted once, at its topmost place: overlayfs refuses a directory twice
+ * ("conflicting lowerdir path", ELOOP), and the result is the same, since everything the lower copy holds (files,
+ * whiteouts) the upper one holds again, above whatever lies in between.
+ */
+export function layerRoots(layout: ImageLayout, record: ImageRecord): string[] {
+  const topFirst = [...record.layers].reverse();
+  return topFirst.filter((diffId, index) => topFirst.indexOf(diffId) === index).map((diffId) => layout.layerRoot(diffId));
+}
+
+// ---------------------------------------------------------------------------
+// Containers' holds
+
+/**
+ * A container is being created from `image`: records the hold (under the
+ * shared lock, so no rm or prune is half-way) and returns the layer
+ * directories, top first. The hold stays until the container is gone.
+ */
+export function holdImageForContainer(store: Store, image: string, container: string, syscalls: Syscalls): { record: ImageRecord; lowerdirs: string[] } {
+  const layout = imageLayout(store);
+  const lock = ImagesLock.acquire(layout, syscalls, "shared");
   try {
-    const info = JSON.parse(readFileSync(imageJsonPath(store, name), "utf8")) as Partial<ImageInfo>;
-    return {
-      name,
-      source: String(info.source ?? ""),
-      created: typeof info.created === "string" ? info.created : null,
-      size: Number(info.size ?? 0),
-      files: Number(info.files ?? 0),
-    };
-  } catch {
-    // A hand-made or damaged image.json should not hide the image from `ls` (or `rm`).
-    return { name, source: "", created: null, size: 0, files: 0 };
+    const record = requireImage(layout, image);
+    for (const diffId of record.layers) {
+      if (!layerExists(layout, diffId)) throw new ImageError(`image ${image}: layer ${diffId} is missing from the store`);
+    }
+    writeFileAtomic(layout.hold(container), `${record.id}\n`, 0o600);
+    return { record, lowerdirs: layerRoots(layout, record) };
+  } finally {
+    lock.release();
   }
 }
 
 /**
- * Removes an image unless a container uses it. `usersOf` names the
- * containers using an image (containersUsingImage, or the runtime's own).
+ * Which image ids containers hold, and by whom. A hold counts while its
+ * container's directory exists or its lock is taken (it is being created
+ * right now); otherwise the container is gone and the hold is stale.
  */
-export function removeImage(store: Store, name: string, usersOf: (image: string) => string[]): void {
-  validateName("image", name);
-  if (!imageExists(store, name)) throw new ImageError(`no such image: ${name}`);
-  const users = usersOf(name);
-  if (users.length > 0) {
-    const plural = users.length === 1 ? "container" : "containers";
-    throw new ImageError(`image ${name} is used by ${plural} ${users.join(", ")}: remove ${users.length === 1 ? "it" : "them"} first`);
+export function heldImages(store: Store, syscalls: Syscalls): Map<string, string[]> {
+  const layout = imageLayout(store);
+  const held = new Map<string, string[]>();
+  for (const container of readDirectoryOrEmpty(layout.holdsDir)) {
+    if (container.includes(".tmp-")) continue;
+    const id = readIfExists(layout.hold(container))?.trim();
+    if (id === undefined || !DIGEST_PATTERN.test(id)) continue;
+    if (!containerIsAround(store, container, syscalls)) continue;
+    held.set(id, [...(held.get(id) ?? []), container].sort());
   }
-  // Rename first so the image vanishes at once; a half-deleted rootfs is never visible as NAME.
-  const doomed = join(store.imagesDir, `.remove-${name}-${process.pid}-${Date.now()}`);
-  try {
-    renameSync(store.imageDir(name), doomed);
-  } catch (error) {
-    if (errnoCode(error) === "ENOENT") throw new ImageError(`no such image: ${name}`);
-    throw asDiycError(error, store.imageDir(name));
-  }
-  removeTree(doomed);
+  return held;
 }
 
-/**
- * Names of containers whose container.json says `"image": image`, sorted.
- * A container directory without a readable container.json is being created
- * or deleted right now; it is skipped (best effort: the runtime's own lock
- * is what serializes create against image removal).
- */
-export function containersUsingImage(store: Store, image: string): string[] {
-  return readDirectoryOrEmpty(store.containersDir).filter((name) => readContainerImage(join(store.containerDir(name), "container.json")) === image).sort();
-}
-
-function readContainerImage(path: string): string | undefined {
+function containerIsAround(store: Store, container: string, syscalls: Syscalls): boolean {
   try {
-    const config = JSON.parse(readFileSync(path, "utf8")) as { image?: unknown };
-    return typeof config.image === "string" ? config.image : undefined;
+    if (statSync(store.containerDir(container)).isDirectory()) return true;
   } catch {
-    return undefined; // see containersUsingImage: skipped on purpose
+    // gone, or never made: look at its lock
+  }
+  // No lock file: nobody ever took it, so nobody is creating it (and none is made here).
+  if (!existsSync(store.containerLock(container))) return false;
+  const lock = ContainerLock.tryAcquire(store, container, syscalls);
+  if (lock === undefined) return true; // someone is creating it right now
+  lock.release();
+  return false;
+}
+
+/** Removes the holds of containers that are gone. The caller holds the exclusive lock. */
+function dropStaleHolds(store: Store, syscalls: Syscalls): void {
+  const layout = imageLayout(store);
+  for (const container of readDirectoryOrEmpty(layout.holdsDir)) {
+    if (!containerIsAround(store, container, syscalls)) rmSync(layout.hold(container), { force: true });
   }
 }
 
 // ---------------------------------------------------------------------------
-// The built-in image
+// Listing
 
-const PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
-const GROUP = "root:x:0:\nnogroup:x:65534:\n";
+export function listImages(store: Store): ImageSummary[] {
+  const layout = imageLayout(store);
+  const refs = readRefs(layout);
+  const namesById = new Map<string, string[]>();
+  for (const [name, id] of Object.entries(refs)) namesById.set(id, [...(namesById.get(id) ?? []), name]);
+  const records = listRecordIds(layout).map((id) => readRecord(layout, id)).filter((r): r is ImageRecord => r !== undefined);
+  const users = new Map<string, number>();
+  for (const record of records) for (const diffId of new Set(record.layers)) users.set(diffId, (users.get(diffId) ?? 0) + 1);
+  const layerSize = (diffId: string) => {
+    try {
+      return readLayerRecord(layout, diffId).size;
+    } catch {
+      return 0; // a layer removed under us: counted as nothing
+    }
+  };
+  return records
+    .map((record) => {
+      const layers = [...new Set(record.layers)];
+      let created = record.storedAt;
+      try {
+        created = imageConfig(layout, record).created ?? created;
+      } catch {
+        // a damaged config still lists, with the time it was stored
+      }
+      return {
+        names: (namesById.get(record.id) ?? []).sort(),
+        id: record.id,
+        created,
+        size: layers.reduce((sum, d) => sum + layerSize(d), 0),
+        unique: layers.filter((d) => users.get(d) === 1).reduce((sum, d) => sum + layerSize(d), 0),
+        record,
+      };
+    })
+    .sort((a, b) => (a.names[0] ?? "~").localeCompare(b.names[0] ?? "~") || a.id.localeCompare(b.id));
+}
 
-/** Directories of the built-in rootfs and their modes. */
-const BUILTIN_DIRECTORIES: [string, number][] = [
-  ["bin", 0o755],
-  ["sbin", 0o755],
-  ["usr", 0o755],
-  ["usr/bin", 0o755],
-  ["usr/sbin", 0o755],
-  ["etc", 0o755],
-  ["root", 0o700],
-  ["tmp", 0o1777],
-  ["proc", 0o755],
-  ["sys", 0o755],
-  ["dev", 0o755],
-];
+// ---------------------------------------------------------------------------
+// Removal and pruning
+
+export interface RemoveResult {
+  untagged: string[];
+  deleted: string[];
+}
 
 /**
- * Makes sure the built-in image exists, assembling it offline from the
- * host's static busybox: rootfs/bin/busybox, one symlink per applet, a
- * minimal /etc/passwd and /etc/group, and the usual empty directories.
- * Safe to call concurrently: a lost race means someone else built it.
+ * Removes an image by name or id. By name: the name goes; the image itself
+ * goes when no other name points at it. Refused while a container holds it,
+ * unless `force` (then only names go, and the layers stay until the last
+ * container is removed and a prune runs). Unreferenced layers are deleted.
  */
-export function ensureBuiltinImage(store: Store, name: "busybox", busyboxPath = DEFAULT_BUSYBOX_PATH): ImageInfo {
-  if (name !== "busybox") throw new ImageError(`no built-in image named ${JSON.stringify(name)}`);
-  if (imageExists(store, name)) return readImageInfo(store, name);
-  return withContext(`built-in image ${name}`, () => {
-    requireStaticBinary(busyboxPath);
-    const applets = listApplets(busyboxPath);
-    try {
-      return stageImage(store, name, `builtin:${busyboxPath}`, (rootfs) => fillBusyboxRootfs(rootfs, busyboxPath, applets));
-    } catch (error) {
-      if (error instanceof ImageError && imageExists(store, name)) return readImageInfo(store, name);
-      throw error;
+export async function removeImage(store: Store, text: string, syscalls: Syscalls, force: boolean): Promise<RemoveResult> {
+  const layout = imageLayout(store);
+  return withImagesLock(layout, syscalls, "exclusive", async () => {
+    const record = requireImage(layout, text);
+    const refs = readRefs(layout);
+    const names = Object.entries(refs).filter(([, id]) => id === record.id).map(([name]) => name);
+    // By name, only that name goes; by id, every name does.
+    const byName = refsName(text, refs);
+    const users = heldImages(store, syscalls).get(record.id) ?? [];
+    const dropNames = byName !== undefined ? [byName] : names;
+    const keepsOtherNames = names.length > dropNames.length;
+    if (users.length > 0 && !force && !keepsOtherNames) {
+      const plural = users.length === 1 ? "container" : "containers";
+      throw new ImageError(`image ${text} is used by ${plural} ${users.join(", ")}: remove ${users.length === 1 ? "it" : "them"} first (or use -f)`);
     }
+    await updateRefs(layout, syscalls, (current) => {
+      for (const name of dropNames) delete current[name];
+    });
+    const deleted: string[] = [];
+    if (!keepsOtherNames && users.length === 0) {
+      rmSync(layout.record(record.id), { force: true });
+      deleted.push(record.id);
+      collectGarbage(store);
+    }
+    return { untagged: dropNames, deleted };
   });
 }
 
-const PT_INTERP = 3;
+function refsName(text: string, refs: Record<string, string>): string | undefined {
+  try {
+    const name = parseReference(text).name;
+    return refs[name] === undefined ? undefined : name;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface PruneResult {
+  images: string[];
+  layers: number;
+  bytes: number;
+}
+
+/** Removes images without a name that no container holds, then every layer and blob nothing refers to. */
+export async function pruneImages(store: Store, syscalls: Syscalls): Promise<PruneResult> {
+  const layout = imageLayout(store);
+  return withImagesLock(layout, syscalls, "exclusive", () => {
+    dropStaleHolds(store, syscalls);
+    const named = new Set(Object.values(readRefs(layout)));
+    const held = heldImages(store, syscalls);
+    const images: string[] = [];
+    for (const id of listRecordIds(layout)) {
+      if (named.has(id) || held.has(id)) continue;
+      rmSync(layout.record(id), { force: true });
+      images.push(id);
+    }
+    return { images, ...collectGarbage(store) };
+  });
+}
 
 /**
- * A static binary has no PT_INTERP program header (no dynamic loader), so it
- * runs in a rootfs that holds nothing else. Reads the ELF64 header by hand.
+ * Deletes layers and blobs that no image record refers to, and staging
+ * directories left by killed processes. The caller holds the exclusive lock,
+ * so nothing is being unpacked or committed.
  */
-function requireStaticBinary(path: string): void {
-  const install = "install it with: apt-get install busybox-static";
-  let elf: Buffer;
-  try {
-    elf = readFileSync(path);
-  } catch (error) {
-    throw new ImageError(`needs a static busybox at ${path}: ${asDiycError(error, path).message}; ${install}`);
+function collectGarbage(store: Store): { layers: number; bytes: number } {
+  const layout = imageLayout(store);
+  const liveLayers = new Set<string>();
+  const liveBlobs = new Set<string>();
+  for (const id of listRecordIds(layout)) {
+    const record = readRecord(layout, id);
+    if (!record) continue;
+    record.layers.forEach((d) => liveLayers.add(hexOf(d)));
+    liveBlobs.add(hexOf(record.id));
+    liveBlobs.add(hexOf(record.manifestDigest));
   }
-  const isElf64 = elf.length >= 64 && elf.readUInt32BE(0) === 0x7f454c46 && elf[4] === 2;
-  if (!isElf64) throw new ImageError(`${path} is not a 64-bit ELF executable; ${install}`);
-  const tableOffset = Number(elf.readBigUInt64LE(0x20));
-  const entrySize = elf.readUInt16LE(0x36);
-  const count = elf.readUInt16LE(0x38);
-  for (let i = 0; i < count; i++) {
-    const at = tableOffset + i * entrySize;
-    if (at + 4 > elf.length) break;
-    if (elf.readUInt32LE(at) === PT_INTERP) throw new ImageError(`${path} is dynamically linked; ${install}`);
+  let layers = 0;
+  let bytes = 0;
+  for (const hex of readDirectoryOrEmpty(layout.layersDir)) {
+    if (liveLayers.has(hex)) continue;
+    try {
+      bytes += readLayerRecord(layout, `sha256:${hex}`).size;
+    } catch {
+      // an incomplete layer: counted as nothing
+    }
+    // Renamed away first: a half-deleted layer is never visible under its digest.
+    const doomed = join(layout.tmpDir, `remove-${hex}-${process.pid}`);
+    try {
+      renameSync(join(layout.layersDir, hex), doomed);
+    } catch (error) {
+      if (errnoCode(error) === "ENOENT") continue;
+      throw error;
+    }
+    removeTree(doomed);
+    layers++;
   }
+  for (const hex of readDirectoryOrEmpty(layout.blobsDir)) {
+    if (hex.includes(".tmp-") || !liveBlobs.has(hex)) rmSync(join(layout.blobsDir, hex), { force: true });
+  }
+  for (const entry of readDirectoryOrEmpty(layout.tmpDir)) removeTree(join(layout.tmpDir, entry));
+  // Short layer names (fitLowerdirs) whose layer is gone.
+  const linksDir = join(layout.dir, "l");
+  for (const link of readDirectoryOrEmpty(linksDir)) {
+    if (!existsSync(join(linksDir, link))) rmSync(join(linksDir, link), { force: true });
+  }
+  return { layers, bytes };
 }
 
-/** `busybox --list-full` gives each applet with its usual directory ("usr/bin/awk"). */
-function listApplets(busyboxPath: string): string[] {
-  const child = Bun.spawnSync([busyboxPath, "--list-full"], { stdin: "ignore" });
-  if (child.exitCode !== 0) throw new ImageError(`${busyboxPath} --list-full failed: ${child.stderr.toString().trim()}`);
-  return child.stdout.toString()
-    .split("\n")
-    .map((line) => line.trim())
-    .filter((line) => line !== "" && normalizeEntryPath(line)?.join("/") === line && line !== "bin/busybox");
-}
+// ---------------------------------------------------------------------------
+// The overlay's lowerdir option
 
-function fillBusyboxRootfs(rootfs: string, busyboxPath: string, applets: readonly string[]): void {
-  for (const [dir, mode] of BUILTIN_DIRECTORIES) {
-    mkdirSync(join(rootfs, dir));
-    chmodSync(join(rootfs, dir), mode); // mkdir's mode is cut by the umask; 1777 must be exact
+/**
+ * mount(2) passes overlayfs its options in one page: lowerdir, upperdir and
+ * workdir together must fit in 4095 bytes. Full layer paths
+ * (ROOT/images/layers/<64 hex>/root) fit about 45 layers under the default
+ * root. Past that, each layer is given a short name: a symlink
+ * ROOT/images/l/<12 hex> -> ../layers/<hex>/root (overlayfs resolves the
+ * link at mount time, as containers/storage does), which fits about 110.
+ * Past that the run is refused with the numbers: the layers would have to be
+ * flattened, which diyc does not do.
+ */
+export const MOUNT_OPTIONS_LIMIT = 4095;
+
+export function fitLowerdirs(store: Store, lowerdirs: string[], otherOptionsLength: number): string[] {
+  const length = (dirs: string[]) => "lowerdir=".length + dirs.join(":").length + otherOptionsLength;
+  if (length(lowerdirs) <= MOUNT_OPTIONS_LIMIT) return lowerdirs;
+  const layout = imageLayout(store);
+  const linksDir = join(layout.dir, "l");
+  mkdirSync(linksDir, { recursive: true, mode: 0o700 });
+  const short = lowerdirs.map((dir) => {
+    const hex = basename(dirname(dir));
+    const link = join(linksDir, hex.slice(0, 12));
+    const target = `../layers/${hex}/root`;
+    try {
+      symlinkSync(target, link);
+    } catch (error) {
+      if (errnoCode(error) !== "EEXIST") throw asDiycError(error, link);
+      if (readlinkSync(link) !== target) throw new ImageError(`layer short name ${link} already points elsewhere (12-hex-digit collision)`);
+    }
+    return link;
+  });
+  if (length(short) > MOUNT_OPTIONS_LIMIT) {
+    throw new ImageError(
+      `the image has ${lowerdirs.length} layers: overlayfs's options would be ${length(short)} bytes even with short layer names, ` +
+      `more than the kernel's ${MOUNT_OPTIONS_LIMIT}; a store root with a shorter path (--root) fits more`,
+    );
   }
-  copyFileSync(busyboxPath, join(rootfs, "bin/busybox"));
-  chmodSync(join(rootfs, "bin/busybox"), 0o755);
-  for (const applet of applets) {
-    const linkPath = join(rootfs, applet);
-    mkdirSync(dirname(linkPath), { recursive: true, mode: 0o755 });
-    // Relative targets resolve the same inside the container and from the host.
-    symlinkSync(posix.relative(posix.dirname(`/${applet}`), "/bin/busybox"), linkPath);
-  }
-  writeFileSync(join(rootfs, "etc/passwd"), PASSWD, { mode: 0o644 });
-  writeFileSync(join(rootfs, "etc/group"), GROUP, { mode: 0o644 });
+  return short;
 }

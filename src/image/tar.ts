@@ -1,10 +1,12 @@
 // A tar reader: ustar, GNU long names (`L`, `K`) and pax extended headers
-// (`x`; `g` is read and ignored). It only parses: nothing here touches the
-// filesystem, so a corrupt archive is rejected before anything is written.
-// src/image/extract.ts decides what is safe to write.
+// (`x`, with SCHILY.xattr records; `g` is read and ignored). It only parses:
+// nothing here touches the filesystem. src/image/extract.ts decides what is
+// safe to write; a corrupt archive found half-way fails the whole unpack,
+// whose staging directory is then removed (src/image/layers.ts).
 //
-// The whole archive is in memory (a Uint8Array); entries' data are views into
-// it, not copies.
+// It streams: TarParser takes the archive in chunks of any size and hands
+// each entry, then its contents piece by piece, to a TarSink. Only a header
+// block and the (bounded) data of GNU/pax meta headers are ever buffered.
 
 import { ImageError } from "./errors";
 
@@ -30,6 +32,8 @@ export interface TarEntry {
   data: Uint8Array;
   /** Where the entry's header starts in the (decompressed) archive, for messages. */
   offset: number;
+  /** Extended attributes from pax SCHILY.xattr.NAME records (file capabilities, ...), raw bytes. */
+  xattrs?: Record<string, Uint8Array>;
 }
 
 /** The per-entry overrides that GNU `L`/`K` and pax `x` headers carry for the next entry. */
@@ -40,6 +44,7 @@ interface Overrides {
   uid?: number;
   gid?: number;
   mtime?: number;
+  xattrs?: Record<string, Uint8Array>;
 }
 
 const typeFlags: Record<string, EntryType> = {
@@ -58,48 +63,162 @@ function corrupt(reason: string): ImageError {
   return new ImageError(`corrupt archive: ${reason}`);
 }
 
-/** Parses a tar archive, gunzipping it first when it starts with the gzip magic bytes. */
+/** Parses a whole tar archive in memory (gzip detected by its magic bytes). For tests and small archives. */
 export function parseTar(input: Uint8Array): TarEntry[] {
-  return parseUncompressed(maybeGunzip(input));
+  const entries: TarEntry[] = [];
+  let chunks: Uint8Array[] = [];
+  const parser = new TarParser({
+    entry: () => { chunks = []; },
+    data: (chunk) => { chunks.push(chunk.slice()); },
+    endEntry: (entry) => { entries.push({ ...entry, data: concat(chunks) }); },
+  });
+  parser.push(maybeGunzip(input));
+  parser.end();
+  return entries;
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 function maybeGunzip(input: Uint8Array): Uint8Array {
   if (input.length < 2 || input[0] !== 0x1f || input[1] !== 0x8b) return input;
   try {
-    // Bun's own gunzip: node:zlib would add ~14 ms to every diyc command's start-up.
     return Bun.gunzipSync(input as Uint8Array<ArrayBuffer>);
   } catch (error) {
     throw new ImageError(`corrupt gzip data: ${(error as Error).message}`, { cause: error });
   }
 }
 
-function parseUncompressed(archive: Uint8Array): TarEntry[] {
-  const entries: TarEntry[] = [];
-  let overrides: Overrides = {};
-  let offset = 0;
-  for (;;) {
-    if (offset + BLOCK > archive.length) {
-      throw corrupt(`truncated archive: no end-of-archive marker (archive ends at offset ${archive.length})`);
+/**
+ * Where a streaming parse sends what it finds. `entry` and `endEntry` bracket
+ * each entry; `data` receives a regular file's contents piece by piece (views
+ * into the parser's input: copy them to keep them).
+ */
+export interface TarSink {
+  entry(entry: TarEntry): void;
+  data(chunk: Uint8Array): void;
+  endEntry(entry: TarEntry): void;
+}
+
+/** GNU long names and pax headers are held in memory: a bound keeps a hostile archive from using it all. */
+const MAX_META_BYTES = 1 << 20;
+
+/**
+ * A streaming tar parser: push() the (decompressed) archive in chunks of any
+ * size, then end(). Only one header block and a meta header's data are ever
+ * buffered; file contents pass straight through to the sink. Everything after
+ * the end-of-archive marker is ignored (but still accepted, so a caller can
+ * hash a whole layer while it is parsed).
+ */
+export class TarParser {
+  private readonly headerBlock = new Uint8Array(BLOCK);
+  private headerFilled = 0;
+  /** Bytes consumed so far: offsets in messages count from the archive's start. */
+  private offset = 0;
+  /** data: a file's contents, to the sink; skip: another entry's (ignored); meta: a header's, kept. */
+  private state: "header" | "data" | "skip" | "meta" | "padding" | "done" = "header";
+  private remaining = 0;
+  private current: TarEntry | undefined;
+  private headerOffset = 0;
+  private entrySize = 0;
+  private meta: { typeFlag: string; data: Uint8Array; filled: number } | undefined;
+  private overrides: Overrides = {};
+
+  constructor(private readonly sink: TarSink) {}
+
+  get finished(): boolean {
+    return this.state === "done";
+  }
+
+  push(chunk: Uint8Array): void {
+    let at = 0;
+    while (at < chunk.length && this.state !== "done") {
+      if (this.state === "header") {
+        const take = Math.min(BLOCK - this.headerFilled, chunk.length - at);
+        this.headerBlock.set(chunk.subarray(at, at + take), this.headerFilled);
+        this.headerFilled += take;
+        at += take;
+        this.offset += take;
+        if (this.headerFilled === BLOCK) {
+          this.headerFilled = 0;
+          this.header(this.headerBlock, this.offset - BLOCK);
+        }
+        continue;
+      }
+      const take = Math.min(this.remaining, chunk.length - at);
+      const piece = chunk.subarray(at, at + take);
+      at += take;
+      this.offset += take;
+      this.remaining -= take;
+      if (this.state === "data" && take > 0) this.sink.data(piece);
+      if (this.state === "meta") {
+        this.meta!.data.set(piece, this.meta!.filled);
+        this.meta!.filled += take;
+      }
+      if (this.remaining === 0) this.endOfData();
     }
-    const header = archive.subarray(offset, offset + BLOCK);
-    if (isZeroBlock(header)) return entries; // end of archive; trailing blocks are padding
+  }
+
+  /** The input is over: anything but a complete archive is an error. */
+  end(): void {
+    if (this.state === "done") return;
+    if (this.state === "header" || this.state === "padding") {
+      throw corrupt(`truncated archive: no end-of-archive marker (archive ends at offset ${this.offset})`);
+    }
+    const got = this.entrySize - this.remaining;
+    throw corrupt(`truncated archive: entry at offset ${this.headerOffset} needs ${this.entrySize} bytes, ${got} remain`);
+  }
+
+  private header(header: Uint8Array, offset: number): void {
+    if (isZeroBlock(header)) {
+      this.state = "done"; // end of archive; trailing blocks are padding
+      return;
+    }
     verifyChecksum(header, offset);
     const typeFlag = String.fromCharCode(header[156]!);
     const isMeta = typeFlag === "L" || typeFlag === "K" || typeFlag === "x" || typeFlag === "g";
     // A pax size is the next file's: a meta header in between keeps its own.
-    const size = (isMeta ? undefined : overrides.size) ?? readNumber(header, 124, 12, "size", offset);
-    const dataStart = offset + BLOCK;
-    if (dataStart + size > archive.length) {
-      throw corrupt(`truncated archive: entry at offset ${offset} needs ${size} bytes, ${archive.length - dataStart} remain`);
-    }
-    const data = archive.subarray(dataStart, dataStart + size);
+    const size = (isMeta ? undefined : this.overrides.size) ?? readNumber(header, 124, 12, "size", offset);
+    this.headerOffset = offset;
+    this.entrySize = size;
+    this.remaining = size;
     if (isMeta) {
-      overrides = applyMetaHeader(typeFlag, data, overrides, offset);
+      if (size > MAX_META_BYTES) throw corrupt(`"${typeFlag}" header at offset ${offset} holds ${size} bytes (at most ${MAX_META_BYTES})`);
+      this.meta = { typeFlag, data: new Uint8Array(size), filled: 0 };
+      this.state = "meta";
     } else {
-      entries.push(buildEntry(header, typeFlag, data, overrides, offset));
-      overrides = {};
+      const entry = buildEntry(header, typeFlag, new Uint8Array(0), this.overrides, offset);
+      this.overrides = {};
+      this.current = entry;
+      this.sink.entry(entry);
+      this.state = entry.type === "file" ? "data" : "skip";
     }
-    offset = dataStart + roundUpToBlock(size);
+    if (size === 0) this.endOfData();
+  }
+
+  private endOfData(): void {
+    if (this.state === "padding") {
+      this.state = "header";
+      return;
+    }
+    if (this.state === "meta") {
+      this.overrides = applyMetaHeader(this.meta!.typeFlag, this.meta!.data, this.overrides, this.headerOffset);
+      this.meta = undefined;
+    } else {
+      const entry = this.current!;
+      this.current = undefined;
+      this.sink.endEntry(entry);
+    }
+    this.remaining = roundUpToBlock(this.entrySize) - this.entrySize;
+    this.state = this.remaining === 0 ? "header" : "padding";
   }
 }
 
@@ -166,6 +285,8 @@ function applyMetaHeader(typeFlag: string, data: Uint8Array, current: Overrides,
 }
 
 /** pax records: "<length> <key>=<value>\n", where length counts the whole record. */
+const XATTR_PREFIX = "SCHILY.xattr.";
+
 function parsePaxRecords(data: Uint8Array, offset: number): Overrides {
   const overrides: Overrides = {};
   let position = 0;
@@ -176,10 +297,14 @@ function parsePaxRecords(data: Uint8Array, offset: number): Overrides {
     if (!Number.isInteger(length) || length <= 0 || position + length > data.length || data[position + length - 1] !== 0x0a) {
       throw corrupt(`bad pax header record at offset ${offset}`);
     }
-    const record = new TextDecoder().decode(data.subarray(space + 1, position + length - 1));
-    const equals = record.indexOf("=");
+    const record = data.subarray(space + 1, position + length - 1);
+    const equals = record.indexOf(0x3d);
     if (equals === -1) throw corrupt(`bad pax header record at offset ${offset}`);
-    applyPaxRecord(overrides, record.slice(0, equals), record.slice(equals + 1), offset);
+    const key = new TextDecoder().decode(record.subarray(0, equals));
+    const value = record.subarray(equals + 1);
+    // An xattr's value is binary (security.capability): kept as bytes, never decoded.
+    if (key.startsWith(XATTR_PREFIX)) overrides.xattrs = { ...overrides.xattrs, [key.slice(XATTR_PREFIX.length)]: value.slice() };
+    else applyPaxRecord(overrides, key, new TextDecoder().decode(value), offset);
     position += length;
   }
   return overrides;
@@ -210,7 +335,7 @@ function applyPaxRecord(overrides: Overrides, key: string, value: string, offset
     case "mtime":
       overrides.mtime = number();
       break;
-    // Other keys (atime, uname, xattrs, ...) are not kept.
+    // Other keys (atime, uname, ...) are not kept.
   }
 }
 
@@ -235,6 +360,7 @@ function buildEntry(header: Uint8Array, typeFlag: string, data: Uint8Array, over
     devMinor: type === "char" || type === "block" ? num(337, 8, "devminor") : 0,
     data: type === "file" ? data : new Uint8Array(0),
     offset,
+    ...(overrides.xattrs ? { xattrs: overrides.xattrs } : {}),
   };
 }
 

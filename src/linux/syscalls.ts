@@ -15,6 +15,7 @@
 import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { check, cString, symbols } from "./libc";
 
+export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const LOCK_UN = 8;

@@ -35,6 +35,8 @@ export interface RunRequest {
   restart: RestartPolicy;
   /** --init: a reaper as pid 1 that forwards signals to the command. */
   init?: boolean;
+  /** What the image's config said that is not in the spec (src/image/run-config.ts). */
+  imageConfig?: { id: string; stopSignal?: string; exposedPorts?: string[]; labels?: Record<string, string> };
 }
 
 export type RestartPolicy =

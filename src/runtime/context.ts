@@ -14,8 +14,11 @@ export interface RuntimeContext {
   trace?: Trace;
   /** How to run diyc again (the monitor's cleanup hook): absolute paths. */
   diycCommand: string[];
-  /** Resolves an image name to its rootfs directory, or throws. */
-  imageRootfs: (image: string) => string;
+  /**
+   * Resolves an image to its layer directories, top first (overlay's
+   * lowerdir order), recording that `container` uses it; or throws.
+   */
+  imageLayers: (image: string, container: string) => Promise<string[]>;
   /** The host's cgroup driver (v1, v2 or hybrid), detected on first use. */
   cgroups: () => CgroupManager;
 }

@@ -30,7 +30,6 @@ import { watchSeccompDenials, type SeccompWatch } from "./seccomp-watch";
 import type { Store } from "../store/store";
 
 
-
 /** A created container: its init is parked at the start barrier. */
 export interface CreatedContainer {
   name: string;
@@ -93,8 +92,8 @@ function claimContainer(store: Store, name: string, image: string): boolean {
 export async function createContainer(ctx: RuntimeContext, request: RunRequest, restartCount = 0): Promise<CreatedContainer> {
   const { store, trace } = ctx;
   const name = validateName("container", request.name);
-  validateName("image", request.image);
-  const lowerdir = ctx.imageRootfs(request.image);
+  // By id when known: a container keeps the image it was made from, even if the name moves on.
+  const lowerdirs = await ctx.imageLayers(request.imageConfig?.id ?? request.image, name);
   const files = containerFiles(store, name);
   // The spec validates the rest of the request (-e, -w, --hostname): before anything is made.
   const spec = buildContainerSpec({ ...request.options, name, etcFiles: files, network: request.network.mode });
@@ -114,7 +113,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
 
     const plan = compileContainerPlan({
       spec,
-      rootfs: { lowerdirs: [lowerdir], upperdir: files.upper, workdir: files.work, merged: files.merged },
+      rootfs: { lowerdirs, upperdir: files.upper, workdir: files.work, merged: files.merged },
       exitRecord: { path: files.exit, reserve: files.exitReserve },
       cleanupHook: [...ctx.diycCommand, "--root", store.root, "--networks", store.networkDir, "_cleanup", name],
       isDirectory,

@@ -4,7 +4,7 @@
 
 import { DiycError } from "../linux/errors";
 import { SIGNALS } from "../linux/signals";
-import { readState, writeState } from "./container";
+import { readConfig, readState, writeState } from "./container";
 import { withContainerLock } from "../store/lock";
 import { isAlive, type ProcessIdentity } from "./process-identity";
 import { waitUntil } from "./wait";
@@ -58,13 +58,21 @@ export async function stopContainer(ctx: RuntimeContext, name: string, timeoutSe
     const current = readState(ctx.store, name);
     if (!current) return undefined;
     writeState(ctx.store, name, { ...current, stopRequested: true });
-    if (isAlive(current.init)) ctx.syscalls.kill(current.init.pid, SIGNALS.TERM!);
+    // The image's StopSignal, as docker uses it; SIGTERM otherwise.
+    if (isAlive(current.init)) ctx.syscalls.kill(current.init.pid, stopSignal(readConfig(ctx.store, name)?.request.imageConfig?.stopSignal));
     return current;
   });
   if (state && isAlive(state.init)) {
     if (!(await waitUntil(() => !isAlive(state.init), timeoutSeconds * 1000))) await killInit(ctx, name, state.init);
   }
   await reconcileAfterExit(ctx, name);
+}
+
+/** The image's StopSignal ("SIGQUIT", "QUIT" or "3"), else SIGTERM. */
+function stopSignal(name: string | undefined): number {
+  if (name === undefined) return SIGNALS.TERM!;
+  if (/^\d+$/.test(name)) return Number(name);
+  return SIGNALS[name.toUpperCase().replace(/^SIG/, "")] ?? SIGNALS.TERM!;
 }
 
 /** Waits for the monitor to finish its work, or does it if the monitor is gone. */

@@ -23,7 +23,7 @@ export interface ContainerOptions {
   env: string[];
   cwd?: string;
   hostname?: string;
-  user?: { uid: number; gid: number };
+  user?: { uid: number; gid: number; additionalGids?: number[] };
   readOnlyRoot?: boolean;
   terminal: boolean;
   network: NetworkMode;
@@ -139,7 +139,7 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
     ociVersion: "1.0.2",
     process: {
       terminal: options.terminal,
-      user: { uid: user.uid, gid: user.gid, additionalGids: [] },
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids ?? [] },
       args: options.args,
       env: containerEnv(options, hostname),
       cwd: validateCwd(options.cwd ?? "/"),

@@ -2,9 +2,8 @@
 // DIYC_ROOT isolates a whole diyc (tests use this):
 //
 //   ROOT/                            default /var/lib/diyc
-//     images/NAME/rootfs/            the image's files: overlay's read-only lowerdir
-//     images/NAME/image.json         where it came from, when
-//     images/.import-*/              an import in progress; renamed into place when whole
+//     images/                        blobs, shared layers, records, names: see
+//                                    src/image/layout.ts
 //     containers/NAME/               claimed with mkdir(2): exactly one creator wins
 //       container.json               the container's configuration (holds the OCI spec)
 //       state.json                   pid + start time of the monitor and the container
@@ -60,12 +59,6 @@ export class Store {
     return this.networks;
   }
 
-  imageDir(name: string): string {
-    return join(this.imagesDir, name);
-  }
-  imageRootfs(name: string): string {
-    return join(this.imagesDir, name, "rootfs");
-  }
   containerDir(name: string): string {
     return join(this.containersDir, name);
   }

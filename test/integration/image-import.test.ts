@@ -12,14 +12,14 @@ import { image } from "../../src/cli/image";
 import type { CliContext } from "../../src/cli/context";
 import { linuxSyscalls } from "../../src/linux/syscalls";
 import { Store } from "../../src/store/store";
-import {
-  containersUsingImage, ensureBuiltinImage, imageExists, importImage, listImages, removeImage, requireImageRootfs,
-} from "../../src/image/images";
+import { listImages, removeImage } from "../../src/image/images";
+import { ensureBuiltinImage } from "../../src/image/builtin";
+import { EMPTY_STORE, imageExists, imageRoot, importFile, storeContents } from "../helpers/images";
 import { makeTar } from "../fixtures/tar-writer";
 
 const isRoot = process.geteuid?.() === 0;
 const BUN = resolve(import.meta.dir, "../../node_modules/.bin/bun");
-const IMAGES_MODULE = resolve(import.meta.dir, "../../src/image/images.ts");
+const IMPORT_MODULE = resolve(import.meta.dir, "../../src/image/import.ts");
 const STORE_MODULE = resolve(import.meta.dir, "../../src/store/store.ts");
 const SYSCALLS_MODULE = resolve(import.meta.dir, "../../src/linux/syscalls.ts");
 
@@ -73,9 +73,9 @@ function buildRealArchive(gzip: boolean): string {
 
 describe.skipIf(!isRoot)("import as root", () => {
   for (const gzip of [false, true]) {
-    test(`GNU tar archive${gzip ? " (gzip)" : ""}: uid/gid, setuid/setgid, devices, hardlinks, symlinks`, () => {
-      importImage(store, buildRealArchive(gzip), "real", linuxSyscalls);
-      const rootfs = requireImageRootfs(store, "real");
+    test(`GNU tar archive${gzip ? " (gzip)" : ""}: uid/gid, setuid/setgid, devices, hardlinks, symlinks`, async () => {
+      await importFile(store, buildRealArchive(gzip), "real", linuxSyscalls);
+      const rootfs = imageRoot(store, "real");
       const stat = (path: string) => lstatSync(join(rootfs, path));
       expect(stat("usr/bin/su")).toMatchObject({ uid: 0, gid: 0 });
       expect(stat("usr/bin/su").mode & 0o7777).toBe(0o4755);
@@ -95,7 +95,7 @@ describe.skipIf(!isRoot)("import as root", () => {
     });
   }
 
-  test("ownership from a hand-built archive, setuid kept after chown", () => {
+  test("ownership from a hand-built archive, setuid kept after chown", async () => {
     const file = join(tmp, "x.tar");
     writeFileSync(file, makeTar([
       { name: "bin/", type: "dir", uid: 7, gid: 8, mode: 0o711 },
@@ -104,8 +104,8 @@ describe.skipIf(!isRoot)("import as root", () => {
       { name: "bin/link", type: "symlink", linkname: "ping", uid: 9, gid: 10 },
       { name: "dev/sda", type: "block", devmajor: 8, devminor: 1, mode: 0o660, gid: 6 },
     ]));
-    importImage(store, file, "hand", linuxSyscalls);
-    const rootfs = store.imageRootfs("hand");
+    await importFile(store, file, "hand", linuxSyscalls);
+    const rootfs = imageRoot(store, "hand");
     expect(lstatSync(join(rootfs, "bin"))).toMatchObject({ uid: 7, gid: 8 });
     expect(lstatSync(join(rootfs, "bin")).mode & 0o7777).toBe(0o711);
     expect(lstatSync(join(rootfs, "bin/ping")).mode & 0o7777).toBe(0o4711);
@@ -115,24 +115,26 @@ describe.skipIf(!isRoot)("import as root", () => {
     expect(lstatSync(join(rootfs, "dev/sda")).rdev).toBe(0x801);
   });
 
-  test("two concurrent imports of one name: exactly one wins", async () => {
+  test("two concurrent imports of one name: both succeed, the layer is stored once", async () => {
     const file = join(tmp, "big.tar");
     writeFileSync(file, makeTar(Array.from({ length: 300 }, (_, i) => ({ name: `f${i}`, content: "x".repeat(4096) }))));
     const script = `
-      import { importImage } from ${JSON.stringify(IMAGES_MODULE)};
+      import { importImage } from ${JSON.stringify(IMPORT_MODULE)};
       import { Store } from ${JSON.stringify(STORE_MODULE)};
       import { linuxSyscalls } from ${JSON.stringify(SYSCALLS_MODULE)};
-      try { importImage(new Store(${JSON.stringify(store.root)}), ${JSON.stringify(file)}, "race", linuxSyscalls); console.log("won"); }
+      try { await importImage(new Store(${JSON.stringify(store.root)}), ${JSON.stringify(file)}, linuxSyscalls, { name: "race" }); console.log("won"); }
       catch (e) { console.log(e.message); }`;
     const runs = await Promise.all([0, 1].map(async () => {
       const child = Bun.spawn([BUN, "-e", script], { stdout: "pipe", stderr: "inherit" });
       await child.exited;
       return (await new Response(child.stdout).text()).trim();
     }));
-    expect(runs.filter((r) => r === "won")).toHaveLength(1);
-    expect(runs.filter((r) => r.endsWith("image race already exists"))).toHaveLength(1);
-    expect(readdirSync(store.imagesDir)).toEqual(["race"]);
-    expect(readdirSync(store.imageRootfs("race"))).toHaveLength(300);
+    expect(runs).toEqual(["won", "won"]);
+    const contents = storeContents(store);
+    expect(contents.names).toEqual(["race:latest"]);
+    expect(contents.layers).toHaveLength(1);
+    expect(contents.tmp).toEqual([]);
+    expect(readdirSync(imageRoot(store, "race"))).toHaveLength(300);
   });
 });
 
@@ -142,7 +144,7 @@ describe("image CLI", () => {
     writeFileSync(file, makeTar([{ name: "etc/", type: "dir" }, { name: "etc/os-release", content: "ID=test\n" }]));
     const ctx = cliContext();
     expect(await image(["import", file, name], ctx)).toBe(0);
-    expect(ctx.out).toEqual([name]);
+    expect(ctx.out).toEqual([`${name}:latest`]);
   }
 
   test("import, ls, rm", async () => {
@@ -150,36 +152,50 @@ describe("image CLI", () => {
     await importViaCli("beta");
     const ls = cliContext();
     expect(await image(["ls"], ls)).toBe(0);
-    expect(ls.out[0]).toMatch(/^NAME\s+CREATED\s+SIZE$/);
-    expect(ls.out.slice(1).map((line) => line.split(/\s+/)[0])).toEqual(["alpha", "beta"]);
-    expect(ls.out[1]).toMatch(/^alpha\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+\d+(\.\d)?kB$/);
-    expect(listImages(store).map((info) => info.files)).toEqual([2, 2]);
+    expect(ls.out[0]).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\s+UNIQUE\s+SHARED$/);
+    expect(ls.out.slice(1).map((line) => line.split(/\s+/).slice(0, 2).join(":"))).toEqual(["alpha:latest", "beta:latest"]);
+    // Same content, same layer: stored once, so both images share all of it.
+    expect(ls.out[1]).toMatch(/^alpha\s+latest\s+[a-f0-9]{12}\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+\d+(\.\d)?kB\s+0B\s+\d+(\.\d)?kB$/);
+    expect(storeContents(store).layers).toHaveLength(1);
+    expect(listImages(store).map((info) => info.names)).toEqual([["alpha:latest"], ["beta:latest"]]);
 
     const rm = cliContext();
     expect(await image(["rm", "alpha"], rm)).toBe(0);
-    expect(rm.out).toEqual(["alpha"]);
+    expect(rm.out[0]).toBe("Untagged: alpha:latest");
+    expect(rm.out[1]).toMatch(/^Deleted: sha256:[a-f0-9]{64}$/);
     expect(imageExists(store, "alpha")).toBe(false);
-    expect(readdirSync(store.imagesDir)).toEqual(["beta"]);
+    expect(storeContents(store).names).toEqual(["beta:latest"]);
+    expect(storeContents(store).layers).toHaveLength(1); // beta still needs it
+    expect(await image(["rm", "beta"], cliContext())).toBe(0);
+    expect(storeContents(store)).toEqual(EMPTY_STORE);
   });
 
-  test("rm is refused while a container uses the image", async () => {
+  test("rm is refused while a container holds the image, unless -f", async () => {
     await importViaCli("used");
+    const layout = (await import("../../src/image/images")).imageLayout(store);
+    const { holdImageForContainer } = await import("../../src/image/images");
     for (const name of ["web", "db"]) {
+      holdImageForContainer(store, "used", name, linuxSyscalls);
       mkdirSync(store.containerDir(name), { recursive: true });
-      writeFileSync(join(store.containerDir(name), "container.json"), JSON.stringify({ image: "used" }));
     }
-    mkdirSync(store.containerDir("half-made"));
-    expect(containersUsingImage(store, "used")).toEqual(["db", "web"]);
-    await expect(image(["rm", "used"], cliContext())).rejects.toThrow("image used is used by containers db, web: remove them first");
+    // A hold whose container is gone does not count.
+    holdImageForContainer(store, "used", "gone", linuxSyscalls);
+    await expect(image(["rm", "used"], cliContext())).rejects.toThrow("image used is used by containers db, web: remove them first (or use -f)");
     expect(imageExists(store, "used")).toBe(true);
 
     rmSync(store.containerDir("web"), { recursive: true });
-    expect(() => removeImage(store, "used", (name) => containersUsingImage(store, name))).toThrow(
-      "image used is used by container db: remove it first",
-    );
+    await expect(removeImage(store, "used", linuxSyscalls, false)).rejects.toThrow("image used is used by container db: remove it first (or use -f)");
+    // -f: the name goes, the layers stay while db exists.
+    const forced = await removeImage(store, "used", linuxSyscalls, true);
+    expect(forced).toEqual({ untagged: ["used:latest"], deleted: [] });
+    expect(storeContents(store).layers).toHaveLength(1);
+    expect(existsSync(layout.holdsDir)).toBe(true);
     rmSync(store.containerDir("db"), { recursive: true });
-    removeImage(store, "used", (name) => containersUsingImage(store, name));
-    expect(imageExists(store, "used")).toBe(false);
+    const pruned = cliContext();
+    expect(await image(["prune"], pruned)).toBe(0);
+    expect(pruned.out.at(-1)).toMatch(/^Removed 1 image\(s\) and 1 layer\(s\)/);
+    expect(storeContents(store)).toEqual(EMPTY_STORE);
+    expect(readdirSync(layout.holdsDir)).toEqual([]);
   });
 
   test("rm of several: each error is reported, the rest are removed", async () => {
@@ -187,15 +203,15 @@ describe("image CLI", () => {
     const ctx = cliContext();
     expect(await image(["rm", "missing", "one"], ctx)).toBe(125);
     expect(ctx.err).toEqual(["diyc: no such image: missing"]);
-    expect(ctx.out).toEqual(["one"]);
-    expect(readdirSync(store.imagesDir)).toEqual([]);
+    expect(ctx.out[0]).toEqual("Untagged: one:latest");
+    expect(storeContents(store)).toEqual(EMPTY_STORE);
   });
 
   test("usage errors and help", async () => {
     const help = cliContext();
     expect(await image(["--help"], help)).toBe(0);
-    expect(help.out.join("\n")).toContain("import FILE NAME");
-    await expect(image(["import", "only-one"], cliContext())).rejects.toThrow("usage: diyc image import FILE NAME");
+    expect(help.out.join("\n")).toContain("import [--platform OS/ARCH] FILE|DIR|- [NAME]");
+    await expect(image(["import"], cliContext())).rejects.toThrow("usage: diyc image import");
     await expect(image(["frobnicate"], cliContext())).rejects.toThrow('unknown image command "frobnicate"');
     await expect(image(["rm", "nope"], cliContext())).rejects.toThrow("no such image: nope");
   });
@@ -203,7 +219,7 @@ describe("image CLI", () => {
   test("ls on an empty store prints only the header", async () => {
     const ctx = cliContext();
     expect(await image(["ls"], ctx)).toBe(0);
-    expect(ctx.out).toEqual(["NAME   CREATED   SIZE"]);
+    expect(ctx.out).toEqual(["REPOSITORY   TAG   IMAGE ID   CREATED   SIZE   UNIQUE   SHARED"]);
   });
 
   test("corrupt gzip through the CLI leaves nothing", async () => {
@@ -211,15 +227,15 @@ describe("image CLI", () => {
     const gz = makeTar([{ name: "a", content: "a".repeat(10_000) }], { gzip: true });
     writeFileSync(file, gz.subarray(0, gz.length / 2));
     await expect(image(["import", file, "bad"], cliContext())).rejects.toThrow(`image import ${file}: corrupt gzip data`);
-    expect(existsSync(store.imagesDir) ? readdirSync(store.imagesDir) : []).toEqual([]);
+    expect(storeContents(store)).toEqual(EMPTY_STORE);
   });
 });
 
 describe.skipIf(!existsSync("/bin/busybox"))("built-in busybox image", () => {
-  test("assembled from the host's static busybox", () => {
-    const info = ensureBuiltinImage(store, "busybox");
-    expect(info.name).toBe("busybox");
-    const rootfs = store.imageRootfs("busybox");
+  test("assembled from the host's static busybox", async () => {
+    const info = await ensureBuiltinImage(store, linuxSyscalls);
+    expect(info.layers).toHaveLength(1);
+    const rootfs = imageRoot(store, "busybox");
     expect(lstatSync(join(rootfs, "bin/busybox")).isFile()).toBe(true);
     expect(readlinkSync(join(rootfs, "bin/sh"))).toBe("busybox");
     expect(readlinkSync(join(rootfs, "usr/bin/env"))).toBe("../../bin/busybox");
@@ -231,17 +247,18 @@ describe.skipIf(!existsSync("/bin/busybox"))("built-in busybox image", () => {
     expect(spawnSync(join(rootfs, "bin/busybox"), ["--help"]).status).toBe(0);
     expect(spawnSync(join(rootfs, "bin/sh"), ["-c", "echo hello from sh"], { encoding: "utf8" }).stdout).toBe("hello from sh\n");
     // Idempotent: a second call finds it.
-    expect(ensureBuiltinImage(store, "busybox").created).toBe(info.created);
-    expect(readdirSync(store.imagesDir)).toEqual(["busybox"]);
+    expect((await ensureBuiltinImage(store, linuxSyscalls)).id).toBe(info.id);
+    expect(storeContents(store).names).toEqual(["busybox:latest"]);
+    expect(storeContents(store).layers).toHaveLength(1);
   });
 
-  test("a dynamically linked or missing busybox: a clear error, nothing left", () => {
-    expect(() => ensureBuiltinImage(store, "busybox", "/bin/ls")).toThrow(
+  test("a dynamically linked or missing busybox: a clear error, nothing left", async () => {
+    await expect(ensureBuiltinImage(store, linuxSyscalls, "/bin/ls")).rejects.toThrow(
       "built-in image busybox: /bin/ls is dynamically linked; install it with: apt-get install busybox-static",
     );
-    expect(() => ensureBuiltinImage(store, "busybox", join(tmp, "none"))).toThrow(
+    await expect(ensureBuiltinImage(store, linuxSyscalls, join(tmp, "none"))).rejects.toThrow(
       /^built-in image busybox: needs a static busybox at .*: .*\(ENOENT\); install it with: apt-get install busybox-static$/,
     );
-    expect(existsSync(store.imagesDir) ? readdirSync(store.imagesDir) : []).toEqual([]);
+    expect(storeContents(store)).toEqual(EMPTY_STORE);
   });
 });
