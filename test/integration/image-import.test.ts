@@ -152,6 +152,7 @@ describe("image CLI", () => {
     await importViaCli("beta");
     const ls = cliContext();
     expect(await image(["ls"], ls)).toBe(0);
+    ls.out.splice(0, ls.out.length, ...ls.out.join("\n").split("\n")); // lines as the user sees them
     expect(ls.out[0]).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\s+UNIQUE\s+SHARED$/);
     expect(ls.out.slice(1).map((line) => line.split(/\s+/).slice(0, 2).join(":"))).toEqual(["alpha:latest", "beta:latest"]);
     // Same content, same layer: stored once, so both images share all of it.
