@@ -16,6 +16,8 @@ export interface CliContext {
   print: (line: string) => void;
   /** The absolute path of the diyc launcher, for hooks that re-enter diyc. */
   diycCommand: string[];
+  /** The caller's environment, for `-e VAR` (pass a variable through). Commands only, never the library. */
+  env?: Record<string, string | undefined>;
 }
 
 /** A command: parse `args` (everything after the command's name), act, return the exit code. */

@@ -138,6 +138,7 @@ export async function main(invocation: Invocation): Promise<number> {
       log,
       print: (line) => writeBestEffort(1, `${line}\n`),
       diycCommand: invocation.diycCommand,
+      env: invocation.env,
     };
     const [first, ...args] = rest;
     if (first === "--version" || first === "version") {

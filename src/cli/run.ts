@@ -1,7 +1,8 @@
 // `diyc run [options] NAME IMAGE [CMD [ARG...]]`, and the seed's form
 // `diyc [options] NAME IMAGE CMD...` which main.ts sends here too.
 
-import { UsageError } from "../linux/errors";
+import { existsSync, readFileSync } from "node:fs";
+import { DiycError, UsageError } from "../linux/errors";
 import { readDockerProfile, type DockerSeccompProfile } from "../seccomp/docker-profile";
 import type { ContainerOptions } from "../spec/container-spec";
 import { parsePublish, validateRequestedIp } from "../network/index";
@@ -17,10 +18,18 @@ import { formatBytes } from "./format";
 import { runtimeContext } from "./runtime-context";
 import { ensureImage, ensureOptions, PULL_OPTIONS } from "./pull";
 import { applyImageConfig, layerFileReader } from "../image/run-config";
-import { imageConfig, imageLayout, layerRoots } from "../image/images";
+import { findImage, imageConfig, imageLayout, layerRoots } from "../image/images";
+import { parseReference } from "../image/reference";
+import { BUILTIN_IMAGE } from "./runtime-context";
 
-export const RUN_HELP = `Usage: diyc run [options] NAME IMAGE [CMD [ARG...]]
-       diyc [options] NAME IMAGE CMD...        (the seed's form)
+export const RUN_HELP = `Usage: diyc run [options] NAME IMAGE [CMD [ARG...]]    (the seed's form)
+       diyc run [options] [--name NAME] IMAGE [CMD [ARG...]]   (docker's form)
+       diyc [options] NAME IMAGE CMD...
+
+Which form: with --name, docker's. Without, the seed's when the second word is
+an image diyc knows (in the store, busybox, or a registry reference like
+127.0.0.1:5000/app); otherwise docker's, with a generated name, when the first
+word is one.
 
 Runs CMD in a new container NAME made from IMAGE, waits for it, and exits
 with its status. The container's files persist: running NAME again reuses
@@ -35,8 +44,11 @@ Options:
       --log-max-size N   a detached container's log is rotated past N bytes (k, m, g; default 10m)
       --volume HOST:CTR[:ro]  bind-mount a host path (repeatable; -v stays --verbose)
       --tmpfs PATH[:OPTS]     mount a tmpfs (repeatable)
-  -i, --interactive      accepted as docker has it: in the foreground the command always reads
-                         your stdin, as in the seed (-i followed by an IPv4 address is --ip)
+  -i, --interactive      the command reads your stdin (without it: /dev/null, as docker does);
+                         -i followed by an IPv4 address is the seed's --ip. The seed's form
+                         typed at a terminal (stdin and stdout), without -t or -i, gets a
+                         pty as -it would
+      --name NAME        the container's name (docker's form); without it one is generated
       --init             pid 1 is a small reaper that forwards signals to the command
       --security-opt seccomp=unconfined|FILE
                          no seccomp filter, or a profile in docker's JSON format
@@ -45,7 +57,8 @@ Options:
                          (NET_RAW or CAP_NET_RAW, any case; ALL; repeatable)
   -t, --tty              a terminal (pty) for the command: your terminal in raw mode, resizes
                          passed on; with -d its output goes to the log
-  -e, --env KEY=VALUE    set an environment variable (repeatable)
+  -e, --env KEY=VALUE    set an environment variable (repeatable); -e KEY passes yours through
+      --env-file FILE    KEY=VALUE lines (# comments), before -e
   -w, --workdir DIR      working directory inside the container (created if missing)
       --hostname NAME    hostname (default: the container's name)
   -u, --user USER[:GROUP]  names or ids; names from the image's /etc/passwd, /etc/group
@@ -95,6 +108,8 @@ const OPTIONS: OptionSpec[] = [
   { long: "tty", short: "t" },
   { long: "init" },
   { long: "interactive" },
+  { long: "name", value: true },
+  { long: "env-file", value: true },
   { long: "restart", value: true },
   { long: "log-max-size", value: true },
   { long: "volume", value: true },
@@ -128,6 +143,98 @@ export function disambiguateDashI(args: string[]): string[] {
     } else out.push(arg);
   }
   return out;
+}
+
+/**
+ * `-v` is the seed's --verbose. A docker user's `-v HOST:CTR` would be read as
+ * -v and then fail on the name: say what to type instead.
+ */
+function refuseVolumeAsVerbose(argv: string[]): void {
+  for (let k = 0; k < argv.length - 1; k++) {
+    if (!argv[k]!.startsWith("-")) return; // options end at the first word
+    if (argv[k] === "-v" && /^[^-].*:\//.test(argv[k + 1]!)) {
+      throw new UsageError(`-v is --verbose here (the seed's meaning); for a volume write --volume ${argv[k + 1]}`);
+    }
+  }
+}
+
+/** Whether `text` names an image diyc has or can get: in the store, built in, or a registry reference. */
+function isImage(ctx: CliContext, text: string): boolean {
+  try {
+    return text === BUILTIN_IMAGE || findImage(imageLayout(ctx.store), text) !== undefined || parseReference(text).registry !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+const ADJECTIVES = ["brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nimble", "proud", "quiet", "sharp", "tender", "witty"];
+const NAMES = ["babbage", "curie", "dijkstra", "euler", "fermat", "gauss", "hopper", "knuth", "lovelace", "noether", "pascal", "ritchie", "shannon", "thompson", "turing", "wozniak"];
+
+/** A name as docker makes them (adjective_scientist), not yet used in this store. */
+function generatedName(ctx: CliContext): string {
+  for (let attempt = 0; ; attempt++) {
+    const pick = (list: string[]) => list[Math.floor(Math.random() * list.length)]!;
+    const name = `${pick(ADJECTIVES)}_${pick(NAMES)}${attempt >= 10 ? `_${attempt}` : ""}`;
+    if (!existsSync(ctx.store.containerDir(name))) return name;
+  }
+}
+
+/**
+ * NAME IMAGE CMD (the seed's form) or [--name NAME] IMAGE CMD (docker's).
+ * With --name it is docker's. Without, the seed's form when its second word
+ * is an image diyc knows (in the store, built in, or a registry reference);
+ * else docker's when the first word is one, with a generated name. Else the
+ * seed's, whose missing image is then reported (with a hint, see below).
+ */
+function chooseForm(ctx: CliContext, parsed: ParsedArgs): { name: string; image: string; command: string[]; seedForm: boolean } {
+  const [first, second, ...rest] = parsed.positionals;
+  const named = last(parsed, "name");
+  if (named !== undefined) {
+    if (!first) throw new UsageError("run needs an IMAGE; see diyc run --help");
+    return { name: named, image: first, command: parsed.positionals.slice(1), seedForm: false };
+  }
+  if (!first) throw new UsageError("run needs NAME and IMAGE (or --name NAME IMAGE); see diyc run --help");
+  if (second !== undefined && isImage(ctx, second)) return { name: first, image: second, command: rest, seedForm: true };
+  if (isImage(ctx, first)) return { name: generatedName(ctx), image: first, command: second === undefined ? [] : [second, ...rest], seedForm: false };
+  if (second === undefined) throw new UsageError(`no such image: ${first}; see diyc image ls`);
+  return { name: first, image: second, command: rest, seedForm: true };
+}
+
+/** "no such image: echo" for a word that is a command on this host: the image was left out. */
+function withCommandHint(error: unknown, image: string): unknown {
+  if (!(error instanceof DiycError) || !/^no such image/.test(error.message)) return error;
+  const isCommand = /^[a-z0-9._-]+$/.test(image) && ["/bin", "/usr/bin", "/sbin", "/usr/sbin"].some((dir) => existsSync(`${dir}/${image}`));
+  if (!isCommand) return error;
+  return new UsageError(`${error.message} (${image} looks like a command: the image comes first, as in diyc run NAME busybox ${image} ...)`);
+}
+
+/**
+ * --env-file FILE (KEY=VALUE lines; # comments and blank lines skipped), then
+ * -e, in order. A bare `VAR`, in either, passes the caller's value through,
+ * and is left out when the caller has none (docker's rule).
+ */
+function environment(ctx: CliContext, parsed: ParsedArgs): string[] {
+  const entries: string[] = [];
+  for (const file of all(parsed, "env-file")) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (error) {
+      throw new UsageError(`cannot read --env-file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    for (const line of text.split("\n")) {
+      const trimmed = line.replace(/\r$/, "");
+      if (trimmed.trim() === "" || trimmed.trimStart().startsWith("#")) continue;
+      entries.push(trimmed);
+    }
+  }
+  entries.push(...all(parsed, "env"));
+  return entries.flatMap((entry) => {
+    if (entry.includes("=")) return [entry];
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(entry)) throw new UsageError(`invalid environment variable ${JSON.stringify(entry)}: use KEY=VALUE or KEY`);
+    const value = ctx.env?.[entry];
+    return value === undefined ? [] : [`${entry}=${value}`];
+  });
 }
 
 /** no | always | on-failure[:N] */
@@ -190,20 +297,26 @@ export function parseUser(value: string): { uid: number; gid: number } {
 }
 
 export const run: Command = async (args, ctx) => {
-  const parsed = parseArgs(disambiguateDashI(args), OPTIONS, true);
+  const argv = disambiguateDashI(args);
+  refuseVolumeAsVerbose(argv);
+  const parsed = parseArgs(argv, OPTIONS, true);
   if (has(parsed, "help")) {
     ctx.print(RUN_HELP);
     return 0;
   }
-  const [name, image, ...command] = parsed.positionals;
-  if (!name || !image) throw new UsageError("run needs NAME and IMAGE; see diyc run --help");
+  const { name, image, command, seedForm } = chooseForm(ctx, parsed);
   const verbose = ctx.verbose || has(parsed, "verbose");
   const runtime = runtimeContext(ctx, verbose);
   // The image first (pulled if missing): its config decides the defaults below.
-  const record = await ensureImage(ctx, image, ensureOptions(parsed, false, verbose));
+  const record = await ensureImage(ctx, image, ensureOptions(parsed, false, verbose)).catch((error: unknown) => {
+    throw withCommandHint(error, image);
+  });
+  // The seed's form typed at a terminal keeps the seed's interactive feel: a pty, as -it gives.
+  const seedInteractive = seedForm && !has(parsed, "tty") && !has(parsed, "interactive") && !has(parsed, "detach") &&
+    ctx.syscalls.isatty(0) && ctx.syscalls.isatty(1);
   const layout = imageLayout(ctx.store);
   const applied = applyImageConfig(imageConfig(layout, record), {
-    command, entrypoint: last(parsed, "entrypoint"), env: all(parsed, "env"), workdir: last(parsed, "workdir"), user: last(parsed, "user"),
+    command, entrypoint: last(parsed, "entrypoint"), env: environment(ctx, parsed), workdir: last(parsed, "workdir"), user: last(parsed, "user"),
   }, layerFileReader(layerRoots(layout, record)));
   const options: Omit<ContainerOptions, "etcFiles" | "name" | "network"> = {
     args: applied.args,
@@ -212,7 +325,7 @@ export const run: Command = async (args, ctx) => {
     hostname: last(parsed, "hostname"),
     user: applied.user,
     readOnlyRoot: has(parsed, "read-only"),
-    terminal: has(parsed, "tty"),
+    terminal: has(parsed, "tty") || seedInteractive,
     resources: resources(parsed),
     mounts: [...all(parsed, "volume").map(parseVolume), ...all(parsed, "tmpfs").map(parseTmpfs)],
     seccomp: seccompChoice(all(parsed, "security-opt")),
@@ -227,7 +340,7 @@ export const run: Command = async (args, ctx) => {
   const request: RunRequest = {
     name, image, autoRemove: has(parsed, "rm"), options, network: networkRequest(parsed, runtime),
     imageConfig: { id: record.id, stopSignal: applied.stopSignal, exposedPorts: applied.exposedPorts, labels: applied.labels },
-    detach, restart, init: has(parsed, "init"), logMaxBytes: logSize === undefined ? DEFAULT_LOG_MAX_BYTES : parseMemory("--log-max-size", logSize, false),
+    detach, restart, init: has(parsed, "init"), interactive: has(parsed, "interactive") || seedInteractive, logMaxBytes: logSize === undefined ? DEFAULT_LOG_MAX_BYTES : parseMemory("--log-max-size", logSize, false),
   };
   const outcome = await runContainer(runtime, request, ctx.syscalls.inTerminalForeground());
   return reportOutcome(ctx, name, outcome);

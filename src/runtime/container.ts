@@ -35,6 +35,11 @@ export interface RunRequest {
   restart: RestartPolicy;
   /** --init: a reaper as pid 1 that forwards signals to the command. */
   init?: boolean;
+  /**
+   * -i: in the foreground the command reads the user's stdin; otherwise
+   * /dev/null. Absent in containers made before it existed: they read it, as then.
+   */
+  interactive?: boolean;
   /** What the image's config said that is not in the spec (src/image/run-config.ts). */
   imageConfig?: { id: string; stopSignal?: string; exposedPorts?: string[]; labels?: Record<string, string> };
 }

@@ -126,7 +126,11 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     trace?.host(`spawn the helper (native/build/diyc-helper, from a sealed memfd) and send it the plan (${plan.ops.length} steps)`);
     // A detached container's monitor must not hold the user's terminal: only
     // the -v trace goes there, while diyc is still running.
-    const stdio = request.detach ? (["ignore", "ignore", trace ? "inherit" : "ignore"] as const) : undefined;
+    // In the foreground the command reads the user's stdin only with -i (or -t), as with docker:
+    // `while read x; do diyc run ...; done < list` must not hand the list to the first container.
+    const stdio = request.detach
+      ? (["ignore", "ignore", trace ? "inherit" : "ignore"] as const)
+      : ([request.interactive !== false || request.options.terminal ? "inherit" : "ignore", "inherit", "inherit"] as const);
     channel = HelperChannel.open(plan, encodePlan(plan, trace !== undefined), ctx.syscalls, stdio);
     trace?.host(plan.ops[0]!.describe);
     // While the helper starts and clones: the cgroup needs no pid to exist.

@@ -104,3 +104,42 @@ describeRoot("logs", () => {
     }
   });
 });
+
+describeRoot("run: names, forms, stdin, environment", () => {
+  test("--name NAME IMAGE CMD, IMAGE CMD with a generated name, and the seed's NAME IMAGE CMD", () => {
+    expect(diyc(root, ["run", "--rm", "--name", "named", "busybox", "hostname"]).stdout).toBe("named\n");
+    expect(diyc(root, ["run", "--rm", "seedform", "busybox", "hostname"]).stdout).toBe("seedform\n");
+    const generated = diyc(root, ["run", "-d", "busybox", "sleep", "30"]);
+    expect(generated.code).toBe(0);
+    const name = generated.stdout.trim();
+    expect(name).toMatch(/^[a-z]+_[a-z]+(_\d+)?$/);
+    expect(diyc(root, ["ps", "-q"]).stdout).toContain(`${name}\n`);
+    expect(diyc(root, ["rm", "-f", name]).code).toBe(0);
+  });
+
+  test("a missing image that is a command gets a hint; -v HOST:CTR gets one too", () => {
+    const r = diyc(root, ["run", "--rm", "mybox", "echo", "hi"]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toBe("diyc: no such image: echo (echo looks like a command: the image comes first, as in diyc run NAME busybox echo ...)\n");
+    const v = diyc(root, ["run", "--rm", "-v", "/tmp:/data", "volbox", "busybox", "true"]);
+    expect(v).toMatchObject({ code: 125, stderr: "diyc: -v is --verbose here (the seed's meaning); for a volume write --volume /tmp:/data\n" });
+  });
+
+  test("without -i the command reads nothing: a loop over a list runs once per line", () => {
+    const loop = Bun.spawnSync(["sh", "-c", `printf 'a\\nb\\nc\\n' | while read x; do "$DIYC" --root "$ROOT" run --rm loop busybox sh -c "echo got:$x; cat"; done`],
+      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DIYC: `${import.meta.dir}/../../bin/diyc`, ROOT: root } });
+    expect(loop.stdout.toString()).toBe("got:a\ngot:b\ngot:c\n");
+    // With -i it reads the caller's stdin.
+    expect(diyc(root, ["run", "--rm", "-i", "withstdin", "busybox", "cat"], { stdin: "piped\n" }).stdout).toBe("piped\n");
+  });
+
+  test("-e VAR passes the caller's value through; --env-file; an unset VAR is left out", () => {
+    const dir = tempStore("diyc-envfile-");
+    Bun.write(`${dir}/env`, "# a comment\nFROM_FILE=one\n\nPASSED\n");
+    const r = diyc(root, ["run", "--rm", "--env-file", `${dir}/env`, "-e", "PASSED", "-e", "UNSET_HERE", "-e", "X=2", "envs", "busybox", "sh", "-c", "echo $FROM_FILE $PASSED $X ${UNSET_HERE-unset}"],
+      { env: { PASSED: "through" } });
+    expect(r).toMatchObject({ code: 0, stdout: "one through 2 unset\n" });
+    expect(diyc(root, ["run", "--rm", "--env-file", `${dir}/missing`, "envs", "busybox", "true"])).toMatchObject({ code: 125 });
+    Bun.spawnSync(["rm", "-rf", dir]);
+  });
+});

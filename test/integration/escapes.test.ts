@@ -43,7 +43,9 @@ describeRoot("the terminal: a container cannot type into the user's shell", () =
 
   for (const [label, security] of [["default profile", ""], ["seccomp=unconfined: the session alone", "--security-opt seccomp=unconfined "]] as const) {
     test(`run without -t (${label}): TIOCSTI on fds 0-2 and /dev/tty fails, nothing reaches the terminal`, () => {
-      const out = onTerminal(`${DIYC} --root ${root} run --rm ${security}${withProbe(probe)} sti-run busybox /probe/probe sti '${MARK}'`);
+      // --name: docker's form, which gets no pty of its own (the seed's form at a terminal would).
+      // -i: stdin is the user's terminal too, the strongest case.
+      const out = onTerminal(`${DIYC} --root ${root} run --rm -i ${security}${withProbe(probe)} --name sti-run busybox /probe/probe sti '${MARK}'`);
       for (const fd of ["fd0", "fd1", "fd2"]) expect(out).toMatch(new RegExp(`${fd}: (EPERM|EIO)`));
       expect(out).toContain("open /dev/tty: ENXIO"); // no controlling terminal, as under runc and podman
       expect(out).toContain("READ[]");
@@ -64,6 +66,12 @@ describeRoot("the terminal: a container cannot type into the user's shell", () =
       }
     }, 30_000);
   }
+
+  test("the seed's form at a terminal gets a pty of its own (as -it): what it injects stays in its pty", () => {
+    const out = onTerminal(`${DIYC} --root ${root} run --rm --security-opt seccomp=unconfined --volume ${probeDir}:/probe:ro sti-seed busybox sh -c 'tty; /probe/probe sti ${MARK}'`);
+    expect(out).toContain("/dev/pts/0"); // the container's own devpts
+    expect(out).toContain("READ[]"); // the user's shell read nothing
+  }, 30_000);
 
   test("the default profile refuses TIOCSTI and TIOCLINUX even on the container's own pty (-t)", () => {
     const out = onTerminal(`${DIYC} --root ${root} run --rm -t --volume ${probeDir}:/probe:ro sti-tty busybox sh -c '/probe/probe sti ${MARK}; /probe/probe tioclinux'`);
@@ -181,7 +189,7 @@ describeRoot("default privileges, inside the container and in exec", () => {
 describeRoot("Ctrl-C on a foreground run without -t", () => {
   test("reaches the container through the monitor; diyc waits for its exit and returns its status", () => {
     const child = Bun.spawnSync(["python3", SESSION, "24", "80", "wait:ready", "pause:0.3", "send:\\x03", "--",
-      DIYC, "--root", root, "run", "--rm", "ctrl-c", "busybox", "sh", "-c", "trap 'echo got INT; exit 3' INT; echo ready; while :; do sleep 0.1; done"]);
+      DIYC, "--root", root, "run", "--rm", "--name", "ctrl-c", "busybox", "sh", "-c", "trap 'echo got INT; exit 3' INT; echo ready; while :; do sleep 0.1; done"]);
     const out = child.stdout.toString();
     expect(out).toContain("got INT");
     expect(out).toEndWith("\nEXIT=3\n");
@@ -189,7 +197,7 @@ describeRoot("Ctrl-C on a foreground run without -t", () => {
 
   test("a container that ignores it is killed at the third Ctrl-C, and removed (--rm)", () => {
     const child = Bun.spawnSync(["python3", SESSION, "24", "80", "wait:ready", "pause:0.3", "send:\\x03", "pause:0.3", "send:\\x03", "pause:0.3", "send:\\x03", "--",
-      DIYC, "--root", root, "run", "--rm", "stubborn", "busybox", "sh", "-c", "trap '' INT; echo ready; sleep 100"]);
+      DIYC, "--root", root, "run", "--rm", "--name", "stubborn", "busybox", "sh", "-c", "trap '' INT; echo ready; sleep 100"]);
     const out = child.stdout.toString();
     expect(out).toEndWith("\nEXIT=137\n");
     expect(diyc(root, ["ps", "-a"]).stdout).not.toContain("stubborn");

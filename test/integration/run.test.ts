@@ -170,7 +170,7 @@ describeRoot("exit statuses", () => {
       [["run", "x", "no-such-image", "true"], /^diyc: no such image: no-such-image\n$/],
       [["run", "bad/name", "busybox", "true"], /^diyc: invalid container name "bad\/name"/],
       [["run", "--nope", "x", "busybox"], /^diyc: unknown option --nope\n$/],
-      [["run", "-e", "NOVALUE", "x", "busybox", "true"], /^diyc: invalid environment variable "NOVALUE"/],
+      [["run", "-e", "=NOKEY", "x", "busybox", "true"], /^diyc: invalid environment variable "=NOKEY"/],
       [["run", "-w", "relative", "x", "busybox", "true"], /^diyc: invalid working directory/],
     ];
     for (const [args, message] of cases) {
