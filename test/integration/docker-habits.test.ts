@@ -143,3 +143,17 @@ describeRoot("run: names, forms, stdin, environment", () => {
     Bun.spawnSync(["rm", "-rf", dir]);
   });
 });
+
+describeRoot("exec -u with names", () => {
+  test("names from the container's /etc/passwd and /etc/group, including ones the container added", () => {
+    expect(diyc(root, ["run", "-d", "--name", "users", "busybox", "sh", "-c", "echo 'app:x:1234:1234::/home/app:/bin/sh' >> /etc/passwd; echo 'app:x:1234:' >> /etc/group; echo ready; sleep 30"]).code).toBe(0);
+    try {
+      Bun.sleepSync(300);
+      expect(diyc(root, ["exec", "-u", "app", "users", "id", "-u"]).stdout).toBe("1234\n");
+      expect(diyc(root, ["exec", "-u", "nobody:app", "users", "sh", "-c", "id -u; id -g"]).stdout).toBe("65534\n1234\n");
+      expect(diyc(root, ["exec", "-u", "nosuchuser", "users", "true"])).toMatchObject({ code: 125 });
+    } finally {
+      expect(diyc(root, ["rm", "-f", "users"]).code).toBe(0);
+    }
+  });
+});
