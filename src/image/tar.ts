@@ -63,6 +63,14 @@ function corrupt(reason: string): ImageError {
   return new ImageError(`corrupt archive: ${reason}`);
 }
 
+function hasUstarMagic(header: Uint8Array): boolean {
+  return new TextDecoder("latin1").decode(header.subarray(257, 262)) === "ustar";
+}
+
+function notATar(): ImageError {
+  return new ImageError("not a tar archive (no tar header at its start)");
+}
+
 /** Parses a whole tar archive in memory (gzip detected by its magic bytes). For tests and small archives. */
 export function parseTar(input: Uint8Array): TarEntry[] {
   const entries: TarEntry[] = [];
@@ -149,7 +157,16 @@ export class TarParser {
         this.offset += take;
         if (this.headerFilled === BLOCK) {
           this.headerFilled = 0;
-          this.header(this.headerBlock, this.offset - BLOCK);
+          const at = this.offset - BLOCK;
+          try {
+            this.header(this.headerBlock, at);
+          } catch (error) {
+            // The first block decides whether this is a tar at all: a text or
+            // random file is "not a tar archive", not a corrupt one.
+            // (A block with the ustar magic is a tar, damaged: that error stands.)
+            if (at === 0 && error instanceof ImageError && error.message.startsWith("corrupt archive") && !hasUstarMagic(this.headerBlock)) throw notATar();
+            throw error;
+          }
         }
         continue;
       }
@@ -170,6 +187,7 @@ export class TarParser {
   /** The input is over: anything but a complete archive is an error. */
   end(): void {
     if (this.state === "done") return;
+    if (this.offset < BLOCK) throw notATar(); // shorter than one header block
     if (this.state === "header" || this.state === "padding") {
       throw corrupt(`truncated archive: no end-of-archive marker (archive ends at offset ${this.offset})`);
     }
