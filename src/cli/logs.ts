@@ -73,7 +73,12 @@ export const logs: Command = async (args, ctx) => {
     const { chunks, position } = readLog(path);
     show(tail === undefined ? chunks : tailLines(chunks, Number(tail)));
     if (has(parsed, "follow")) {
-      await followLog(path, position, (chunk) => show([chunk]), () => containerStatus(ctx.store, name).status !== "exited");
+      // Followed across restarts: a container between two runs of its restart policy is still there.
+      const live = () => {
+        const status = containerStatus(ctx.store, name);
+        return status.status !== "exited" || status.restarting === true;
+      };
+      await followLog(path, position, (chunk) => show([chunk]), live);
     }
   } catch (error) {
     // As cat does when its reader is gone, minus the SIGPIPE death (Bun ignores SIGPIPE): stop, quietly, status 0.

@@ -31,6 +31,7 @@ function statusText(c: ContainerView, now: number): string {
   if (c.status === "created") return "Created";
   if (c.incomplete) return "Incomplete"; // a create that died half-way: rm -f removes it, run makes it again
   if (c.monitorLost) return "Exited (monitor lost)";
+  if (c.restarting) return `Restarting (${c.exitCode ?? "?"}) ${age(c.finishedAt, now)} ago`;
   const code = c.exitCode === null ? "" : ` (${c.exitCode}${c.oomKilled ? ", OOM" : ""})`;
   return `Exited${code}${c.finishedAt ? ` ${age(c.finishedAt, now)} ago` : ""}`;
 }
@@ -45,7 +46,7 @@ export function commandAsTyped(args: readonly string[]): string {
 function templateRow(c: ContainerView, now: number): Record<string, unknown> {
   return {
     ID: c.name, Names: c.name, Image: c.image ?? "", Command: commandAsTyped(c.args), Status: statusText(c, now),
-    State: c.incomplete ? "incomplete" : c.status, RunningFor: c.createdAt ? `${age(c.createdAt, now)} ago` : "",
+    State: c.incomplete ? "incomplete" : c.restarting ? "restarting" : c.status, RunningFor: c.createdAt ? `${age(c.createdAt, now)} ago` : "",
     CreatedAt: c.createdAt ?? "", Ports: portsText(c), Networks: c.network ?? "", IP: c.ip ?? "", Pid: c.pid ?? "",
   };
 }

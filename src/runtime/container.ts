@@ -71,6 +71,8 @@ export interface ContainerState {
   stopRequested?: boolean;
   /** Restarts done under the restart policy since the last run/start by the user. */
   restartCount?: number;
+  /** The process (the monitor's clean-up hook) waiting to start the container again, between two runs of a restart policy. */
+  restartingBy?: ProcessIdentity;
 }
 
 /** Written by native/monitor.c. */

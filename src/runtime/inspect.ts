@@ -29,6 +29,8 @@ export interface ContainerView {
   restartCount: number;
   /** Exited because its monitor died: no exit status was recorded. */
   monitorLost: boolean;
+  /** Between two runs of a restart policy. */
+  restarting: boolean;
   /**
    * A create died before it wrote container.json: the directory holds only
    * part of a container (overlay directories, /etc files, a temporary file).
@@ -43,7 +45,7 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 function incompleteView(name: string): ContainerView {
   return {
     name, image: null, command: "", args: [], status: "exited", exitCode: null, oomKilled: false, pid: null,
-    createdAt: null, startedAt: null, finishedAt: null, ip: null, network: null, ports: [], restartCount: 0, monitorLost: false, incomplete: true,
+    createdAt: null, startedAt: null, finishedAt: null, ip: null, network: null, ports: [], restartCount: 0, monitorLost: false, restarting: false, incomplete: true,
   };
 }
 
@@ -80,6 +82,7 @@ export function describeContainer(store: Store, name: string): ContainerView | u
     ports: status.status === "exited" ? [] : config.network?.publish ?? [],
     restartCount: state?.restartCount ?? 0,
     monitorLost: status.monitorLost ?? false,
+    restarting: status.restarting ?? false,
     incomplete: false,
   };
 }

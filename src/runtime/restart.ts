@@ -4,39 +4,14 @@
 // A delay that doubles with each restart keeps a crashing container from
 // spinning. `diyc stop`, `kill` and `rm` end the cycle.
 
-import { readConfig, readState } from "./container";
+import { readConfig, readState, writeState } from "./container";
+import { decideRestart } from "./restart-policy";
+import { identify } from "./process-identity";
 import { withContainerLock } from "../store/lock";
-import type { RestartPolicy } from "./container";
 import type { RuntimeContext } from "./context";
 import { finishContainer } from "./cleanup";
 import { runContainer } from "./run";
 import { containerStatus } from "./status";
-
-const FIRST_DELAY_MS = 100;
-const MAX_DELAY_MS = 10_000;
-
-export interface RestartDecision {
-  restart: boolean;
-  delayMs: number;
-  restartCount: number;
-}
-
-/** Pure: whether the policy restarts a container that exited with `exitCode`. */
-export function decideRestart(
-  policy: RestartPolicy,
-  exitCode: number | undefined,
-  restartCount: number,
-  stopRequested: boolean,
-): RestartDecision {
-  const delayMs = Math.min(FIRST_DELAY_MS * 2 ** restartCount, MAX_DELAY_MS);
-  const no = { restart: false, delayMs, restartCount };
-  if (stopRequested || policy.policy === "no") return no;
-  if (policy.policy === "on-failure") {
-    if (exitCode === 0) return no;
-    if (policy.maxRetries !== undefined && restartCount >= policy.maxRetries) return no;
-  }
-  return { restart: true, delayMs, restartCount: restartCount + 1 };
-}
 
 /** What the monitor's cleanup hook does: finish, then restart if the policy says so. */
 export async function finishAndMaybeRestart(ctx: RuntimeContext, name: string): Promise<void> {
@@ -47,7 +22,11 @@ export async function finishAndMaybeRestart(ctx: RuntimeContext, name: string): 
     // A create that never started (diyc killed half-way) is cleaned up, not restarted.
     if (!config?.request || !state?.startedAtMs) return undefined;
     const status = containerStatus(ctx.store, name);
-    return decideRestart(config.request.restart ?? { policy: "no" }, status.exitCode, state.restartCount ?? 0, state.stopRequested ?? false);
+    const decided = decideRestart(config.request.restart ?? { policy: "no" }, status.exitCode, state.restartCount ?? 0, state.stopRequested ?? false);
+    // While we wait out the delay, ps says "Restarting" and logs -f keeps following: we are the restart.
+    const self = identify(process.pid);
+    if (decided.restart && self) writeState(ctx.store, name, { ...state, restartingBy: self });
+    return decided;
   });
   if (!decision?.restart) return;
   ctx.trace?.host(`restart ${name} in ${decision.delayMs} ms (restart ${decision.restartCount})`);

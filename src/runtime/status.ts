@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { DiycError } from "../linux/errors";
 import { validateName } from "../spec/names";
 import { exitCodeOf } from "../linux/wait-status";
-import { containerFiles, readExitRecord, readState } from "./container";
+import { containerFiles, readConfig, readExitRecord, readState } from "./container";
+import { decideRestart } from "./restart-policy";
 import { isAlive } from "./process-identity";
 import type { Store } from "../store/store";
 
@@ -24,6 +25,8 @@ export interface ContainerStatus {
    * its init with it (PR_SET_PDEATHSIG). The exit status is not known.
    */
   monitorLost?: boolean;
+  /** Exited, and a restart policy is about to start it again (the delay between two runs). */
+  restarting?: boolean;
 }
 
 export function containerExists(store: Store, name: string): boolean {
@@ -44,7 +47,14 @@ export function containerStatus(store: Store, name: string): ContainerStatus {
   const record = readExitRecord(store, name);
   // An exit record older than the last start belongs to an earlier run.
   if (record && (!state?.startedAtMs || record.finishedAtMs >= state.startedAtMs)) {
-    return { status: "exited", exitCode: exitCodeOf(record.waitStatus), finishedAtMs: record.finishedAtMs };
+    // Between two runs of a restart policy: the monitor (now running its
+    // clean-up hook) or the process waiting out the delay is still there, and
+    // the policy says the container comes back.
+    const waiting = state !== undefined && (isAlive(state.monitor) || (state.restartingBy !== undefined && isAlive(state.restartingBy)));
+    const policy = waiting ? readConfig(store, name)?.request?.restart : undefined;
+    const restarting = policy !== undefined &&
+      decideRestart(policy, exitCodeOf(record.waitStatus), state!.restartCount ?? 0, state!.stopRequested ?? false).restart;
+    return { status: "exited", exitCode: exitCodeOf(record.waitStatus), finishedAtMs: record.finishedAtMs, ...(restarting ? { restarting } : {}) };
   }
   if (state?.startedAtMs && !isAlive(state.monitor)) return { status: "exited", monitorLost: true };
   return { status: "exited" };

@@ -157,3 +157,25 @@ describeRoot("exec -u with names", () => {
     }
   });
 });
+
+describeRoot("restarts as docker shows them", () => {
+  test("between two runs ps says Restarting (N), and logs -f follows across restarts", async () => {
+    // Exits 3 a while after each start: the backoff (0.1 s, 0.2 s, 0.4 s...) is where "Restarting" shows.
+    expect(diyc(root, ["run", "-d", "--restart", "on-failure:3", "--name", "phoenix", "busybox", "sh", "-c", "echo run; sleep 0.3; exit 3"]).code).toBe(0);
+    const follow = Bun.spawn([`${import.meta.dir}/../../bin/diyc`, "--root", root, "logs", "-f", "phoenix"], { stdout: "pipe", stderr: "pipe" });
+    let sawRestarting = false;
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !sawRestarting) {
+      const status = diyc(root, ["ps", "-a", "--filter", "name=phoenix", "--format", "{{.Status}}|{{.State}}"]).stdout;
+      if (/^Restarting \(3\) .*\|restarting\n$/.test(status)) sawRestarting = true;
+      else await Bun.sleep(20);
+    }
+    expect(sawRestarting).toBe(true);
+    // -f ends only when the last run has exited for good: every run's line is there.
+    const output = await new Response(follow.stdout).text();
+    expect(await follow.exited).toBe(0);
+    expect(output).toBe("run\nrun\nrun\nrun\n");
+    expect(diyc(root, ["ps", "-a", "--filter", "name=phoenix", "--format", "{{.State}}"]).stdout).toBe("exited\n");
+    expect(diyc(root, ["rm", "phoenix"]).code).toBe(0);
+  }, 30_000);
+});

@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { parseSignal } from "../../src/linux/signals";
 import { UsageError } from "../../src/linux/errors";
 import { parseLogRecords, tailLines } from "../../src/runtime/logs";
-import { decideRestart } from "../../src/runtime/restart";
+import { decideRestart } from "../../src/runtime/restart-policy";
 import { parseRestart } from "../../src/cli/run";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
