@@ -48,13 +48,6 @@ void log_pipes_keep_read_ends(struct log_pipes *log)
 	log->out[1] = log->err[1] = -1;
 }
 
-struct log_file {
-	const char *path;
-	uint64_t max_bytes;
-	uint64_t size;
-	int fd;
-};
-
 static void log_file_open(struct log_file *lf)
 {
 	struct stat st;
@@ -62,14 +55,40 @@ static void log_file_open(struct log_file *lf)
 	lf->size = (lf->fd >= 0 && fstat(lf->fd, &st) == 0) ? (uint64_t)st.st_size : 0;
 }
 
-/* Opens the log the plan names (OP_LOG: path, size bound). 0, or -1 without one. */
-static int log_file_from_plan(const struct plan *plan, struct log_file *lf)
+/* Opens the log the plan names (OP_LOG: path, size bound, tee). 0, or -1 without one. */
+int log_file_from_plan(const struct plan *plan, struct log_file *lf)
 {
 	const struct plan_op *op = plan_find(plan, OP_LOG);
+	uint64_t tee = 0;
+	lf->fd = -1;
 	if (!op || !(lf->path = plan_str(op, 0)) || plan_u64(op, 1, &lf->max_bytes) < 0)
 		return -1;
+	if (op->argc > 2 && plan_u64(op, 2, &tee) < 0)
+		return -1;
+	lf->tee = tee != 0;
 	log_file_open(lf);
 	return 0;
+}
+
+void log_file_close(struct log_file *lf)
+{
+	if (lf->fd >= 0)
+		close(lf->fd);
+	lf->fd = -1;
+}
+
+/* Best effort: a reader that went away (`diyc run ... | head -1`) must not stop the container or its log. */
+static void pass_on(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		data += n;
+		len -= (size_t)n;
+	}
 }
 
 static void log_file_rotate(struct log_file *lf)
@@ -82,7 +101,7 @@ static void log_file_rotate(struct log_file *lf)
 	log_file_open(lf);
 }
 
-static void log_record(struct log_file *lf, char stream, const char *data, size_t len)
+void log_record(struct log_file *lf, char stream, const char *data, size_t len)
 {
 	char header[64];
 	struct timespec now;
@@ -107,7 +126,7 @@ static void log_record(struct log_file *lf, char stream, const char *data, size_
 void log_drain(const struct plan *plan, const struct log_pipes *log)
 {
 	static char buffer[16384];
-	struct log_file lf = { NULL, 0, 0, -1 };
+	struct log_file lf = { NULL, 0, 0, -1, 0 };
 	if (log_file_from_plan(plan, &lf) < 0)
 		return;
 	struct pollfd fds[2] = { { log->out[0], POLLIN, 0 }, { log->err[0], POLLIN, 0 } };
@@ -124,6 +143,8 @@ void log_drain(const struct plan *plan, const struct log_pipes *log)
 				continue;
 			ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
 			if (n > 0) {
+				if (lf.tee)
+					pass_on(i == 0 ? STDOUT_FILENO : STDERR_FILENO, buffer, (size_t)n);
 				log_record(&lf, streams[i], buffer, (size_t)n);
 			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
 				close(fds[i].fd);
@@ -132,15 +153,14 @@ void log_drain(const struct plan *plan, const struct log_pipes *log)
 			}
 		}
 	}
-	if (lf.fd >= 0)
-		close(lf.fd);
+	log_file_close(&lf);
 }
 
 /* -dt: the pty's output is the container's stdout, kept in the log. */
 void log_drain_terminal(const struct plan *plan, int master)
 {
 	static char buffer[16384];
-	struct log_file lf = { NULL, 0, 0, -1 };
+	struct log_file lf = { NULL, 0, 0, -1, 0 };
 	if (log_file_from_plan(plan, &lf) < 0)
 		return;
 	for (;;) {
@@ -150,6 +170,5 @@ void log_drain_terminal(const struct plan *plan, int master)
 		else if (n == 0 || errno != EINTR)
 			break;
 	}
-	if (lf.fd >= 0)
-		close(lf.fd);
+	log_file_close(&lf);
 }

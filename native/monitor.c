@@ -157,9 +157,12 @@ int monitor_run(const struct plan *plan, pid_t init, int control_fd, const struc
 	if (terminal >= 0) {
 		const struct plan_op *relay = plan_find(plan, OP_RELAY_TERMINAL);
 		uint64_t raw = 0;
-		if (relay && plan_u64(relay, 0, &raw) == 0)
-			terminal_relay(terminal, (int)raw);
-		else
+		if (relay && plan_u64(relay, 0, &raw) == 0) {
+			struct log_file lf = { NULL, 0, 0, -1, 0 };
+			int logged = log_file_from_plan(plan, &lf) == 0;
+			terminal_relay(terminal, (int)raw, logged ? &lf : NULL);
+			log_file_close(&lf);
+		} else
 			log_drain_terminal(plan, terminal);
 		close(terminal);
 	}

@@ -35,7 +35,7 @@ enum op_code {
 	OP_CLEANUP_HOOK = 3,   /* (argv...) run by the monitor if diyc is gone at exit */
 	OP_JOIN_NAMESPACE = 4, /* (path, u64 nstype) setns before forking (exec) */
 	OP_DETACH = 5,         /* () setsid: leave diyc's session, outlive it (run -d) */
-	OP_LOG = 6,            /* (path, u64 max bytes) the init's stdout/stderr go through the monitor to this log */
+	OP_LOG = 6,            /* (path, u64 max bytes, u64 tee) the init's stdout/stderr go through the monitor to this log (tee: and on to the monitor's own) */
 	OP_RELAY_TERMINAL = 7, /* (u64 raw) the monitor relays its stdin/stdout to the pty; raw: put the user's terminal in raw mode */
 
 	/* Run by the child, in order, inside the new namespaces. */

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "terminal.h"
+#include "log.h"
 #include "protocol.h"
 #include "sync.h"
 
@@ -88,7 +89,7 @@ static int write_all(int fd, const char *data, size_t len)
  * discipline turns it into a signal for the container's foreground job.
  * Ends when the pty hangs up: every process holding its other end is gone.
  */
-void terminal_relay(int master, int raw)
+void terminal_relay(int master, int raw, struct log_file *log)
 {
 	static char buffer[16384];
 	struct termios saved;
@@ -138,8 +139,11 @@ void terminal_relay(int master, int raw)
 		}
 		if (fds[1].revents) {
 			ssize_t n = read(master, buffer, sizeof(buffer));
-			if (n > 0)
+			if (n > 0) {
 				write_all(STDOUT_FILENO, buffer, (size_t)n);
+				if (log)
+					log_record(log, 'o', buffer, (size_t)n);
+			}
 			else if (n == 0 || errno != EINTR)
 				break; /* EIO: the container's side of the pty is closed */
 		}

@@ -13,6 +13,8 @@ extern volatile sig_atomic_t terminal_window_changed;
 /* Init side (OP_TERMINAL): open a pty in the container's devpts as stdio; send the master. */
 int op_terminal(int sync_fd);
 /* Monitor side: relay stdin/stdout <-> the master until it hangs up. */
-void terminal_relay(int master, int raw);
+struct log_file;
+/* log: where the container's output is kept as well (a foreground -t run), or NULL. */
+void terminal_relay(int master, int raw, struct log_file *log);
 
 #endif

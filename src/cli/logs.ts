@@ -2,8 +2,8 @@
 // as the monitor kept them, each to its own stream.
 
 import { writeSync } from "node:fs";
-import { DiycError, UsageError } from "../linux/errors";
-import { containerFiles, readConfig } from "../runtime/container";
+import { UsageError } from "../linux/errors";
+import { containerFiles } from "../runtime/container";
 import { followLog, parseSince, readLog, tailLines, timestampedLines, type LogChunk } from "../runtime/logs";
 import { containerStatus, requireContainer } from "../runtime/status";
 import { has, last, parseArgs } from "./args";
@@ -65,9 +65,6 @@ export const logs: Command = async (args, ctx) => {
     }
   };
   requireContainer(ctx.store, name);
-  if (readConfig(ctx.store, name)?.request?.detach === false) {
-    throw new DiycError(`container ${name} ran in the foreground: its output went to the terminal, not to a log`);
-  }
   const path = containerFiles(ctx.store, name).log;
   try {
     const { chunks, position } = readLog(path);

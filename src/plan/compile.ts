@@ -56,8 +56,13 @@ export interface ContainerPlanInputs {
   isDirectory: (hostPath: string) => boolean;
   /** What a "cgroup" mount in the spec expands to on this host. */
   cgroupView: CgroupView;
-  /** run -d: the monitor leaves diyc's session and keeps the command's output in a log. */
-  detached?: { logPath: string; logMaxBytes: number };
+  /** run -d: the monitor leaves diyc's session; the command's output goes only to the log. */
+  detached?: boolean;
+  /**
+   * The container's log: the monitor keeps the command's output there,
+   * detached or not (a foreground run's output is copied on to the user).
+   */
+  log?: { path: string; maxBytes: number };
   /** --init: a reaper stays as pid 1 and the command runs as its child. */
   init?: boolean;
   /**
@@ -321,13 +326,14 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     // execve of the user's command makes the process dumpable again.
     { code: "SetDumpable", args: [0], describe: "make the init non-dumpable until exec" },
   ];
-  if (inputs.detached) {
-    ops.push(
-      { code: "Detach", args: [], describe: "leave diyc's session (setsid)" },
-      { code: "Log", args: [inputs.detached.logPath, inputs.detached.logMaxBytes], describe: "" },
-    );
+  if (inputs.detached) ops.push({ code: "Detach", args: [], describe: "leave diyc's session (setsid)" });
+  if (inputs.log) {
+    // In the foreground (without a pty, whose relay copies it itself), the
+    // monitor passes the output on to the user as it logs it ("tee").
+    const tee = !inputs.detached && !spec.process.terminal ? 1 : 0;
+    ops.push({ code: "Log", args: [inputs.log.path, inputs.log.maxBytes, tee], describe: "" });
   }
-  const terminal = terminalOps(spec.process, inputs.detached !== undefined);
+  const terminal = terminalOps(spec.process, inputs.detached === true);
   ops.push(...terminal.helper);
   if (spec.linux.namespaces.some((ns) => ns.type === "cgroup" && !ns.path)) {
     ops.push({ code: "Unshare", args: [CLONE.NEWCGROUP], describe: "unshare the cgroup namespace (our cgroup becomes its root)" });

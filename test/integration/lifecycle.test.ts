@@ -198,9 +198,14 @@ describeRoot("logs: size bound, rotation, and -f across it", () => {
     expect(diyc(root, ["logs", "--tail", "3", "rot"]).stdout).toBe("line-297\nline-298\nline-299\n");
   });
 
-  test("a foreground container has no log to show", () => {
-    expect(diyc(root, ["run", "fg", "busybox", "true"]).code).toBe(0);
-    expect(diyc(root, ["logs", "fg"])).toMatchObject({ code: 125 });
+  test("a foreground container keeps a log too (its output went to the user as well); start -a adds to it", () => {
+    const first = diyc(root, ["run", "fg", "busybox", "sh", "-c", "echo out-1; echo err-1 >&2"]);
+    expect(first).toMatchObject({ code: 0, stdout: "out-1\n", stderr: "err-1\n" });
+    expect(diyc(root, ["logs", "fg"])).toMatchObject({ code: 0, stdout: "out-1\n", stderr: "err-1\n" });
+    // start -a runs it again in the foreground: the earlier output is still there, the new one after it.
+    expect(diyc(root, ["start", "-a", "fg"])).toMatchObject({ code: 0, stdout: "out-1\n", stderr: "err-1\n" });
+    expect(diyc(root, ["logs", "fg"])).toMatchObject({ code: 0, stdout: "out-1\nout-1\n", stderr: "err-1\nerr-1\n" });
+    expect(diyc(root, ["rm", "fg"]).code).toBe(0);
   });
 });
 
