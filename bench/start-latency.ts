@@ -13,7 +13,7 @@
 // that matters is the ratio of medians. See bench/README.md.
 
 import { spawnSync } from "bun";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { cpuCount, kernelRelease, makeUsage, median, mountsUnder, parseFlags, percentile, REPO, stampedRun, type Timed, timedRun } from "./lib";
@@ -267,7 +267,13 @@ async function main(): Promise<void> {
     if (!existsSync(target.helper)) throw new Error(`${target.helper} missing: make -C native`);
     // The first run assembles the busybox image: this is the shared rootfs.
     run([target.diyc, "--root", store, "run", "--rm", "warm", "busybox", "true"]);
-    const rootfs = join(store, "images", "busybox", "rootfs");
+    // The built-in image's one layer: images/layers/*/root since the layered
+    // store, images/busybox/rootfs before it (--rev of an older commit).
+    const layers = join(store, "images", "layers");
+    const rootfs = [
+      ...(existsSync(layers) ? readdirSync(layers).map((id) => join(layers, id, "root")) : []),
+      join(store, "images", "busybox", "rootfs"),
+    ].find((dir) => existsSync(join(dir, "bin", "true"))) ?? join(store, "images", "busybox", "rootfs");
     if (!existsSync(join(rootfs, "bin", "true"))) throw new Error(`${rootfs} has no /bin/true`);
     writeRuncBundle(bundle, rootfs);
 
