@@ -25,6 +25,7 @@
 #include "plan.h"
 #include "protocol.h"
 #include "sync.h"
+#include "terminal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -148,6 +149,23 @@ static int relay_from_init(int init_fd, int control_fd, int *terminal)
 	return (int)msg.type;
 }
 
+/*
+ * OCI --console-socket: the pty master goes to the caller instead of staying
+ * with a monitor. Closes our copy. 0 when sent, -errno on failure.
+ */
+static int send_console(const struct plan *plan, int terminal)
+{
+	const struct plan_op *console = plan_find(plan, OP_CONSOLE_SOCKET);
+	uint64_t rows = 0, cols = 0;
+	if (!plan_str(console, 0) || plan_u64(console, 1, &rows) < 0 || plan_u64(console, 2, &cols) < 0) {
+		close(terminal);
+		return -EINVAL;
+	}
+	int rc = terminal_send_to_socket(plan_str(console, 0), terminal, (unsigned)rows, (unsigned)cols);
+	close(terminal);
+	return rc;
+}
+
 /* Wait for diyc's next word; 0 at EOF (diyc is gone). */
 static int next_from_diyc(int control_fd)
 {
@@ -213,6 +231,15 @@ int main(int argc, char **argv)
 	if ((rc = join_namespaces(&plan, &failed)) < 0)
 		return step_error(control_fd, &plan, &plan.ops[failed], -rc);
 
+	/* The OCI start barrier: opened here, on the host's side of pivot_root; the init inherits it. */
+	const struct plan_op *start_fifo = plan_find(&plan, OP_START_FIFO);
+	if (start_fifo) {
+		int fd = plan_str(start_fifo, 0) ? open(plan_str(start_fifo, 0), O_PATH | O_CLOEXEC) : -1;
+		if (fd < 0)
+			return step_error(control_fd, &plan, start_fifo, plan_str(start_fifo, 0) ? errno : EINVAL);
+		ops_set_start_fifo(fd);
+	}
+
 	/* 3. the init, in its new namespaces, parked on its end of a socketpair */
 	struct log_pipes log;
 	if (log_pipes_open(&log, plan_find(&plan, OP_LOG) != NULL) < 0)
@@ -239,6 +266,20 @@ int main(int argc, char **argv)
 	int terminal = -1;
 	if (relay_from_init(init_fd, control_fd, &terminal) != SYNC_READY)
 		return abandon(init);
+	if (terminal >= 0 && plan_find(&plan, OP_CONSOLE_SOCKET)) {
+		rc = send_console(&plan, terminal);
+		terminal = -1;
+		if (rc < 0) {
+			helper_error(control_fd, HELPER_CONSOLE_SOCKET, -rc);
+			return abandon(init);
+		}
+	}
+	/*
+	 * OCI create: the init now waits on the FIFO, and the caller (a
+	 * subreaper) is its monitor. Leaving makes the caller its parent.
+	 */
+	if (start_fifo)
+		return 0;
 	if (next_from_diyc(control_fd) != SYNC_START)
 		return abandon(init);
 	sync_send(init_fd, SYNC_START, 0, 0);
@@ -246,6 +287,9 @@ int main(int argc, char **argv)
 		return abandon(init); /* an ERROR: execve failed, already relayed */
 	close(init_fd);
 	sync_send(control_fd, SYNC_STARTED, 0, 0);
+	/* OCI exec --detach: the caller waits for the process, not us. */
+	if (plan_find(&plan, OP_LEAVE))
+		return 0;
 
 	/* 5. the monitor */
 	return monitor_run(&plan, init, control_fd, &log, terminal);

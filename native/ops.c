@@ -393,7 +393,10 @@ static int op_seccomp(const struct plan_op *op)
 		.len = (unsigned short)(op->args[0].len / sizeof(struct sock_filter)),
 		.filter = (struct sock_filter *)op->args[0].data,
 	};
-	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? fail() : 0;
+	uint64_t flags = 0; /* optional second argument: SECCOMP_FILTER_FLAG_* from the OCI profile */
+	if (op->argc > 1 && plan_u64(op, 1, &flags) < 0)
+		return -EINVAL;
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned long)flags, &prog) < 0 ? fail() : 0;
 }
 
 static int op_unshare(const struct plan_op *op)
@@ -468,10 +471,123 @@ static int op_exec(const struct plan_op *op)
 	return -best;
 }
 
+/*
+ * The OCI barrier (OP_START_FIFO): the helper opened the FIFO with O_PATH
+ * before the clone, so the init holds it even after pivot_root hid the host's
+ * path. Reopening it for writing through /proc/self/fd blocks until
+ * `diyc-oci start` opens it for reading; the byte written tells start the
+ * init is through. -1 when the barrier is the sync socket.
+ */
+static int start_fifo_fd = -1;
+
+void ops_set_start_fifo(int fd)
+{
+	start_fifo_fd = fd;
+}
+
+static int await_start_fifo(int sync_fd)
+{
+	char path[64];
+	int rc = sync_send(sync_fd, SYNC_READY, 0, 0);
+	if (rc < 0)
+		return rc;
+	fd_path(start_fifo_fd, path, sizeof(path));
+	int fd;
+	do
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return fail();
+	rc = write(fd, "0", 1) == 1 ? 0 : fail();
+	close(fd);
+	close(start_fifo_fd);
+	start_fifo_fd = -1;
+	return rc;
+}
+
+/*
+ * The executable exists in the container and may be run: `diyc-oci start`
+ * cannot report a failed execve (the caller only sees the exit status), so
+ * create checks first, as runc does, with the same PATH search as op_exec.
+ * ENOENT when no candidate exists; EACCES when one exists but is not executable.
+ */
+static int is_executable_file(const char *path, int *found)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return 0;
+	*found = 1;
+	return S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+static int op_find_exec(const struct plan_op *op)
+{
+	const char *file = plan_str(op, 0), *search = plan_str(op, 1);
+	char candidate[PATH_MAX];
+	int found = 0;
+	if (!file || !search || !*file)
+		return -EINVAL;
+	if (strchr(file, '/') || !*search)
+		return is_executable_file(file, &found) ? 0 : (found ? -EACCES : -ENOENT);
+	const char *dir = search;
+	while (*dir) {
+		const char *end = strchrnul(dir, ':');
+		int n = snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)(end - dir), dir, file);
+		if (n > 0 && (size_t)n < sizeof(candidate) && is_executable_file(candidate, &found))
+			return 0;
+		dir = *end ? end + 1 : end;
+	}
+	return found ? -EACCES : -ENOENT;
+}
+
+static int op_umask(const struct plan_op *op)
+{
+	uint64_t mask;
+	if (plan_u64(op, 0, &mask) < 0)
+		return -EINVAL;
+	umask((mode_t)mask);
+	return 0;
+}
+
+static int op_raise_ambient(const struct plan_op *op)
+{
+	if (op->argc < 1)
+		return -EINVAL;
+	for (uint32_t i = 0; i < op->args[0].len; i++) {
+		unsigned cap = (unsigned char)op->args[0].data[i];
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+			return fail();
+	}
+	return 0;
+}
+
+static int op_write_file(const struct plan_op *op)
+{
+	const char *path = plan_str(op, 0), *data = plan_str(op, 1);
+	if (!path || !data)
+		return -EINVAL;
+	int fd = open_path(op, path, O_WRONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fail();
+	ssize_t n = write(fd, data, op->args[1].len);
+	int rc = n == (ssize_t)op->args[1].len ? 0 : (n < 0 ? fail() : -EIO);
+	close(fd);
+	return rc;
+}
+
+static int op_personality(const struct plan_op *op)
+{
+	uint64_t persona;
+	if (plan_u64(op, 0, &persona) < 0)
+		return -EINVAL;
+	return syscall(SYS_personality, (unsigned long)persona) < 0 ? fail() : 0;
+}
+
 static int op_is_helper_setting(uint16_t code)
 {
 	return code == OP_CLONE || code == OP_EXIT_RECORD || code == OP_CLEANUP_HOOK || code == OP_JOIN_NAMESPACE ||
-	       code == OP_DETACH || code == OP_LOG || code == OP_RELAY_TERMINAL;
+	       code == OP_DETACH || code == OP_LOG || code == OP_RELAY_TERMINAL ||
+	       code == OP_START_FIFO || code == OP_CONSOLE_SOCKET || code == OP_LEAVE;
 }
 
 static int run_one(const struct plan_op *op, int sync_fd)
@@ -505,8 +621,13 @@ static int run_one(const struct plan_op *op, int sync_fd)
 	case OP_CHDIR: return op_chdir(op);
 	case OP_CLOEXEC_FDS: return op_cloexec_fds(op);
 	case OP_RESET_SIGNALS: return op_reset_signals();
-	case OP_AWAIT_START: return sync_ready_and_wait_start(sync_fd);
+	case OP_AWAIT_START: return start_fifo_fd >= 0 ? await_start_fifo(sync_fd) : sync_ready_and_wait_start(sync_fd);
 	case OP_EXEC: return op_exec(op);
+	case OP_FIND_EXEC: return op_find_exec(op);
+	case OP_UMASK: return op_umask(op);
+	case OP_RAISE_AMBIENT: return op_raise_ambient(op);
+	case OP_WRITE_FILE: return op_write_file(op);
+	case OP_PERSONALITY: return op_personality(op);
 	}
 	return -ENOSYS;
 }

@@ -191,6 +191,14 @@ const char *plan_op_name(uint16_t code)
 	case OP_TERMINAL: return "terminal";
 	case OP_FORK_REAPER: return "fork-reaper";
 	case OP_RELAY_TERMINAL: return "relay-terminal";
+	case OP_START_FIFO: return "start-fifo";
+	case OP_CONSOLE_SOCKET: return "console-socket";
+	case OP_LEAVE: return "leave";
+	case OP_FIND_EXEC: return "find-exec";
+	case OP_UMASK: return "umask";
+	case OP_RAISE_AMBIENT: return "raise-ambient";
+	case OP_WRITE_FILE: return "write-file";
+	case OP_PERSONALITY: return "personality";
 	}
 	return "unknown";
 }

@@ -68,6 +68,19 @@ enum op_code {
 	OP_UNSHARE = 37,       /* (u64 clone flags) e.g. the cgroup namespace, once in its cgroup */
 	OP_TERMINAL = 38,      /* () a pty from the container's /dev/ptmx as stdio; the master goes to the monitor */
 	OP_FORK_REAPER = 39,   /* () --init: fork; the parent stays as pid 1, reaping and forwarding signals */
+
+	/*
+	 * The OCI front door (bin/diyc-oci): the caller (conmon, the containerd
+	 * shim) is the monitor, so the helper must leave. See protocol.h.
+	 */
+	OP_START_FIFO = 50,     /* helper setting (path): the start barrier is this FIFO; the helper leaves after READY */
+	OP_CONSOLE_SOCKET = 51, /* helper setting (path, u64 rows, u64 cols): the pty master goes to this unix socket */
+	OP_LEAVE = 52,          /* helper setting (): leave once the command has started (exec --detach): no monitor */
+	OP_FIND_EXEC = 53,      /* (file, search dirs "a:b") the executable exists: checked before the barrier */
+	OP_UMASK = 54,          /* (u64 mask) */
+	OP_RAISE_AMBIENT = 55,  /* (u8 caps packed) raise each in the ambient set */
+	OP_WRITE_FILE = 56,     /* (path, data) write data to an existing file, e.g. a sysctl under /proc/sys */
+	OP_PERSONALITY = 57,    /* (u64 persona) */
 };
 
 /* Per-operation flags. */

@@ -27,6 +27,24 @@
  *                          <---   EXIT(wait status)
  *   cleanup, exit with status     exit
  *
+ * bin/diyc-oci (the OCI runtime; the caller, conmon or the containerd
+ * shim, is the monitor and a subreaper) changes two rungs. With
+ * OP_START_FIFO the barrier is a FIFO in the state directory, so that a
+ * later `diyc-oci start` process can release the init:
+ *
+ *   diyc-oci create               helper                          init
+ *   open the fifo (O_PATH) <----  (the fd is inherited by clone)
+ *   ...PID, CONTINUE as above...
+ *                                 pty master -> --console-socket  TERMINAL + fd
+ *                          <---   relay  <---------------------   READY, then open the fifo
+ *   write pid file, exit          exit: the init's parent is now   for writing (blocks)
+ *                                 the caller's subreaper
+ *   diyc-oci start: open the fifo for reading -------------------> unblocks, writes one byte,
+ *                   read the byte                                  execve
+ *
+ * With OP_LEAVE (exec --detach) the helper exits once STARTED is sent: the
+ * exec'd process is reparented to the caller, which waits for it.
+ *
  * If diyc is gone when the init ends (killed, or a detached container), the
  * helper runs the plan's cleanup hook instead of sending EXIT. If the helper
  * sees EOF from diyc before START, it kills the init and exits: nothing is
@@ -61,6 +79,7 @@ enum helper_step {
 	HELPER_CLONE = 3,
 	HELPER_SOCKETPAIR = 4,
 	HELPER_PIPE = 5,
+	HELPER_CONSOLE_SOCKET = 6, /* connect or send to the OCI --console-socket */
 };
 
 struct sync_msg {

@@ -9,7 +9,7 @@
 import { capabilityMask, capabilityNames } from "../linux/capabilities";
 import { DiycError } from "../linux/errors";
 import type { LinuxSeccomp, Mount, NamespaceType, Process, Spec } from "../spec/oci";
-import { compileSeccomp } from "../seccomp/bpf";
+import { compileSeccomp, seccompFlags } from "../seccomp/bpf";
 import { DEV_SYMLINKS } from "../spec/defaults";
 import { describeFlags, MS, parseMountOptions } from "./mount-options";
 import { OpFlag, type Op, type Plan } from "./ops";
@@ -48,6 +48,25 @@ export interface RootfsLayout {
   merged: string;
 }
 
+/**
+ * A root directory made by someone else (an OCI bundle's root.path: podman
+ * and the containerd shim mount the image themselves). It is bind-mounted
+ * onto itself, because pivot_root needs a mount point.
+ */
+export interface BundleRootfs {
+  path: string;
+}
+
+/**
+ * The OCI front door (bin/diyc-oci): the caller is the monitor. The start
+ * barrier is a FIFO that a later `diyc-oci start` opens, and the pty master
+ * goes to the caller's console socket. See native/protocol.h.
+ */
+export interface OciLaunch {
+  startFifo: string;
+  consoleSocket?: { path: string; rows: number; cols: number };
+}
+
 /** How the host's cgroups appear under the container's /sys/fs/cgroup. */
 export type CgroupView =
   | { version: "v1"; hierarchies: { directory: string; controllers: string }[] }
@@ -55,11 +74,11 @@ export type CgroupView =
 
 export interface ContainerPlanInputs {
   spec: Spec;
-  rootfs: RootfsLayout;
-  /** Where the monitor writes the exit status. */
-  exitRecord: string;
+  rootfs: RootfsLayout | BundleRootfs;
+  /** Where the monitor writes the exit status (none for the OCI door: the caller waits). */
+  exitRecord?: string;
   /** Run by the monitor when diyc is gone at exit, to clean up. */
-  cleanupHook: string[];
+  cleanupHook?: string[];
   /** Whether a bind mount's source is a directory (else a file); asked of the host. */
   isDirectory: (hostPath: string) => boolean;
   /** What a "cgroup" mount in the spec expands to on this host. */
@@ -68,6 +87,8 @@ export interface ContainerPlanInputs {
   detached?: { logPath: string; logMaxBytes: number };
   /** --init: a reaper stays as pid 1 and the command runs as its child. */
   init?: boolean;
+  /** bin/diyc-oci create: the helper leaves once the init is parked. */
+  oci?: OciLaunch;
 }
 
 /**
@@ -92,6 +113,16 @@ export function cloneFlags(spec: Spec): number {
     if (!ns.path && ns.type !== "cgroup") flags |= NAMESPACE_FLAG[ns.type];
   }
   return flags;
+}
+
+/**
+ * Namespaces the spec names by path (a pod's network namespace): the helper
+ * joins them before it clones, so the init is born in them.
+ */
+export function joinNamespaceOps(spec: Spec): Op[] {
+  return spec.linux.namespaces
+    .filter((ns) => ns.path)
+    .map((ns) => ({ code: "JoinNamespace", args: [ns.path!, NAMESPACE_FLAG[ns.type]], describe: `setns into the ${ns.type} namespace ${ns.path}` }));
 }
 
 export function describeClone(flags: number): string {
@@ -180,12 +211,12 @@ function capList(mask: bigint): string {
 /** The steps that drop privileges: bounding set, ids, capabilities, no_new_privs. */
 export function privilegeOps(proc: Process, lastCap: number): Op[] {
   const { user, capabilities: caps } = proc;
-  const bounding = capabilityMask(caps.bounding);
+  const bounding = capabilityMask(caps.bounding ?? []);
   const dropped: number[] = [];
   for (let cap = 0; cap <= lastCap; cap++) if (!((bounding >> BigInt(cap)) & 1n)) dropped.push(cap);
-  const effective = capabilityMask(caps.effective);
-  const permitted = capabilityMask(caps.permitted);
-  const inheritable = capabilityMask(caps.inheritable);
+  const effective = capabilityMask(caps.effective ?? []);
+  const permitted = capabilityMask(caps.permitted ?? []);
+  const inheritable = capabilityMask(caps.inheritable ?? []);
   const ops: Op[] = [
     { code: "DropBounding", args: [Uint8Array.from(dropped)], describe: `drop ${dropped.length} capabilities from the bounding set` },
   ];
@@ -203,6 +234,11 @@ export function privilegeOps(proc: Process, lastCap: number): Op[] {
     },
     { code: "ClearAmbient", args: [], describe: "clear ambient capabilities" },
   );
+  // Ambient capabilities must also be permitted and inheritable; the kernel checks.
+  const ambient = capabilityMask(caps.ambient ?? []);
+  const raised: number[] = [];
+  for (let cap = 0; cap <= lastCap; cap++) if ((ambient >> BigInt(cap)) & 1n) raised.push(cap);
+  if (raised.length > 0) ops.push({ code: "RaiseAmbient", args: [Uint8Array.from(raised)], describe: `raise ambient capabilities ${capList(ambient)}` });
   if (proc.noNewPrivileges) ops.push({ code: "NoNewPrivs", args: [], describe: "set no_new_privs" });
   return ops;
 }
@@ -226,25 +262,32 @@ function rlimitOps(proc: Process): Op[] {
  * fd table, the create/start barrier, and exec with a PATH search in the
  * process's own PATH.
  */
-export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">, options: { init?: boolean; seccomp?: LinuxSeccomp } = {}): Op[] {
+export function launchOps(
+  proc: Pick<Process, "args" | "env" | "cwd"> & { user?: Pick<Process["user"], "umask"> },
+  options: { init?: boolean; seccomp?: LinuxSeccomp; findExecutable?: boolean; firstFdToClose?: number } = {},
+): Op[] {
   const ops: Op[] = [];
+  const file = proc.args[0]!;
+  const search = file.includes("/") ? "" : (envValue(proc.env, "PATH") ?? "");
+  if (proc.user?.umask !== undefined) ops.push({ code: "Umask", args: [proc.user.umask], describe: `umask ${proc.user.umask.toString(8).padStart(4, "0")}` });
+  ops.push({ code: "Chdir", flags: OpFlag.InRoot, args: [proc.cwd], describe: `chdir ${proc.cwd}` });
+  // The OCI door: `start` cannot report a failed execve, so create looks first.
+  if (options.findExecutable) ops.push({ code: "FindExec", args: [file, search], describe: `find the executable ${JSON.stringify(file)}` });
   ops.push(
-    { code: "Chdir", flags: OpFlag.InRoot, args: [proc.cwd], describe: `chdir ${proc.cwd}` },
     { code: "ResetSignals", args: [], describe: "reset signal dispositions and mask" },
-    { code: "CloexecFds", args: [3], describe: "close every fd but stdio on exec" },
+    { code: "CloexecFds", args: [options.firstFdToClose ?? 3], describe: "close every fd but stdio on exec" },
     { code: "AwaitStart", args: [], describe: "created: wait for start" },
   );
   if (options.seccomp) {
     // Last but exec: after it, only what the profile allows, and the wait above
     // (a read) and exec itself are the only calls left to make.
     const filter = compileSeccomp(options.seccomp, process.arch);
-    ops.push({ code: "Seccomp", args: [filter], describe: `seccomp filter: ${filter.length / 8} BPF instructions, default ${options.seccomp.defaultAction}` });
+    const flags = seccompFlags(options.seccomp);
+    ops.push({ code: "Seccomp", args: flags ? [filter, flags] : [filter], describe: `seccomp filter: ${filter.length / 8} BPF instructions, default ${options.seccomp.defaultAction}` });
   }
   if (options.init) {
     ops.push({ code: "ForkReaper", args: [], describe: "fork: pid 1 stays as a reaper that forwards signals (--init)" });
   }
-  const file = proc.args[0]!;
-  const search = file.includes("/") ? "" : (envValue(proc.env, "PATH") ?? "");
   ops.push({
     code: "Exec",
     args: [file, { list: proc.args }, { list: proc.env }, search],
@@ -253,26 +296,71 @@ export function launchOps(proc: Pick<Process, "args" | "env" | "cwd">, options: 
   return ops;
 }
 
+const ROOTFS_PROPAGATION: Record<string, number> = {
+  private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC,
+  shared: MS.SHARED, rshared: MS.SHARED | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+/** linux.rootfsPropagation: the container's root, once it is "/". Everything starts private. */
+function rootPropagationOps(spec: Spec): Op[] {
+  const name = spec.linux.rootfsPropagation;
+  if (!name) return [];
+  const flags = ROOTFS_PROPAGATION[name];
+  if (flags === undefined) throw new DiycError(`invalid linux.rootfsPropagation ${JSON.stringify(name)}: use one of ${Object.keys(ROOTFS_PROPAGATION).join(", ")}`);
+  return [{ code: "Mount", args: ["", "/", "", flags, ""], describe: `set propagation of / to ${name}` }];
+}
+
+/**
+ * linux.sysctl: written inside the container's namespaces (net.* and the IPC
+ * keys are per namespace), after pivot_root and before /proc/sys turns read-only.
+ */
+function sysctlOps(spec: Spec): Op[] {
+  return Object.entries(spec.linux.sysctl ?? {}).map(([key, value]) => {
+    if (!/^[a-zA-Z0-9_.\/-]+$/.test(key) || key.includes("..")) throw new DiycError(`invalid linux.sysctl key ${JSON.stringify(key)}`);
+    const path = `/proc/sys/${key.replace(/\./g, "/")}`;
+    return { code: "WriteFile", flags: OpFlag.InRoot, args: [path, value], describe: `sysctl ${key}=${value}` };
+  });
+}
+
+const PERSONALITY: Record<string, number> = { LINUX: 0x0000, LINUX32: 0x0008 };
+
+function personalityOps(spec: Spec): Op[] {
+  const persona = spec.linux.personality;
+  if (!persona) return [];
+  const value = PERSONALITY[persona.domain];
+  if (value === undefined) throw new DiycError(`invalid linux.personality.domain ${JSON.stringify(persona.domain)}: use LINUX or LINUX32`);
+  return [{ code: "Personality", args: [value], describe: `personality ${persona.domain}` }];
+}
+
 /** The whole plan for a container made from an image. */
 export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: number): Plan {
   const { spec, rootfs } = inputs;
   const flags = cloneFlags(spec);
   const ops: Op[] = [
+    ...joinNamespaceOps(spec),
     { code: "Clone", args: [flags], describe: describeClone(flags) },
-    { code: "ExitRecord", args: [inputs.exitRecord], describe: "" },
-    { code: "CleanupHook", args: [{ list: inputs.cleanupHook }], describe: "" },
+  ];
+  if (inputs.exitRecord !== undefined) ops.push({ code: "ExitRecord", args: [inputs.exitRecord], describe: "" });
+  if (inputs.cleanupHook !== undefined) ops.push({ code: "CleanupHook", args: [{ list: inputs.cleanupHook }], describe: "" });
+  if (inputs.oci) {
+    ops.push({ code: "StartFifo", args: [inputs.oci.startFifo], describe: `the start barrier is the FIFO ${inputs.oci.startFifo}` });
+    const console = inputs.oci.consoleSocket;
+    if (console && spec.process.terminal) ops.push({ code: "ConsoleSocket", args: [console.path, console.rows, console.cols], describe: `send the pty master to ${console.path}` });
+  }
+  ops.push(
     // While the helper's code runs inside the container's namespaces, /proc/1/exe
     // must not give the container a way to the helper binary (CVE-2019-5736).
     // execve of the user's command makes the process dumpable again.
     { code: "SetDumpable", args: [0], describe: "make the init non-dumpable until exec" },
-  ];
+  );
   if (inputs.detached) {
     ops.push(
       { code: "Detach", args: [], describe: "leave diyc's session (setsid)" },
       { code: "Log", args: [inputs.detached.logPath, inputs.detached.logMaxBytes], describe: "" },
     );
   }
-  const terminal = terminalOps(spec.process, inputs.detached !== undefined);
+  // OCI: the console socket gets the pty, not a relay of ours.
+  const terminal = terminalOps(spec.process, inputs.detached !== undefined || inputs.oci !== undefined);
   ops.push(...terminal.helper);
   if (spec.linux.namespaces.some((ns) => ns.type === "cgroup" && !ns.path)) {
     ops.push({ code: "Unshare", args: [CLONE.NEWCGROUP], describe: "unshare the cgroup namespace (our cgroup becomes its root)" });
@@ -280,11 +368,14 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
 
   // Filesystem: nothing we mount may propagate back to the host.
   ops.push({ code: "Mount", args: ["", "/", "", MS.REC | MS.PRIVATE, ""], describe: "make / private, recursively" });
-  const overlayData = `lowerdir=${rootfs.lowerdirs.join(":")},upperdir=${rootfs.upperdir},workdir=${rootfs.workdir}`;
-  ops.push(
-    { code: "Mount", args: ["overlay", rootfs.merged, "overlay", 0, overlayData], describe: `mount overlay on ${rootfs.merged} (${overlayData})` },
-    { code: "OpenRoot", args: [rootfs.merged], describe: `open ${rootfs.merged} as the new root` },
-  );
+  const rootPath = "path" in rootfs ? rootfs.path : rootfs.merged;
+  if ("path" in rootfs) {
+    ops.push({ code: "Mount", args: [rootfs.path, rootfs.path, "", MS.BIND | MS.REC, ""], describe: `bind ${rootfs.path} onto itself (pivot_root needs a mount point)` });
+  } else {
+    const overlayData = `lowerdir=${rootfs.lowerdirs.join(":")},upperdir=${rootfs.upperdir},workdir=${rootfs.workdir}`;
+    ops.push({ code: "Mount", args: ["overlay", rootfs.merged, "overlay", 0, overlayData], describe: `mount overlay on ${rootfs.merged} (${overlayData})` });
+  }
+  ops.push({ code: "OpenRoot", args: [rootPath], describe: `open ${rootPath} as the new root` });
   for (const mount of spec.mounts) {
     ops.push(...(mount.type === "cgroup" ? cgroupMountOps(mount, inputs.cgroupView) : mountOps(mount, inputs.isDirectory)));
   }
@@ -301,7 +392,8 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   for (const [target, path] of DEV_SYMLINKS) {
     ops.push({ code: "Symlink", flags: OpFlag.InRoot, args: [target, path], describe: `symlink ${path} -> ${target}` });
   }
-  ops.push({ code: "PivotRoot", args: [], describe: `pivot_root to ${rootfs.merged}, detach the old root` });
+  ops.push({ code: "PivotRoot", args: [], describe: `pivot_root to ${rootPath}, detach the old root` });
+  ops.push(...rootPropagationOps(spec), ...sysctlOps(spec));
   // Like docker, a working directory the image lacks is created (before / may turn read-only).
   if (spec.process.cwd !== "/") {
     ops.push({ code: "Mkdir", flags: OpFlag.InRoot, args: [spec.process.cwd, 0o755], describe: `mkdir -p ${spec.process.cwd}` });
@@ -322,7 +414,8 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   if (spec.domainname !== undefined) ops.push({ code: "Setdomainname", args: [spec.domainname], describe: `setdomainname ${spec.domainname}` });
   ops.push(...terminal.init);
 
+  ops.push(...personalityOps(spec));
   ops.push(...rlimitOps(spec.process), ...privilegeOps(spec.process, lastCap));
-  ops.push(...launchOps(spec.process, { init: inputs.init, seccomp: spec.linux.seccomp }));
+  ops.push(...launchOps(spec.process, { init: inputs.init, seccomp: spec.linux.seccomp, findExecutable: inputs.oci !== undefined }));
   return { ops };
 }

@@ -21,21 +21,33 @@ const NAMESPACE_FLAG: Record<Exclude<NamespaceType, "user">, { file: string; fla
  */
 const JOIN_ORDER: Exclude<NamespaceType, "user">[] = ["cgroup", "ipc", "uts", "network", "pid", "mount"];
 
-export function compileExecPlan(initPid: number, namespaces: NamespaceType[], proc: Process, lastCap: number, seccomp?: LinuxSeccomp): Plan {
+/** bin/diyc-oci exec: the caller may own the terminal and wait for the process itself. */
+export interface OciExec {
+  consoleSocket?: { path: string; rows: number; cols: number };
+  /** --detach: the helper leaves once the command runs; the caller (a subreaper) waits for it. */
+  leave: boolean;
+}
+
+export function compileExecPlan(
+  initPid: number, namespaces: NamespaceType[], proc: Process, lastCap: number, seccomp?: LinuxSeccomp, oci?: OciExec,
+): Plan {
   const ops: Op[] = [];
   for (const type of JOIN_ORDER) {
     if (!namespaces.includes(type)) continue;
     const { file, flag } = NAMESPACE_FLAG[type];
     ops.push({ code: "JoinNamespace", args: [`/proc/${initPid}/ns/${file}`, flag], describe: `setns into the ${type} namespace of pid ${initPid}` });
   }
-  const terminal = terminalOps(proc, false);
+  const terminal = terminalOps(proc, oci?.consoleSocket !== undefined);
+  const console = oci?.consoleSocket;
   ops.push(
     { code: "Clone", args: [0], describe: "fork into the joined namespaces" },
     ...terminal.helper,
+    ...(console && proc.terminal ? [{ code: "ConsoleSocket", args: [console.path, console.rows, console.cols], describe: `send the pty master to ${console.path}` } as Op] : []),
+    ...(oci?.leave ? [{ code: "Leave", args: [], describe: "leave once the command runs: the caller waits for it" } as Op] : []),
     { code: "SetDumpable", args: [0], describe: "make the process non-dumpable until exec" },
     ...terminal.init,
     ...privilegeOps(proc, lastCap),
-    ...launchOps(proc, { seccomp }),
+    ...launchOps(proc, { seccomp, findExecutable: oci !== undefined }),
   );
   return { ops };
 }

@@ -41,6 +41,15 @@ export const OpCode = {
   Unshare: 37,
   Terminal: 38,
   ForkReaper: 39,
+  // The OCI front door (bin/diyc-oci): see native/protocol.h.
+  StartFifo: 50,
+  ConsoleSocket: 51,
+  Leave: 52,
+  FindExec: 53,
+  Umask: 54,
+  RaiseAmbient: 55,
+  WriteFile: 56,
+  Personality: 57,
 } as const;
 
 export type OpCodeName = keyof typeof OpCode;

@@ -34,6 +34,7 @@ export const HELPER_STEPS: Record<number, string> = {
   3: "clone",
   4: "socketpair",
   5: "pipe",
+  6: "send the terminal to the console socket",
 };
 
 const MESSAGE_SIZE = 16;

@@ -15,17 +15,24 @@
 import { DiycError } from "../linux/errors";
 import type { LinuxSeccomp, SeccompAction, SeccompRule } from "../spec/oci";
 import { AUDIT_ARCH_X86_64, SYSCALLS_X86_64, X32_SYSCALL_BIT } from "./syscalls-x86_64";
+import { ALL_SYSCALLS_X86_64 } from "./syscall-table-x86_64";
 
 // linux/filter.h and linux/seccomp.h
 const LD_W_ABS = 0x20;
 const JEQ_K = 0x15;
+const JGT_K = 0x25;
 const JGE_K = 0x35;
 const AND_K = 0x54;
 const RET_K = 0x06;
 const RET_KILL_PROCESS = 0x80000000;
+const RET_KILL_THREAD = 0x00000000;
+const RET_TRAP = 0x00030000;
 const RET_ERRNO = 0x00050000;
+const RET_TRACE = 0x7ff00000;
+const RET_LOG = 0x7ffc0000;
 const RET_ALLOW = 0x7fff0000;
 const ENOSYS = 38;
+const EPERM = 1;
 
 // struct seccomp_data: nr, arch, instruction_pointer, args[6] (64-bit each, little-endian).
 const OFFSET_NR = 0;
@@ -44,63 +51,138 @@ const ins = (code: number, k: number, jt = 0, jf = 0): Instruction => ({ code, j
 
 export class SeccompError extends DiycError {}
 
-function returnValue(action: SeccompAction, errno = 1): number {
+function returnValue(action: SeccompAction, errno = EPERM): number {
   switch (action) {
     case "SCMP_ACT_ALLOW": return RET_ALLOW;
     case "SCMP_ACT_ERRNO": return RET_ERRNO | (errno & 0xffff);
     case "SCMP_ACT_KILL_PROCESS": return RET_KILL_PROCESS;
+    case "SCMP_ACT_KILL":
+    case "SCMP_ACT_KILL_THREAD": return RET_KILL_THREAD;
+    case "SCMP_ACT_TRAP": return RET_TRAP;
+    case "SCMP_ACT_TRACE": return RET_TRACE | (errno & 0xffff);
+    case "SCMP_ACT_LOG": return RET_LOG;
   }
+  throw new SeccompError(`seccomp: unknown action ${JSON.stringify(action)}`);
 }
 
-/** A rule's body: each argument check jumps to `miss` (the next rule) when it fails. */
-function ruleBody(rule: SeccompRule): Instruction[][] {
-  // Built as groups so that the jump to "the next rule" can be counted afterwards.
-  const checks: Instruction[][] = [];
-  for (const arg of rule.args ?? []) {
-    if (arg.index < 0 || arg.index > 5) throw new SeccompError(`seccomp: argument index ${arg.index} out of range`);
-    const limit = 2 ** 32;
-    if (arg.value >= limit || (arg.valueTwo ?? 0) >= limit) throw new SeccompError("seccomp: argument values must be below 2^32");
-    if (arg.op === "SCMP_CMP_EQ") {
-      checks.push([ins(LD_W_ABS, argHigh(arg.index)), ins(JEQ_K, 0)]);
-      checks.push([ins(LD_W_ABS, argLow(arg.index)), ins(JEQ_K, arg.value)]);
-    } else {
-      // (arg & mask) == valueTwo; the mask is below 2^32, so the high word masks to 0.
-      checks.push([ins(LD_W_ABS, argLow(arg.index)), ins(AND_K, arg.value), ins(JEQ_K, arg.valueTwo ?? 0)]);
+/**
+ * A jump's destination inside one rule: "next" is the following instruction,
+ * "ok" the end of the current argument check (it held), "fail" past the
+ * rule's return (the next rule).
+ */
+type Target = "next" | "ok" | "fail";
+interface Asm {
+  code: number;
+  k: number;
+  jt?: Target;
+  jf?: Target;
+}
+
+const ld = (offset: number): Asm => ({ code: LD_W_ABS, k: offset });
+const jump = (code: number, k: number, jt: Target, jf: Target): Asm => ({ code, k, jt, jf });
+
+/**
+ * One argument check on 64-bit values, as two 32-bit words: the high word
+ * decides unless the words are equal, then the low word does.
+ */
+function argCheck(arg: NonNullable<SeccompRule["args"]>[number]): Asm[] {
+  if (!Number.isInteger(arg.index) || arg.index < 0 || arg.index > 5) throw new SeccompError(`seccomp: argument index ${arg.index} out of range`);
+  const split = (value: number | undefined, field: string) => {
+    const v = BigInt.asUintN(64, BigInt(value ?? 0));
+    if (value !== undefined && !Number.isInteger(value)) throw new SeccompError(`seccomp: argument ${field} ${value} is not an integer`);
+    return { hi: Number(v >> 32n), lo: Number(v & 0xffffffffn) };
+  };
+  const v = split(arg.value, "value");
+  const hi = ld(argHigh(arg.index));
+  const lo = ld(argLow(arg.index));
+  switch (arg.op) {
+    case "SCMP_CMP_EQ":
+      return [hi, jump(JEQ_K, v.hi, "next", "fail"), lo, jump(JEQ_K, v.lo, "ok", "fail")];
+    case "SCMP_CMP_NE":
+      return [hi, jump(JEQ_K, v.hi, "next", "ok"), lo, jump(JEQ_K, v.lo, "fail", "ok")];
+    case "SCMP_CMP_MASKED_EQ": {
+      const want = split(arg.valueTwo, "valueTwo");
+      return [
+        hi, { code: AND_K, k: v.hi }, jump(JEQ_K, want.hi, "next", "fail"),
+        lo, { code: AND_K, k: v.lo }, jump(JEQ_K, want.lo, "ok", "fail"),
+      ];
     }
+    case "SCMP_CMP_GT":
+      return [hi, jump(JGT_K, v.hi, "ok", "next"), jump(JEQ_K, v.hi, "next", "fail"), lo, jump(JGT_K, v.lo, "ok", "fail")];
+    case "SCMP_CMP_GE":
+      return [hi, jump(JGT_K, v.hi, "ok", "next"), jump(JEQ_K, v.hi, "next", "fail"), lo, jump(JGE_K, v.lo, "ok", "fail")];
+    case "SCMP_CMP_LT":
+      return [hi, jump(JGT_K, v.hi, "fail", "next"), jump(JEQ_K, v.hi, "next", "ok"), lo, jump(JGE_K, v.lo, "fail", "ok")];
+    case "SCMP_CMP_LE":
+      return [hi, jump(JGT_K, v.hi, "fail", "next"), jump(JEQ_K, v.hi, "next", "ok"), lo, jump(JGT_K, v.lo, "fail", "ok")];
   }
-  return checks;
+  throw new SeccompError(`seccomp: unknown argument operator ${JSON.stringify(arg.op)}`);
+}
+
+/** A rule: its argument checks in a row, then its return; a failed check jumps past the return. */
+function ruleInstructions(rule: SeccompRule): Instruction[] {
+  const checks = (rule.args ?? []).map(argCheck);
+  const total = checks.reduce((n, c) => n + c.length, 0);
+  const out: Instruction[] = [];
+  let position = 0;
+  for (const check of checks) {
+    const end = position + check.length;
+    check.forEach((asm, i) => {
+      const at = position + i;
+      const offset = (target: Target | undefined) =>
+        target === undefined || target === "next" ? 0 : target === "ok" ? end - at - 1 : total - at; // "fail": past the RET at index total
+      out.push(ins(asm.code, asm.k, offset(asm.jt), offset(asm.jf)));
+    });
+    position = end;
+  }
+  out.push(ins(RET_K, returnValue(rule.action, rule.errnoRet)));
+  return out;
 }
 
 function syscallBlock(rules: SeccompRule[], defaultReturn: number): Instruction[] {
   const out: Instruction[] = [];
-  for (const rule of rules) {
-    const checks = ruleBody(rule);
-    const ret = ins(RET_K, returnValue(rule.action, rule.errnoRet));
-    // Each failing compare skips the rest of this rule: its remaining checks and its return.
-    const flat = checks.flat();
-    let remaining = flat.length + 1;
-    for (const instruction of flat) {
-      remaining--;
-      if (instruction.code === JEQ_K) instruction.jf = remaining;
-      out.push(instruction);
-    }
-    out.push(ret);
-  }
+  for (const rule of rules) out.push(...ruleInstructions(rule));
   out.push(ins(RET_K, defaultReturn));
   return out;
 }
 
+/** SECCOMP_FILTER_FLAG_* by the names the runtime-spec uses. */
+export const SECCOMP_FILTER_FLAGS: Record<string, number> = {
+  SECCOMP_FILTER_FLAG_TSYNC: 1,
+  SECCOMP_FILTER_FLAG_LOG: 2,
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
+};
+
+/** The flags word for seccomp(2); unknown names are refused. */
+export function seccompFlags(profile: LinuxSeccomp): number {
+  let flags = 0;
+  for (const name of profile.flags ?? []) {
+    const bit = SECCOMP_FILTER_FLAGS[name];
+    if (bit === undefined) throw new SeccompError(`linux.seccomp.flags: unknown flag ${JSON.stringify(name)}`);
+    flags |= bit;
+  }
+  return flags;
+}
+
+/** Architectures a profile may list: x86-64 is compiled, the others it runs beside are refused at run time (killed). */
+const KNOWN_ARCHITECTURES = new Set(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]);
+
 export function compileSeccomp(profile: LinuxSeccomp, arch: string): Uint8Array {
   if (arch !== "x64") throw new SeccompError(`seccomp: no syscall table for architecture ${arch}; run with --security-opt seccomp=unconfined`);
-  if (!profile.architectures.every((a) => a === "SCMP_ARCH_X86_64")) {
-    throw new SeccompError(`seccomp: only SCMP_ARCH_X86_64 is supported (got ${profile.architectures.join(", ")})`);
+  // x86 and x32 may be listed beside x86-64 (podman and docker list them): their
+  // calls are not compiled, and the filter kills (x86) or refuses (x32) them.
+  const architectures = profile.architectures ?? [];
+  const unknownArch = architectures.find((a) => !KNOWN_ARCHITECTURES.has(a));
+  if (unknownArch !== undefined || (architectures.length > 0 && !architectures.includes("SCMP_ARCH_X86_64"))) {
+    throw new SeccompError(`seccomp: only SCMP_ARCH_X86_64 (with X86 and X32 beside it) is supported (got ${architectures.join(", ")})`);
   }
-  const defaultReturn = returnValue(profile.defaultAction);
+  const defaultReturn = returnValue(profile.defaultAction, profile.defaultErrnoRet);
   const bySyscall = new Map<number, SeccompRule[]>();
-  for (const rule of profile.syscalls) {
-    for (const name of rule.names) {
-      const nr = SYSCALLS_X86_64[name];
-      if (nr === undefined) throw new SeccompError(`seccomp: unknown system call ${JSON.stringify(name)}`);
+  for (const rule of profile.syscalls ?? []) {
+    for (const name of rule.names ?? []) {
+      const nr = SYSCALLS_X86_64[name] ?? ALL_SYSCALLS_X86_64[name];
+      // libseccomp skips a name the architecture lacks; so do we (podman's profile names some).
+      if (nr === undefined) continue;
       bySyscall.set(nr, [...(bySyscall.get(nr) ?? []), rule]);
     }
   }

@@ -13,11 +13,31 @@ export interface Spec {
   mounts: Mount[];
   linux: Linux;
   annotations?: Record<string, string>;
+  hooks?: Hooks;
+}
+
+/** A hook: a host program run with the state JSON on stdin (config.md#posix-platform-hooks). */
+export interface Hook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  /** Seconds. */
+  timeout?: number;
+}
+
+export interface Hooks {
+  prestart?: Hook[];
+  createRuntime?: Hook[];
+  createContainer?: Hook[];
+  startContainer?: Hook[];
+  poststart?: Hook[];
+  poststop?: Hook[];
 }
 
 export interface Process {
   terminal?: boolean;
-  user: { uid: number; gid: number; additionalGids?: number[] };
+  consoleSize?: { height: number; width: number };
+  user: { uid: number; gid: number; umask?: number; additionalGids?: number[] };
   args: string[];
   env: string[];
   cwd: string;
@@ -30,6 +50,11 @@ export interface Process {
   };
   noNewPrivileges: boolean;
   rlimits?: { type: string; soft: number; hard: number }[];
+  oomScoreAdj?: number;
+  apparmorProfile?: string;
+  selinuxLabel?: string;
+  scheduler?: { policy: string; nice?: number; priority?: number; flags?: string[]; runtime?: number; deadline?: number; period?: number };
+  ioPriority?: { class: string; priority: number };
 }
 
 export interface Mount {
@@ -62,23 +87,37 @@ export interface Linux {
   devices?: LinuxDevice[];
   cgroupsPath?: string;
   seccomp?: LinuxSeccomp;
+  sysctl?: Record<string, string>;
+  rootfsPropagation?: string;
+  mountLabel?: string;
+  personality?: { domain: string; flags?: string[] };
+  timeOffsets?: Record<string, { secs?: number; nanosecs?: number }>;
 }
 
 /** The subset of linux.seccomp diyc compiles (src/seccomp/bpf.ts). */
 export interface LinuxSeccomp {
   defaultAction: SeccompAction;
+  /** errno for a defaultAction of SCMP_ACT_ERRNO (default EPERM). */
+  defaultErrnoRet?: number;
   architectures: string[];
+  /** SECCOMP_FILTER_FLAG_* names (SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW, _TSYNC). */
+  flags?: string[];
   syscalls: SeccompRule[];
 }
 
-export type SeccompAction = "SCMP_ACT_ALLOW" | "SCMP_ACT_ERRNO" | "SCMP_ACT_KILL_PROCESS";
+export type SeccompAction =
+  | "SCMP_ACT_ALLOW" | "SCMP_ACT_ERRNO" | "SCMP_ACT_KILL_PROCESS" | "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD"
+  | "SCMP_ACT_TRAP" | "SCMP_ACT_TRACE" | "SCMP_ACT_LOG";
+
+export type SeccompOperator =
+  | "SCMP_CMP_NE" | "SCMP_CMP_LT" | "SCMP_CMP_LE" | "SCMP_CMP_EQ" | "SCMP_CMP_GE" | "SCMP_CMP_GT" | "SCMP_CMP_MASKED_EQ";
 
 export interface SeccompRule {
   names: string[];
   action: SeccompAction;
   errnoRet?: number;
-  /** All must hold for the rule to apply. Only SCMP_CMP_MASKED_EQ and SCMP_CMP_EQ, on values below 2^32. */
-  args?: { index: number; value: number; valueTwo?: number; op: "SCMP_CMP_MASKED_EQ" | "SCMP_CMP_EQ" }[];
+  /** All must hold for the rule to apply; 64-bit values (compared as two 32-bit words). */
+  args?: { index: number; value: number; valueTwo?: number; op: SeccompOperator }[];
 }
 
 export interface LinuxDevice {
