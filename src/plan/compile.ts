@@ -257,6 +257,24 @@ function rlimitOps(proc: Process): Op[] {
   });
 }
 
+function seccompOp(profile: LinuxSeccomp): Op {
+  const filter = compileSeccomp(profile, process.arch);
+  const flags = seccompFlags(profile);
+  return { code: "Seccomp", args: flags ? [filter, flags] : [filter], describe: `seccomp filter: ${filter.length / 8} BPF instructions, default ${profile.defaultAction}` };
+}
+
+/**
+ * Where the seccomp filter goes. With no_new_privs it is the last step
+ * before exec. Without it (an OCI config may say noNewPrivileges: false),
+ * loading a filter needs CAP_SYS_ADMIN, so it goes before the capabilities
+ * are dropped, and the profile must allow the steps that follow (as with runc).
+ */
+export function seccompPlacement(proc: Pick<Process, "noNewPrivileges">, profile: LinuxSeccomp | undefined): { beforePrivileges: Op[]; last?: LinuxSeccomp } {
+  if (!profile) return { beforePrivileges: [] };
+  if (proc.noNewPrivileges) return { beforePrivileges: [], last: profile };
+  return { beforePrivileges: [seccompOp(profile)] };
+}
+
 /**
  * The last steps of every plan: working directory, a clean signal state and
  * fd table, the create/start barrier, and exec with a PATH search in the
@@ -281,9 +299,7 @@ export function launchOps(
   if (options.seccomp) {
     // Last but exec: after it, only what the profile allows, and the wait above
     // (a read) and exec itself are the only calls left to make.
-    const filter = compileSeccomp(options.seccomp, process.arch);
-    const flags = seccompFlags(options.seccomp);
-    ops.push({ code: "Seccomp", args: flags ? [filter, flags] : [filter], describe: `seccomp filter: ${filter.length / 8} BPF instructions, default ${options.seccomp.defaultAction}` });
+    ops.push(seccompOp(options.seccomp));
   }
   if (options.init) {
     ops.push({ code: "ForkReaper", args: [], describe: "fork: pid 1 stays as a reaper that forwards signals (--init)" });
@@ -415,7 +431,8 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   ops.push(...terminal.init);
 
   ops.push(...personalityOps(spec));
-  ops.push(...rlimitOps(spec.process), ...privilegeOps(spec.process, lastCap));
-  ops.push(...launchOps(spec.process, { init: inputs.init, seccomp: spec.linux.seccomp, findExecutable: inputs.oci !== undefined }));
+  const seccomp = seccompPlacement(spec.process, spec.linux.seccomp);
+  ops.push(...rlimitOps(spec.process), ...seccomp.beforePrivileges, ...privilegeOps(spec.process, lastCap));
+  ops.push(...launchOps(spec.process, { init: inputs.init, seccomp: seccomp.last, findExecutable: inputs.oci !== undefined }));
   return { ops };
 }

@@ -2,7 +2,7 @@
 // init, fork into them, drop to the container's privileges, exec.
 
 import type { LinuxSeccomp, NamespaceType, Process } from "../spec/oci";
-import { CLONE, launchOps, privilegeOps, terminalOps } from "./compile";
+import { CLONE, launchOps, privilegeOps, seccompPlacement, terminalOps } from "./compile";
 import type { Op, Plan } from "./ops";
 
 const NAMESPACE_FLAG: Record<Exclude<NamespaceType, "user">, { file: string; flag: number }> = {
@@ -38,6 +38,7 @@ export function compileExecPlan(
     ops.push({ code: "JoinNamespace", args: [`/proc/${initPid}/ns/${file}`, flag], describe: `setns into the ${type} namespace of pid ${initPid}` });
   }
   const terminal = terminalOps(proc, oci?.consoleSocket !== undefined);
+  const placed = seccompPlacement(proc, seccomp);
   const console = oci?.consoleSocket;
   ops.push(
     { code: "Clone", args: [0], describe: "fork into the joined namespaces" },
@@ -46,8 +47,9 @@ export function compileExecPlan(
     ...(oci?.leave ? [{ code: "Leave", args: [], describe: "leave once the command runs: the caller waits for it" } as Op] : []),
     { code: "SetDumpable", args: [0], describe: "make the process non-dumpable until exec" },
     ...terminal.init,
+    ...placed.beforePrivileges,
     ...privilegeOps(proc, lastCap),
-    ...launchOps(proc, { seccomp, findExecutable: oci !== undefined }),
+    ...launchOps(proc, { seccomp: placed.last, findExecutable: oci !== undefined }),
   );
   return { ops };
 }

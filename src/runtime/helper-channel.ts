@@ -159,10 +159,12 @@ export class HelperChannel {
     }
     if (msg.type === Sync.Error) {
       const op = this.plan.ops[msg.a];
-      if (op?.code === "Exec") {
+      if (op?.code === "Exec" || op?.code === "FindExec") {
         // 127 for "not found", 126 for "found but cannot run", as shells do.
+        // FindExec (the OCI door's check before the barrier) has the same file and search.
+        const search = op.code === "Exec" ? op.args[3] : op.args[1];
         const notFound = msg.b === Errno.ENOENT || msg.b === Errno.ENOTDIR;
-        if (notFound && op.args[3] !== "") {
+        if (notFound && search !== "") {
           return new DiycError(`exec ${JSON.stringify(op.args[0])}: executable file not found in $PATH`, ExitCode.NotFound);
         }
         return new PlanStepError(`exec ${JSON.stringify(op.args[0])}`, msg.b, notFound ? ExitCode.NotFound : ExitCode.CannotExecute);

@@ -140,6 +140,10 @@ class V2Cgroup implements Cgroup {
     return stats;
   }
 
+  update(resources: LinuxResources): void {
+    for (const controller of CONTROLLERS) controller.apply(this.fs, this.dir, resources);
+  }
+
   oomKilled(): boolean {
     return oomKilledV2(this.fs, this.dir);
   }

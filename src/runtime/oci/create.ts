@@ -1,0 +1,161 @@
+// `diyc-oci create` (and `run`): a bundle's config.json, compiled to the same
+// plan as `diyc run`, executed by the same helper. The difference is who
+// stays: here the caller (conmon, the containerd shim) is the monitor. The
+// plan's StartFifo makes the init park on exec.fifo after READY and the
+// helper leave, so the init's parent becomes the caller's subreaper; a later
+// `diyc-oci start` opens the FIFO. The ladder is in native/protocol.h.
+//
+// Order, as for `diyc run`: everything that can be refused is checked before
+// the id is claimed; the cgroup is made while the helper clones; the init is
+// placed in it, its id maps and oom_score_adj written, and the prestart and
+// createRuntime hooks run, all while it waits at CONTINUE. Any failure undoes
+// every step (the helper kills the init when our end of its socket closes).
+
+import { statSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { lastCapability } from "../../linux/capabilities";
+import { DiycError, UsageError } from "../../linux/errors";
+import { compileContainerPlan, type OciLaunch } from "../../plan/compile";
+import { encodePlan } from "../../plan/encode";
+import { loadBundle } from "../../spec/bundle";
+import type { IdMapping, Spec } from "../../spec/oci";
+import { writeFileAtomic } from "../../store/atomic";
+import { HelperChannel, Sync } from "../helper-channel";
+import { identify } from "../process-identity";
+import { cgroupViewForContainers } from "../limits";
+import { cgroupManagerFor, cgroupPlace, createOciCgroup, removeOciCgroup } from "./cgroup";
+import { freezerOf } from "./freezer";
+import { runHooks } from "./hooks";
+import {
+  claimId, containerPaths, OciLock, removeContainerDir, stateDocument, validateId, writeContainer,
+  type OciContainerState, type OciContext,
+} from "./state";
+
+const S_IFIFO = 0o010000;
+
+export interface CreateRequest {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  /** --preserve-fds: only 0 is supported. */
+  preserveFds?: number;
+  /**
+   * `run` without -d: no FIFO, the helper stays as the monitor (as for
+   * `diyc run`), and diyc-oci waits for the exit itself.
+   */
+  foreground?: boolean;
+}
+
+export interface CreatedOci {
+  state: OciContainerState;
+  /** Open only in the foreground: the helper waits for START on it. */
+  channel?: HelperChannel;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // a missing source fails later, at the mount, with its path
+  }
+}
+
+function mapText(mappings: IdMapping[]): string {
+  return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join("");
+}
+
+/** Parent-side set-up while the init waits at CONTINUE: id maps, oom_score_adj. */
+function prepareInit(spec: Spec, pid: number): void {
+  // User namespace maps: written by us (root on the host), gid first is not required for root.
+  if (spec.linux.uidMappings) writeFileSync(`/proc/${pid}/uid_map`, mapText(spec.linux.uidMappings));
+  if (spec.linux.gidMappings) writeFileSync(`/proc/${pid}/gid_map`, mapText(spec.linux.gidMappings));
+  // Inherited by everything the container runs; set from outside as runc does.
+  if (spec.process.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(spec.process.oomScoreAdj));
+}
+
+export async function createOciContainer(ctx: OciContext, request: CreateRequest): Promise<CreatedOci> {
+  const id = validateId(request.id);
+  if (request.preserveFds) throw new UsageError("--preserve-fds is not supported by diyc-oci yet");
+  const bundle = resolve(request.bundle);
+  const { spec, rootfs } = loadBundle(bundle);
+  if (spec.process.terminal && !request.consoleSocket && !request.foreground) {
+    throw new UsageError("process.terminal is true: --console-socket is required (the caller owns the terminal)");
+  }
+  const place = cgroupPlace(spec, id);
+  const consoleSocket = request.consoleSocket ? resolve(request.consoleSocket) : undefined;
+  const pidFile = request.pidFile ? resolve(request.pidFile) : undefined;
+
+  const dir = claimId(ctx, id);
+  const lock = OciLock.take(ctx.syscalls, dir);
+  const paths = containerPaths(ctx.root, id);
+  let channel: HelperChannel | undefined;
+  let cgroupMade = false;
+  try {
+    const manager = cgroupManagerFor(place, ctx.debug);
+    let oci: OciLaunch | undefined;
+    if (!request.foreground) {
+      ctx.syscalls.mknod(paths.fifo, S_IFIFO | 0o600, 0);
+      oci = {
+        startFifo: paths.fifo,
+        consoleSocket: consoleSocket === undefined ? undefined : { path: consoleSocket, rows: spec.process.consoleSize?.height ?? 0, cols: spec.process.consoleSize?.width ?? 0 },
+      };
+    }
+    const plan = compileContainerPlan({
+      spec,
+      rootfs: { path: rootfs },
+      isDirectory,
+      cgroupView: cgroupViewForContainers(manager),
+      oci,
+    }, lastCapability());
+    ctx.debug?.(`spawn the helper with a plan of ${plan.ops.length} steps`);
+    channel = HelperChannel.open(plan, encodePlan(plan, false), ctx.syscalls);
+    // While the helper starts and clones: the cgroup needs no pid.
+    const cgroup = createOciCgroup(manager, place, spec.linux.resources ?? {});
+    cgroupMade = true;
+    const pid = channel.expect(Sync.Pid, "clone the container").a;
+    const init = identify(pid);
+    if (!init) throw new DiycError(`container ${id}: its init (pid ${pid}) died during set-up`);
+    ctx.debug?.(`init is pid ${pid}; cgroup ${place.parent}/${place.name}`);
+    cgroup.addProcess(pid);
+    freezerOf({ cgroup: place })?.join(pid);
+    prepareInit(spec, pid);
+    const state: OciContainerState = { id, bundle, rootfs, createdAt: new Date().toISOString(), init, cgroup: place, spec };
+    writeContainer(ctx, state);
+    const creating = stateDocument(ctx, state, "creating");
+    runHooks(spec.hooks, "prestart", creating);
+    runHooks(spec.hooks, "createRuntime", creating);
+
+    channel.send(Sync.Continue);
+    channel.expect(Sync.Ready, "set up the container");
+    if (!request.foreground) {
+      // The helper leaves once READY is relayed: wait for it, so that the
+      // init's parent is the caller's subreaper before we say "created".
+      await channel.helper.exited;
+      channel.close();
+      channel = undefined;
+    }
+    if (pidFile) writeFileAtomic(pidFile, String(pid));
+    return { state, channel };
+  } catch (error) {
+    if (channel) {
+      channel.close();
+      await channel.helper.exited; // it kills the init before it exits
+    }
+    const undo = [
+      () => cgroupMade && removeOciCgroup(cgroupManagerFor(place), place),
+      () => freezerOf({ cgroup: place })?.remove(),
+      () => removeContainerDir(ctx, id),
+    ];
+    for (const step of undo) {
+      try {
+        step();
+      } catch {
+        // best effort: every undo step runs; the error shown is the original one
+      }
+    }
+    throw error;
+  } finally {
+    lock.release();
+  }
+}
