@@ -149,20 +149,16 @@ static int relay_from_init(int init_fd, int control_fd, int *terminal)
 	return (int)msg.type;
 }
 
-/*
- * OCI --console-socket: the pty master goes to the caller instead of staying
- * with a monitor. Closes our copy. 0 when sent, -errno on failure.
- */
-static int send_console(const struct plan *plan, int terminal)
+/* OCI --console-socket: the pty master goes to the caller instead of staying with a monitor. Closes both. */
+static int send_console(const struct plan *plan, int sock, int terminal)
 {
 	const struct plan_op *console = plan_find(plan, OP_CONSOLE_SOCKET);
 	uint64_t rows = 0, cols = 0;
-	if (!plan_str(console, 0) || plan_u64(console, 1, &rows) < 0 || plan_u64(console, 2, &cols) < 0) {
-		close(terminal);
-		return -EINVAL;
-	}
-	int rc = terminal_send_to_socket(plan_str(console, 0), terminal, (unsigned)rows, (unsigned)cols);
+	int rc = -EINVAL;
+	if (plan_u64(console, 1, &rows) == 0 && plan_u64(console, 2, &cols) == 0)
+		rc = terminal_send_master(sock, terminal, (unsigned)rows, (unsigned)cols);
 	close(terminal);
+	close(sock);
 	return rc;
 }
 
@@ -227,11 +223,10 @@ int main(int argc, char **argv)
 	const struct plan_op *detach = plan_find(&plan, OP_DETACH);
 	if (detach && setsid() < 0)
 		return step_error(control_fd, &plan, detach, errno);
-	uint32_t failed = 0;
-	if ((rc = join_namespaces(&plan, &failed)) < 0)
-		return step_error(control_fd, &plan, &plan.ops[failed], -rc);
-
-	/* The OCI start barrier: opened here, on the host's side of pivot_root; the init inherits it. */
+	/*
+	 * The OCI start barrier and console socket: host paths, so opened before
+	 * any namespace is joined. The init inherits the FIFO across the clone.
+	 */
 	const struct plan_op *start_fifo = plan_find(&plan, OP_START_FIFO);
 	if (start_fifo) {
 		int fd = plan_str(start_fifo, 0) ? open(plan_str(start_fifo, 0), O_PATH | O_CLOEXEC) : -1;
@@ -239,6 +234,17 @@ int main(int argc, char **argv)
 			return step_error(control_fd, &plan, start_fifo, plan_str(start_fifo, 0) ? errno : EINVAL);
 		ops_set_start_fifo(fd);
 	}
+	const struct plan_op *console_op = plan_find(&plan, OP_CONSOLE_SOCKET);
+	int console = -1;
+	if (console_op) {
+		console = plan_str(console_op, 0) ? terminal_connect_socket(plan_str(console_op, 0)) : -EINVAL;
+		if (console < 0)
+			return helper_error(control_fd, HELPER_CONSOLE_SOCKET, -console);
+	}
+
+	uint32_t failed = 0;
+	if ((rc = join_namespaces(&plan, &failed)) < 0)
+		return step_error(control_fd, &plan, &plan.ops[failed], -rc);
 
 	/* 3. the init, in its new namespaces, parked on its end of a socketpair */
 	struct log_pipes log;
@@ -251,6 +257,8 @@ int main(int argc, char **argv)
 		return clone_op ? step_error(control_fd, &plan, clone_op, errno) : helper_error(control_fd, HELPER_CLONE, errno);
 	if (init == 0) {
 		close(control_fd);
+		if (console >= 0)
+			close(console);
 		close(sockets[0]);
 		run_init(&plan, sockets[1], &log);
 	}
@@ -266,8 +274,9 @@ int main(int argc, char **argv)
 	int terminal = -1;
 	if (relay_from_init(init_fd, control_fd, &terminal) != SYNC_READY)
 		return abandon(init);
-	if (terminal >= 0 && plan_find(&plan, OP_CONSOLE_SOCKET)) {
-		rc = send_console(&plan, terminal);
+	if (terminal >= 0 && console >= 0) {
+		rc = send_console(&plan, console, terminal);
+		console = -1;
 		terminal = -1;
 		if (rc < 0) {
 			helper_error(control_fd, HELPER_CONSOLE_SOCKET, -rc);

@@ -154,18 +154,15 @@ void terminal_relay(int master, int raw)
 /*
  * The OCI console socket: the caller (conmon, the containerd shim) owns the
  * container's terminal, so the pty master goes to it over SCM_RIGHTS, with
- * the pty's name as the message, as runc sends it.
+ * the pty's name as the message, as runc sends it. Connected before the
+ * helper joins any namespace: the path is the host's.
  */
-int terminal_send_to_socket(const char *path, int master, unsigned rows, unsigned cols)
+int terminal_connect_socket(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(addr.sun_path, path);
-	if (rows > 0 && cols > 0) {
-		struct winsize size = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
-		ioctl(master, TIOCSWINSZ, &size); /* best effort: the caller resizes it anyway */
-	}
 	int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (sock < 0)
 		return -errno;
@@ -173,6 +170,15 @@ int terminal_send_to_socket(const char *path, int master, unsigned rows, unsigne
 		int saved = errno;
 		close(sock);
 		return -saved;
+	}
+	return sock;
+}
+
+int terminal_send_master(int sock, int master, unsigned rows, unsigned cols)
+{
+	if (rows > 0 && cols > 0) {
+		struct winsize size = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+		ioctl(master, TIOCSWINSZ, &size); /* best effort: the caller resizes it anyway */
 	}
 	char name[] = "/dev/ptmx";
 	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
@@ -187,7 +193,5 @@ int terminal_send_to_socket(const char *path, int master, unsigned rows, unsigne
 	do
 		n = sendmsg(sock, &header, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	int rc = n < 0 ? -errno : 0;
-	close(sock);
-	return rc;
+	return n < 0 ? -errno : 0;
 }

@@ -15,7 +15,8 @@ int op_terminal(int sync_fd);
 /* Monitor side: relay stdin/stdout <-> the master until it hangs up. */
 void terminal_relay(int master, int raw);
 
-/* OCI --console-socket: set the pty's size (when rows/cols > 0) and send the master to the socket. 0 or -errno. */
-int terminal_send_to_socket(const char *path, int master, unsigned rows, unsigned cols);
+/* OCI --console-socket: connect (a socket fd, or -errno), then send the master with the pty's size (when rows/cols > 0). */
+int terminal_connect_socket(const char *path);
+int terminal_send_master(int sock, int master, unsigned rows, unsigned cols);
 
 #endif

@@ -11,7 +11,7 @@
 // createRuntime hooks run, all while it waits at CONTINUE. Any failure undoes
 // every step (the helper kills the init when our end of its socket closes).
 
-import { statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, statSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { lastCapability } from "../../linux/capabilities";
 import { DiycError, UsageError } from "../../linux/errors";
@@ -95,7 +95,11 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
     const manager = cgroupManagerFor(place, ctx.debug);
     let oci: OciLaunch | undefined;
     if (!request.foreground) {
-      ctx.syscalls.mknod(paths.fifo, S_IFIFO | 0o600, 0);
+      // The init opens it for writing after it has dropped to the process's
+      // user and capabilities: 0622, owned by that user (as runc's exec.fifo).
+      ctx.syscalls.mknod(paths.fifo, S_IFIFO | 0o622, 0);
+      chmodSync(paths.fifo, 0o622); // mknod applied our umask
+      chownSync(paths.fifo, spec.process.user.uid, spec.process.user.gid);
       oci = {
         startFifo: paths.fifo,
         consoleSocket: consoleSocket === undefined ? undefined : { path: consoleSocket, rows: spec.process.consoleSize?.height ?? 0, cols: spec.process.consoleSize?.width ?? 0 },
