@@ -111,8 +111,16 @@ static int step_error(int control_fd, const struct plan *plan, const struct plan
 static void run_init(const struct plan *plan, int init_fd, const struct log_pipes *log)
 {
 	struct sync_msg msg;
-	/* The -v trace goes where diyc's stderr goes, even when the command's goes to the log. */
-	int trace_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	/*
+	 * The -v trace goes where diyc's stderr goes, even when the command's goes
+	 * to the log. Only with a trace: a parked init (OCI create) must hold no
+	 * copy of the caller's stderr, or a caller that reads it to EOF (the
+	 * containerd shim, with a terminal) would wait for the container's start.
+	 */
+	int trace_fd = -1;
+	for (uint32_t i = 0; i < plan->count && trace_fd < 0; i++)
+		if (plan->ops[i].trace_len > 0)
+			trace_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
 	if (log->enabled) {
 		/* stdout and stderr become the monitor's pipes; the read ends are the monitor's alone. */
 		if (dup2(log->out[1], STDOUT_FILENO) < 0 || dup2(log->err[1], STDERR_FILENO) < 0)

@@ -94,14 +94,15 @@ export function parseOciSignal(text: string | undefined): number {
 /**
  * The spec: kill of a container that is neither created nor running is an
  * error ("container not running", the words the containerd shim looks for).
- * --all signals what is left in the cgroup even after the init is gone.
+ * --all (runc's extension) signals whatever is left in the cgroup, and is
+ * not an error once the init is gone: the containerd shim sends it to clean
+ * up after an exit, when the pid namespace may already be empty.
  */
 export function killOciContainer(ctx: OciContext, id: string, signal: number, all: boolean): void {
   const state = readContainer(ctx, id);
   const status = statusOf(ctx, state);
   if (all) {
     const pids = cgroupPids(state);
-    if (status === "stopped" && pids.length === 0) throw new DiycError(`container ${id} is not running`);
     if (status !== "stopped") signalBestEffort(ctx, state.init.pid, signal);
     for (const pid of pids) signalBestEffort(ctx, pid, signal);
     return;
