@@ -1,0 +1,298 @@
+// bin/diyc-oci driven directly, as a runtime-spec conformance suite would:
+// the lifecycle create -> start -> kill -> delete with the state at each
+// step, the spec's words where runc differs, errors on stderr and in --log
+// as JSON, hooks with the state on stdin, and the parts of config.json the
+// real clients do not send. A private --root, bundles and a cgroup parent of
+// the test's own; afterwards nothing is left.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { isRoot } from "../helpers/diyc";
+import { DIYC_OCI, makeBusyboxRootfs, mountsMentioning, processesInCgroupsMentioning, removeCgroupTree, topCgroups } from "../helpers/oci";
+
+const describeRoot = isRoot ? describe : describe.skip;
+
+let dir: string;
+let root: string;
+let rootfs: string;
+let cgroupParent: string;
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let outputs = 0;
+
+/**
+ * Runs diyc-oci. A container it leaves running keeps the stdio it was given
+ * (the caller's, as runc's do): pipes would stay open, so its output goes to
+ * files of the test's own, read back when diyc-oci returns.
+ */
+function oci(args: string[], options: { stdin?: string } = {}): Result {
+  const out = join(dir, `out-${++outputs}`);
+  const err = join(dir, `err-${outputs}`);
+  const child = Bun.spawnSync([DIYC_OCI, "--root", root, ...args], {
+    stdin: options.stdin === undefined ? "ignore" : Buffer.from(options.stdin),
+    stdout: Bun.file(out),
+    stderr: Bun.file(err),
+    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+    timeout: 30_000,
+  });
+  const read = (path: string) => (existsSync(path) ? readFileSync(path, "utf8") : "");
+  const result = { code: child.exitCode ?? -1, stdout: read(out), stderr: read(err) };
+  rmSync(out, { force: true });
+  rmSync(err, { force: true });
+  return result;
+}
+
+const state = (id: string) => JSON.parse(oci(["state", id]).stdout);
+
+/** A bundle whose config.json is diyc-oci spec's default, changed by `edit`. */
+function bundle(id: string, edit: (config: any) => void): string {
+  const path = join(dir, `bundle-${id}`);
+  mkdirSync(path);
+  expect(oci(["spec", "--bundle", path]).code).toBe(0);
+  const config = JSON.parse(readFileSync(join(path, "config.json"), "utf8"));
+  config.root.path = rootfs;
+  config.process.terminal = false;
+  config.linux.cgroupsPath = `${cgroupParent}/${id}`;
+  edit(config);
+  writeFileSync(join(path, "config.json"), JSON.stringify(config));
+  return path;
+}
+
+async function waitFor(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (check()) return;
+    await Bun.sleep(10);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+beforeAll(() => {
+  if (!isRoot) return;
+  dir = mkdtempSync("/tmp/oci-test-runtime-");
+  root = join(dir, "state");
+  rootfs = join(dir, "rootfs");
+  cgroupParent = `/${dir.split("/").pop()}`;
+  makeBusyboxRootfs(rootfs);
+});
+
+afterAll(() => {
+  if (!isRoot) return;
+  for (const id of oci(["list", "-q"]).stdout.split("\n").filter(Boolean)) oci(["delete", "--force", id]);
+  expect(oci(["list", "-q"]).stdout).toBe("");
+  const leftover = topCgroups(cgroupParent.slice(1));
+  for (const cgroup of leftover) removeCgroupTree(cgroup);
+  expect(mountsMentioning(dir)).toEqual([]);
+  expect(processesInCgroupsMentioning(cgroupParent)).toEqual([]);
+  expect(topCgroups(cgroupParent.slice(1))).toEqual([]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describeRoot("the lifecycle: create -> start -> kill -> delete", () => {
+  test("each step, the state it leaves, and the spec's refusals", async () => {
+    const id = "oci-test-life";
+    const path = bundle(id, (c) => {
+      c.process.args = ["sh", "-c", "trap 'exit 3' TERM; echo started > /tmp/started; while true; do sleep 0.1; done"];
+      c.root.readonly = false;
+      c.annotations = { "org.example.key": "value" };
+    });
+    const pidFile = join(dir, "life.pid");
+    const created = oci(["create", "--bundle", path, "--pid-file", pidFile, id]);
+    expect(created.stderr).toBe("");
+    expect(created.code).toBe(0);
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    let s = state(id);
+    expect(s).toMatchObject({ ociVersion: "1.0.2", id, status: "created", pid, bundle: path, annotations: { "org.example.key": "value" } });
+    // Created: set up and parked, the user's process has not run; no diyc process is its parent.
+    expect(existsSync(join(rootfs, "tmp/started"))).toBe(false);
+    expect(readlinkSync(`/proc/${pid}/ns/pid`)).not.toBe(readlinkSync("/proc/self/ns/pid"));
+    expect(readFileSync(`/proc/${pid}/status`, "utf8")).not.toMatch(/PPid:\s+${process.pid}\n/);
+    expect(oci(["list"]).stdout).toMatch(new RegExp(`${id}\\s+${pid}\\s+created`));
+
+    expect(oci(["create", "--bundle", path, id]).stderr).toContain("already exists");
+    const refused = oci(["delete", id]);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toBe(`diyc-oci: cannot delete container ${id} that is not stopped: it is created (use --force)\n`);
+
+    expect(oci(["start", id]).code).toBe(0);
+    await waitFor(() => existsSync(join(rootfs, "tmp/started")), "the process to run");
+    expect(state(id).status).toBe("running");
+    expect(oci(["start", id]).stderr).toContain("it is running, not created");
+    expect(JSON.parse(oci(["ps", "--format", "json", id]).stdout)).toContain(pid);
+
+    expect(oci(["pause", id]).code).toBe(0);
+    expect(state(id).status).toBe("paused");
+    expect(oci(["resume", id]).code).toBe(0);
+    expect(state(id).status).toBe("running");
+
+    expect(oci(["kill", id, "SIGTERM"]).code).toBe(0);
+    await waitFor(() => state(id).status === "stopped", "the process to stop");
+    s = state(id);
+    expect(s.pid).toBe(0);
+    expect(oci(["kill", id, "TERM"]).stderr).toContain("is not running");
+    expect(oci(["delete", id]).code).toBe(0);
+    expect(oci(["state", id]).stderr).toBe(`diyc-oci: container ${id} does not exist\n`);
+    expect(oci(["delete", id]).code).toBe(125);
+    expect(oci(["delete", "--force", id]).code).toBe(0);
+    expect(existsSync(join(root, id))).toBe(false);
+    rmSync(join(rootfs, "tmp/started"));
+  });
+
+  test("delete --force of a running container kills it and removes its cgroup", () => {
+    const id = "oci-test-force";
+    expect(oci(["run", "-d", "--bundle", bundle(id, (c) => (c.process.args = ["sleep", "1000"])), id]).code).toBe(0);
+    const pid = state(id).pid;
+    expect(processesInCgroupsMentioning(`${cgroupParent}/${id}`)).toContain(pid);
+    expect(oci(["delete", "--force", id]).code).toBe(0);
+    expect(processesInCgroupsMentioning(`${cgroupParent}/${id}`)).toEqual([]);
+    expect(topCgroups(`${cgroupParent.slice(1)}/${id}`)).toEqual([]);
+  });
+
+  test("run in the foreground returns the exit status; exec runs beside it", async () => {
+    const id = "oci-test-fg";
+    const r = oci(["run", "--bundle", bundle(id, (c) => (c.process.args = ["sh", "-c", "echo out; echo err >&2; exit 42"])), id]);
+    expect(r).toEqual({ code: 42, stdout: "out\n", stderr: "err\n" });
+    expect(existsSync(join(root, id))).toBe(false);
+
+    const id2 = "oci-test-exec";
+    expect(oci(["run", "-d", "--bundle", bundle(id2, (c) => (c.process.args = ["sleep", "1000"])), id2]).code).toBe(0);
+    const exec = oci(["exec", "--env", "X=1", "--cwd", "/tmp", "--user", "1000:1000", id2, "sh", "-c", "echo $X $(pwd) $(id -u) $(id -g); exit 7"]);
+    expect(exec).toEqual({ code: 7, stdout: "1 /tmp 1000 1000\n", stderr: "" });
+    const pidFile = join(dir, "exec.pid");
+    const detached = oci(["exec", "--detach", "--pid-file", pidFile, id2, "sleep", "1000"]);
+    expect(detached.code).toBe(0);
+    const execPid = Number(readFileSync(pidFile, "utf8"));
+    expect(JSON.parse(oci(["ps", "--format", "json", id2]).stdout)).toContain(execPid);
+    const processFile = join(dir, "process.json");
+    writeFileSync(processFile, JSON.stringify({ args: ["sh", "-c", "exit 2"], cwd: "/", env: ["PATH=/bin"], user: { uid: 0, gid: 0 } }));
+    expect(oci(["exec", "--process", processFile, id2]).code).toBe(2);
+    const missing = oci(["exec", id2, "oci-test-no-such"]);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toContain("executable file not found");
+    expect(oci(["kill", "--all", id2, "KILL"]).code).toBe(0);
+    await waitFor(() => state(id2).status === "stopped", "the container to stop");
+    expect(oci(["delete", id2]).code).toBe(0);
+  });
+});
+
+describeRoot("errors: one line on stderr, a JSON line in --log", () => {
+  test("an invalid value names its field; nothing is left", () => {
+    const id = "oci-test-bad";
+    const path = bundle(id, (c) => (c.process.user.uid = "root"));
+    const log = join(dir, "log.json");
+    const child = Bun.spawnSync([DIYC_OCI, "--root", root, "--log", log, "--log-format=json", "create", "--bundle", path, id], { stdin: "ignore" });
+    expect(child.exitCode).toBe(125);
+    expect(child.stderr.toString()).toBe("diyc-oci: config.json: process.user.uid: expected an integer\n");
+    const entry = JSON.parse(readFileSync(log, "utf8").trim().split("\n").at(-1)!);
+    expect(entry).toMatchObject({ level: "error", msg: "config.json: process.user.uid: expected an integer" });
+    expect(Number.isNaN(Date.parse(entry.time))).toBe(false);
+    expect(existsSync(join(root, id))).toBe(false);
+  });
+
+  test("a missing executable is found at create, with the words podman maps to 127", () => {
+    const id = "oci-test-noexec";
+    const r = oci(["create", "--bundle", bundle(id, (c) => (c.process.args = ["oci-test-no-such"])), id]);
+    expect(r.code).toBe(127);
+    expect(r.stderr).toBe('diyc-oci: exec "oci-test-no-such": executable file not found in $PATH\n');
+    expect(existsSync(join(root, id))).toBe(false);
+    expect(topCgroups(`${cgroupParent.slice(1)}/${id}`)).toEqual([]);
+  });
+
+  test("refused clearly: --systemd-cgroup, systemd cgroupsPath, a label without SELinux, unknown namespace", () => {
+    expect(oci(["--systemd-cgroup", "list"]).stderr).toContain("--systemd-cgroup is not supported");
+    const slice = oci(["create", "--bundle", bundle("oci-test-slice", (c) => (c.linux.cgroupsPath = "system.slice:diyc:x")), "oci-test-slice"]);
+    expect(slice.stderr).toContain("systemd's slice:prefix:name form");
+    const label = oci(["create", "--bundle", bundle("oci-test-label", (c) => (c.process.selinuxLabel = "system_u:system_r:container_t:s0")), "oci-test-label"]);
+    expect(label.stderr).toContain("process.selinuxLabel");
+    const ns = oci(["create", "--bundle", bundle("oci-test-ns", (c) => c.linux.namespaces.push({ type: "time" })), "oci-test-ns"]);
+    expect(ns.stderr).toContain('linux.namespaces[6].type: unknown namespace "time"');
+    expect(oci(["list", "-q"]).stdout).toBe("");
+  });
+});
+
+describeRoot("config.json, beyond what podman and containerd send", () => {
+  test("hostname, domainname, user, umask, additionalGids, ambient capabilities, rlimits, sysctl, read-only root, masked paths", () => {
+    const id = "oci-test-config";
+    const r = oci(["run", "--bundle", bundle(id, (c) => {
+      c.hostname = "oci-host";
+      c.domainname = "oci-domain";
+      c.process.user = { uid: 1000, gid: 1000, umask: 0o027, additionalGids: [5, 7] };
+      c.process.capabilities = { bounding: ["CAP_NET_BIND_SERVICE", "CAP_CHOWN"], effective: ["CAP_NET_BIND_SERVICE"], permitted: ["CAP_NET_BIND_SERVICE"], inheritable: ["CAP_NET_BIND_SERVICE"], ambient: ["CAP_NET_BIND_SERVICE"] };
+      c.process.rlimits = [{ type: "RLIMIT_NOFILE", soft: 321, hard: 654 }];
+      c.linux.sysctl = { "kernel.shmmni": "1234" };
+      c.linux.maskedPaths.push("/etc/passwd");
+      c.process.args = ["sh", "-c", [
+        "hostname", "cat /proc/sys/kernel/domainname", "id -u; id -G", "umask",
+        "grep -E '^Cap(Eff|Amb|Bnd)' /proc/self/status", "ulimit -n; ulimit -Hn", "cat /proc/sys/kernel/shmmni",
+        "touch /x 2>&1 | grep -c Read-only", "wc -c < /etc/passwd",
+      ].join("; ")];
+    }), id]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.split("\n")).toEqual([
+      "oci-host", "oci-domain", "1000", "1000 5 7", "0027",
+      "CapEff:\t0000000000000400", "CapBnd:\t0000000000000401", "CapAmb:\t0000000000000400",
+      "321", "654", "1234", "1", "0", "",
+    ]);
+  });
+
+  test("linux.namespaces path: the second container joins the first one's network namespace (a pod)", async () => {
+    const first = "oci-test-pod";
+    expect(oci(["run", "-d", "--bundle", bundle(first, (c) => (c.process.args = ["sleep", "1000"])), first]).code).toBe(0);
+    const pid = state(first).pid;
+    const netns = `/proc/${pid}/ns/net`;
+    const second = "oci-test-member";
+    const r = oci(["run", "--bundle", bundle(second, (c) => {
+      c.linux.namespaces = c.linux.namespaces.map((ns: { type: string }) => (ns.type === "network" ? { type: "network", path: netns } : ns));
+      c.process.args = ["readlink", "/proc/self/ns/net"];
+    }), second]);
+    expect(r.stdout.trim()).toBe(readlinkSync(netns));
+    expect(r.stdout.trim()).not.toBe(readlinkSync("/proc/self/ns/net"));
+    expect(oci(["delete", "--force", first]).code).toBe(0);
+  });
+
+  test("hooks: prestart, createRuntime, poststart and poststop get the state on stdin; a failing prestart fails create", () => {
+    const id = "oci-test-hooks";
+    const record = join(dir, "hooks.log");
+    const hook = join(dir, "hook.sh");
+    writeFileSync(hook, `#!/bin/sh\n{ echo "$1"; cat; echo; } >> ${record}\n`);
+    chmodSync(hook, 0o755);
+    const kinds = ["prestart", "createRuntime", "poststart", "poststop"];
+    const path = bundle(id, (c) => {
+      c.process.args = ["true"];
+      c.hooks = Object.fromEntries(kinds.map((k) => [k, [{ path: hook, args: ["hook", k], timeout: 5 }]]));
+    });
+    expect(oci(["run", "--bundle", path, id]).code).toBe(0);
+    const lines = readFileSync(record, "utf8").trim().split("\n");
+    expect(lines.filter((_, i) => i % 2 === 0)).toEqual(kinds);
+    const states = lines.filter((_, i) => i % 2 === 1).map((l) => JSON.parse(l));
+    expect(states.map((s) => s.status)).toEqual(["creating", "creating", "running", "stopped"]);
+    for (const s of states) expect(s).toMatchObject({ id, bundle: path });
+
+    const failing = "oci-test-hookfail";
+    const r = oci(["create", "--bundle", bundle(failing, (c) => (c.hooks = { prestart: [{ path: "/bin/false" }] })), failing]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain("prestart hook /bin/false exited with status 1");
+    expect(existsSync(join(root, failing))).toBe(false);
+  });
+
+  test("update: a new pids limit applies to the running container", () => {
+    const id = "oci-test-update";
+    expect(oci(["run", "-d", "--bundle", bundle(id, (c) => (c.process.args = ["sleep", "1000"])), id]).code).toBe(0);
+    expect(oci(["update", "--resources", "-", id], { stdin: JSON.stringify({ pids: { limit: 42 }, memory: { limit: 64 * 1024 * 1024 } }) }).code).toBe(0);
+    const pidsMax = topCgroups(`${cgroupParent.slice(1)}/${id}`).map((d) => join(d, "pids.max")).find(existsSync)!;
+    expect(readFileSync(pidsMax, "utf8").trim()).toBe("42");
+    expect(oci(["delete", "--force", id]).code).toBe(0);
+  });
+
+  test("features and --version", () => {
+    const features = JSON.parse(oci(["features"]).stdout);
+    expect(features.linux.namespaces).toContain("network");
+    expect(features.linux.seccomp.operators).toContain("SCMP_CMP_MASKED_EQ");
+    expect(oci(["--version"]).stdout).toStartWith("diyc-oci version ");
+  });
+});
