@@ -69,8 +69,8 @@ export interface OciLaunch {
 
 /** How the host's cgroups appear under the container's /sys/fs/cgroup. */
 export type CgroupView =
-  | { version: "v1"; hierarchies: { directory: string; controllers: string }[] }
-  | { version: "v2" };
+  | { version: "v1"; hierarchies: { directory: string; controllers: string; ownCgroup?: string }[] }
+  | { version: "v2"; ownCgroup?: string };
 
 export interface ContainerPlanInputs {
   spec: Spec;
@@ -141,10 +141,14 @@ function envValue(env: string[], key: string): string | undefined {
  * too; on v2, the unified tree itself. It runs after the init unshared its
  * cgroup namespace, so each shows the container's own cgroup as "/".
  */
-function cgroupMountOps(mount: Mount, view: CgroupView): Op[] {
+function cgroupMountOps(mount: Mount, view: CgroupView, cgroupNamespace: boolean): Op[] {
   const { flags } = parseMountOptions(mount.options);
   const dest = mount.destination;
   const readOnly = flags | MS.RDONLY;
+  // Without a cgroup namespace of its own (podman on cgroup v1), a new cgroup
+  // mount would show the host's whole tree: bind the container's own cgroup
+  // directories instead (their host paths, as ownCgroup), read-only, as runc does.
+  if (!cgroupNamespace) return cgroupBindOps(dest, view, readOnly);
   if (view.version === "v2") {
     return [{ code: "Mount", flags: OpFlag.InRoot | OpFlag.MkdirTarget, args: ["cgroup2", dest, "cgroup2", readOnly, ""], describe: `mount cgroup2 on ${dest} (read-only)` }];
   }
@@ -156,6 +160,20 @@ function cgroupMountOps(mount: Mount, view: CgroupView): Op[] {
     const target = `${dest}/${h.directory}`;
     ops.push({ code: "Mount", flags: OpFlag.InRoot | OpFlag.MkdirTarget, args: ["cgroup", target, "cgroup", readOnly, h.controllers], describe: `mount cgroup (${h.controllers}) on ${target} (read-only)` });
   }
+  ops.push({ code: "Mount", flags: OpFlag.InRoot, args: ["", dest, "", MS.REMOUNT | readOnly, ""], describe: `remount ${dest} read-only` });
+  return ops;
+}
+
+function cgroupBindOps(dest: string, view: CgroupView, readOnly: number): Op[] {
+  const bind = (source: string, target: string): Op[] => [
+    { code: "Mount", flags: OpFlag.InRoot | OpFlag.MkdirTarget, args: [source, target, "", MS.BIND, ""], describe: `mount bind ${source} on ${target}` },
+    { code: "Mount", flags: OpFlag.InRoot, args: ["", target, "", MS.BIND | MS.REMOUNT | readOnly, ""], describe: `remount ${target} read-only` },
+  ];
+  if (view.version === "v2") return view.ownCgroup ? bind(view.ownCgroup, dest) : [];
+  const ops: Op[] = [
+    { code: "Mount", flags: OpFlag.InRoot | OpFlag.MkdirTarget, args: ["tmpfs", dest, "tmpfs", readOnly & ~MS.RDONLY, "mode=755"], describe: `mount tmpfs on ${dest} (to hold the cgroup hierarchies)` },
+  ];
+  for (const h of view.hierarchies) if (h.ownCgroup) ops.push(...bind(h.ownCgroup, `${dest}/${h.directory}`));
   ops.push({ code: "Mount", flags: OpFlag.InRoot, args: ["", dest, "", MS.REMOUNT | readOnly, ""], describe: `remount ${dest} read-only` });
   return ops;
 }
@@ -378,6 +396,7 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   // OCI: the console socket gets the pty, not a relay of ours.
   const terminal = terminalOps(spec.process, inputs.detached !== undefined || inputs.oci !== undefined);
   ops.push(...terminal.helper);
+  const cgroupNamespace = spec.linux.namespaces.some((ns) => ns.type === "cgroup");
   if (spec.linux.namespaces.some((ns) => ns.type === "cgroup" && !ns.path)) {
     ops.push({ code: "Unshare", args: [CLONE.NEWCGROUP], describe: "unshare the cgroup namespace (our cgroup becomes its root)" });
   }
@@ -393,7 +412,7 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   }
   ops.push({ code: "OpenRoot", args: [rootPath], describe: `open ${rootPath} as the new root` });
   for (const mount of spec.mounts) {
-    ops.push(...(mount.type === "cgroup" ? cgroupMountOps(mount, inputs.cgroupView) : mountOps(mount, inputs.isDirectory)));
+    ops.push(...(mount.type === "cgroup" ? cgroupMountOps(mount, inputs.cgroupView, cgroupNamespace) : mountOps(mount, inputs.isDirectory)));
   }
   for (const dev of spec.linux.devices ?? []) {
     const type = dev.type === "b" ? S_IFBLK : dev.type === "p" ? S_IFIFO : S_IFCHR;

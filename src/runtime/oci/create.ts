@@ -11,11 +11,12 @@
 // createRuntime hooks run, all while it waits at CONTINUE. Any failure undoes
 // every step (the helper kills the init when our end of its socket closes).
 
-import { chmodSync, chownSync, statSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { parseCgroupMounts } from "../../cgroups/index";
 import { lastCapability } from "../../linux/capabilities";
 import { DiycError, UsageError } from "../../linux/errors";
-import { compileContainerPlan, type OciLaunch } from "../../plan/compile";
+import { compileContainerPlan, type CgroupView, type OciLaunch } from "../../plan/compile";
 import { encodePlan } from "../../plan/encode";
 import { loadBundle } from "../../spec/bundle";
 import type { IdMapping, Spec } from "../../spec/oci";
@@ -28,7 +29,7 @@ import { freezerOf } from "./freezer";
 import { runHooks } from "./hooks";
 import {
   claimId, containerPaths, OciLock, removeContainerDir, stateDocument, validateId, writeContainer,
-  type OciContainerState, type OciContext,
+  type CgroupPlace, type OciContainerState, type OciContext,
 } from "./state";
 
 const S_IFIFO = 0o010000;
@@ -74,6 +75,21 @@ function prepareInit(spec: Spec, pid: number): void {
   if (spec.process.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(spec.process.oomScoreAdj));
 }
 
+/** The host paths of the container's cgroup in each hierarchy: bound into a container without a cgroup namespace. */
+function withOwnCgroup(view: CgroupView, place: CgroupPlace): CgroupView {
+  const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
+  const mounts = parseCgroupMounts(mountinfo);
+  if (view.version === "v2") return mounts.v2 ? { ...view, ownCgroup: join(mounts.v2, place.parent, place.name) } : view;
+  const byDirectory = new Map([...mounts.v1.values()].map((mountpoint) => [basename(mountpoint), mountpoint]));
+  return {
+    ...view,
+    hierarchies: view.hierarchies.map((h) => {
+      const mountpoint = byDirectory.get(h.directory);
+      return mountpoint ? { ...h, ownCgroup: join(mountpoint, place.parent, place.name) } : h;
+    }),
+  };
+}
+
 export async function createOciContainer(ctx: OciContext, request: CreateRequest): Promise<CreatedOci> {
   const id = validateId(request.id);
   if (request.preserveFds) throw new UsageError("--preserve-fds is not supported by diyc-oci yet");
@@ -109,7 +125,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
       spec,
       rootfs: { path: rootfs },
       isDirectory,
-      cgroupView: cgroupViewForContainers(manager),
+      cgroupView: withOwnCgroup(cgroupViewForContainers(manager), place),
       oci,
     }, lastCapability());
     ctx.debug?.(`spawn the helper with a plan of ${plan.ops.length} steps`);
