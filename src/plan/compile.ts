@@ -252,8 +252,10 @@ export function privilegeOps(proc: Process, lastCap: number): Op[] {
     },
     { code: "ClearAmbient", args: [], describe: "clear ambient capabilities" },
   );
-  // Ambient capabilities must also be permitted and inheritable; the kernel checks.
-  const ambient = capabilityMask(caps.ambient ?? []);
+  // The kernel raises an ambient capability only if it is also permitted and
+  // inheritable; the others are left out, as runc and crun leave them (runc's
+  // own `spec` lists ambient capabilities without inheritable ones).
+  const ambient = capabilityMask(caps.ambient ?? []) & permitted & inheritable;
   const raised: number[] = [];
   for (let cap = 0; cap <= lastCap; cap++) if ((ambient >> BigInt(cap)) & 1n) raised.push(cap);
   if (raised.length > 0) ops.push({ code: "RaiseAmbient", args: [Uint8Array.from(raised)], describe: `raise ambient capabilities ${capList(ambient)}` });
