@@ -389,6 +389,14 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     // execve of the user's command makes the process dumpable again.
     { code: "SetDumpable", args: [0], describe: "make the init non-dumpable until exec" },
   );
+  if (flags & CLONE.NEWUSER) {
+    // The maps are written while the init waits; it then becomes the new
+    // namespace's root (host root is unmapped there), keeping its capabilities.
+    ops.push(
+      { code: "Setgid", args: [0], describe: "setgid 0 in the new user namespace" },
+      { code: "Setuid", args: [0], describe: "setuid 0 in the new user namespace" },
+    );
+  }
   if (inputs.detached) {
     ops.push(
       { code: "Detach", args: [], describe: "leave diyc's session (setsid)" },
@@ -417,6 +425,11 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     ops.push(...(mount.type === "cgroup" ? cgroupMountOps(mount, inputs.cgroupView, cgroupNamespace) : mountOps(mount, inputs.isDirectory)));
   }
   for (const dev of spec.linux.devices ?? []) {
+    if (flags & CLONE.NEWUSER) {
+      // mknod is refused inside a user namespace: the host's node is bound instead (as runc does).
+      ops.push({ code: "Mount", flags: OpFlag.InRoot | OpFlag.MkfileTarget, args: [dev.path, dev.path, "", MS.BIND, ""], describe: `mount bind ${dev.path} on ${dev.path} (no mknod in a user namespace)` });
+      continue;
+    }
     const type = dev.type === "b" ? S_IFBLK : dev.type === "p" ? S_IFIFO : S_IFCHR;
     const devNumber = ((dev.major & 0xfff) << 8) | (dev.minor & 0xff) | ((dev.minor & ~0xff) << 12);
     ops.push({

@@ -5,7 +5,8 @@ import type { LinuxSeccomp, NamespaceType, Process } from "../spec/oci";
 import { CLONE, launchOps, privilegeOps, seccompPlacement, terminalOps } from "./compile";
 import type { Op, Plan } from "./ops";
 
-const NAMESPACE_FLAG: Record<Exclude<NamespaceType, "user">, { file: string; flag: number }> = {
+const NAMESPACE_FLAG: Record<NamespaceType, { file: string; flag: number }> = {
+  user: { file: "user", flag: CLONE.NEWUSER },
   cgroup: { file: "cgroup", flag: CLONE.NEWCGROUP },
   ipc: { file: "ipc", flag: CLONE.NEWIPC },
   uts: { file: "uts", flag: CLONE.NEWUTS },
@@ -18,8 +19,10 @@ const NAMESPACE_FLAG: Record<Exclude<NamespaceType, "user">, { file: string; fla
  * The mount namespace goes last: joining it changes the helper's root to the
  * container's, after which /proc/PID/ns/... would no longer name the host's view.
  * The pid namespace applies to children only, hence the clone after the joins.
+ * A user namespace goes first: joining it gives the capabilities, within it,
+ * that the joins of the namespaces it owns need.
  */
-const JOIN_ORDER: Exclude<NamespaceType, "user">[] = ["cgroup", "ipc", "uts", "network", "pid", "mount"];
+const JOIN_ORDER: NamespaceType[] = ["user", "cgroup", "ipc", "uts", "network", "pid", "mount"];
 
 /** bin/diyc-oci exec: the caller may own the terminal and wait for the process itself. */
 export interface OciExec {

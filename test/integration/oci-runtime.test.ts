@@ -79,6 +79,8 @@ beforeAll(() => {
   rootfs = join(dir, "rootfs");
   cgroupParent = `/${dir.split("/").pop()}`;
   makeBusyboxRootfs(rootfs);
+  // A container with a user namespace reaches its root as an unprivileged host uid.
+  chmodSync(dir, 0o755);
 });
 
 afterAll(() => {
@@ -253,6 +255,24 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     expect(r.stdout.trim()).toBe(readlinkSync(netns));
     expect(r.stdout.trim()).not.toBe(readlinkSync("/proc/self/ns/net"));
     expect(oci(["delete", "--force", first]).code).toBe(0);
+  });
+
+  test("a user namespace: uid/gid maps, root inside is not root outside; exec joins it", async () => {
+    const id = "oci-test-userns";
+    const maps = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    const path = bundle(id, (c) => {
+      c.linux.namespaces.push({ type: "user" });
+      c.linux.uidMappings = maps;
+      c.linux.gidMappings = maps;
+      c.process.args = ["sleep", "1000"];
+    });
+    expect(oci(["run", "-d", "--bundle", path, id]).code).toBe(0);
+    const pid = state(id).pid;
+    expect(readFileSync(`/proc/${pid}/uid_map`, "utf8").trim().split(/\s+/)).toEqual(["0", "200000", "65536"]);
+    expect(readFileSync(`/proc/${pid}/status`, "utf8")).toMatch(/^Uid:\t200000\t/m);
+    const exec = oci(["exec", id, "sh", "-c", "id -u; cat /proc/self/uid_map | tr -s ' '; readlink /proc/self/ns/user"]);
+    expect(exec.stdout.split("\n").slice(0, 3)).toEqual(["0", " 0 200000 65536", readlinkSync(`/proc/${pid}/ns/user`)]);
+    expect(oci(["delete", "--force", id]).code).toBe(0);
   });
 
   test("hooks: prestart, createRuntime, poststart and poststop get the state on stdin; a failing prestart fails create", () => {

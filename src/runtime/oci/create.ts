@@ -62,6 +62,14 @@ function isDirectory(path: string): boolean {
   }
 }
 
+/** The host's id for an id inside the container's user namespace (itself without one). */
+function hostId(mappings: IdMapping[] | undefined, id: number): number {
+  if (!mappings) return id;
+  const range = mappings.find((m) => id >= m.containerID && id < m.containerID + m.size);
+  if (!range) throw new UsageError(`process.user: id ${id} is not mapped by linux.uidMappings/gidMappings`);
+  return range.hostID + (id - range.containerID);
+}
+
 function mapText(mappings: IdMapping[]): string {
   return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join("");
 }
@@ -115,7 +123,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
       // user and capabilities: 0622, owned by that user (as runc's exec.fifo).
       ctx.syscalls.mknod(paths.fifo, S_IFIFO | 0o622, 0);
       chmodSync(paths.fifo, 0o622); // mknod applied our umask
-      chownSync(paths.fifo, spec.process.user.uid, spec.process.user.gid);
+      chownSync(paths.fifo, hostId(spec.linux.uidMappings, spec.process.user.uid), hostId(spec.linux.gidMappings, spec.process.user.gid));
       oci = {
         startFifo: paths.fifo,
         consoleSocket: consoleSocket === undefined ? undefined : { path: consoleSocket, rows: spec.process.consoleSize?.height ?? 0, cols: spec.process.consoleSize?.width ?? 0 },

@@ -34,7 +34,7 @@ export async function execInOciContainer(ctx: OciContext, request: OciExecReques
   const consoleSocket = request.consoleSocket === undefined ? undefined
     : { path: resolve(request.consoleSocket), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 };
   const plan = compileExecPlan(
-    state.init.pid, state.spec.linux.namespaces.map((ns) => ns.type).filter((t) => t !== "user"), proc, lastCapability(),
+    state.init.pid, state.spec.linux.namespaces.map((ns) => ns.type), proc, lastCapability(),
     state.spec.linux.seccomp, { consoleSocket, leave: request.detach },
   );
   const cgroup = cgroupManagerFor(state.cgroup).open(state.cgroup.name);
