@@ -125,7 +125,7 @@ describePodman("podman --runtime bin/diyc-oci", () => {
     expect(r.stderr).toContain("executable file not found");
   });
 
-  test("-d, exec (status, -u, -w), -t exec, stop (SIGTERM reaches the command), logs, rm", () => {
+  test("-d, exec (status, -u, -w), -t exec, pause/unpause, stop (SIGTERM reaches the command), logs, rm", () => {
     const name = `oci-test-d-${process.pid}`;
     const started = podman(["run", "-d", "--name", name, "--network", "none", "--cgroup-parent", cgroupParent, IMAGE,
       "sh", "-c", "echo started; trap 'echo got TERM; exit 7' TERM; while true; do sleep 0.1; done"]);
@@ -145,6 +145,12 @@ describePodman("podman --runtime bin/diyc-oci", () => {
     const tty = podman(["exec", "-t", name, "sh", "-c", "tty"]);
     expect(tty.stdout).toMatch(/^\/dev\/pts\/\d+\r\n$/);
     expect(tty.code).toBe(0);
+
+    expect(podman(["pause", name]).code).toBe(0);
+    expect(podman(["inspect", "--format", "{{.State.Status}}", name]).stdout.trim()).toBe("paused");
+    expect(JSON.parse(execFileSync(DIYC_OCI, ["state", id], { encoding: "utf8" })).status).toBe("paused");
+    expect(podman(["unpause", name]).code).toBe(0);
+    expect(podman(["inspect", "--format", "{{.State.Status}}", name]).stdout.trim()).toBe("running");
 
     expect(podman(["stop", "-t", "10", name]).code).toBe(0);
     expect(podman(["inspect", "--format", "{{.State.ExitCode}}", name]).stdout.trim()).toBe("7");
