@@ -13,6 +13,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { capabilityNumber } from "../linux/capabilities";
 import { UsageError } from "../linux/errors";
+import { ioprioValue, schedAttr } from "../linux/scheduling";
 import { DEFAULT_DEVICES } from "./defaults";
 import type { Hook, Hooks, IdMapping, LinuxDevice, Mount, Namespace, NamespaceType, Process, Spec } from "./oci";
 import type { LinuxResources } from "./resources";
@@ -139,10 +140,20 @@ export function parseProcess(raw: unknown, field: string, security: HostSecurity
     });
 
   const consoleSize = optionalObject(p.consoleSize, `${field}.consoleSize`);
-  const scheduler = optionalObject(p.scheduler, `${field}.scheduler`);
-  if (scheduler) throw bad(`${field}.scheduler`, "scheduling policies are not supported by diyc-oci yet");
-  const ioPriority = optionalObject(p.ioPriority, `${field}.ioPriority`);
-  if (ioPriority) throw bad(`${field}.ioPriority`, "I/O priorities are not supported by diyc-oci yet");
+  const rawScheduler = optionalObject(p.scheduler, `${field}.scheduler`);
+  const scheduler = rawScheduler && {
+    policy: string(rawScheduler.policy, `${field}.scheduler.policy`),
+    nice: optionalInteger(rawScheduler.nice, `${field}.scheduler.nice`, -20, 19),
+    priority: optionalInteger(rawScheduler.priority, `${field}.scheduler.priority`, 0, 99),
+    flags: strings(rawScheduler.flags, `${field}.scheduler.flags`),
+    runtime: optionalInteger(rawScheduler.runtime, `${field}.scheduler.runtime`, 0),
+    deadline: optionalInteger(rawScheduler.deadline, `${field}.scheduler.deadline`, 0),
+    period: optionalInteger(rawScheduler.period, `${field}.scheduler.period`, 0),
+  };
+  if (scheduler) schedAttr(scheduler, `${field}.scheduler`); // checks the names now, before anything is made
+  const rawIo = optionalObject(p.ioPriority, `${field}.ioPriority`);
+  const ioPriority = rawIo && { class: string(rawIo.class, `${field}.ioPriority.class`), priority: integer(rawIo.priority ?? 0, `${field}.ioPriority.priority`, 0, 7) };
+  if (ioPriority) ioprioValue(ioPriority, `${field}.ioPriority`);
 
   return {
     terminal: boolean(p.terminal, `${field}.terminal`),
@@ -170,6 +181,8 @@ export function parseProcess(raw: unknown, field: string, security: HostSecurity
     noNewPrivileges: boolean(p.noNewPrivileges, `${field}.noNewPrivileges`),
     rlimits,
     oomScoreAdj: optionalInteger(p.oomScoreAdj, `${field}.oomScoreAdj`, -1000, 1000),
+    ...(scheduler ? { scheduler } : {}),
+    ...(ioPriority ? { ioPriority } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
 // A container's configuration is a Spec; the plan compiler reads nothing else.
 
 import type { LinuxResources } from "./resources";
+import type { Scheduler } from "../linux/scheduling";
 
 export interface Spec {
   ociVersion: string;
@@ -53,7 +54,7 @@ export interface Process {
   oomScoreAdj?: number;
   apparmorProfile?: string;
   selinuxLabel?: string;
-  scheduler?: { policy: string; nice?: number; priority?: number; flags?: string[]; runtime?: number; deadline?: number; period?: number };
+  scheduler?: Scheduler;
   ioPriority?: { class: string; priority: number };
 }
 

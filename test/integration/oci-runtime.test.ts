@@ -300,6 +300,23 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     expect(existsSync(join(root, failing))).toBe(false);
   });
 
+  test("process.scheduler and ioPriority, set on the init before it runs", () => {
+    const id = "oci-test-sched";
+    expect(oci(["run", "-d", "--bundle", bundle(id, (c) => {
+      c.process.args = ["sleep", "1000"];
+      c.process.scheduler = { policy: "SCHED_BATCH", nice: 7 };
+      c.process.ioPriority = { class: "IOPRIO_CLASS_IDLE", priority: 0 };
+    }), id]).code).toBe(0);
+    const pid = state(id).pid;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    expect([fields[19 - 3], fields[41 - 3]]).toEqual(["7", "3"]); // nice, policy (SCHED_BATCH)
+    expect(Bun.spawnSync(["ionice", "-p", String(pid)]).stdout.toString().trim()).toBe("idle");
+    expect(oci(["delete", "--force", id]).code).toBe(0);
+    const bad = oci(["create", "--bundle", bundle("oci-test-badsched", (c) => (c.process.scheduler = { policy: "SCHED_NOPE" })), "oci-test-badsched"]);
+    expect(bad.stderr).toBe('diyc-oci: config.json: process.scheduler.policy: unknown policy "SCHED_NOPE"\n');
+  });
+
   test("update: a new pids limit applies to the running container", () => {
     const id = "oci-test-update";
     expect(oci(["run", "-d", "--bundle", bundle(id, (c) => (c.process.args = ["sleep", "1000"])), id]).code).toBe(0);

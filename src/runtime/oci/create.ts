@@ -18,6 +18,7 @@ import { lastCapability } from "../../linux/capabilities";
 import { DiycError, UsageError } from "../../linux/errors";
 import { compileContainerPlan, type CgroupView, type OciLaunch } from "../../plan/compile";
 import { encodePlan } from "../../plan/encode";
+import { ioprioValue, schedAttr } from "../../linux/scheduling";
 import { loadBundle } from "../../spec/bundle";
 import type { IdMapping, Spec } from "../../spec/oci";
 import { writeFileAtomic } from "../../store/atomic";
@@ -74,13 +75,22 @@ function mapText(mappings: IdMapping[]): string {
   return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join("");
 }
 
-/** Parent-side set-up while the init waits at CONTINUE: id maps, oom_score_adj. */
-function prepareInit(spec: Spec, pid: number): void {
+/**
+ * Scheduling policy, I/O priority and oom_score_adj: set from the host on a
+ * process that has not run anything of its own yet; execve keeps them.
+ */
+export function applyProcessPriorities(ctx: OciContext, proc: Spec["process"], pid: number): void {
+  if (proc.scheduler) ctx.syscalls.schedSetattr(pid, schedAttr(proc.scheduler));
+  if (proc.ioPriority) ctx.syscalls.ioprioSet(pid, ioprioValue(proc.ioPriority));
+  if (proc.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(proc.oomScoreAdj));
+}
+
+/** Parent-side set-up while the init waits at CONTINUE: id maps, priorities. */
+function prepareInit(ctx: OciContext, spec: Spec, pid: number): void {
   // User namespace maps: written by us (root on the host), gid first is not required for root.
   if (spec.linux.uidMappings) writeFileSync(`/proc/${pid}/uid_map`, mapText(spec.linux.uidMappings));
   if (spec.linux.gidMappings) writeFileSync(`/proc/${pid}/gid_map`, mapText(spec.linux.gidMappings));
-  // Inherited by everything the container runs; set from outside as runc does.
-  if (spec.process.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(spec.process.oomScoreAdj));
+  applyProcessPriorities(ctx, spec.process, pid);
 }
 
 /** The host paths of the container's cgroup in each hierarchy: bound into a container without a cgroup namespace. */
@@ -147,7 +157,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
     ctx.debug?.(`init is pid ${pid}; cgroup ${place.parent}/${place.name}`);
     cgroup.addProcess(pid);
     freezerOf({ cgroup: place })?.join(pid);
-    prepareInit(spec, pid);
+    prepareInit(ctx, spec, pid);
     const state: OciContainerState = { id, bundle, rootfs, createdAt: new Date().toISOString(), init, cgroup: place, spec };
     writeContainer(ctx, state);
     const creating = stateDocument(ctx, state, "creating");

@@ -13,6 +13,7 @@ import type { Process } from "../../spec/oci";
 import { writeFileAtomic } from "../../store/atomic";
 import { exitCodeOf, HelperChannel, Sync } from "../helper-channel";
 import { cgroupManagerFor } from "./cgroup";
+import { applyProcessPriorities } from "./create";
 import { readContainer, statusOf, type OciContext } from "./state";
 
 export interface OciExecRequest {
@@ -45,7 +46,7 @@ export async function execInOciContainer(ctx: OciContext, request: OciExecReques
     const pid = channel.expect(Sync.Pid, "join the container").a;
     ctx.debug?.(`exec: process is pid ${pid}`);
     cgroup.addProcess(pid);
-    if (proc.oomScoreAdj !== undefined) await Bun.write(`/proc/${pid}/oom_score_adj`, String(proc.oomScoreAdj));
+    applyProcessPriorities(ctx, proc, pid);
     channel.send(Sync.Continue);
     channel.expect(Sync.Ready, "set up the process");
     channel.send(Sync.Start);
