@@ -63,7 +63,8 @@ export interface BundleRootfs {
  * goes to the caller's console socket. See native/protocol.h.
  */
 export interface OciLaunch {
-  startFifo: string;
+  /** Absent for `run` in the foreground: the barrier stays the helper's socket and the helper the monitor. */
+  startFifo?: string;
   consoleSocket?: { path: string; rows: number; cols: number };
 }
 
@@ -379,7 +380,7 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   if (inputs.exitRecord !== undefined) ops.push({ code: "ExitRecord", args: [inputs.exitRecord], describe: "" });
   if (inputs.cleanupHook !== undefined) ops.push({ code: "CleanupHook", args: [{ list: inputs.cleanupHook }], describe: "" });
   if (inputs.oci) {
-    ops.push({ code: "StartFifo", args: [inputs.oci.startFifo], describe: `the start barrier is the FIFO ${inputs.oci.startFifo}` });
+    if (inputs.oci.startFifo) ops.push({ code: "StartFifo", args: [inputs.oci.startFifo], describe: `the start barrier is the FIFO ${inputs.oci.startFifo}` });
     const console = inputs.oci.consoleSocket;
     if (console && spec.process.terminal) ops.push({ code: "ConsoleSocket", args: [console.path, console.rows, console.cols], describe: `send the pty master to ${console.path}` });
   }
@@ -404,7 +405,7 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     );
   }
   // OCI: the console socket gets the pty, not a relay of ours.
-  const terminal = terminalOps(spec.process, inputs.detached !== undefined || inputs.oci !== undefined);
+  const terminal = terminalOps(spec.process, inputs.detached !== undefined || inputs.oci?.consoleSocket !== undefined);
   ops.push(...terminal.helper);
   const cgroupNamespace = spec.linux.namespaces.some((ns) => ns.type === "cgroup");
   if (spec.linux.namespaces.some((ns) => ns.type === "cgroup" && !ns.path)) {

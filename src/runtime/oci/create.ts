@@ -127,17 +127,16 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
   let cgroupMade = false;
   try {
     const manager = cgroupManagerFor(place, ctx.debug);
-    let oci: OciLaunch | undefined;
+    const oci: OciLaunch = {
+      consoleSocket: consoleSocket === undefined ? undefined : { path: consoleSocket, rows: spec.process.consoleSize?.height ?? 0, cols: spec.process.consoleSize?.width ?? 0 },
+    };
     if (!request.foreground) {
       // The init opens it for writing after it has dropped to the process's
       // user and capabilities: 0622, owned by that user (as runc's exec.fifo).
       ctx.syscalls.mknod(paths.fifo, S_IFIFO | 0o622, 0);
       chmodSync(paths.fifo, 0o622); // mknod applied our umask
       chownSync(paths.fifo, hostId(spec.linux.uidMappings, spec.process.user.uid), hostId(spec.linux.gidMappings, spec.process.user.gid));
-      oci = {
-        startFifo: paths.fifo,
-        consoleSocket: consoleSocket === undefined ? undefined : { path: consoleSocket, rows: spec.process.consoleSize?.height ?? 0, cols: spec.process.consoleSize?.width ?? 0 },
-      };
+      oci.startFifo = paths.fifo;
     }
     const plan = compileContainerPlan({
       spec,
