@@ -9,10 +9,14 @@
  *
  * main() reads top to bottom:
  *   1. read and decode the plan from fd 3
- *   2. detach into a session of our own (run -d), join namespaces (exec)
+ *   2. detach into a session of our own (run -d); open the OCI start FIFO and
+ *      console socket (host paths); join namespaces (exec, a pod's netns)
  *   3. clone the init into new namespaces; it blocks until CONTINUE. With a
  *      log, its stdout and stderr are pipes that the monitor drains
- *   4. relay CONTINUE / READY / START between diyc and the init
+ *   4. relay CONTINUE / READY / START between diyc and the init. For the OCI
+ *      door (bin/diyc-oci) the caller is the monitor: the pty master goes to
+ *      its console socket, and the helper leaves after READY (START_FIFO) or
+ *      once the command runs (LEAVE), so the caller becomes the parent
  *   5. monitor: forward signals, wait, record the exit status, tell diyc
  *      (or run the cleanup hook when diyc is gone)
  *
