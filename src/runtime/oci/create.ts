@@ -24,7 +24,7 @@ import type { IdMapping, Spec } from "../../spec/oci";
 import { writeFileAtomic } from "../../store/atomic";
 import { HelperChannel, Sync } from "../helper-channel";
 import { identify } from "../process-identity";
-import { cgroupViewForContainers } from "../limits";
+import { cgroupViewForContainers, primeCgroupMigration } from "../limits";
 import { cgroupManagerFor, cgroupPlace, createOciCgroup, removeOciCgroup } from "./cgroup";
 import { freezerOf } from "./freezer";
 import { runHooks } from "./hooks";
@@ -110,6 +110,9 @@ function withOwnCgroup(view: CgroupView, place: CgroupPlace): CgroupView {
 
 export async function createOciContainer(ctx: OciContext, request: CreateRequest): Promise<CreatedOci> {
   const id = validateId(request.id);
+  // The kernel's first cgroup migration after a quiet spell waits for an RCU
+  // grace period (~8 ms on v1): paid on another thread while we read the bundle.
+  primeCgroupMigration();
   if (request.preserveFds) throw new UsageError("--preserve-fds is not supported by diyc-oci yet");
   const bundle = resolve(request.bundle);
   const { spec, rootfs } = loadBundle(bundle);
