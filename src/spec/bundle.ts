@@ -16,7 +16,7 @@ import { UsageError } from "../linux/errors";
 import { ioprioValue, schedAttr } from "../linux/scheduling";
 import { DEFAULT_DEVICES } from "./defaults";
 import type { Hook, Hooks, IdMapping, LinuxDevice, Mount, Namespace, NamespaceType, Process, Spec } from "./oci";
-import type { LinuxResources } from "./resources";
+import type { LinuxDeviceRule, LinuxResources } from "./resources";
 
 /** Options of runtimes' own (podman's, runc's) that are not mount(2) options: dropped. */
 const RUNTIME_MOUNT_OPTIONS = new Set(["tmpcopyup", "notmpcopyup", "copy-symlink", "z", "Z", "U", "idmap", "ridmap"]);
@@ -274,12 +274,19 @@ export function parseResources(raw: unknown, field: string): LinuxResources {
   // deny-all first. Entries are checked here so that a bad one is named.
   if (r.devices !== undefined && r.devices !== null) {
     if (!Array.isArray(r.devices)) throw bad(`${field}.devices`, "expected an array");
-    r.devices.forEach((raw: unknown, i: number) => {
-      const d = object(raw, `${field}.devices[${i}]`);
-      boolean(d.allow, `${field}.devices[${i}].allow`);
-      const access = optionalString(d.access, `${field}.devices[${i}].access`);
-      if (access !== undefined && !/^[rwm]*$/.test(access)) throw bad(`${field}.devices[${i}].access`, "use r, w and m");
+    const rules: LinuxDeviceRule[] = r.devices.map((raw: unknown, i: number) => {
+      const f = `${field}.devices[${i}]`;
+      const d = object(raw, f);
+      const access = optionalString(d.access, `${f}.access`) || "rwm";
+      if (!/^[rwm]+$/.test(access)) throw bad(`${f}.access`, "use r, w and m");
+      const type = optionalString(d.type, `${f}.type`) ?? "a";
+      if (type !== "a" && type !== "c" && type !== "b") throw bad(`${f}.type`, "must be a, c or b");
+      const number = (value: unknown, name: string) => (value === undefined || value === null || value === -1 ? "*" as const : integer(value, `${f}.${name}`, 0));
+      return { allow: boolean(d.allow, `${f}.allow`), type, major: number(d.major, "major"), minor: number(d.minor, "minor"), access };
     });
+    // Every container starts from "deny all" (plus the standard devices): a leading deny-all says nothing more.
+    while (rules[0] && !rules[0].allow && rules[0].type === "a" && rules[0].access.length === 3) rules.shift();
+    if (rules.length > 0) out.devices = rules;
   }
   return out;
 }

@@ -34,10 +34,24 @@ export interface LinuxPids {
   limit: number;
 }
 
+/**
+ * linux.resources.devices beyond the standard allow-list every container
+ * gets: in order, an allow or a deny each (an OCI config's leading "deny
+ * all" is what every container starts from, and is left out).
+ */
+export interface LinuxDeviceRule {
+  allow: boolean;
+  type: "a" | "c" | "b";
+  major: number | "*";
+  minor: number | "*";
+  access: string;
+}
+
 export interface LinuxResources {
   memory?: LinuxMemory;
   cpu?: LinuxCPU;
   pids?: LinuxPids;
+  devices?: LinuxDeviceRule[];
 }
 
 /** The raw strings of the resource flags, as the CLI found them (undefined = not given). */

@@ -300,6 +300,23 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     expect(existsSync(join(root, failing))).toBe(false);
   });
 
+  test("linux.devices and linux.resources.devices: a device node, usable only where the config allows it", () => {
+    const device = { path: "/dev/loop-control", type: "c", major: 10, minor: 237, fileMode: 0o600 };
+    const open = "head -c 0 < /dev/loop-control 2>&1 && echo opened";
+    const allowed = oci(["run", "--bundle", bundle("oci-test-dev-allow", (c) => {
+      c.linux.devices = [device];
+      c.linux.resources.devices = [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 10, minor: 237, access: "rw" }];
+      c.process.args = ["sh", "-c", open];
+    }), "oci-test-dev-allow"]);
+    expect(allowed.stdout).toBe("opened\n");
+    const denied = oci(["run", "--bundle", bundle("oci-test-dev-deny", (c) => {
+      c.linux.devices = [device];
+      c.process.args = ["sh", "-c", open];
+    }), "oci-test-dev-deny"]);
+    expect(denied.stdout + denied.stderr).toContain("Operation not permitted");
+    expect(denied.stdout).not.toContain("opened");
+  });
+
   test("process.scheduler and ioPriority, set on the init before it runs", () => {
     const id = "oci-test-sched";
     expect(oci(["run", "-d", "--bundle", bundle(id, (c) => {

@@ -10,6 +10,7 @@
 // Each rule is its own write: the kernel parses one rule per write(2).
 
 import { join } from "node:path";
+import type { LinuxResources } from "../../spec/resources";
 import type { CgroupFs } from "../fs";
 import type { V1Controller } from "./controller";
 
@@ -43,8 +44,12 @@ export function deviceRuleText(rule: DeviceRule): string {
 export const devicesV1: V1Controller = {
   name: "devices",
   needed: () => false,
-  apply(fs: CgroupFs, dir: string) {
+  apply(fs: CgroupFs, dir: string, resources: LinuxResources) {
     fs.write(join(dir, "devices.deny"), "a");
     for (const rule of DEFAULT_DEVICE_RULES) fs.write(join(dir, "devices.allow"), deviceRuleText(rule));
+    // The config's own rules (an OCI bundle's), in order: the kernel's lists apply them as given.
+    for (const rule of resources.devices ?? []) {
+      fs.write(join(dir, rule.allow ? "devices.allow" : "devices.deny"), deviceRuleText({ ...rule, what: "" }));
+    }
   },
 };
