@@ -16,7 +16,7 @@ import { UsageError } from "../linux/errors";
 import { ioprioValue, schedAttr } from "../linux/scheduling";
 import { DEFAULT_DEVICES } from "./defaults";
 import type { Hook, Hooks, IdMapping, LinuxDevice, Mount, Namespace, NamespaceType, Process, Spec } from "./oci";
-import type { LinuxDeviceRule, LinuxResources } from "./resources";
+import type { LinuxBlockIO, LinuxDeviceRule, LinuxResources } from "./resources";
 
 /** Options of runtimes' own (podman's, runc's) that are not mount(2) options: dropped. */
 const RUNTIME_MOUNT_OPTIONS = new Set(["tmpcopyup", "notmpcopyup", "copy-symlink", "z", "Z", "U", "idmap", "ridmap"]);
@@ -264,11 +264,35 @@ export function parseResources(raw: unknown, field: string): LinuxResources {
   if (unified && Object.keys(unified).length > 0) throw bad(`${field}.unified`, "cgroup v2 files are not applied by diyc-oci yet");
   const blockIO = optionalObject(r.blockIO, `${field}.blockIO`);
   if (blockIO) {
-    optionalInteger(blockIO.weight, `${field}.blockIO.weight`, 0, 1000);
-    const set = Object.entries(blockIO).filter(([, v]) => (Array.isArray(v) ? v.length > 0 : v !== undefined && v !== null && v !== 0));
-    if (set.length > 0) throw bad(`${field}.blockIO.${set[0]![0]}`, "block I/O limits are not applied by diyc-oci yet");
+    const io: LinuxBlockIO = {};
+    const weight = optionalInteger(blockIO.weight, `${field}.blockIO.weight`, 0, 1000);
+    if (weight) io.weight = weight;
+    if (Array.isArray(blockIO.weightDevice) && blockIO.weightDevice.length > 0) throw bad(`${field}.blockIO.weightDevice`, "per-device weights are not applied by diyc-oci yet");
+    if (blockIO.leafWeight) throw bad(`${field}.blockIO.leafWeight`, "leaf weights are not applied by diyc-oci yet");
+    for (const name of ["throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice", "throttleWriteIOPSDevice"] as const) {
+      const list = blockIO[name];
+      if (list === undefined || list === null) continue;
+      if (!Array.isArray(list)) throw bad(`${field}.blockIO.${name}`, "expected an array");
+      if (list.length === 0) continue;
+      io[name] = list.map((raw: unknown, i: number) => {
+        const f = `${field}.blockIO.${name}[${i}]`;
+        const d = object(raw, f);
+        return { major: integer(d.major, `${f}.major`, 0), minor: integer(d.minor, `${f}.minor`, 0), rate: integer(d.rate, `${f}.rate`, 0) };
+      });
+    }
+    if (Object.keys(io).length > 0) out.blockIO = io;
   }
-  if (Array.isArray(r.hugepageLimits) && r.hugepageLimits.length > 0) throw bad(`${field}.hugepageLimits`, "hugepage limits are not applied by diyc-oci yet");
+  if (r.hugepageLimits !== undefined && r.hugepageLimits !== null) {
+    if (!Array.isArray(r.hugepageLimits)) throw bad(`${field}.hugepageLimits`, "expected an array");
+    const limits = r.hugepageLimits.map((raw: unknown, i: number) => {
+      const f = `${field}.hugepageLimits[${i}]`;
+      const h = object(raw, f);
+      const pageSize = string(h.pageSize, `${f}.pageSize`);
+      if (!/^\d+[KMG]B$/.test(pageSize)) throw bad(`${f}.pageSize`, `${JSON.stringify(pageSize)} is not a size like 2MB`);
+      return { pageSize, limit: integer(h.limit, `${f}.limit`, 0) };
+    });
+    if (limits.length > 0) out.hugepageLimits = limits;
+  }
   // linux.resources.devices: diyc applies its own allow-list (the standard
   // devices) with a deny-all default; podman and containerd send exactly that
   // deny-all first. Entries are checked here so that a bad one is named.

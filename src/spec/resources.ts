@@ -47,11 +47,36 @@ export interface LinuxDeviceRule {
   access: string;
 }
 
+/** linux.resources.blockIO: a weight, and per-device throttles ("MAJOR:MINOR" limits). */
+export interface LinuxBlockIO {
+  weight?: number;
+  throttleReadBpsDevice?: LinuxThrottleDevice[];
+  throttleWriteBpsDevice?: LinuxThrottleDevice[];
+  throttleReadIOPSDevice?: LinuxThrottleDevice[];
+  throttleWriteIOPSDevice?: LinuxThrottleDevice[];
+}
+
+export interface LinuxThrottleDevice {
+  major: number;
+  minor: number;
+  rate: number;
+}
+
+/** linux.resources.hugepageLimits: bytes of huge pages of one size ("2MB"). */
+export interface LinuxHugepageLimit {
+  pageSize: string;
+  limit: number;
+}
+
 export interface LinuxResources {
   memory?: LinuxMemory;
   cpu?: LinuxCPU;
   pids?: LinuxPids;
   devices?: LinuxDeviceRule[];
+  /** Applied by the OCI runtime in cgroups of their own (src/cgroups/v1/side.ts); the container drivers ignore it. */
+  blockIO?: LinuxBlockIO;
+  /** Likewise. */
+  hugepageLimits?: LinuxHugepageLimit[];
 }
 
 /** The raw strings of the resource flags, as the CLI found them (undefined = not given). */

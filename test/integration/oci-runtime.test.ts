@@ -6,7 +6,7 @@
 // the test's own; afterwards nothing is left.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { isRoot } from "../helpers/diyc";
 import { DIYC_OCI, makeBusyboxRootfs, mountsMentioning, processesInCgroupsMentioning, removeCgroupTree, topCgroups } from "../helpers/oci";
@@ -315,6 +315,25 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     }), "oci-test-dev-deny"]);
     expect(denied.stdout + denied.stderr).toContain("Operation not permitted");
     expect(denied.stdout).not.toContain("opened");
+  });
+
+  test("linux.resources.blockIO: throttles in a blkio cgroup of the container's own, removed with it; hugepageLimits need a hugetlb hierarchy", () => {
+    const id = "oci-test-blkio";
+    const [major, minor] = readdirSync("/sys/dev/block")[0]!.split(":").map(Number);
+    expect(oci(["run", "-d", "--bundle", bundle(id, (c) => {
+      c.process.args = ["sleep", "1000"];
+      c.linux.resources.blockIO = { throttleReadBpsDevice: [{ major, minor, rate: 1048576 }] };
+    }), id]).code).toBe(0);
+    const blkio = `/sys/fs/cgroup/blkio${cgroupParent}/${id}`;
+    expect(readFileSync(join(blkio, "blkio.throttle.read_bps_device"), "utf8").trim()).toBe(`${major}:${minor} 1048576`);
+    expect(readFileSync(join(blkio, "cgroup.procs"), "utf8").trim()).toBe(String(state(id).pid));
+    expect(oci(["delete", "--force", id]).code).toBe(0);
+    expect(existsSync(blkio)).toBe(false);
+    if (!existsSync("/sys/fs/cgroup/hugetlb")) {
+      const huge = oci(["create", "--bundle", bundle("oci-test-huge", (c) => (c.linux.resources.hugepageLimits = [{ pageSize: "2MB", limit: 2097152 }])), "oci-test-huge"]);
+      expect(huge.stderr).toBe("diyc-oci: linux.resources: the hugetlb controller is not mounted on this host\n");
+      expect(existsSync(join(root, "oci-test-huge"))).toBe(false);
+    }
   });
 
   test("process.scheduler and ioPriority, set on the init before it runs", () => {

@@ -56,7 +56,7 @@ describe("config.json", () => {
     expect(refusal((c) => (c.root.path = "nope"))).toContain("root.path:");
     expect(refusal((c) => (c.process.apparmorProfile = "x"))).toContain("AppArmor is not enabled on this host");
     expect(refusal((c) => (c.linux.timeOffsets = { monotonic: { secs: 1 } }))).toContain("linux.timeOffsets");
-    expect(refusal((c) => (c.linux.resources = { blockIO: { weight: 10 } }))).toContain("linux.resources.blockIO.weight");
+    expect(refusal((c) => (c.linux.resources = { blockIO: { weightDevice: [{ major: 8, minor: 0, weight: 10 }] } }))).toContain("linux.resources.blockIO.weightDevice");
     expect(refusal((c) => (c.ociVersion = "2.0.0"))).toContain("ociVersion");
   });
 

@@ -27,6 +27,7 @@ import { identify } from "../process-identity";
 import { cgroupViewForContainers, primeCgroupMigration } from "../limits";
 import { cgroupManagerFor, cgroupPlace, createOciCgroup, removeOciCgroup } from "./cgroup";
 import { freezerOf } from "./freezer";
+import { applySideLimits, removeSideCgroups } from "./side-limits";
 import { runHooks } from "./hooks";
 import {
   claimId, containerPaths, OciLock, removeContainerDir, stateDocument, validateId, writeContainer,
@@ -159,6 +160,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
     ctx.debug?.(`init is pid ${pid}; cgroup ${place.parent}/${place.name}`);
     cgroup.addProcess(pid);
     freezerOf({ cgroup: place })?.join(pid);
+    applySideLimits(place, spec.linux.resources ?? {}, pid, manager.version);
     prepareInit(ctx, spec, pid);
     const state: OciContainerState = { id, bundle, rootfs, createdAt: new Date().toISOString(), init, cgroup: place, spec };
     writeContainer(ctx, state);
@@ -185,6 +187,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
     const undo = [
       () => cgroupMade && removeOciCgroup(cgroupManagerFor(place), place),
       () => freezerOf({ cgroup: place })?.remove(),
+      () => removeSideCgroups(place),
       () => removeContainerDir(ctx, id),
     ];
     for (const step of undo) {

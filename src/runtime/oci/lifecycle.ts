@@ -14,6 +14,7 @@ import { exitCodeOf, Sync } from "../helper-channel";
 import { isAlive } from "../process-identity";
 import { cgroupManagerFor, DEFAULT_OCI_CGROUP_PARENT, removeOciCgroup } from "./cgroup";
 import { freezerOf, isFrozen } from "./freezer";
+import { removeSideCgroups } from "./side-limits";
 import { createOciContainer, type CreateRequest } from "./create";
 import { runHooksWarning } from "./hooks";
 import {
@@ -133,6 +134,7 @@ function removeStopped(ctx: OciContext, state: OciContainerState, warn: (message
   const freezer = freezerOf(state);
   freezer?.remove();
   if (state.cgroup.parent === DEFAULT_OCI_CGROUP_PARENT) freezer?.removeParent();
+  removeSideCgroups(state.cgroup);
   runHooksWarning(state.spec.hooks, "poststop", stateDocument(ctx, state, "stopped"), warn);
   removeContainerDir(ctx, state.id);
 }
