@@ -143,6 +143,10 @@ describeRoot("the lifecycle: create -> start -> kill -> delete", () => {
     expect(oci(["delete", "--force", id]).code).toBe(0);
     expect(existsSync(join(root, id))).toBe(false);
     rmSync(join(rootfs, "tmp/started"));
+    // What a create killed half-way leaves (a directory, no state): delete --force removes it.
+    mkdirSync(join(root, "oci-test-half"));
+    expect(oci(["delete", "--force", "oci-test-half"]).code).toBe(0);
+    expect(existsSync(join(root, "oci-test-half"))).toBe(false);
   });
 
   test("delete --force of a running container kills it and removes its cgroup", () => {

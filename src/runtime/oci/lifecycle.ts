@@ -6,7 +6,7 @@
 //           diyc-oci waits for the exit, as `runc run` does
 // The status each needs is worked out from pids and files (./state.ts).
 
-import { closeSync, constants, openSync, readSync, unlinkSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readSync, unlinkSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DiycError, Errno, UsageError } from "../../linux/errors";
 import { SIGNALS } from "../../linux/signals";
@@ -18,7 +18,7 @@ import { removeSideCgroups } from "./side-limits";
 import { createOciContainer, type CreateRequest } from "./create";
 import { runHooksWarning } from "./hooks";
 import {
-  containerPaths, isSyscallErrno, NotFoundError, readContainer, removeContainerDir, stateDocument, statusOf, withContainer,
+  containerPaths, isSyscallErrno, NotFoundError, OciLock, readContainer, removeContainerDir, stateDocument, statusOf, withContainer,
   type OciContainerState, type OciContext,
 } from "./state";
 
@@ -150,9 +150,26 @@ export async function deleteOciContainer(ctx: OciContext, id: string, force: boo
       removeStopped(ctx, state, warn);
     });
   } catch (error) {
-    // --force on a container that is already gone is done.
-    if (force && error instanceof NotFoundError) return;
+    // --force on a container that is already gone is done. A directory
+    // without a state file is what a create killed half-way leaves: with the
+    // lock held (no create is running on it), it is removed.
+    if (force && error instanceof NotFoundError) return removeHalfMade(ctx, id);
     throw error;
+  }
+}
+
+function removeHalfMade(ctx: OciContext, id: string): void {
+  const { dir, state } = containerPaths(ctx.root, id);
+  let lock: OciLock;
+  try {
+    lock = OciLock.take(ctx.syscalls, dir);
+  } catch {
+    return; // no directory either: nothing is left
+  }
+  try {
+    if (!existsSync(state)) removeContainerDir(ctx, id);
+  } finally {
+    lock.release();
   }
 }
 
