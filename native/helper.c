@@ -44,6 +44,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
 static int read_full(int fd, void *buf, size_t len)
 {
 	size_t got = 0;
@@ -210,9 +214,12 @@ int main(int argc, char **argv)
 	/*
 	 * Only stdio and the control socket are ours to keep: fd 4 held our own
 	 * image (see src/runtime/helper-channel.ts), and nothing else of diyc's
-	 * may reach the container or live on in the monitor.
+	 * may reach the container or live on in the monitor. Except the OCI
+	 * --preserve-fds, passed from fd 5 on: those are closed once the plan
+	 * has said how many there are.
 	 */
-	syscall(SYS_close_range, HELPER_SOCKET_FD + 1, ~0U, 0);
+	close(HELPER_SOCKET_FD + 1);
+	syscall(SYS_close_range, HELPER_PRESERVED_FD, ~0U, CLOSE_RANGE_CLOEXEC);
 
 	/* Executed as /proc/self/fd/4, our name would be "4" in ps. */
 	prctl(PR_SET_NAME, "diyc-helper", 0, 0, 0);
@@ -223,6 +230,11 @@ int main(int argc, char **argv)
 	/* 1. the plan */
 	if ((rc = read_plan(control_fd, &plan)) < 0)
 		return helper_error(control_fd, rc == -EINVAL ? HELPER_DECODE_PLAN : HELPER_READ_PLAN, -rc);
+	uint64_t preserved = 0;
+	const struct plan_op *preserve = plan_find(&plan, OP_PRESERVE_FDS);
+	if (preserve && plan_u64(preserve, 0, &preserved) < 0)
+		return step_error(control_fd, &plan, preserve, EINVAL);
+	syscall(SYS_close_range, HELPER_PRESERVED_FD + (unsigned)preserved, ~0U, 0);
 	const struct plan_op *clone_op = plan_find(&plan, OP_CLONE);
 	/* An undecodable flags argument must not become 0: that would clone into the host's namespaces. */
 	if (clone_op && plan_u64(clone_op, 0, &clone_flags) < 0)

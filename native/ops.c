@@ -583,11 +583,52 @@ static int op_personality(const struct plan_op *op)
 	return syscall(SYS_personality, (unsigned long)persona) < 0 ? fail() : 0;
 }
 
+/*
+ * The fds ops_run itself uses: the sync socket (errors go there) and the -v
+ * trace. OP_MOVE_FDS moves them out of its way.
+ */
+static int ops_sync_fd = -1, ops_trace_fd = -1;
+
+/* Moves *fd to a number >= floor (close-on-exec) if it lies in [low, floor). 0 or -errno. */
+static int move_above(int *fd, int low, int floor)
+{
+	if (*fd < low || *fd >= floor)
+		return 0;
+	int moved = fcntl(*fd, F_DUPFD_CLOEXEC, floor);
+	if (moved < 0)
+		return fail();
+	close(*fd);
+	*fd = moved;
+	return 0;
+}
+
+/*
+ * OCI --preserve-fds: the caller's fds, kept by the helper at from.., become
+ * the command's 3.. (without close-on-exec: dup2 clears it; the originals,
+ * marked by OP_CLOEXEC_FDS, close at exec). Ascending order is safe: from > 3,
+ * so a target never overwrites a source still to be copied.
+ */
+static int op_move_fds(const struct plan_op *op)
+{
+	uint64_t from, count;
+	int rc;
+	if (plan_u64(op, 0, &from) < 0 || plan_u64(op, 1, &count) < 0 || from <= 3)
+		return -EINVAL;
+	int floor = 3 + (int)count;
+	if ((rc = move_above(&ops_sync_fd, 3, floor)) < 0 || (rc = move_above(&ops_trace_fd, 3, floor)) < 0 ||
+	    (rc = move_above(&root_fd, 3, floor)) < 0)
+		return rc;
+	for (uint64_t i = 0; i < count; i++)
+		if (dup2((int)(from + i), (int)(3 + i)) < 0)
+			return fail();
+	return 0;
+}
+
 static int op_is_helper_setting(uint16_t code)
 {
 	return code == OP_CLONE || code == OP_EXIT_RECORD || code == OP_CLEANUP_HOOK || code == OP_JOIN_NAMESPACE ||
 	       code == OP_DETACH || code == OP_LOG || code == OP_RELAY_TERMINAL ||
-	       code == OP_START_FIFO || code == OP_CONSOLE_SOCKET || code == OP_LEAVE;
+	       code == OP_START_FIFO || code == OP_CONSOLE_SOCKET || code == OP_LEAVE || code == OP_PRESERVE_FDS;
 }
 
 static int run_one(const struct plan_op *op, int sync_fd)
@@ -628,12 +669,15 @@ static int run_one(const struct plan_op *op, int sync_fd)
 	case OP_RAISE_AMBIENT: return op_raise_ambient(op);
 	case OP_WRITE_FILE: return op_write_file(op);
 	case OP_PERSONALITY: return op_personality(op);
+	case OP_MOVE_FDS: return op_move_fds(op);
 	}
 	return -ENOSYS;
 }
 
 int ops_run(const struct plan *plan, int sync_fd, int trace_fd)
 {
+	ops_sync_fd = sync_fd;
+	ops_trace_fd = trace_fd;
 	for (uint32_t i = 0; i < plan->count; i++) {
 		const struct plan_op *op = &plan->ops[i];
 		if (op_is_helper_setting(op->code))
@@ -641,17 +685,17 @@ int ops_run(const struct plan *plan, int sync_fd, int trace_fd)
 		if (op->trace_len > 0) {
 			/* The -v line: written before the step, so a hang shows where. */
 			struct iovec parts[2] = { { (void *)op->trace, op->trace_len }, { "\n", 1 } };
-			(void)!writev(trace_fd, parts, 2);
+			(void)!writev(ops_trace_fd, parts, 2);
 		}
-		int rc = run_one(op, sync_fd);
+		int rc = run_one(op, ops_sync_fd);
 		if (rc == -ENOENT && (op->flags & OPF_OPTIONAL))
 			continue;
 		if (rc < 0) {
-			sync_send(sync_fd, SYNC_ERROR, (int32_t)i, -rc);
+			sync_send(ops_sync_fd, SYNC_ERROR, (int32_t)i, -rc);
 			return -1;
 		}
 	}
 	/* OP_EXEC returns only on failure, so reaching here means the plan had no exec. */
-	sync_send(sync_fd, SYNC_ERROR, (int32_t)plan->count, ENOEXEC);
+	sync_send(ops_sync_fd, SYNC_ERROR, (int32_t)plan->count, ENOEXEC);
 	return -1;
 }

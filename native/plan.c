@@ -199,6 +199,8 @@ const char *plan_op_name(uint16_t code)
 	case OP_RAISE_AMBIENT: return "raise-ambient";
 	case OP_WRITE_FILE: return "write-file";
 	case OP_PERSONALITY: return "personality";
+	case OP_PRESERVE_FDS: return "preserve-fds";
+	case OP_MOVE_FDS: return "move-fds";
 	}
 	return "unknown";
 }

@@ -81,6 +81,8 @@ enum op_code {
 	OP_RAISE_AMBIENT = 55,  /* (u8 caps packed) raise each in the ambient set */
 	OP_WRITE_FILE = 56,     /* (path, data) write data to an existing file, e.g. a sysctl under /proc/sys */
 	OP_PERSONALITY = 57,    /* (u64 persona) */
+	OP_PRESERVE_FDS = 58,   /* helper setting (u64 count): keep fds 5..5+count-1 (OCI --preserve-fds) */
+	OP_MOVE_FDS = 59,       /* (u64 from, u64 count) dup2 from..from+count-1 onto 3..3+count-1, just before exec */
 };
 
 /* Per-operation flags. */

@@ -62,10 +62,24 @@ export interface BundleRootfs {
  * barrier is a FIFO that a later `diyc-oci start` opens, and the pty master
  * goes to the caller's console socket. See native/protocol.h.
  */
+/** OCI --preserve-fds: the caller's fds 3..3+N-1 reach the helper as 5.. (native/protocol.h). */
+export const HELPER_PRESERVED_FD = 5;
+
+/** The helper setting that keeps N preserved fds, and the init's step that makes them 3.. just before exec. */
+export function preserveFdOps(count: number): { helper: Op[]; beforeExec: Op[] } {
+  if (count <= 0) return { helper: [], beforeExec: [] };
+  return {
+    helper: [{ code: "PreserveFds", args: [count], describe: `keep the caller's ${count} extra fds` }],
+    beforeExec: [{ code: "MoveFds", args: [HELPER_PRESERVED_FD, count], describe: `pass the caller's fds as 3..${2 + count}` }],
+  };
+}
+
 export interface OciLaunch {
   /** Absent for `run` in the foreground: the barrier stays the helper's socket and the helper the monitor. */
   startFifo?: string;
   consoleSocket?: { path: string; rows: number; cols: number };
+  /** --preserve-fds N. */
+  preserveFds?: number;
 }
 
 /** How the host's cgroups appear under the container's /sys/fs/cgroup. */
@@ -303,7 +317,7 @@ export function seccompPlacement(proc: Pick<Process, "noNewPrivileges">, profile
  */
 export function launchOps(
   proc: Pick<Process, "args" | "env" | "cwd"> & { user?: Pick<Process["user"], "umask"> },
-  options: { init?: boolean; seccomp?: LinuxSeccomp; findExecutable?: boolean; firstFdToClose?: number } = {},
+  options: { init?: boolean; seccomp?: LinuxSeccomp; findExecutable?: boolean; firstFdToClose?: number; preserveFds?: number } = {},
 ): Op[] {
   const ops: Op[] = [];
   const file = proc.args[0]!;
@@ -325,6 +339,7 @@ export function launchOps(
   if (options.init) {
     ops.push({ code: "ForkReaper", args: [], describe: "fork: pid 1 stays as a reaper that forwards signals (--init)" });
   }
+  ops.push(...preserveFdOps(options.preserveFds ?? 0).beforeExec);
   ops.push({
     code: "Exec",
     args: [file, { list: proc.args }, { list: proc.env }, search],
@@ -383,6 +398,7 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     if (inputs.oci.startFifo) ops.push({ code: "StartFifo", args: [inputs.oci.startFifo], describe: `the start barrier is the FIFO ${inputs.oci.startFifo}` });
     const console = inputs.oci.consoleSocket;
     if (console && spec.process.terminal) ops.push({ code: "ConsoleSocket", args: [console.path, console.rows, console.cols], describe: `send the pty master to ${console.path}` });
+    ops.push(...preserveFdOps(inputs.oci.preserveFds ?? 0).helper);
   }
   ops.push(
     // While the helper's code runs inside the container's namespaces, /proc/1/exe
@@ -468,6 +484,6 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   ops.push(...personalityOps(spec));
   const seccomp = seccompPlacement(spec.process, spec.linux.seccomp);
   ops.push(...rlimitOps(spec.process), ...seccomp.beforePrivileges, ...privilegeOps(spec.process, lastCap));
-  ops.push(...launchOps(spec.process, { init: inputs.init, seccomp: seccomp.last, findExecutable: inputs.oci !== undefined }));
+  ops.push(...launchOps(spec.process, { init: inputs.init, seccomp: seccomp.last, findExecutable: inputs.oci !== undefined, preserveFds: inputs.oci?.preserveFds }));
   return { ops };
 }

@@ -2,7 +2,7 @@
 // init, fork into them, drop to the container's privileges, exec.
 
 import type { LinuxSeccomp, NamespaceType, Process } from "../spec/oci";
-import { CLONE, launchOps, privilegeOps, seccompPlacement, terminalOps } from "./compile";
+import { CLONE, launchOps, preserveFdOps, privilegeOps, seccompPlacement, terminalOps } from "./compile";
 import type { Op, Plan } from "./ops";
 
 const NAMESPACE_FLAG: Record<NamespaceType, { file: string; flag: number }> = {
@@ -27,6 +27,8 @@ const JOIN_ORDER: NamespaceType[] = ["user", "cgroup", "ipc", "uts", "network", 
 /** bin/diyc-oci exec: the caller may own the terminal and wait for the process itself. */
 export interface OciExec {
   consoleSocket?: { path: string; rows: number; cols: number };
+  /** --preserve-fds N. */
+  preserveFds?: number;
   /** --detach: the helper leaves once the command runs; the caller (a subreaper) waits for it. */
   leave: boolean;
 }
@@ -48,11 +50,12 @@ export function compileExecPlan(
     ...terminal.helper,
     ...(console && proc.terminal ? [{ code: "ConsoleSocket", args: [console.path, console.rows, console.cols], describe: `send the pty master to ${console.path}` } as Op] : []),
     ...(oci?.leave ? [{ code: "Leave", args: [], describe: "leave once the command runs: the caller waits for it" } as Op] : []),
+    ...preserveFdOps(oci?.preserveFds ?? 0).helper,
     { code: "SetDumpable", args: [0], describe: "make the process non-dumpable until exec" },
     ...terminal.init,
     ...placed.beforePrivileges,
     ...privilegeOps(proc, lastCap),
-    ...launchOps(proc, { seccomp: placed.last, findExecutable: oci !== undefined }),
+    ...launchOps(proc, { seccomp: placed.last, findExecutable: oci !== undefined, preserveFds: oci?.preserveFds }),
   );
   return { ops };
 }

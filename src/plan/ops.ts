@@ -50,6 +50,8 @@ export const OpCode = {
   RaiseAmbient: 55,
   WriteFile: 56,
   Personality: 57,
+  PreserveFds: 58,
+  MoveFds: 59,
 } as const;
 
 export type OpCodeName = keyof typeof OpCode;

@@ -91,7 +91,8 @@ export class HelperChannel {
    * Spawns the helper with our end of a socketpair as its fd 3, and sends it the
    * plan. stdio is the container's: inherited from diyc by default.
    */
-  static open(plan: Plan, encoded: Uint8Array, syscalls: Syscalls, stdio: readonly [Stdio, Stdio, Stdio] = ["inherit", "inherit", "inherit"]): HelperChannel {
+  /** `preserved`: fds of ours the helper gets from fd 5 on (OCI --preserve-fds; the plan's PreserveFds says how many). */
+  static open(plan: Plan, encoded: Uint8Array, syscalls: Syscalls, stdio: readonly [Stdio, Stdio, Stdio] = ["inherit", "inherit", "inherit"], preserved: number[] = []): HelperChannel {
     const image = sealedHelperImage(syscalls);
     const [ours, theirs] = syscalls.socketpair();
     let helper: ReturnType<typeof Bun.spawn>;
@@ -99,7 +100,7 @@ export class HelperChannel {
       // The helper runs from a sealed memfd, passed as its fd 4 and executed
       // through /proc/self/fd/4: no file on disk that a container could reach
       // and overwrite (CVE-2019-5736), and no write can change it, even by root.
-      helper = Bun.spawn([`/proc/self/fd/${HELPER_IMAGE_FD}`], { argv0: "diyc-helper", stdio: [...stdio, theirs, image], env: {} });
+      helper = Bun.spawn([`/proc/self/fd/${HELPER_IMAGE_FD}`], { argv0: "diyc-helper", stdio: [...stdio, theirs, image, ...preserved], env: {} });
     } catch (error) {
       syscalls.close(ours);
       syscalls.close(theirs);

@@ -340,6 +340,23 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     }
   });
 
+  test("--preserve-fds: the caller's fds 3 and 4 are the command's 3 and 4", () => {
+    const first = join(dir, "fd3");
+    const second = join(dir, "fd4");
+    writeFileSync(first, "three\n");
+    writeFileSync(second, "four\n");
+    const withFds = (args: string[]) => {
+      const child = Bun.spawnSync([DIYC_OCI, "--root", root, ...args], {
+        stdio: ["ignore", "pipe", "pipe", Bun.file(first), Bun.file(second)] as never,
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+      });
+      return { code: child.exitCode, stdout: child.stdout!.toString(), stderr: child.stderr!.toString() };
+    };
+    const id = "oci-test-fds";
+    const r = withFds(["run", "--preserve-fds", "2", "--bundle", bundle(id, (c) => (c.process.args = ["sh", "-c", "cat <&3; cat <&4; ls /proc/self/fd | wc -l"])), id]);
+    expect(r).toEqual({ code: 0, stdout: "three\nfour\n6\n", stderr: "" }); // 0-4, and ls's own directory
+  });
+
   test("process.scheduler and ioPriority, set on the init before it runs", () => {
     const id = "oci-test-sched";
     expect(oci(["run", "-d", "--bundle", bundle(id, (c) => {

@@ -77,7 +77,7 @@ export const exec: OciCommand = async (args, cli) => {
   const [id, ...command] = parsed.positionals;
   if (id === undefined) throw new UsageError("usage: diyc-oci exec [OPTIONS] ID [--process FILE | COMMAND...]");
   const preserve = last(parsed, "preserve-fds");
-  if (preserve !== undefined && preserve !== "0") throw new UsageError("--preserve-fds is not supported by diyc-oci yet");
+  if (preserve !== undefined && !/^\d+$/.test(preserve)) throw new UsageError(`invalid --preserve-fds ${JSON.stringify(preserve)}: use a number`);
   if (has(parsed, "apparmor") || has(parsed, "process-label")) throw new UsageError("--apparmor and --process-label are not supported: this host has neither AppArmor nor SELinux enabled");
   const processFile = last(parsed, "process");
   let proc: Process;
@@ -98,5 +98,6 @@ export const exec: OciCommand = async (args, cli) => {
     detach: has(parsed, "detach"),
     pidFile: last(parsed, "pid-file"),
     consoleSocket: last(parsed, "console-socket"),
+    preserveFds: preserve === undefined ? 0 : Number(preserve),
   });
 };

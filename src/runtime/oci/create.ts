@@ -64,6 +64,17 @@ function isDirectory(path: string): boolean {
   }
 }
 
+/**
+ * --preserve-fds N: our fds 3..3+N-1, as the caller gave them (socket
+ * activation, podman --preserve-fds). As with runc, the caller vouches that
+ * they are its own: Bun's own descriptors would take those numbers if the
+ * caller left them free, and cannot be told apart.
+ */
+export function preservedFds(count: number): number[] {
+  if (!Number.isInteger(count) || count < 0 || count > 1000) throw new UsageError(`invalid --preserve-fds ${count}`);
+  return Array.from({ length: count }, (_, i) => 3 + i);
+}
+
 /** The host's id for an id inside the container's user namespace (itself without one). */
 function hostId(mappings: IdMapping[] | undefined, id: number): number {
   if (!mappings) return id;
@@ -114,7 +125,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
   // The kernel's first cgroup migration after a quiet spell waits for an RCU
   // grace period (~8 ms on v1): paid on another thread while we read the bundle.
   primeCgroupMigration();
-  if (request.preserveFds) throw new UsageError("--preserve-fds is not supported by diyc-oci yet");
+  const preserved = preservedFds(request.preserveFds ?? 0);
   const bundle = resolve(request.bundle);
   const { spec, rootfs } = loadBundle(bundle);
   if (spec.process.terminal && !request.consoleSocket && !request.foreground) {
@@ -132,6 +143,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
   try {
     const manager = cgroupManagerFor(place, ctx.debug);
     const oci: OciLaunch = {
+      preserveFds: preserved.length,
       consoleSocket: consoleSocket === undefined ? undefined : { path: consoleSocket, rows: spec.process.consoleSize?.height ?? 0, cols: spec.process.consoleSize?.width ?? 0 },
     };
     if (!request.foreground) {
@@ -150,7 +162,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
       oci,
     }, lastCapability());
     ctx.debug?.(`spawn the helper with a plan of ${plan.ops.length} steps`);
-    channel = HelperChannel.open(plan, encodePlan(plan, false), ctx.syscalls);
+    channel = HelperChannel.open(plan, encodePlan(plan, false), ctx.syscalls, undefined, preserved);
     // While the helper starts and clones: the cgroup needs no pid.
     const cgroup = createOciCgroup(manager, place, spec.linux.resources ?? {});
     cgroupMade = true;

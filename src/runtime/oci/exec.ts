@@ -13,7 +13,7 @@ import type { Process } from "../../spec/oci";
 import { writeFileAtomic } from "../../store/atomic";
 import { exitCodeOf, HelperChannel, Sync } from "../helper-channel";
 import { cgroupManagerFor } from "./cgroup";
-import { applyProcessPriorities } from "./create";
+import { applyProcessPriorities, preservedFds } from "./create";
 import { readContainer, statusOf, type OciContext } from "./state";
 
 export interface OciExecRequest {
@@ -22,6 +22,7 @@ export interface OciExecRequest {
   detach: boolean;
   pidFile?: string;
   consoleSocket?: string;
+  preserveFds?: number;
 }
 
 export async function execInOciContainer(ctx: OciContext, request: OciExecRequest): Promise<number> {
@@ -29,6 +30,7 @@ export async function execInOciContainer(ctx: OciContext, request: OciExecReques
   const status = statusOf(ctx, state);
   if (status !== "running" && status !== "created") throw new DiycError(`cannot exec in container ${request.id}: it is ${status}`);
   const proc = request.process;
+  const preserved = preservedFds(request.preserveFds ?? 0);
   if (proc.terminal && !request.consoleSocket && request.detach) {
     throw new UsageError("a terminal for a detached process needs --console-socket (the caller owns the terminal)");
   }
@@ -36,12 +38,12 @@ export async function execInOciContainer(ctx: OciContext, request: OciExecReques
     : { path: resolve(request.consoleSocket), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 };
   const plan = compileExecPlan(
     state.init.pid, state.spec.linux.namespaces.map((ns) => ns.type), proc, lastCapability(),
-    state.spec.linux.seccomp, { consoleSocket, leave: request.detach },
+    state.spec.linux.seccomp, { consoleSocket, leave: request.detach, preserveFds: preserved.length },
   );
   const cgroup = cgroupManagerFor(state.cgroup).open(state.cgroup.name);
   if (!cgroup) throw new DiycError(`container ${request.id} has no cgroup: its limits could not apply to the new process`);
 
-  const channel = HelperChannel.open(plan, encodePlan(plan, false), ctx.syscalls);
+  const channel = HelperChannel.open(plan, encodePlan(plan, false), ctx.syscalls, undefined, preserved);
   try {
     const pid = channel.expect(Sync.Pid, "join the container").a;
     ctx.debug?.(`exec: process is pid ${pid}`);
