@@ -36,6 +36,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -624,6 +626,63 @@ static int op_move_fds(const struct plan_op *op)
 	return 0;
 }
 
+/*
+ * OCI hooks run by the init itself: createContainer (in the container's
+ * namespaces, before pivot_root) and startContainer (after start, before the
+ * command). Their stdin is the state file diyc-oci wrote, opened here while
+ * the host's paths are still in reach.
+ */
+static int hook_state_fd = -1;
+
+static int op_hook_state(const struct plan_op *op)
+{
+	const char *path = plan_str(op, 0);
+	if (!path)
+		return -EINVAL;
+	hook_state_fd = open(path, O_RDONLY | O_CLOEXEC);
+	return hook_state_fd < 0 ? fail() : 0;
+}
+
+/* 0 when the hook exited 0; -ETIMEDOUT when killed at its timeout; -ECANCELED for any other end. */
+static int op_run_hook(const struct plan_op *op)
+{
+	const char *path = plan_str(op, 0);
+	char **argv = plan_list(op, 1), **envp = plan_list(op, 2);
+	uint64_t timeout;
+	if (!path || !argv || !envp || plan_u64(op, 3, &timeout) < 0)
+		return -EINVAL;
+	pid_t child = fork();
+	if (child < 0)
+		return fail();
+	if (child == 0) {
+		if (hook_state_fd >= 0) {
+			/* The child's own offset is shared with ours: rewind, and make it stdin. */
+			lseek(hook_state_fd, 0, SEEK_SET);
+			dup2(hook_state_fd, STDIN_FILENO);
+		}
+		execve(path, argv, envp);
+		_exit(127);
+	}
+	/* Poll in 10 ms steps: no signal handler of ours may run in the init. */
+	uint64_t waited_ms = 0;
+	for (;;) {
+		int status;
+		pid_t done = waitpid(child, &status, WNOHANG);
+		if (done == child)
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECANCELED;
+		if (done < 0 && errno != EINTR)
+			return fail();
+		if (timeout > 0 && waited_ms >= timeout * 1000) {
+			kill(child, SIGKILL);
+			waitpid(child, &status, 0);
+			return -ETIMEDOUT;
+		}
+		struct timespec step = { 0, 10 * 1000 * 1000 };
+		nanosleep(&step, NULL);
+		waited_ms += 10;
+	}
+}
+
 static int op_is_helper_setting(uint16_t code)
 {
 	return code == OP_CLONE || code == OP_EXIT_RECORD || code == OP_CLEANUP_HOOK || code == OP_JOIN_NAMESPACE ||
@@ -670,6 +729,8 @@ static int run_one(const struct plan_op *op, int sync_fd)
 	case OP_WRITE_FILE: return op_write_file(op);
 	case OP_PERSONALITY: return op_personality(op);
 	case OP_MOVE_FDS: return op_move_fds(op);
+	case OP_HOOK_STATE: return op_hook_state(op);
+	case OP_RUN_HOOK: return op_run_hook(op);
 	}
 	return -ENOSYS;
 }

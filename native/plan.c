@@ -201,6 +201,8 @@ const char *plan_op_name(uint16_t code)
 	case OP_PERSONALITY: return "personality";
 	case OP_PRESERVE_FDS: return "preserve-fds";
 	case OP_MOVE_FDS: return "move-fds";
+	case OP_HOOK_STATE: return "hook-state";
+	case OP_RUN_HOOK: return "run-hook";
 	}
 	return "unknown";
 }

@@ -83,6 +83,8 @@ enum op_code {
 	OP_PERSONALITY = 57,    /* (u64 persona) */
 	OP_PRESERVE_FDS = 58,   /* helper setting (u64 count): keep fds 5..5+count-1 (OCI --preserve-fds) */
 	OP_MOVE_FDS = 59,       /* (u64 from, u64 count) dup2 from..from+count-1 onto 3..3+count-1, just before exec */
+	OP_HOOK_STATE = 60,     /* (path) open the state file that hooks run by the init read on stdin (before pivot_root) */
+	OP_RUN_HOOK = 61,       /* (path, argv..., envp..., u64 timeout seconds, 0: none) fork, exec, wait: an OCI hook */
 };
 
 /* Per-operation flags. */

@@ -8,7 +8,7 @@
 
 import { capabilityMask, capabilityNames } from "../linux/capabilities";
 import { DiycError } from "../linux/errors";
-import type { LinuxSeccomp, Mount, NamespaceType, Process, Spec } from "../spec/oci";
+import type { Hook, LinuxSeccomp, Mount, NamespaceType, Process, Spec } from "../spec/oci";
 import { compileSeccomp, seccompFlags } from "../seccomp/bpf";
 import { DEV_SYMLINKS } from "../spec/defaults";
 import { describeFlags, MS, parseMountOptions } from "./mount-options";
@@ -80,6 +80,17 @@ export interface OciLaunch {
   consoleSocket?: { path: string; rows: number; cols: number };
   /** --preserve-fds N. */
   preserveFds?: number;
+  /** The state file that createContainer and startContainer hooks read on stdin (written by the runtime). */
+  hookState?: string;
+}
+
+/** OCI hooks the init runs itself, inside the container's namespaces (native/ops.c op_run_hook). */
+export function hookOps(kind: "createContainer" | "startContainer", hooks: Hook[] | undefined): Op[] {
+  return (hooks ?? []).map((hook) => ({
+    code: "RunHook",
+    args: [hook.path, { list: hook.args && hook.args.length > 0 ? hook.args : [hook.path] }, { list: hook.env ?? [] }, hook.timeout ?? 0],
+    describe: `${kind} hook ${hook.path}`,
+  }));
 }
 
 /** How the host's cgroups appear under the container's /sys/fs/cgroup. */
@@ -317,7 +328,7 @@ export function seccompPlacement(proc: Pick<Process, "noNewPrivileges">, profile
  */
 export function launchOps(
   proc: Pick<Process, "args" | "env" | "cwd"> & { user?: Pick<Process["user"], "umask"> },
-  options: { init?: boolean; seccomp?: LinuxSeccomp; findExecutable?: boolean; firstFdToClose?: number; preserveFds?: number } = {},
+  options: { init?: boolean; seccomp?: LinuxSeccomp; findExecutable?: boolean; firstFdToClose?: number; preserveFds?: number; afterStart?: Op[] } = {},
 ): Op[] {
   const ops: Op[] = [];
   const file = proc.args[0]!;
@@ -330,6 +341,7 @@ export function launchOps(
     { code: "ResetSignals", args: [], describe: "reset signal dispositions and mask" },
     { code: "CloexecFds", args: [options.firstFdToClose ?? 3], describe: "close every fd but stdio on exec" },
     { code: "AwaitStart", args: [], describe: "created: wait for start" },
+    ...(options.afterStart ?? []),
   );
   if (options.seccomp) {
     // Last but exec: after it, only what the profile allows, and the wait above
@@ -438,6 +450,10 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     ops.push({ code: "Mount", args: ["overlay", rootfs.merged, "overlay", 0, overlayData], describe: `mount overlay on ${rootfs.merged} (${overlayData})` });
   }
   ops.push({ code: "OpenRoot", args: [rootPath], describe: `open ${rootPath} as the new root` });
+  const hooks = spec.hooks;
+  if (inputs.oci?.hookState && (hooks?.createContainer?.length || hooks?.startContainer?.length)) {
+    ops.push({ code: "HookState", args: [inputs.oci.hookState], describe: `open ${inputs.oci.hookState} for the hooks' stdin` });
+  }
   for (const mount of spec.mounts) {
     ops.push(...(mount.type === "cgroup" ? cgroupMountOps(mount, inputs.cgroupView, cgroupNamespace) : mountOps(mount, inputs.isDirectory)));
   }
@@ -459,6 +475,7 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   for (const [target, path] of DEV_SYMLINKS) {
     ops.push({ code: "Symlink", flags: OpFlag.InRoot, args: [target, path], describe: `symlink ${path} -> ${target}` });
   }
+  ops.push(...hookOps("createContainer", hooks?.createContainer));
   ops.push({ code: "PivotRoot", args: [], describe: `pivot_root to ${rootPath}, detach the old root` });
   ops.push(...rootPropagationOps(spec), ...sysctlOps(spec));
   // Like docker, a working directory the image lacks is created (before / may turn read-only).
@@ -484,6 +501,6 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   ops.push(...personalityOps(spec));
   const seccomp = seccompPlacement(spec.process, spec.linux.seccomp);
   ops.push(...rlimitOps(spec.process), ...seccomp.beforePrivileges, ...privilegeOps(spec.process, lastCap));
-  ops.push(...launchOps(spec.process, { init: inputs.init, seccomp: seccomp.last, findExecutable: inputs.oci !== undefined, preserveFds: inputs.oci?.preserveFds }));
+  ops.push(...launchOps(spec.process, { init: inputs.init, seccomp: seccomp.last, findExecutable: inputs.oci !== undefined, preserveFds: inputs.oci?.preserveFds, afterStart: hookOps("startContainer", hooks?.startContainer) }));
   return { ops };
 }

@@ -52,6 +52,8 @@ export const OpCode = {
   Personality: 57,
   PreserveFds: 58,
   MoveFds: 59,
+  HookState: 60,
+  RunHook: 61,
 } as const;
 
 export type OpCodeName = keyof typeof OpCode;

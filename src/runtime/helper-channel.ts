@@ -170,6 +170,9 @@ export class HelperChannel {
         }
         return new PlanStepError(`exec ${JSON.stringify(op.args[0])}`, msg.b, notFound ? ExitCode.NotFound : ExitCode.CannotExecute);
       }
+      // An OCI hook the init ran: it failed or was killed at its timeout.
+      if (op?.code === "RunHook" && msg.b === Errno.ECANCELED) return new DiycError(`${op.describe} failed`);
+      if (op?.code === "RunHook" && msg.b === Errno.ETIMEDOUT) return new DiycError(`${op.describe} timed out after ${op.args[3]} s`);
       return new PlanStepError(op?.describe || `step ${msg.a}`, msg.b);
     }
     return new DiycError(`unexpected message ${msg.type} from the helper while waiting to ${what}`);

@@ -323,8 +323,6 @@ function parseHooks(raw: unknown): Hooks | undefined {
     const list = h[kind];
     if (list === undefined || list === null) continue;
     if (!Array.isArray(list)) throw bad(`hooks.${kind}`, "expected an array");
-    // These two run inside the container's namespaces, from the init: not done yet, so refused rather than skipped.
-    if ((kind === "createContainer" || kind === "startContainer") && list.length > 0) throw bad(`hooks.${kind}`, "not supported by diyc-oci yet");
     hooks[kind] = list.map((item: unknown, i: number): Hook => {
       const f = `hooks.${kind}[${i}]`;
       const hook = object(item, f);

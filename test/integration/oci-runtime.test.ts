@@ -279,7 +279,7 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     expect(oci(["delete", "--force", id]).code).toBe(0);
   });
 
-  test("hooks: prestart, createRuntime, poststart and poststop get the state on stdin; a failing prestart fails create", () => {
+  test("hooks: all six get the state on stdin, where the spec runs them; a failing or slow one fails create", async () => {
     const id = "oci-test-hooks";
     const record = join(dir, "hooks.log");
     const hook = join(dir, "hook.sh");
@@ -296,6 +296,40 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     const states = lines.filter((_, i) => i % 2 === 1).map((l) => JSON.parse(l));
     expect(states.map((s) => s.status)).toEqual(["creating", "creating", "running", "stopped"]);
     for (const s of states) expect(s).toMatchObject({ id, bundle: path });
+
+    // createContainer (in the container's namespaces, before pivot_root: a host path) and
+    // startContainer (after start, before the command: a path in the container), run by the init.
+    const inner = "oci-test-innerhooks";
+    const records = join(dir, "records");
+    mkdirSync(records, { recursive: true });
+    writeFileSync(join(rootfs, "hook-in-container.sh"), "#!/bin/sh\n{ echo \"$1\"; cat; echo; readlink /proc/1/ns/mnt; } >> /records/start.log\n");
+    chmodSync(join(rootfs, "hook-in-container.sh"), 0o755);
+    writeFileSync(join(dir, "hook-create.sh"), `#!/bin/sh\n{ echo "$1"; cat; echo; readlink /proc/self/ns/mnt; } >> ${records}/create.log\n`);
+    chmodSync(join(dir, "hook-create.sh"), 0o755);
+    const innerPath = bundle(inner, (c) => {
+      c.process.args = ["sh", "-c", "cat /records/start.log | head -1"];
+      c.mounts.push({ destination: "/records", type: "bind", source: records, options: ["rbind", "rw"] });
+      c.hooks = {
+        createContainer: [{ path: join(dir, "hook-create.sh"), args: ["hook-create.sh", "createContainer"] }],
+        startContainer: [{ path: "/hook-in-container.sh", args: ["hook-in-container.sh", "startContainer"], timeout: 5 }],
+      };
+    });
+    expect(oci(["create", "--bundle", innerPath, inner]).code).toBe(0);
+    const innerPid = state(inner).pid;
+    const created = readFileSync(join(records, "create.log"), "utf8").split("\n");
+    expect(created[0]).toBe("createContainer");
+    expect(JSON.parse(created[1]!)).toMatchObject({ id: inner, pid: innerPid });
+    expect(created[2]).toBe(readlinkSync(`/proc/${innerPid}/ns/mnt`)); // in the container's mount namespace
+    expect(existsSync(join(records, "start.log"))).toBe(false);
+    expect(oci(["start", inner]).code).toBe(0);
+    await waitFor(() => state(inner).status === "stopped", "the command to end");
+    const started = readFileSync(join(records, "start.log"), "utf8").split("\n");
+    expect(started[0]).toBe("startContainer");
+    expect(JSON.parse(started[1]!)).toMatchObject({ id: inner, status: "created" });
+    expect(oci(["delete", inner]).code).toBe(0);
+    rmSync(join(rootfs, "hook-in-container.sh"));
+    const slow = oci(["create", "--bundle", bundle("oci-test-slowhook", (c) => (c.hooks = { createContainer: [{ path: "/bin/sleep", args: ["sleep", "5"], timeout: 1 }] })), "oci-test-slowhook"]);
+    expect(slow.stderr).toBe("diyc-oci: createContainer hook /bin/sleep timed out after 1 s\n");
 
     const failing = "oci-test-hookfail";
     const r = oci(["create", "--bundle", bundle(failing, (c) => (c.hooks = { prestart: [{ path: "/bin/false" }] })), failing]);

@@ -7,7 +7,7 @@ export function featuresDocument() {
   return {
     ociVersionMin: "1.0.0",
     ociVersionMax: "1.1.0",
-    hooks: ["prestart", "createRuntime", "poststart", "poststop"],
+    hooks: ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
     mountOptions: [
       "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "noatime", "nodev", "nodiratime", "noexec",
       "nosuid", "private", "rbind", "relatime", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "slave",

@@ -144,6 +144,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
     const manager = cgroupManagerFor(place, ctx.debug);
     const oci: OciLaunch = {
       preserveFds: preserved.length,
+      hookState: paths.hookState,
       consoleSocket: consoleSocket === undefined ? undefined : { path: consoleSocket, rows: spec.process.consoleSize?.height ?? 0, cols: spec.process.consoleSize?.width ?? 0 },
     };
     if (!request.foreground) {
@@ -177,6 +178,8 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
     const state: OciContainerState = { id, bundle, rootfs, createdAt: new Date().toISOString(), init, cgroup: place, spec };
     writeContainer(ctx, state);
     const creating = stateDocument(ctx, state, "creating");
+    // What the init's own hooks (createContainer, startContainer) read on stdin; rewritten in place at start.
+    writeFileSync(paths.hookState, JSON.stringify(creating));
     runHooks(spec.hooks, "prestart", creating);
     runHooks(spec.hooks, "createRuntime", creating);
 

@@ -6,7 +6,7 @@
 //           diyc-oci waits for the exit, as `runc run` does
 // The status each needs is worked out from pids and files (./state.ts).
 
-import { closeSync, constants, existsSync, openSync, readSync, unlinkSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readSync, unlinkSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DiycError, Errno, UsageError } from "../../linux/errors";
 import { SIGNALS } from "../../linux/signals";
@@ -61,6 +61,8 @@ export async function startOciContainer(ctx: OciContext, id: string, warn: (mess
     const status = statusOf(ctx, state, () => isFrozen(state));
     if (status !== "created") throw new UsageError(`cannot start container ${id}: it is ${status}, not created`);
     ctx.debug?.(`start: open ${containerPaths(ctx.root, id).fifo}`);
+    // The startContainer hooks (run by the init) read this: in place, the init holds it open.
+    if (state.spec.hooks?.startContainer?.length) writeFileSync(containerPaths(ctx.root, id).hookState, JSON.stringify(stateDocument(ctx, state, "created")));
     await releaseInit(ctx, state);
     runHooksWarning(state.spec.hooks, "poststart", stateDocument(ctx, state, "running"), warn);
   });

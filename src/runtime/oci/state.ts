@@ -59,7 +59,7 @@ export function validateId(id: string | undefined): string {
 
 export function containerPaths(root: string, id: string) {
   const dir = join(root, id);
-  return { dir, state: join(dir, "state.json"), fifo: join(dir, "exec.fifo") };
+  return { dir, state: join(dir, "state.json"), fifo: join(dir, "exec.fifo"), hookState: join(dir, "hook-state.json") };
 }
 
 export class NotFoundError extends DiycError {}
