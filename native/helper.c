@@ -178,6 +178,30 @@ static int send_console(const struct plan *plan, int sock, int terminal)
 	return rc;
 }
 
+/*
+ * A new time namespace for the init: clone(2) has no flag for it, so the
+ * helper unshares it (it applies to children) and writes the clock offsets,
+ * which the kernel accepts only before a process enters the namespace.
+ */
+static int new_time_namespace(const struct plan_op *op)
+{
+	uint64_t v[4];
+	char text[128];
+	for (unsigned i = 0; i < 4; i++)
+		if (plan_u64(op, i, &v[i]) < 0)
+			return -EINVAL;
+	if (unshare(CLONE_NEWTIME) < 0)
+		return -errno;
+	int len = snprintf(text, sizeof(text), "monotonic %lld %lld\nboottime %lld %lld\n",
+			   (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3]);
+	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = write(fd, text, (size_t)len) == len ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
 /* Wait for diyc's next word; 0 at EOF (diyc is gone). */
 static int next_from_diyc(int control_fd)
 {
@@ -269,6 +293,9 @@ int main(int argc, char **argv)
 	uint32_t failed = 0;
 	if ((rc = join_namespaces(&plan, &failed)) < 0)
 		return step_error(control_fd, &plan, &plan.ops[failed], -rc);
+	const struct plan_op *timens = plan_find(&plan, OP_TIME_NAMESPACE);
+	if (timens && (rc = new_time_namespace(timens)) < 0)
+		return step_error(control_fd, &plan, timens, -rc);
 
 	/* 3. the init, in its new namespaces, parked on its end of a socketpair */
 	struct log_pipes log;

@@ -687,7 +687,8 @@ static int op_is_helper_setting(uint16_t code)
 {
 	return code == OP_CLONE || code == OP_EXIT_RECORD || code == OP_CLEANUP_HOOK || code == OP_JOIN_NAMESPACE ||
 	       code == OP_DETACH || code == OP_LOG || code == OP_RELAY_TERMINAL ||
-	       code == OP_START_FIFO || code == OP_CONSOLE_SOCKET || code == OP_LEAVE || code == OP_PRESERVE_FDS;
+	       code == OP_START_FIFO || code == OP_CONSOLE_SOCKET || code == OP_LEAVE || code == OP_PRESERVE_FDS ||
+	       code == OP_TIME_NAMESPACE;
 }
 
 static int run_one(const struct plan_op *op, int sync_fd)

@@ -203,6 +203,7 @@ const char *plan_op_name(uint16_t code)
 	case OP_MOVE_FDS: return "move-fds";
 	case OP_HOOK_STATE: return "hook-state";
 	case OP_RUN_HOOK: return "run-hook";
+	case OP_TIME_NAMESPACE: return "time-namespace";
 	}
 	return "unknown";
 }

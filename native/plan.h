@@ -85,6 +85,7 @@ enum op_code {
 	OP_MOVE_FDS = 59,       /* (u64 from, u64 count) dup2 from..from+count-1 onto 3..3+count-1, just before exec */
 	OP_HOOK_STATE = 60,     /* (path) open the state file that hooks run by the init read on stdin (before pivot_root) */
 	OP_RUN_HOOK = 61,       /* (path, argv..., envp..., u64 timeout seconds, 0: none) fork, exec, wait: an OCI hook */
+	OP_TIME_NAMESPACE = 62, /* helper setting (s64 monotonic s, ns, boottime s, ns): unshare a time namespace for the init */
 };
 
 /* Per-operation flags. */

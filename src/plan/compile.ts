@@ -22,6 +22,8 @@ export const CLONE = {
   NEWUSER: 0x10000000,
   NEWPID: 0x20000000,
   NEWNET: 0x40000000,
+  /** unshare/setns only: clone(2) has no room for it (it overlaps the exit signal). */
+  NEWTIME: 0x00000080,
 } as const;
 
 const NAMESPACE_FLAG: Record<NamespaceType, number> = {
@@ -32,6 +34,7 @@ const NAMESPACE_FLAG: Record<NamespaceType, number> = {
   user: CLONE.NEWUSER,
   pid: CLONE.NEWPID,
   network: CLONE.NEWNET,
+  time: CLONE.NEWTIME,
 };
 
 const S_IFCHR = 0o020000;
@@ -136,7 +139,7 @@ export function cloneFlags(spec: Spec): number {
   for (const ns of spec.linux.namespaces) {
     // The cgroup namespace is unshared by the init after it has been put in
     // its cgroup, so that cgroup is what the container sees as its root.
-    if (!ns.path && ns.type !== "cgroup") flags |= NAMESPACE_FLAG[ns.type];
+    if (!ns.path && ns.type !== "cgroup" && ns.type !== "time") flags |= NAMESPACE_FLAG[ns.type];
   }
   return flags;
 }
@@ -396,6 +399,20 @@ function personalityOps(spec: Spec): Op[] {
   return [{ code: "Personality", args: [value], describe: `personality ${persona.domain}` }];
 }
 
+/**
+ * A new time namespace (linux.timeOffsets): clone(2) cannot make one, so the
+ * helper unshares it for its children and writes the offsets first, while
+ * no process is in it yet.
+ */
+function timeNamespaceOps(spec: Spec): Op[] {
+  if (!spec.linux.namespaces.some((ns) => ns.type === "time" && !ns.path)) return [];
+  const offsets = spec.linux.timeOffsets ?? {};
+  const part = (clock: string) => [BigInt(offsets[clock]?.secs ?? 0), BigInt(offsets[clock]?.nanosecs ?? 0)];
+  const [ms, mn] = part("monotonic");
+  const [bs, bn] = part("boottime");
+  return [{ code: "TimeNamespace", args: [ms!, mn!, bs!, bn!], describe: `new time namespace: monotonic +${ms}s, boottime +${bs}s` }];
+}
+
 /** The whole plan for a container made from an image. */
 export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: number): Plan {
   const { spec, rootfs } = inputs;
@@ -404,6 +421,7 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     ...joinNamespaceOps(spec),
     { code: "Clone", args: [flags], describe: describeClone(flags) },
   ];
+  ops.push(...timeNamespaceOps(spec));
   if (inputs.exitRecord !== undefined) ops.push({ code: "ExitRecord", args: [inputs.exitRecord], describe: "" });
   if (inputs.cleanupHook !== undefined) ops.push({ code: "CleanupHook", args: [{ list: inputs.cleanupHook }], describe: "" });
   if (inputs.oci) {

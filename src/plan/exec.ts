@@ -7,6 +7,7 @@ import type { Op, Plan } from "./ops";
 
 const NAMESPACE_FLAG: Record<NamespaceType, { file: string; flag: number }> = {
   user: { file: "user", flag: CLONE.NEWUSER },
+  time: { file: "time", flag: CLONE.NEWTIME },
   cgroup: { file: "cgroup", flag: CLONE.NEWCGROUP },
   ipc: { file: "ipc", flag: CLONE.NEWIPC },
   uts: { file: "uts", flag: CLONE.NEWUTS },
@@ -22,7 +23,7 @@ const NAMESPACE_FLAG: Record<NamespaceType, { file: string; flag: number }> = {
  * A user namespace goes first: joining it gives the capabilities, within it,
  * that the joins of the namespaces it owns need.
  */
-const JOIN_ORDER: NamespaceType[] = ["user", "cgroup", "ipc", "uts", "network", "pid", "mount"];
+const JOIN_ORDER: NamespaceType[] = ["user", "cgroup", "ipc", "uts", "network", "pid", "time", "mount"];
 
 /** bin/diyc-oci exec: the caller may own the terminal and wait for the process itself. */
 export interface OciExec {

@@ -54,6 +54,7 @@ export const OpCode = {
   MoveFds: 59,
   HookState: 60,
   RunHook: 61,
+  TimeNamespace: 62,
 } as const;
 
 export type OpCodeName = keyof typeof OpCode;

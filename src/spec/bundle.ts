@@ -20,7 +20,7 @@ import type { LinuxBlockIO, LinuxDeviceRule, LinuxResources } from "./resources"
 
 /** Options of runtimes' own (podman's, runc's) that are not mount(2) options: dropped. */
 const RUNTIME_MOUNT_OPTIONS = new Set(["tmpcopyup", "notmpcopyup", "copy-symlink", "z", "Z", "U", "idmap", "ridmap"]);
-const NAMESPACE_TYPES = new Set<NamespaceType>(["pid", "network", "mount", "ipc", "uts", "user", "cgroup"]);
+const NAMESPACE_TYPES = new Set<NamespaceType>(["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"]);
 const RLIMITS = new Set([
   "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS", "RLIMIT_NPROC",
   "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE",
@@ -409,7 +409,12 @@ export function parseConfig(raw: unknown, bundle: string, security: HostSecurity
   const cgroupsPath = optionalString(linux.cgroupsPath, "linux.cgroupsPath");
   const sysctl = optionalObject(linux.sysctl, "linux.sysctl");
   const timeOffsets = optionalObject(linux.timeOffsets, "linux.timeOffsets");
-  if (timeOffsets && Object.keys(timeOffsets).length > 0) throw bad("linux.timeOffsets", "time namespaces are not supported by diyc-oci yet");
+  const offsets: Record<string, { secs: number; nanosecs: number }> = {};
+  for (const [clock, raw] of Object.entries(timeOffsets ?? {})) {
+    if (clock !== "monotonic" && clock !== "boottime") throw bad(`linux.timeOffsets.${clock}`, "only monotonic and boottime clocks have offsets");
+    const o = object(raw, `linux.timeOffsets.${clock}`);
+    offsets[clock] = { secs: integer(o.secs ?? 0, `linux.timeOffsets.${clock}.secs`), nanosecs: integer(o.nanosecs ?? 0, `linux.timeOffsets.${clock}.nanosecs`, 0, 999_999_999) };
+  }
   const personality = optionalObject(linux.personality, "linux.personality");
   const mountLabel = optionalString(linux.mountLabel, "linux.mountLabel");
   if (mountLabel && security.selinux) throw bad("linux.mountLabel", "SELinux labels are not supported by diyc-oci yet");
@@ -441,11 +446,15 @@ export function parseConfig(raw: unknown, bundle: string, security: HostSecurity
       ...(linux.seccomp ? { seccomp: parseSeccomp(linux.seccomp) } : {}),
       ...(sysctl ? { sysctl: Object.fromEntries(Object.entries(sysctl).map(([k, v]) => [k, string(v, `linux.sysctl.${k}`)])) } : {}),
       ...(rootfsPropagation ? { rootfsPropagation } : {}),
+      ...(Object.keys(offsets).length > 0 ? { timeOffsets: offsets } : {}),
       ...(personality ? { personality: { domain: string(personality.domain, "linux.personality.domain"), flags: strings(personality.flags, "linux.personality.flags") } } : {}),
     },
     ...(annotations ? { annotations: Object.fromEntries(Object.entries(annotations).map(([k, v]) => [k, string(v, `annotations.${k}`)])) } : {}),
     ...(c.hooks ? { hooks: parseHooks(c.hooks) } : {}),
   };
+  if (spec.linux.timeOffsets && !spec.linux.namespaces.some((ns) => ns.type === "time" && !ns.path)) {
+    throw bad("linux.timeOffsets", "given without a new time namespace in linux.namespaces");
+  }
   if (spec.linux.uidMappings && !spec.linux.namespaces.some((ns) => ns.type === "user")) {
     throw bad("linux.uidMappings", "given without a user namespace in linux.namespaces");
   }

@@ -65,7 +65,7 @@ export interface Mount {
   options?: string[];
 }
 
-export type NamespaceType = "pid" | "network" | "mount" | "ipc" | "uts" | "user" | "cgroup";
+export type NamespaceType = "pid" | "network" | "mount" | "ipc" | "uts" | "user" | "cgroup" | "time";
 
 export interface Namespace {
   type: NamespaceType;

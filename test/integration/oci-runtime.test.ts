@@ -215,8 +215,8 @@ describeRoot("errors: one line on stderr, a JSON line in --log", () => {
     expect(slice.stderr).toContain("systemd's slice:prefix:name form");
     const label = oci(["create", "--bundle", bundle("oci-test-label", (c) => (c.process.selinuxLabel = "system_u:system_r:container_t:s0")), "oci-test-label"]);
     expect(label.stderr).toContain("process.selinuxLabel");
-    const ns = oci(["create", "--bundle", bundle("oci-test-ns", (c) => c.linux.namespaces.push({ type: "time" })), "oci-test-ns"]);
-    expect(ns.stderr).toContain('linux.namespaces[6].type: unknown namespace "time"');
+    const ns = oci(["create", "--bundle", bundle("oci-test-ns", (c) => c.linux.namespaces.push({ type: "nope" })), "oci-test-ns"]);
+    expect(ns.stderr).toContain('linux.namespaces[6].type: unknown namespace "nope"');
     expect(oci(["list", "-q"]).stdout).toBe("");
   });
 });
@@ -389,6 +389,19 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     const id = "oci-test-fds";
     const r = withFds(["run", "--preserve-fds", "2", "--bundle", bundle(id, (c) => (c.process.args = ["sh", "-c", "cat <&3; cat <&4; ls /proc/self/fd | wc -l"])), id]);
     expect(r).toEqual({ code: 0, stdout: "three\nfour\n6\n", stderr: "" }); // 0-4, and ls's own directory
+  });
+
+  test("a time namespace with linux.timeOffsets: the container's boot time is a day earlier", () => {
+    const id = "oci-test-time";
+    const r = oci(["run", "--bundle", bundle(id, (c) => {
+      c.linux.namespaces.push({ type: "time" });
+      c.linux.timeOffsets = { boottime: { secs: 86400, nanosecs: 0 }, monotonic: { secs: 3600, nanosecs: 0 } };
+      c.process.args = ["cat", "/proc/uptime"];
+    }), id]);
+    const host = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+    const inside = Number(r.stdout.split(" ")[0]);
+    expect(inside - host).toBeGreaterThan(86400 - 60);
+    expect(inside - host).toBeLessThan(86400 + 60);
   });
 
   test("process.scheduler and ioPriority, set on the init before it runs", () => {

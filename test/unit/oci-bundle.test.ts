@@ -55,7 +55,8 @@ describe("config.json", () => {
     expect(refusal((c) => (c.linux.namespaces = [{ type: "pid" }, { type: "pid" }]))).toBe("config.json: linux.namespaces[1]: the pid namespace is listed twice");
     expect(refusal((c) => (c.root.path = "nope"))).toContain("root.path:");
     expect(refusal((c) => (c.process.apparmorProfile = "x"))).toContain("AppArmor is not enabled on this host");
-    expect(refusal((c) => (c.linux.timeOffsets = { monotonic: { secs: 1 } }))).toContain("linux.timeOffsets");
+    expect(refusal((c) => (c.linux.timeOffsets = { monotonic: { secs: 1 } }))).toBe("config.json: linux.timeOffsets: given without a new time namespace in linux.namespaces");
+    expect(refusal((c) => (c.linux.timeOffsets = { realtime: { secs: 1 } }))).toContain("only monotonic and boottime");
     expect(refusal((c) => (c.linux.resources = { blockIO: { weightDevice: [{ major: 8, minor: 0, weight: 10 }] } }))).toContain("linux.resources.blockIO.weightDevice");
     expect(refusal((c) => (c.ociVersion = "2.0.0"))).toContain("ociVersion");
   });

@@ -14,7 +14,7 @@ export function featuresDocument() {
       "strictatime", "suid", "sync", "unbindable",
     ],
     linux: {
-      namespaces: ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
+      namespaces: ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
       capabilities: [...CAPABILITIES],
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
       seccomp: {
