@@ -5,9 +5,9 @@
 // asks; a bad value is one line that names its field ("process.user.uid:
 // expected a non-negative integer"), before anything is created.
 //
-// What the kernel or this host cannot do is refused here, by name, rather
-// than half-done: AppArmor and SELinux labels on a host with neither, a time
-// namespace offset, systemd cgroup paths.
+// What the kernel or this host cannot do, or diyc-oci does not do yet, is
+// refused here by name rather than half-done: AppArmor and SELinux labels on
+// a host with neither, idmapped mounts, per-device block I/O weights.
 
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
