@@ -200,6 +200,16 @@ describeRoot("errors: one line on stderr, a JSON line in --log", () => {
     expect(existsSync(join(root, id))).toBe(false);
   });
 
+  test("a failure after the init is parked (an unwritable --pid-file) ends it and removes everything", () => {
+    const id = "oci-test-late";
+    const r = oci(["create", "--pid-file", join(dir, "no-such-dir/pid"), "--bundle", bundle(id, (c) => (c.process.args = ["sleep", "1000"])), id]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain("no-such-dir/pid");
+    expect(existsSync(join(root, id))).toBe(false);
+    expect(processesInCgroupsMentioning(`${cgroupParent}/${id}`)).toEqual([]);
+    expect(topCgroups(`${cgroupParent.slice(1)}/${id}`)).toEqual([]);
+  });
+
   test("a missing executable is found at create, with the words podman maps to 127", () => {
     const id = "oci-test-noexec";
     const r = oci(["create", "--bundle", bundle(id, (c) => (c.process.args = ["oci-test-no-such"])), id]);

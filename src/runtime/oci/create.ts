@@ -23,7 +23,7 @@ import { loadBundle } from "../../spec/bundle";
 import type { IdMapping, Spec } from "../../spec/oci";
 import { writeFileAtomic } from "../../store/atomic";
 import { HelperChannel, Sync } from "../helper-channel";
-import { identify } from "../process-identity";
+import { identify, isAlive, type ProcessIdentity } from "../process-identity";
 import { cgroupViewForContainers, primeCgroupMigration } from "../limits";
 import { cgroupManagerFor, cgroupPlace, createOciCgroup, removeOciCgroup } from "./cgroup";
 import { freezerOf } from "./freezer";
@@ -73,6 +73,17 @@ function isDirectory(path: string): boolean {
 export function preservedFds(count: number): number[] {
   if (!Number.isInteger(count) || count < 0 || count > 1000) throw new UsageError(`invalid --preserve-fds ${count}`);
   return Array.from({ length: count }, (_, i) => 3 + i);
+}
+
+/** SIGKILL a parked init whose helper has left, and wait (briefly) until it is gone. */
+async function killAndForget(ctx: OciContext, init: ProcessIdentity): Promise<void> {
+  if (!isAlive(init)) return;
+  try {
+    ctx.syscalls.kill(init.pid, 9);
+  } catch {
+    return; // gone in between
+  }
+  for (let i = 0; i < 500 && isAlive(init); i++) await Bun.sleep(2);
 }
 
 /** The host's id for an id inside the container's user namespace (itself without one). */
@@ -140,6 +151,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
   const paths = containerPaths(ctx.root, id);
   let channel: HelperChannel | undefined;
   let cgroupMade = false;
+  let init: ProcessIdentity | undefined;
   try {
     const manager = cgroupManagerFor(place, ctx.debug);
     const oci: OciLaunch = {
@@ -168,7 +180,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
     const cgroup = createOciCgroup(manager, place, spec.linux.resources ?? {});
     cgroupMade = true;
     const pid = channel.expect(Sync.Pid, "clone the container").a;
-    const init = identify(pid);
+    init = identify(pid);
     if (!init) throw new DiycError(`container ${id}: its init (pid ${pid}) died during set-up`);
     ctx.debug?.(`init is pid ${pid}; cgroup ${place.parent}/${place.name}`);
     cgroup.addProcess(pid);
@@ -198,6 +210,9 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
     if (channel) {
       channel.close();
       await channel.helper.exited; // it kills the init before it exits
+    } else if (init) {
+      // The helper has left already (a failure after READY): the parked init is ours to end.
+      await killAndForget(ctx, init);
     }
     const undo = [
       () => cgroupMade && removeOciCgroup(cgroupManagerFor(place), place),
