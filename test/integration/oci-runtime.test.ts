@@ -256,6 +256,31 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     ]);
   });
 
+  test("mounts: a read-only nosuid bind, a tmpfs with a size, propagation options accepted", () => {
+    const id = "oci-test-mounts";
+    const shared = join(dir, "shared");
+    mkdirSync(shared, { recursive: true });
+    writeFileSync(join(shared, "file"), "from the host\n");
+    const r = oci(["run", "--bundle", bundle(id, (c) => {
+      c.mounts.push(
+        { destination: "/data", type: "bind", source: shared, options: ["rbind", "ro", "nosuid", "nodev", "rslave"] },
+        { destination: "/scratch", type: "tmpfs", source: "tmpfs", options: ["nosuid", "size=1m", "mode=1777"] },
+      );
+      c.linux.rootfsPropagation = "rslave";
+      c.process.args = ["sh", "-c", "cat /data/file; touch /data/x 2>&1 | grep -c Read-only; grep -E ' /(data|scratch) ' /proc/self/mountinfo | cut -d' ' -f5,6,7; df -k /scratch | tail -1 | tr -s ' ' | cut -d' ' -f2"];
+    }), id]);
+    expect(r.stderr).toBe("");
+    const lines = r.stdout.trim().split("\n");
+    expect(lines[0]).toBe("from the host");
+    expect(lines[1]).toBe("1");
+    const data = lines.find((l) => l.startsWith("/data "))!;
+    // Options only: diyc makes the container's tree private before anything
+    // else, so a slave mount has no master to follow here.
+    expect(data).toMatch(/^\/data ro,nosuid,nodev/);
+    expect(lines.find((l) => l.startsWith("/scratch "))).toMatch(/^\/scratch rw,nosuid/);
+    expect(lines.at(-1)).toBe("1024");
+  });
+
   test("linux.namespaces path: the second container joins the first one's network namespace (a pod)", async () => {
     const first = "oci-test-pod";
     expect(oci(["run", "-d", "--bundle", bundle(first, (c) => (c.process.args = ["sleep", "1000"])), first]).code).toBe(0);
