@@ -459,7 +459,13 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   }
 
   // Filesystem: nothing we mount may propagate back to the host.
-  ops.push({ code: "Mount", args: ["", "/", "", MS.REC | MS.PRIVATE, ""], describe: "make / private, recursively" });
+  // A config may ask for rslave (Kubernetes' HostToContainer): host mounts
+  // then still reach the container, and nothing flows back either way.
+  if (spec.linux.rootfsPropagation === "rslave" || spec.linux.rootfsPropagation === "slave") {
+    ops.push({ code: "Mount", args: ["", "/", "", MS.REC | MS.SLAVE, ""], describe: "make / a slave of the host's mounts, recursively" });
+  } else {
+    ops.push({ code: "Mount", args: ["", "/", "", MS.REC | MS.PRIVATE, ""], describe: "make / private, recursively" });
+  }
   const rootPath = "path" in rootfs ? rootfs.path : rootfs.merged;
   if ("path" in rootfs) {
     ops.push({ code: "Mount", args: [rootfs.path, rootfs.path, "", MS.BIND | MS.REC, ""], describe: `bind ${rootfs.path} onto itself (pivot_root needs a mount point)` });

@@ -281,6 +281,28 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     expect(lines.at(-1)).toBe("1024");
   });
 
+  test("rootfsPropagation rslave: a mount the host makes later reaches the container's bind of it", async () => {
+    const id = "oci-test-slave";
+    const source = join(dir, "propagated");
+    mkdirSync(join(source, "sub"), { recursive: true });
+    // The source must be a shared mount on the host for anything to propagate.
+    expect(Bun.spawnSync(["mount", "--bind", "--make-shared", source, source]).exitCode).toBe(0);
+    try {
+      expect(Bun.spawnSync(["mount", "--make-shared", source]).exitCode).toBe(0);
+      expect(oci(["run", "-d", "--bundle", bundle(id, (c) => {
+        c.linux.rootfsPropagation = "rslave";
+        c.mounts.push({ destination: "/data", type: "bind", source, options: ["rbind", "rslave"] });
+        c.process.args = ["sleep", "1000"];
+      }), id]).code).toBe(0);
+      expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "oci-test-late", join(source, "sub")]).exitCode).toBe(0);
+      const inside = oci(["exec", id, "sh", "-c", "grep -c ' /data/sub ' /proc/self/mountinfo"]);
+      expect(inside.stdout.trim()).toBe("1");
+      expect(oci(["delete", "--force", id]).code).toBe(0);
+    } finally {
+      Bun.spawnSync(["umount", "-R", source]);
+    }
+  });
+
   test("linux.namespaces path: the second container joins the first one's network namespace (a pod)", async () => {
     const first = "oci-test-pod";
     expect(oci(["run", "-d", "--bundle", bundle(first, (c) => (c.process.args = ["sleep", "1000"])), first]).code).toBe(0);
