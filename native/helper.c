@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -135,9 +136,20 @@ static void run_init(const struct plan *plan, int init_fd, const struct log_pipe
 			_exit(1);
 		log_pipes_close(log);
 	}
-	/* No container process exists until the plan runs, and its first step makes us non-dumpable. */
-	if (sync_recv(init_fd, &msg) != 1 || msg.type != SYNC_CONTINUE)
-		_exit(1); /* diyc or the helper went away during set-up */
+	/*
+	 * No container process exists until the plan runs, and its first step
+	 * makes us non-dumpable. Idmapped mounts the helper prepared come first.
+	 */
+	for (;;) {
+		int passed;
+		if (sync_recv_fd(init_fd, &msg, &passed) != 1)
+			_exit(1); /* diyc or the helper went away during set-up */
+		if (msg.type == SYNC_MOUNT_FD && passed >= 0 && ops_add_mount_fd(passed) == 0)
+			continue;
+		if (msg.type != SYNC_CONTINUE)
+			_exit(1);
+		break;
+	}
 	ops_run(plan, init_fd, trace_fd);
 	_exit(1);
 }
@@ -199,6 +211,47 @@ static int new_time_namespace(const struct plan_op *op)
 		return -errno;
 	int rc = write(fd, text, (size_t)len) == len ? 0 : -errno;
 	close(fd);
+	return rc;
+}
+
+/*
+ * OCI idmapped mounts: a detached copy of each source (open_tree), idmapped
+ * to the init's user namespace (mount_setattr), sent to the init, which
+ * attaches it inside the container (OP_ATTACH_MOUNT). Done here because
+ * idmapping a host filesystem needs the host's CAP_SYS_ADMIN, which the init,
+ * in its own user namespace, does not have. 0 or -errno.
+ */
+static int send_idmapped_mounts(const struct plan *plan, pid_t init, int init_fd)
+{
+	char userns_path[64];
+	int userns = -1, rc = 0;
+	for (uint32_t i = 0; i < plan->count && rc == 0; i++) {
+		const struct plan_op *op = &plan->ops[i];
+		uint64_t recursive, attrs;
+		if (op->code != OP_IDMAP_MOUNT)
+			continue;
+		if (!plan_str(op, 0) || plan_u64(op, 1, &recursive) < 0 || plan_u64(op, 2, &attrs) < 0)
+			return -EINVAL;
+		if (userns < 0) {
+			snprintf(userns_path, sizeof(userns_path), "/proc/%d/ns/user", (int)init);
+			if ((userns = open(userns_path, O_RDONLY | O_CLOEXEC)) < 0)
+				return -errno;
+		}
+		int tree = (int)syscall(SYS_open_tree, AT_FDCWD, plan_str(op, 0),
+					OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+		if (tree < 0) {
+			rc = -errno;
+			break;
+		}
+		struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP | attrs, .userns_fd = (uint64_t)userns };
+		if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof(attr)) < 0)
+			rc = -errno;
+		else
+			rc = sync_send_fd(init_fd, SYNC_MOUNT_FD, tree);
+		close(tree);
+	}
+	if (userns >= 0)
+		close(userns);
 	return rc;
 }
 
@@ -321,6 +374,10 @@ int main(int argc, char **argv)
 	/* 4. relay: CONTINUE -> (READY | ERROR), START -> (EOF = exec'd | ERROR) */
 	if (next_from_diyc(control_fd) != SYNC_CONTINUE)
 		return abandon(init);
+	if ((rc = send_idmapped_mounts(&plan, init, init_fd)) < 0) {
+		helper_error(control_fd, HELPER_IDMAP_MOUNT, -rc);
+		return abandon(init);
+	}
 	sync_send(init_fd, SYNC_CONTINUE, 0, 0);
 	int terminal = -1;
 	if (relay_from_init(init_fd, control_fd, &terminal) != SYNC_READY)

@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/mount.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -683,12 +684,49 @@ static int op_run_hook(const struct plan_op *op)
 	}
 }
 
+/* Detached mounts the helper prepared (idmapped binds), in plan order; attached by OP_ATTACH_MOUNT. */
+#define MAX_MOUNT_FDS 64
+static int mount_fds[MAX_MOUNT_FDS];
+static unsigned mount_fd_count;
+
+int ops_add_mount_fd(int fd)
+{
+	if (mount_fd_count >= MAX_MOUNT_FDS)
+		return -E2BIG;
+	mount_fds[mount_fd_count++] = fd;
+	return 0;
+}
+
+static int op_attach_mount(const struct plan_op *op)
+{
+	uint64_t index;
+	const char *target = plan_str(op, 1);
+	int rc;
+	if (plan_u64(op, 0, &index) < 0 || !target || index >= mount_fd_count)
+		return -EINVAL;
+	if (op->flags & OPF_MKDIR_TARGET) {
+		if ((rc = make_dirs(op, target, 0755)) < 0)
+			return rc;
+	} else if (op->flags & OPF_MKFILE_TARGET) {
+		if ((rc = make_file(op, target)) < 0)
+			return rc;
+	}
+	int to = open_path(op, target, O_PATH | O_CLOEXEC, 0);
+	if (to < 0)
+		return fail();
+	rc = syscall(SYS_move_mount, mount_fds[index], "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0 ? fail() : 0;
+	close(to);
+	close(mount_fds[index]);
+	mount_fds[index] = -1;
+	return rc;
+}
+
 static int op_is_helper_setting(uint16_t code)
 {
 	return code == OP_CLONE || code == OP_EXIT_RECORD || code == OP_CLEANUP_HOOK || code == OP_JOIN_NAMESPACE ||
 	       code == OP_DETACH || code == OP_LOG || code == OP_RELAY_TERMINAL ||
 	       code == OP_START_FIFO || code == OP_CONSOLE_SOCKET || code == OP_LEAVE || code == OP_PRESERVE_FDS ||
-	       code == OP_TIME_NAMESPACE;
+	       code == OP_TIME_NAMESPACE || code == OP_IDMAP_MOUNT;
 }
 
 static int run_one(const struct plan_op *op, int sync_fd)
@@ -732,6 +770,7 @@ static int run_one(const struct plan_op *op, int sync_fd)
 	case OP_MOVE_FDS: return op_move_fds(op);
 	case OP_HOOK_STATE: return op_hook_state(op);
 	case OP_RUN_HOOK: return op_run_hook(op);
+	case OP_ATTACH_MOUNT: return op_attach_mount(op);
 	}
 	return -ENOSYS;
 }

@@ -204,6 +204,8 @@ const char *plan_op_name(uint16_t code)
 	case OP_HOOK_STATE: return "hook-state";
 	case OP_RUN_HOOK: return "run-hook";
 	case OP_TIME_NAMESPACE: return "time-namespace";
+	case OP_IDMAP_MOUNT: return "idmap-mount";
+	case OP_ATTACH_MOUNT: return "attach-mount";
 	}
 	return "unknown";
 }

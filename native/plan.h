@@ -86,6 +86,8 @@ enum op_code {
 	OP_HOOK_STATE = 60,     /* (path) open the state file that hooks run by the init read on stdin (before pivot_root) */
 	OP_RUN_HOOK = 61,       /* (path, argv..., envp..., u64 timeout seconds, 0: none) fork, exec, wait: an OCI hook */
 	OP_TIME_NAMESPACE = 62, /* helper setting (s64 monotonic s, ns, boottime s, ns): unshare a time namespace for the init */
+	OP_IDMAP_MOUNT = 63,    /* helper setting (source, u64 recursive, u64 MOUNT_ATTR_* to set): a detached bind, idmapped to the init's user namespace */
+	OP_ATTACH_MOUNT = 64,   /* (u64 index, target) move_mount the index-th detached mount the helper sent onto target */
 };
 
 /* Per-operation flags. */

@@ -63,6 +63,7 @@ enum sync_type {
 	/* diyc -> helper -> init */
 	SYNC_CONTINUE = 1, /* parent-side set-up is done: run the plan */
 	SYNC_START = 2,    /* exec the command */
+	SYNC_MOUNT_FD = 3, /* helper -> init, before CONTINUE: a detached (idmapped) mount (SCM_RIGHTS), in plan order */
 	/* init -> helper -> diyc */
 	SYNC_READY = 10,   /* every op before AWAIT_START succeeded */
 	SYNC_ERROR = 11,   /* op `a` failed with errno `b` (the init's, or the helper's own: clone, setsid, setns) */
@@ -82,6 +83,7 @@ enum helper_step {
 	HELPER_SOCKETPAIR = 4,
 	HELPER_PIPE = 5,
 	HELPER_CONSOLE_SOCKET = 6, /* connect or send to the OCI --console-socket */
+	HELPER_IDMAP_MOUNT = 7,    /* prepare an idmapped mount (open_tree, mount_setattr) */
 };
 
 struct sync_msg {

@@ -207,6 +207,31 @@ function cgroupBindOps(dest: string, view: CgroupView, readOnly: number): Op[] {
   return ops;
 }
 
+/** mount_setattr(2)'s MOUNT_ATTR_* for an idmapped mount's options. */
+const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
+
+/**
+ * An idmapped bind: the helper prepares it (a detached copy of the source,
+ * idmapped to the init's user namespace: that needs the host's privileges)
+ * and sends it to the init, which attaches it at its place in the order.
+ */
+function idmapMountOps(mount: Mount, index: number, isDirectory: (p: string) => boolean): Op[] {
+  const { flags } = parseMountOptions(mount.options);
+  const attrs = (flags & MS.RDONLY ? MOUNT_ATTR.RDONLY : 0) | (flags & MS.NOSUID ? MOUNT_ATTR.NOSUID : 0)
+    | (flags & MS.NODEV ? MOUNT_ATTR.NODEV : 0) | (flags & MS.NOEXEC ? MOUNT_ATTR.NOEXEC : 0);
+  const source = mount.source ?? "";
+  const recursive = mount.idmap!.recursive ? 1 : 0;
+  return [
+    { code: "IdmapMount", args: [source, recursive, attrs], describe: `idmap ${source} to the container's user namespace` },
+    {
+      code: "AttachMount",
+      flags: OpFlag.InRoot | (isDirectory(source) ? OpFlag.MkdirTarget : OpFlag.MkfileTarget),
+      args: [index, mount.destination],
+      describe: `mount the idmapped ${source} on ${mount.destination}`,
+    },
+  ];
+}
+
 /** Mount one spec entry inside the root: the mount, then what needs a second call. */
 function mountOps(mount: Mount, isDirectory: (p: string) => boolean): Op[] {
   const { flags, propagation, data } = parseMountOptions(mount.options);
@@ -478,8 +503,10 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   if (inputs.oci?.hookState && (hooks?.createContainer?.length || hooks?.startContainer?.length)) {
     ops.push({ code: "HookState", args: [inputs.oci.hookState], describe: `open ${inputs.oci.hookState} for the hooks' stdin` });
   }
+  let idmapped = 0;
   for (const mount of spec.mounts) {
-    ops.push(...(mount.type === "cgroup" ? cgroupMountOps(mount, inputs.cgroupView, cgroupNamespace) : mountOps(mount, inputs.isDirectory)));
+    if (mount.idmap) ops.push(...idmapMountOps(mount, idmapped++, inputs.isDirectory));
+    else ops.push(...(mount.type === "cgroup" ? cgroupMountOps(mount, inputs.cgroupView, cgroupNamespace) : mountOps(mount, inputs.isDirectory)));
   }
   for (const dev of spec.linux.devices ?? []) {
     if (flags & CLONE.NEWUSER) {

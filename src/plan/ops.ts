@@ -55,6 +55,8 @@ export const OpCode = {
   HookState: 60,
   RunHook: 61,
   TimeNamespace: 62,
+  IdmapMount: 63,
+  AttachMount: 64,
 } as const;
 
 export type OpCodeName = keyof typeof OpCode;

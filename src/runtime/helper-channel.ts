@@ -17,6 +17,8 @@ import type { Plan } from "../plan/ops";
 export const Sync = {
   Continue: 1,
   Start: 2,
+  /** helper -> init only: a detached idmapped mount; diyc never sees it. */
+  MountFd: 3,
   Ready: 10,
   Error: 11,
   /** Carries the pty master to the helper, which keeps it: diyc never receives this one. */
@@ -35,6 +37,7 @@ export const HELPER_STEPS: Record<number, string> = {
   4: "socketpair",
   5: "pipe",
   6: "send the terminal to the console socket",
+  7: "prepare an idmapped mount (open_tree, mount_setattr)",
 };
 
 const MESSAGE_SIZE = 16;

@@ -7,7 +7,8 @@
 //
 // What the kernel or this host cannot do, or diyc-oci does not do yet, is
 // refused here by name rather than half-done: AppArmor and SELinux labels on
-// a host with neither, idmapped mounts, per-device block I/O weights.
+// a host with neither, idmapped mounts with mappings of their own,
+// per-device block I/O weights.
 
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
@@ -195,8 +196,15 @@ function parseMount(raw: unknown, field: string, bundle: string): Mount {
   const isBind = type === "bind" || options.includes("bind") || options.includes("rbind");
   // A relative bind source is relative to the bundle (runtime-spec config.md#mounts).
   if (isBind && source !== undefined && !isAbsolute(source)) source = resolve(bundle, source);
-  if (m.uidMappings || m.gidMappings) throw bad(field, "idmapped mounts are not supported by diyc-oci yet");
-  return { destination, ...(type !== undefined ? { type } : {}), ...(source !== undefined ? { source } : {}), options };
+  const rawOptions = strings(m.options, `${field}.options`);
+  const idmap = rawOptions.includes("idmap") || rawOptions.includes("ridmap") || m.uidMappings !== undefined || m.gidMappings !== undefined;
+  if (idmap && !isBind) throw bad(field, "idmap is for bind mounts");
+  return {
+    destination, ...(type !== undefined ? { type } : {}), ...(source !== undefined ? { source } : {}), options,
+    ...(idmap ? { idmap: { recursive: rawOptions.includes("ridmap") || rawOptions.includes("rbind") } } : {}),
+    // Checked against the container's own maps once the whole config is read.
+    ...(m.uidMappings || m.gidMappings ? { mappings: { uid: parseMappings(m.uidMappings, `${field}.uidMappings`), gid: parseMappings(m.gidMappings, `${field}.gidMappings`) } } : {}),
+  } as Mount;
 }
 
 function parseMappings(value: unknown, field: string): IdMapping[] | undefined {
@@ -455,6 +463,18 @@ export function parseConfig(raw: unknown, bundle: string, security: HostSecurity
   if (spec.linux.timeOffsets && !spec.linux.namespaces.some((ns) => ns.type === "time" && !ns.path)) {
     throw bad("linux.timeOffsets", "given without a new time namespace in linux.namespaces");
   }
+  spec.mounts.forEach((mount, i) => {
+    if (!mount.idmap) return;
+    if (!spec.linux.namespaces.some((ns) => ns.type === "user" && !ns.path) || !spec.linux.uidMappings) {
+      throw bad(`mounts[${i}]`, "an idmapped mount needs a new user namespace with linux.uidMappings (it is mapped to the container's)");
+    }
+    const own = (mount as Mount & { mappings?: { uid?: IdMapping[]; gid?: IdMapping[] } }).mappings;
+    const same = (a?: IdMapping[], b?: IdMapping[]) => a === undefined || JSON.stringify(a) === JSON.stringify(b);
+    if (own && (!same(own.uid, spec.linux.uidMappings) || !same(own.gid, spec.linux.gidMappings))) {
+      throw bad(`mounts[${i}].uidMappings`, "idmapped mounts with mappings other than the container's are not supported by diyc-oci yet");
+    }
+    delete (mount as { mappings?: unknown }).mappings;
+  });
   if (spec.linux.uidMappings && !spec.linux.namespaces.some((ns) => ns.type === "user")) {
     throw bad("linux.uidMappings", "given without a user namespace in linux.namespaces");
   }

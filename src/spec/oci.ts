@@ -63,6 +63,8 @@ export interface Mount {
   type?: string;
   source?: string;
   options?: string[];
+  /** An idmapped bind (OCI "idmap"/"ridmap"): ownership shown through the container's user namespace. */
+  idmap?: { recursive: boolean };
 }
 
 export type NamespaceType = "pid" | "network" | "mount" | "ipc" | "uts" | "user" | "cgroup" | "time";

@@ -6,7 +6,7 @@
 // the test's own; afterwards nothing is left.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { isRoot } from "../helpers/diyc";
 import { DIYC_OCI, makeBusyboxRootfs, mountsMentioning, processesInCgroupsMentioning, removeCgroupTree, topCgroups } from "../helpers/oci";
@@ -334,6 +334,28 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     const exec = oci(["exec", id, "sh", "-c", "id -u; cat /proc/self/uid_map | tr -s ' '; readlink /proc/self/ns/user"]);
     expect(exec.stdout.split("\n").slice(0, 3)).toEqual(["0", " 0 200000 65536", readlinkSync(`/proc/${pid}/ns/user`)]);
     expect(oci(["delete", "--force", id]).code).toBe(0);
+  });
+
+  test("an idmapped bind: the host's root-owned files are root's in the container's user namespace", () => {
+    const maps = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    const data = join(dir, "idmapped");
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, "file"), "x");
+    // The mount point: the container's root cannot create it in a root-owned rootfs.
+    mkdirSync(join(rootfs, "data"), { recursive: true });
+    const owner = (id: string, options: string[]) => oci(["run", "--bundle", bundle(id, (c) => {
+      c.linux.namespaces.push({ type: "user" });
+      c.linux.uidMappings = maps;
+      c.linux.gidMappings = maps;
+      c.mounts.push({ destination: "/data", type: "bind", source: data, options });
+      c.process.args = ["sh", "-c", "stat -c %u:%g /data/file; touch /data/new && stat -c %u /data/new"];
+    }), id]);
+    const plain = owner("oci-test-noidmap", ["rbind", "ro"]);
+    expect(plain.stdout.split("\n")[0]).toBe("65534:65534"); // unmapped: the overflow ids
+    const idmapped = owner("oci-test-idmap", ["rbind", "idmap"]);
+    expect(idmapped.stderr).toBe("");
+    expect(idmapped.stdout).toBe("0:0\n0\n");
+    expect(statSync(join(data, "new")).uid).toBe(0); // written as the container's root: the host's root on disk
   });
 
   test("hooks: all six get the state on stdin, where the spec runs them; a failing or slow one fails create", async () => {

@@ -9,8 +9,8 @@ export function featuresDocument() {
     ociVersionMax: "1.1.0",
     hooks: ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
     mountOptions: [
-      "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "noatime", "nodev", "nodiratime", "noexec",
-      "nosuid", "private", "rbind", "relatime", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "slave",
+      "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "noatime", "nodev", "nodiratime", "noexec",
+      "nosuid", "private", "rbind", "relatime", "ridmap", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "slave",
       "strictatime", "suid", "sync", "unbindable",
     ],
     linux: {
