@@ -8,7 +8,7 @@
 // What the kernel or this host cannot do, or diyc-oci does not do yet, is
 // refused here by name rather than half-done: AppArmor and SELinux labels on
 // a host with neither, idmapped mounts with mappings of their own,
-// per-device block I/O weights.
+// cgroup v2 files on a v1 host.
 
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
@@ -269,13 +269,27 @@ export function parseResources(raw: unknown, field: string): LinuxResources {
   }
   // Checked and refused by name rather than ignored: a limit asked for must hold.
   const unified = optionalObject(r.unified, `${field}.unified`);
-  if (unified && Object.keys(unified).length > 0) throw bad(`${field}.unified`, "cgroup v2 files are not applied by diyc-oci yet");
+  if (unified && Object.keys(unified).length > 0) {
+    out.unified = {};
+    for (const [key, value] of Object.entries(unified)) {
+      // A control file's name, never a path: "memory.high", "io.max".
+      if (!/^[a-z][a-z0-9_]*\.[a-z0-9_.]+$/.test(key) || key.startsWith("cgroup.")) throw bad(`${field}.unified.${key}`, "not a controller's file name");
+      out.unified[key] = string(value, `${field}.unified.${key}`);
+    }
+  }
   const blockIO = optionalObject(r.blockIO, `${field}.blockIO`);
   if (blockIO) {
     const io: LinuxBlockIO = {};
     const weight = optionalInteger(blockIO.weight, `${field}.blockIO.weight`, 0, 1000);
     if (weight) io.weight = weight;
-    if (Array.isArray(blockIO.weightDevice) && blockIO.weightDevice.length > 0) throw bad(`${field}.blockIO.weightDevice`, "per-device weights are not applied by diyc-oci yet");
+    if (Array.isArray(blockIO.weightDevice) && blockIO.weightDevice.length > 0) {
+      io.weightDevice = blockIO.weightDevice.map((raw: unknown, i: number) => {
+        const f = `${field}.blockIO.weightDevice[${i}]`;
+        const d = object(raw, f);
+        if (d.leafWeight) throw bad(`${f}.leafWeight`, "leaf weights are not applied by diyc-oci");
+        return { major: integer(d.major, `${f}.major`, 0), minor: integer(d.minor, `${f}.minor`, 0), weight: integer(d.weight, `${f}.weight`, 1, 1000) };
+      });
+    }
     if (blockIO.leafWeight) throw bad(`${field}.blockIO.leafWeight`, "leaf weights are not applied by diyc-oci yet");
     for (const name of ["throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice", "throttleWriteIOPSDevice"] as const) {
       const list = blockIO[name];

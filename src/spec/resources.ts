@@ -50,6 +50,7 @@ export interface LinuxDeviceRule {
 /** linux.resources.blockIO: a weight, and per-device throttles ("MAJOR:MINOR" limits). */
 export interface LinuxBlockIO {
   weight?: number;
+  weightDevice?: { major: number; minor: number; weight: number }[];
   throttleReadBpsDevice?: LinuxThrottleDevice[];
   throttleWriteBpsDevice?: LinuxThrottleDevice[];
   throttleReadIOPSDevice?: LinuxThrottleDevice[];
@@ -77,6 +78,8 @@ export interface LinuxResources {
   blockIO?: LinuxBlockIO;
   /** Likewise. */
   hugepageLimits?: LinuxHugepageLimit[];
+  /** cgroup v2 files by name ("memory.high": "1G"), written by the OCI runtime after the drivers' limits. */
+  unified?: Record<string, string>;
 }
 
 /** The raw strings of the resource flags, as the CLI found them (undefined = not given). */

@@ -446,6 +446,23 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     expect(readFileSync(join(blkio, "cgroup.procs"), "utf8").trim()).toBe(String(state(id).pid));
     expect(oci(["delete", "--force", id]).code).toBe(0);
     expect(existsSync(blkio)).toBe(false);
+    // Per-device weights need BFQ on the device: otherwise one line names the field or the file and errno.
+    const weighted = oci(["run", "-d", "--bundle", bundle("oci-test-weight", (c) => {
+      c.process.args = ["sleep", "1000"];
+      c.linux.resources.blockIO = { weightDevice: [{ major, minor, weight: 500 }] };
+    }), "oci-test-weight"]);
+    if (weighted.code === 0) {
+      const file = ["blkio.weight_device", "blkio.bfq.weight_device"].map((f) => `/sys/fs/cgroup/blkio${cgroupParent}/oci-test-weight/${f}`).find(existsSync)!;
+      expect(readFileSync(file, "utf8")).toContain(`${major}:${minor} 500`);
+      expect(oci(["delete", "--force", "oci-test-weight"]).code).toBe(0);
+    } else {
+      expect(weighted.stderr).toMatch(/^diyc-oci: (linux\.resources\.blockIO\.weightDevice: .*|cgroup write .*weight_device: .*)\n$/);
+      expect(existsSync(join(root, "oci-test-weight"))).toBe(false);
+    }
+    if (!existsSync("/sys/fs/cgroup/unified/cgroup.subtree_control") || readFileSync("/sys/fs/cgroup/unified/cgroup.controllers", "utf8").trim() === "") {
+      const unified = oci(["create", "--bundle", bundle("oci-test-unified", (c) => (c.linux.resources.unified = { "memory.high": "64M" })), "oci-test-unified"]);
+      expect(unified.stderr).toBe("diyc-oci: linux.resources.unified: cgroup v2 files, but this host's controllers are on cgroup v1\n");
+    }
     if (!existsSync("/sys/fs/cgroup/hugetlb")) {
       const huge = oci(["create", "--bundle", bundle("oci-test-huge", (c) => (c.linux.resources.hugepageLimits = [{ pageSize: "2MB", limit: 2097152 }])), "oci-test-huge"]);
       expect(huge.stderr).toBe("diyc-oci: linux.resources: the hugetlb controller is not mounted on this host\n");

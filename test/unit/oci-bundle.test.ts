@@ -57,7 +57,8 @@ describe("config.json", () => {
     expect(refusal((c) => (c.process.apparmorProfile = "x"))).toContain("AppArmor is not enabled on this host");
     expect(refusal((c) => (c.linux.timeOffsets = { monotonic: { secs: 1 } }))).toBe("config.json: linux.timeOffsets: given without a new time namespace in linux.namespaces");
     expect(refusal((c) => (c.linux.timeOffsets = { realtime: { secs: 1 } }))).toContain("only monotonic and boottime");
-    expect(refusal((c) => (c.linux.resources = { blockIO: { weightDevice: [{ major: 8, minor: 0, weight: 10 }] } }))).toContain("linux.resources.blockIO.weightDevice");
+    expect(refusal((c) => (c.linux.resources = { blockIO: { weightDevice: [{ major: 8, minor: 0, weight: 0 }] } }))).toContain("linux.resources.blockIO.weightDevice[0].weight");
+    expect(refusal((c) => (c.linux.resources = { unified: { "../../release_agent": "x" } }))).toContain("not a controller's file name");
     expect(refusal((c) => (c.ociVersion = "2.0.0"))).toContain("ociVersion");
   });
 

@@ -27,7 +27,7 @@ import { identify, isAlive, type ProcessIdentity } from "../process-identity";
 import { cgroupViewForContainers, primeCgroupMigration } from "../limits";
 import { cgroupManagerFor, cgroupPlace, createOciCgroup, removeOciCgroup } from "./cgroup";
 import { freezerOf } from "./freezer";
-import { applySideLimits, removeSideCgroups } from "./side-limits";
+import { applySideLimits, applyUnified, removeSideCgroups } from "./side-limits";
 import { runHooks } from "./hooks";
 import {
   claimId, containerPaths, OciLock, removeContainerDir, stateDocument, validateId, writeContainer,
@@ -186,6 +186,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
     cgroup.addProcess(pid);
     freezerOf({ cgroup: place })?.join(pid);
     applySideLimits(place, spec.linux.resources ?? {}, pid, manager.version);
+    applyUnified(cgroup, spec.linux.resources ?? {}, manager.version);
     prepareInit(ctx, spec, pid);
     const state: OciContainerState = { id, bundle, rootfs, createdAt: new Date().toISOString(), init, cgroup: place, spec };
     writeContainer(ctx, state);

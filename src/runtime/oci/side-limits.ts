@@ -3,7 +3,9 @@
 // OCI runtime makes the container a cgroup there only when it asks
 // (src/cgroups/v1/side.ts), while the init waits, and removes it at delete.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Cgroup } from "../../cgroups/index";
 import { SideCgroupV1 } from "../../cgroups/v1/side";
 import { DiycError } from "../../linux/errors";
 import type { LinuxResources } from "../../spec/resources";
@@ -38,6 +40,11 @@ export function applySideLimits(place: CgroupPlace, resources: LinuxResources, p
       if (!file) throw new DiycError("linux.resources.blockIO.weight: this kernel's blkio controller has no weight (no BFQ scheduler)");
       blkio.write(file, String(blockIO.weight));
     }
+    if (blockIO.weightDevice?.length) {
+      const file = ["blkio.weight_device", "blkio.bfq.weight_device"].find((f) => blkio.has(f));
+      if (!file) throw new DiycError("linux.resources.blockIO.weightDevice: this kernel's blkio controller has no per-device weight (no BFQ scheduler)");
+      for (const device of blockIO.weightDevice) blkio.write(file, `${device.major}:${device.minor} ${device.weight}`);
+    }
     for (const [key, file] of Object.entries(THROTTLE_FILES) as [keyof typeof THROTTLE_FILES, string][]) {
       for (const device of blockIO[key] ?? []) blkio.write(file, `${device.major}:${device.minor} ${device.rate}`);
     }
@@ -47,6 +54,17 @@ export function applySideLimits(place: CgroupPlace, resources: LinuxResources, p
     hugetlb.join(pid);
     for (const limit of hugepageLimits) hugetlb.write(`hugetlb.${limit.pageSize}.limit_in_bytes`, String(limit.limit));
   }
+}
+
+/**
+ * linux.resources.unified: cgroup v2 files, written into the container's own
+ * cgroup after the drivers' limits. On a v1 host there is no such file: refused, as runc does.
+ */
+export function applyUnified(cgroup: Cgroup, resources: LinuxResources, version: "v1" | "v2"): void {
+  const unified = resources.unified;
+  if (!unified) return;
+  if (version !== "v2") throw new DiycError("linux.resources.unified: cgroup v2 files, but this host's controllers are on cgroup v1");
+  for (const [key, value] of Object.entries(unified)) writeFileSync(join(cgroup.paths[0]!, key), value);
 }
 
 /** Removes the container's side cgroups (those that exist). */
