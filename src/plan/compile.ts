@@ -508,11 +508,22 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     if (mount.idmap) ops.push(...idmapMountOps(mount, idmapped++, inputs.isDirectory));
     else ops.push(...(mount.type === "cgroup" ? cgroupMountOps(mount, inputs.cgroupView, cgroupNamespace) : mountOps(mount, inputs.isDirectory)));
   }
-  for (const dev of spec.linux.devices ?? []) {
+  const madeDeviceDirs = new Set<string>();
+  // /dev/ptmx is always the link to the container's own devpts (podman
+  // --privileged lists the host's node too: the link wins, as with runc).
+  const devices = (spec.linux.devices ?? []).filter((dev) => dev.path !== "/dev/ptmx");
+  const devicePaths = new Set(devices.map((dev) => dev.path));
+  for (const dev of devices) {
     if (flags & CLONE.NEWUSER) {
       // mknod is refused inside a user namespace: the host's node is bound instead (as runc does).
       ops.push({ code: "Mount", flags: OpFlag.InRoot | OpFlag.MkfileTarget, args: [dev.path, dev.path, "", MS.BIND, ""], describe: `mount bind ${dev.path} on ${dev.path} (no mknod in a user namespace)` });
       continue;
+    }
+    const parent = dev.path.slice(0, dev.path.lastIndexOf("/"));
+    // podman --privileged lists the host's every device, /dev/cpu/0/cpuid too: make their directories.
+    if (parent !== "/dev" && parent !== "" && !madeDeviceDirs.has(parent)) {
+      madeDeviceDirs.add(parent);
+      ops.push({ code: "Mkdir", flags: OpFlag.InRoot, args: [parent, 0o755], describe: `mkdir -p ${parent}` });
     }
     const type = dev.type === "b" ? S_IFBLK : dev.type === "p" ? S_IFIFO : S_IFCHR;
     const devNumber = ((dev.major & 0xfff) << 8) | (dev.minor & 0xff) | ((dev.minor & ~0xff) << 12);
@@ -524,6 +535,7 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     });
   }
   for (const [target, path] of DEV_SYMLINKS) {
+    if (devicePaths.has(path)) continue; // a device node the config asked for at that path
     ops.push({ code: "Symlink", flags: OpFlag.InRoot, args: [target, path], describe: `symlink ${path} -> ${target}` });
   }
   ops.push(...hookOps("createContainer", hooks?.createContainer));

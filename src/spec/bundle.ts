@@ -229,7 +229,8 @@ function parseDevice(raw: unknown, field: string): LinuxDevice {
     type: type === "u" ? "c" : type,
     major: integer(d.major ?? 0, `${field}.major`, 0),
     minor: integer(d.minor ?? 0, `${field}.minor`, 0),
-    fileMode: integer(d.fileMode ?? 0o666, `${field}.fileMode`, 0, 0o7777),
+    // podman sends the type bits too (0o20666 for a character device): the node's type is `type`'s.
+    fileMode: integer(d.fileMode ?? 0o666, `${field}.fileMode`, 0, 0o177777) & 0o7777,
     uid: optionalInteger(d.uid, `${field}.uid`, 0, UINT32_MAX),
     gid: optionalInteger(d.gid, `${field}.gid`, 0, UINT32_MAX),
   };

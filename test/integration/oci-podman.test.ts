@@ -13,7 +13,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isRoot } from "../helpers/diyc";
 import {
@@ -204,6 +204,25 @@ describePodman("podman --runtime bin/diyc-oci", () => {
     expect(r.stdout).toContain("Operation not permitted");
     expect(r.stdout.trim().endsWith("1")).toBe(true);
     expect(run(["--security-opt", "seccomp=unconfined"], ["sh", "-c", "mkdir /tmp/d && echo made"]).stdout).toBe("made\n");
+  });
+
+  test("--privileged (the host's devices, every capability the host has, no seccomp), --device, -i, --init", () => {
+    const privileged = run(["--privileged"], ["sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status; ls /dev | wc -l; readlink /dev/ptmx"]);
+    expect(privileged.stderr).toBe("");
+    const [capEff, seccomp, devices, ptmx] = privileged.stdout.trim().split("\n");
+    const hostCaps = readFileSync("/proc/self/status", "utf8").match(/^CapEff:\t(\w+)$/m)![1];
+    expect(capEff).toBe(`CapEff:\t${hostCaps}`);
+    expect(seccomp).toBe("Seccomp:\t0");
+    expect(Number(devices)).toBeGreaterThan(20);
+    expect(ptmx).toBe("pts/ptmx");
+    const device = run(["--device", "/dev/loop-control"], ["sh", "-c", "head -c 0 < /dev/loop-control && echo opened"]);
+    expect(device.stdout).toBe("opened\n");
+    const stdin = Bun.spawnSync(["podman", "--root", join(dir, "root"), "--runroot", join(dir, "runroot"), "--storage-driver", "overlay",
+      "--runtime", DIYC_OCI, "--cgroup-manager", "cgroupfs", "run", "--rm", "-i", "--network", "none", "--cgroup-parent", cgroupParent, IMAGE, "cat"], {
+      stdin: Buffer.from("through stdin\n"), env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", CONTAINERS_CONF: join(dir, "containers.conf"), HOME: dir },
+    });
+    expect(stdin.stdout.toString()).toBe("through stdin\n");
+    expect(run(["--init"], ["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"]).stdout).toStartWith("/run/podman-init -- ");
   });
 
   test("rm -f of a running container", () => {
