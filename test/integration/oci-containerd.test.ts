@@ -128,6 +128,20 @@ describeContainerd("ctr run --runc-binary bin/diyc-oci", () => {
     expect(r.code).toBe(5);
   });
 
+  // (ctr 1.6 drops --runc-binary with --uidmap, so user namespaces are tested in oci-runtime.test.ts.)
+  test("--seccomp (containerd's default profile), --privileged, --net-host, --mount", () => {
+    const seccomp = ctr(["run", "--rm", ...RUNTIME, "--seccomp", IMAGE, "oci-test-seccomp", "grep", "^Seccomp:", "/proc/self/status"]);
+    expect(seccomp.stdout).toBe("Seccomp:\t2\n");
+    const privileged = ctr(["run", "--rm", ...RUNTIME, "--privileged", IMAGE, "oci-test-priv", "sh", "-c", "grep ^CapEff: /proc/self/status; ls /dev | wc -l"]);
+    const hostCaps = require("node:fs").readFileSync("/proc/self/status", "utf8").match(/^CapEff:\t(\w+)$/m)![1];
+    expect(privileged.stdout.split("\n")[0]).toBe(`CapEff:\t${hostCaps}`);
+    expect(Number(privileged.stdout.split("\n")[1])).toBeGreaterThan(20);
+    const hostNet = ctr(["run", "--rm", ...RUNTIME, "--net-host", IMAGE, "oci-test-nethost", "readlink", "/proc/self/ns/net"]);
+    expect(hostNet.stdout.trim()).toBe(require("node:fs").readlinkSync("/proc/self/ns/net"));
+    const mount = ctr(["run", "--rm", ...RUNTIME, "--mount", `type=bind,src=${dir},dst=/host,options=rbind:ro`, IMAGE, "oci-test-mount", "ls", "/host/config.toml"]);
+    expect(mount.stdout).toBe("/host/config.toml\n");
+  });
+
   test("a memory limit the command exceeds: OOM-killed, 137", () => {
     const r = ctr(["run", "--rm", ...RUNTIME, "--memory-limit", String(32 * 1024 * 1024), IMAGE, "oci-test-oom",
       "sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"]);
