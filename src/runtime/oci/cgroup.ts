@@ -6,6 +6,7 @@
 
 import { detectCgroupManager, type Cgroup, type CgroupManager } from "../../cgroups/index";
 import { UsageError } from "../../linux/errors";
+import { hostMountinfo } from "../limits";
 import type { Spec } from "../../spec/oci";
 import type { LinuxResources } from "../../spec/resources";
 import type { CgroupPlace } from "./state";
@@ -30,7 +31,7 @@ export function cgroupPlace(spec: Spec, id: string): CgroupPlace {
 }
 
 export function cgroupManagerFor(place: CgroupPlace, log?: (line: string) => void): CgroupManager {
-  return detectCgroupManager({ parent: place.parent, log });
+  return detectCgroupManager({ parent: place.parent, log, mountsText: hostMountinfo() });
 }
 
 /**

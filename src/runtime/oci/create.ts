@@ -11,7 +11,7 @@
 // createRuntime hooks run, all while it waits at CONTINUE. Any failure undoes
 // every step (the helper kills the init when our end of its socket closes).
 
-import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { parseCgroupMounts } from "../../cgroups/index";
 import { lastCapability } from "../../linux/capabilities";
@@ -24,7 +24,7 @@ import type { IdMapping, Spec } from "../../spec/oci";
 import { writeFileAtomic } from "../../store/atomic";
 import { HelperChannel, Sync } from "../helper-channel";
 import { identify, isAlive, type ProcessIdentity } from "../process-identity";
-import { cgroupViewForContainers, primeCgroupMigration } from "../limits";
+import { cgroupViewForContainers, hostMountinfo, primeCgroupMigration } from "../limits";
 import { cgroupManagerFor, cgroupPlace, createOciCgroup, removeOciCgroup } from "./cgroup";
 import { freezerOf } from "./freezer";
 import { applySideLimits, applyUnified, removeSideCgroups } from "./side-limits";
@@ -118,7 +118,7 @@ function prepareInit(ctx: OciContext, spec: Spec, pid: number): void {
 
 /** The host paths of the container's cgroup in each hierarchy: bound into a container without a cgroup namespace. */
 function withOwnCgroup(view: CgroupView, place: CgroupPlace): CgroupView {
-  const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
+  const mountinfo = hostMountinfo();
   const mounts = parseCgroupMounts(mountinfo);
   if (view.version === "v2") return mounts.v2 ? { ...view, ownCgroup: join(mounts.v2, place.parent, place.name) } : view;
   const byDirectory = new Map([...mounts.v1.values()].map((mountpoint) => [basename(mountpoint), mountpoint]));

@@ -1,13 +1,13 @@
 // pause and resume (runtime-spec's "paused" status, runc's commands): the
 // container's freezer cgroup (src/cgroups/freezer.ts), found from its place.
 
-import { readFileSync } from "node:fs";
+import { hostMountinfo } from "../limits";
 import { Freezer } from "../../cgroups/freezer";
 import { DiycError } from "../../linux/errors";
 import { statusOf, withContainer, type OciContainerState, type OciContext } from "./state";
 
 export function freezerOf(state: Pick<OciContainerState, "cgroup">): Freezer | undefined {
-  return Freezer.locate(readFileSync("/proc/self/mountinfo", "utf8"), state.cgroup.parent, state.cgroup.name);
+  return Freezer.locate(hostMountinfo(), state.cgroup.parent, state.cgroup.name);
 }
 
 export function isFrozen(state: OciContainerState): boolean {

@@ -3,7 +3,8 @@
 // OCI runtime makes the container a cgroup there only when it asks
 // (src/cgroups/v1/side.ts), while the init waits, and removes it at delete.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { hostMountinfo } from "../limits";
 import { join } from "node:path";
 import type { Cgroup } from "../../cgroups/index";
 import { SideCgroupV1 } from "../../cgroups/v1/side";
@@ -29,8 +30,9 @@ function locate(controller: string, place: CgroupPlace, mountinfo: string, isV2:
 
 /** Applies blockIO and hugepageLimits to `pid`'s new side cgroups. */
 export function applySideLimits(place: CgroupPlace, resources: LinuxResources, pid: number, version: "v1" | "v2"): void {
-  const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
   const { blockIO, hugepageLimits } = resources;
+  if (!blockIO && !hugepageLimits) return;
+  const mountinfo = hostMountinfo();
   if (blockIO) {
     const blkio = locate("blkio", place, mountinfo, version === "v2");
     blkio.join(pid);
@@ -69,7 +71,7 @@ export function applyUnified(cgroup: Cgroup, resources: LinuxResources, version:
 
 /** Removes the container's side cgroups (those that exist). */
 export function removeSideCgroups(place: CgroupPlace): void {
-  const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
+  const mountinfo = hostMountinfo();
   for (const controller of SIDE_CONTROLLERS) {
     const side = SideCgroupV1.locate(mountinfo, controller, place.parent, place.name);
     side?.remove();
