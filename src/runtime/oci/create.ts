@@ -192,7 +192,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
     writeContainer(ctx, state);
     const creating = stateDocument(ctx, state, "creating");
     // What the init's own hooks (createContainer, startContainer) read on stdin; rewritten in place at start.
-    writeFileSync(paths.hookState, JSON.stringify(creating));
+    if (spec.hooks?.createContainer?.length || spec.hooks?.startContainer?.length) writeFileSync(paths.hookState, JSON.stringify(creating));
     runHooks(spec.hooks, "prestart", creating);
     runHooks(spec.hooks, "createRuntime", creating);
 
