@@ -149,6 +149,20 @@ describeRoot("the lifecycle: create -> start -> kill -> delete", () => {
     expect(existsSync(join(root, "oci-test-half"))).toBe(false);
   });
 
+  test("delete of a stopped container without a pid namespace ends what its init left behind", async () => {
+    const id = "oci-test-leftover";
+    expect(oci(["run", "-d", "--bundle", bundle(id, (c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((ns: { type: string }) => ns.type !== "pid");
+      c.process.args = ["sh", "-c", "sleep 1000 & exit 0"];
+    }), id]).code).toBe(0);
+    await waitFor(() => state(id).status === "stopped", "the init to exit");
+    const left = JSON.parse(oci(["ps", "--format", "json", id]).stdout) as number[];
+    expect(left.length).toBe(1);
+    expect(oci(["delete", id]).code).toBe(0);
+    expect(processesInCgroupsMentioning(`${cgroupParent}/${id}`)).toEqual([]);
+    expect(existsSync(`/proc/${left[0]}`) && !readFileSync(`/proc/${left[0]}/stat`, "utf8").includes(") Z")).toBe(false);
+  });
+
   test("delete --force of a running container kills it and removes its cgroup", () => {
     const id = "oci-test-force";
     expect(oci(["run", "-d", "--bundle", bundle(id, (c) => (c.process.args = ["sleep", "1000"])), id]).code).toBe(0);

@@ -118,3 +118,13 @@ describe("the plan for the OCI door", () => {
     expect(codes(true).indexOf("Seccomp")).toBeGreaterThan(codes(true).indexOf("AwaitStart"));
   });
 });
+
+describe("kill's signals", () => {
+  const { parseOciSignal } = require("../../src/runtime/oci/lifecycle");
+  test("numbers and names, with or without SIG, real-time ones too; TERM by default", () => {
+    expect([parseOciSignal("9"), parseOciSignal("KILL"), parseOciSignal("SIGKILL"), parseOciSignal("sigterm"), parseOciSignal(undefined)]).toEqual([9, 9, 9, 15, 15]);
+    expect([parseOciSignal("RTMIN"), parseOciSignal("SIGRTMIN+3"), parseOciSignal("RTMAX-1")]).toEqual([34, 37, 63]);
+    expect(() => parseOciSignal("NOPE")).toThrow("invalid signal");
+    expect(() => parseOciSignal("99")).toThrow("invalid signal");
+  });
+});

@@ -89,6 +89,13 @@ export function parseOciSignal(text: string | undefined): number {
     if (n >= 1 && n <= 64) return n;
   }
   const name = text.toUpperCase().replace(/^SIG/, "");
+  // Real-time signals by name, as runc takes them: RTMIN, RTMIN+3, RTMAX-1.
+  const realtime = /^RT(MIN|MAX)(?:([+-])(\d+))?$/.exec(name);
+  if (realtime) {
+    const base = realtime[1] === "MIN" ? 34 : 64;
+    const n = base + (realtime[2] === "-" ? -1 : 1) * Number(realtime[3] ?? 0);
+    if (n >= 34 && n <= 64) return n;
+  }
   const number = SIGNALS[name];
   if (number === undefined) throw new UsageError(`invalid signal ${JSON.stringify(text)}: use a name like TERM or a number`);
   return number;
@@ -145,10 +152,10 @@ export async function deleteOciContainer(ctx: OciContext, id: string, force: boo
   try {
     await withContainer(ctx, id, async (state) => {
       const status = statusOf(ctx, state, () => isFrozen(state));
-      if (status !== "stopped" || cgroupPids(state).length > 0) {
-        if (!force) throw new UsageError(`cannot delete container ${id} that is not stopped: it is ${status} (use --force)`);
-        await killAndWait(ctx, state);
-      }
+      if (status !== "stopped" && !force) throw new UsageError(`cannot delete container ${id} that is not stopped: it is ${status} (use --force)`);
+      // A stopped container may still have processes in its cgroup (no pid
+      // namespace of its own): what create made goes, so they go too.
+      if (status !== "stopped" || cgroupPids(state).length > 0) await killAndWait(ctx, state);
       removeStopped(ctx, state, warn);
     });
   } catch (error) {
