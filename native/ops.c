@@ -483,6 +483,12 @@ static int op_exec(const struct plan_op *op)
  */
 static int start_fifo_fd = -1;
 
+/*
+ * The fds ops_run itself uses: the sync socket (errors go there) and the -v
+ * trace. OP_MOVE_FDS moves them out of its way.
+ */
+static int ops_sync_fd = -1, ops_trace_fd = -1;
+
 void ops_set_start_fifo(int fd)
 {
 	start_fifo_fd = fd;
@@ -494,6 +500,14 @@ static int await_start_fifo(int sync_fd)
 	int rc = sync_send(sync_fd, SYNC_READY, 0, 0);
 	if (rc < 0)
 		return rc;
+	/*
+	 * The -v trace is the caller's stderr: a parked init must not hold it (the
+	 * containerd shim reads create's stderr to EOF). Later steps go untraced.
+	 */
+	if (ops_trace_fd >= 0) {
+		close(ops_trace_fd);
+		ops_trace_fd = -1;
+	}
 	fd_path(start_fifo_fd, path, sizeof(path));
 	int fd;
 	do
@@ -586,11 +600,6 @@ static int op_personality(const struct plan_op *op)
 	return syscall(SYS_personality, (unsigned long)persona) < 0 ? fail() : 0;
 }
 
-/*
- * The fds ops_run itself uses: the sync socket (errors go there) and the -v
- * trace. OP_MOVE_FDS moves them out of its way.
- */
-static int ops_sync_fd = -1, ops_trace_fd = -1;
 
 /* Moves *fd to a number >= floor (close-on-exec) if it lies in [low, floor). 0 or -errno. */
 static int move_above(int *fd, int low, int floor)

@@ -175,7 +175,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
       oci,
     }, lastCapability());
     ctx.debug?.(`spawn the helper with a plan of ${plan.ops.length} steps`);
-    channel = HelperChannel.open(plan, encodePlan(plan, false), ctx.syscalls, undefined, preserved);
+    channel = HelperChannel.open(plan, encodePlan(plan, ctx.debug !== undefined), ctx.syscalls, undefined, preserved);
     // While the helper starts and clones: the cgroup needs no pid.
     const cgroup = createOciCgroup(manager, place, spec.linux.resources ?? {});
     cgroupMade = true;

@@ -43,7 +43,7 @@ export async function execInOciContainer(ctx: OciContext, request: OciExecReques
   const cgroup = cgroupManagerFor(state.cgroup).open(state.cgroup.name);
   if (!cgroup) throw new DiycError(`container ${request.id} has no cgroup: its limits could not apply to the new process`);
 
-  const channel = HelperChannel.open(plan, encodePlan(plan, false), ctx.syscalls, undefined, preserved);
+  const channel = HelperChannel.open(plan, encodePlan(plan, ctx.debug !== undefined), ctx.syscalls, undefined, preserved);
   try {
     const pid = channel.expect(Sync.Pid, "join the container").a;
     ctx.debug?.(`exec: process is pid ${pid}`);
