@@ -8,7 +8,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isRoot } from "../helpers/diyc";
 import {
@@ -98,7 +98,7 @@ afterAll(async () => {
   ctr(["images", "remove", IMAGE]);
   const cmdline = (pid: number) => {
     try {
-      return require("node:fs").readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8");
     } catch {
       return "";
     }
@@ -133,11 +133,11 @@ describeContainerd("ctr run --runc-binary bin/diyc-oci", () => {
     const seccomp = ctr(["run", "--rm", ...RUNTIME, "--seccomp", IMAGE, "oci-test-seccomp", "grep", "^Seccomp:", "/proc/self/status"]);
     expect(seccomp.stdout).toBe("Seccomp:\t2\n");
     const privileged = ctr(["run", "--rm", ...RUNTIME, "--privileged", IMAGE, "oci-test-priv", "sh", "-c", "grep ^CapEff: /proc/self/status; ls /dev | wc -l"]);
-    const hostCaps = require("node:fs").readFileSync("/proc/self/status", "utf8").match(/^CapEff:\t(\w+)$/m)![1];
+    const hostCaps = readFileSync("/proc/self/status", "utf8").match(/^CapEff:\t(\w+)$/m)![1];
     expect(privileged.stdout.split("\n")[0]).toBe(`CapEff:\t${hostCaps}`);
     expect(Number(privileged.stdout.split("\n")[1])).toBeGreaterThan(20);
     const hostNet = ctr(["run", "--rm", ...RUNTIME, "--net-host", IMAGE, "oci-test-nethost", "readlink", "/proc/self/ns/net"]);
-    expect(hostNet.stdout.trim()).toBe(require("node:fs").readlinkSync("/proc/self/ns/net"));
+    expect(hostNet.stdout.trim()).toBe(readlinkSync("/proc/self/ns/net"));
     const mount = ctr(["run", "--rm", ...RUNTIME, "--mount", `type=bind,src=${dir},dst=/host,options=rbind:ro`, IMAGE, "oci-test-mount", "ls", "/host/config.toml"]);
     expect(mount.stdout).toBe("/host/config.toml\n");
   });

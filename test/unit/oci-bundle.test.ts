@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { compileContainerPlan } from "../../src/plan/compile";
 import { parseConfig, parseResources } from "../../src/spec/bundle";
 import { cgroupPlace } from "../../src/runtime/oci/cgroup";
+import { parseOciSignal } from "../../src/runtime/oci/lifecycle";
 
 const bundle = mkdtempSync("/tmp/oci-unit-");
 mkdirSync(join(bundle, "rootfs"));
@@ -120,7 +121,6 @@ describe("the plan for the OCI door", () => {
 });
 
 describe("kill's signals", () => {
-  const { parseOciSignal } = require("../../src/runtime/oci/lifecycle");
   test("numbers and names, with or without SIG, real-time ones too; TERM by default", () => {
     expect([parseOciSignal("9"), parseOciSignal("KILL"), parseOciSignal("SIGKILL"), parseOciSignal("sigterm"), parseOciSignal(undefined)]).toEqual([9, 9, 9, 15, 15]);
     expect([parseOciSignal("RTMIN"), parseOciSignal("SIGRTMIN+3"), parseOciSignal("RTMAX-1")]).toEqual([34, 37, 63]);
