@@ -11,10 +11,14 @@
  *
  * main() reads top to bottom:
  *   1. read and decode the plan from fd 3
- *   2. detach into a session of our own (run -d), join namespaces (exec)
+ *   2. detach into a session of our own (run -d); open the OCI start FIFO and
+ *      console socket (host paths); join namespaces (exec, a pod's netns)
  *   3. clone the init into new namespaces; it blocks until CONTINUE. With a
  *      log, its stdout and stderr are pipes that the monitor drains
- *   4. relay CONTINUE / READY / START between diyc and the init
+ *   4. relay CONTINUE / READY / START between diyc and the init. For the OCI
+ *      door (bin/diyc-oci) the caller is the monitor: the pty master goes to
+ *      its console socket, and the helper leaves after READY (START_FIFO) or
+ *      once the command runs (LEAVE), so the caller becomes the parent
  *   5. monitor: forward signals, wait, record the exit status, tell diyc
  *      (or run the cleanup hook when diyc is gone)
  *
@@ -27,6 +31,7 @@
 #include "plan.h"
 #include "protocol.h"
 #include "sync.h"
+#include "terminal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,11 +40,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
 
 static int read_full(int fd, void *buf, size_t len)
 {
@@ -112,17 +122,36 @@ static int step_error(int control_fd, const struct plan *plan, const struct plan
 static void run_init(const struct plan *plan, int init_fd, const struct log_pipes *log)
 {
 	struct sync_msg msg;
-	/* The -v trace goes where diyc's stderr goes, even when the command's goes to the log. */
-	int trace_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	/*
+	 * The -v trace goes where diyc's stderr goes, even when the command's goes
+	 * to the log. Only with a trace: a parked init (OCI create) must hold no
+	 * copy of the caller's stderr, or a caller that reads it to EOF (the
+	 * containerd shim, with a terminal) would wait for the container's start.
+	 */
+	int trace_fd = -1;
+	for (uint32_t i = 0; i < plan->count && trace_fd < 0; i++)
+		if (plan->ops[i].trace_len > 0)
+			trace_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
 	if (log->enabled) {
 		/* stdout and stderr become the monitor's pipes; the read ends are the monitor's alone. */
 		if (dup2(log->out[1], STDOUT_FILENO) < 0 || dup2(log->err[1], STDERR_FILENO) < 0)
 			_exit(1);
 		log_pipes_close(log);
 	}
-	/* No container process exists until the plan runs, and its first step makes us non-dumpable. */
-	if (sync_recv(init_fd, &msg) != 1 || msg.type != SYNC_CONTINUE)
-		_exit(1); /* diyc or the helper went away during set-up */
+	/*
+	 * No container process exists until the plan runs, and its first step
+	 * makes us non-dumpable. Idmapped mounts the helper prepared come first.
+	 */
+	for (;;) {
+		int passed;
+		if (sync_recv_fd(init_fd, &msg, &passed) != 1)
+			_exit(1); /* diyc or the helper went away during set-up */
+		if (msg.type == SYNC_MOUNT_FD && passed >= 0 && ops_add_mount_fd(passed) == 0)
+			continue;
+		if (msg.type != SYNC_CONTINUE)
+			_exit(1);
+		break;
+	}
 	ops_run(plan, init_fd, trace_fd);
 	_exit(1);
 }
@@ -154,6 +183,84 @@ static int helper_error(int control_fd, int step, int err)
 {
 	sync_send(control_fd, SYNC_HELPER_ERROR, step, err);
 	return 1;
+}
+
+/* OCI --console-socket: the pty master goes to the caller instead of staying with a monitor. Closes both. */
+static int send_console(const struct plan *plan, int sock, int terminal)
+{
+	const struct plan_op *console = plan_find(plan, OP_CONSOLE_SOCKET);
+	uint64_t rows = 0, cols = 0;
+	int rc = -EINVAL;
+	if (plan_u64(console, 1, &rows) == 0 && plan_u64(console, 2, &cols) == 0)
+		rc = terminal_send_master(sock, terminal, (unsigned)rows, (unsigned)cols);
+	close(terminal);
+	close(sock);
+	return rc;
+}
+
+/*
+ * A new time namespace for the init: clone(2) has no flag for it, so the
+ * helper unshares it (it applies to children) and writes the clock offsets,
+ * which the kernel accepts only before a process enters the namespace.
+ */
+static int new_time_namespace(const struct plan_op *op)
+{
+	uint64_t v[4];
+	char text[128];
+	for (unsigned i = 0; i < 4; i++)
+		if (plan_u64(op, i, &v[i]) < 0)
+			return -EINVAL;
+	if (unshare(CLONE_NEWTIME) < 0)
+		return -errno;
+	int len = snprintf(text, sizeof(text), "monotonic %lld %lld\nboottime %lld %lld\n",
+			   (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3]);
+	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = write(fd, text, (size_t)len) == len ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
+/*
+ * OCI idmapped mounts: a detached copy of each source (open_tree), idmapped
+ * to the init's user namespace (mount_setattr), sent to the init, which
+ * attaches it inside the container (OP_ATTACH_MOUNT). Done here because
+ * idmapping a host filesystem needs the host's CAP_SYS_ADMIN, which the init,
+ * in its own user namespace, does not have. 0 or -errno.
+ */
+static int send_idmapped_mounts(const struct plan *plan, pid_t init, int init_fd)
+{
+	char userns_path[64];
+	int userns = -1, rc = 0;
+	for (uint32_t i = 0; i < plan->count && rc == 0; i++) {
+		const struct plan_op *op = &plan->ops[i];
+		uint64_t recursive, attrs;
+		if (op->code != OP_IDMAP_MOUNT)
+			continue;
+		if (!plan_str(op, 0) || plan_u64(op, 1, &recursive) < 0 || plan_u64(op, 2, &attrs) < 0)
+			return -EINVAL;
+		if (userns < 0) {
+			snprintf(userns_path, sizeof(userns_path), "/proc/%d/ns/user", (int)init);
+			if ((userns = open(userns_path, O_RDONLY | O_CLOEXEC)) < 0)
+				return -errno;
+		}
+		int tree = (int)syscall(SYS_open_tree, AT_FDCWD, plan_str(op, 0),
+					OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+		if (tree < 0) {
+			rc = -errno;
+			break;
+		}
+		struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP | attrs, .userns_fd = (uint64_t)userns };
+		if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof(attr)) < 0)
+			rc = -errno;
+		else
+			rc = sync_send_fd(init_fd, SYNC_MOUNT_FD, tree);
+		close(tree);
+	}
+	if (userns >= 0)
+		close(userns);
+	return rc;
 }
 
 /* Wait for diyc's next word; 0 at EOF (diyc is gone). */
@@ -196,9 +303,12 @@ int main(int argc, char **argv)
 	/*
 	 * Only stdio and the control socket are ours to keep: fd 4 held our own
 	 * image (see src/runtime/helper-channel.ts), and nothing else of diyc's
-	 * may reach the container or live on in the monitor.
+	 * may reach the container or live on in the monitor. Except the OCI
+	 * --preserve-fds, passed from fd 5 on: those are closed once the plan
+	 * has said how many there are.
 	 */
-	syscall(SYS_close_range, HELPER_SOCKET_FD + 1, ~0U, 0);
+	close(HELPER_SOCKET_FD + 1);
+	syscall(SYS_close_range, HELPER_PRESERVED_FD, ~0U, CLOSE_RANGE_CLOEXEC);
 
 	/* Executed as /proc/self/fd/4, our name would be "4" in ps. */
 	prctl(PR_SET_NAME, "diyc-helper", 0, 0, 0);
@@ -209,6 +319,11 @@ int main(int argc, char **argv)
 	/* 1. the plan */
 	if ((rc = read_plan(control_fd, &plan)) < 0)
 		return helper_error(control_fd, rc == -EINVAL ? HELPER_DECODE_PLAN : HELPER_READ_PLAN, -rc);
+	uint64_t preserved = 0;
+	const struct plan_op *preserve = plan_find(&plan, OP_PRESERVE_FDS);
+	if (preserve && plan_u64(preserve, 0, &preserved) < 0)
+		return step_error(control_fd, &plan, preserve, EINVAL);
+	syscall(SYS_close_range, HELPER_PRESERVED_FD + (unsigned)preserved, ~0U, 0);
 	const struct plan_op *clone_op = plan_find(&plan, OP_CLONE);
 	/* An undecodable flags argument must not become 0: that would clone into the host's namespaces. */
 	if (clone_op && plan_u64(clone_op, 0, &clone_flags) < 0)
@@ -221,9 +336,31 @@ int main(int argc, char **argv)
 	const struct plan_op *detach = plan_find(&plan, OP_DETACH);
 	if (detach && setsid() < 0)
 		return step_error(control_fd, &plan, detach, errno);
+	/*
+	 * The OCI start barrier and console socket: host paths, so opened before
+	 * any namespace is joined. The init inherits the FIFO across the clone.
+	 */
+	const struct plan_op *start_fifo = plan_find(&plan, OP_START_FIFO);
+	if (start_fifo) {
+		int fd = plan_str(start_fifo, 0) ? open(plan_str(start_fifo, 0), O_PATH | O_CLOEXEC) : -1;
+		if (fd < 0)
+			return step_error(control_fd, &plan, start_fifo, plan_str(start_fifo, 0) ? errno : EINVAL);
+		ops_set_start_fifo(fd);
+	}
+	const struct plan_op *console_op = plan_find(&plan, OP_CONSOLE_SOCKET);
+	int console = -1;
+	if (console_op) {
+		console = plan_str(console_op, 0) ? terminal_connect_socket(plan_str(console_op, 0)) : -EINVAL;
+		if (console < 0)
+			return helper_error(control_fd, HELPER_CONSOLE_SOCKET, -console);
+	}
+
 	uint32_t failed = 0;
 	if ((rc = join_namespaces(&plan, &failed)) < 0)
 		return step_error(control_fd, &plan, &plan.ops[failed], -rc);
+	const struct plan_op *timens = plan_find(&plan, OP_TIME_NAMESPACE);
+	if (timens && (rc = new_time_namespace(timens)) < 0)
+		return step_error(control_fd, &plan, timens, -rc);
 
 	/* 3. the init, in its new namespaces, parked on its end of a socketpair */
 	struct log_pipes log;
@@ -247,6 +384,8 @@ int main(int argc, char **argv)
 		if (death_op && plan_u64(death_op, 0, &death_signal) == 0)
 			prctl(PR_SET_PDEATHSIG, (unsigned long)death_signal, 0, 0, 0);
 		close(control_fd);
+		if (console >= 0)
+			close(console);
 		close(sockets[0]);
 		run_init(&plan, sockets[1], &log);
 	}
@@ -262,6 +401,10 @@ int main(int argc, char **argv)
 	int word = next_from_diyc(control_fd);
 	if (word != SYNC_CONTINUE)
 		return abandon(&plan, init, control_fd, word);
+	if ((rc = send_idmapped_mounts(&plan, init, init_fd)) < 0) {
+		helper_error(control_fd, HELPER_IDMAP_MOUNT, -rc);
+		return abandon(&plan, init, control_fd, -1);
+	}
 	sync_send(init_fd, SYNC_CONTINUE, 0, 0);
 	int terminal = -1;
 	int relayed = relay_from_init(init_fd, control_fd, &terminal);
@@ -269,6 +412,21 @@ int main(int argc, char **argv)
 		helper_error(control_fd, HELPER_INIT_VANISHED, ESRCH);
 	if (relayed != SYNC_READY)
 		return abandon(&plan, init, control_fd, -1); /* the error went to diyc: wait for its ABORT */
+	if (terminal >= 0 && console >= 0) {
+		rc = send_console(&plan, console, terminal);
+		console = -1;
+		terminal = -1;
+		if (rc < 0) {
+			helper_error(control_fd, HELPER_CONSOLE_SOCKET, -rc);
+			return abandon(&plan, init, control_fd, -1);
+		}
+	}
+	/*
+	 * OCI create: the init now waits on the FIFO, and the caller (a
+	 * subreaper) is its monitor. Leaving makes the caller its parent.
+	 */
+	if (start_fifo)
+		return 0;
 	if ((word = next_from_diyc(control_fd)) != SYNC_START)
 		return abandon(&plan, init, control_fd, word);
 	sync_send(init_fd, SYNC_START, 0, 0);
@@ -281,6 +439,9 @@ int main(int argc, char **argv)
 		return abandon(&plan, init, control_fd, -1); /* an ERROR: execve failed, already relayed */
 	close(init_fd);
 	sync_send(control_fd, SYNC_STARTED, 0, 0);
+	/* OCI exec --detach: the caller waits for the process, not us. */
+	if (plan_find(&plan, OP_LEAVE))
+		return 0;
 
 	/* 5. the monitor */
 	return monitor_run(&plan, init, control_fd, &log, terminal);

@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/mount.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -36,6 +37,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -466,7 +469,7 @@ static int op_seccomp(const struct plan_op *op)
 		.len = (unsigned short)(op->args[0].len / sizeof(struct sock_filter)),
 		.filter = (struct sock_filter *)op->args[0].data,
 	};
-	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)flags, &prog) < 0 ? fail() : 0;
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned long)flags, &prog) < 0 ? fail() : 0;
 }
 
 static int op_unshare(const struct plan_op *op)
@@ -541,10 +544,254 @@ static int op_exec(const struct plan_op *op)
 	return -best;
 }
 
+/*
+ * The OCI barrier (OP_START_FIFO): the helper opened the FIFO with O_PATH
+ * before the clone, so the init holds it even after pivot_root hid the host's
+ * path. Reopening it for writing through /proc/self/fd blocks until
+ * `diyc-oci start` opens it for reading; the byte written tells start the
+ * init is through. -1 when the barrier is the sync socket.
+ */
+static int start_fifo_fd = -1;
+
+/*
+ * The fds ops_run itself uses: the sync socket (errors go there) and the -v
+ * trace. OP_MOVE_FDS moves them out of its way.
+ */
+static int ops_sync_fd = -1, ops_trace_fd = -1;
+
+void ops_set_start_fifo(int fd)
+{
+	start_fifo_fd = fd;
+}
+
+static int await_start_fifo(int sync_fd)
+{
+	char path[64];
+	int rc = sync_send(sync_fd, SYNC_READY, 0, 0);
+	if (rc < 0)
+		return rc;
+	/*
+	 * The -v trace is the caller's stderr: a parked init must not hold it (the
+	 * containerd shim reads create's stderr to EOF). Later steps go untraced.
+	 */
+	if (ops_trace_fd >= 0) {
+		close(ops_trace_fd);
+		ops_trace_fd = -1;
+	}
+	fd_path(start_fifo_fd, path, sizeof(path));
+	int fd;
+	do
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return fail();
+	rc = write(fd, "0", 1) == 1 ? 0 : fail();
+	close(fd);
+	close(start_fifo_fd);
+	start_fifo_fd = -1;
+	return rc;
+}
+
+/*
+ * The executable exists in the container and may be run: `diyc-oci start`
+ * cannot report a failed execve (the caller only sees the exit status), so
+ * create checks first, as runc does, with the same PATH search as op_exec.
+ * ENOENT when no candidate exists; EACCES when one exists but is not executable.
+ */
+static int is_executable_file(const char *path, int *found)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return 0;
+	*found = 1;
+	return S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+static int op_find_exec(const struct plan_op *op)
+{
+	const char *file = plan_str(op, 0), *search = plan_str(op, 1);
+	char candidate[PATH_MAX];
+	int found = 0;
+	if (!file || !search || !*file)
+		return -EINVAL;
+	if (strchr(file, '/') || !*search)
+		return is_executable_file(file, &found) ? 0 : (found ? -EACCES : -ENOENT);
+	const char *dir = search;
+	while (*dir) {
+		const char *end = strchrnul(dir, ':');
+		int n = snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)(end - dir), dir, file);
+		if (n > 0 && (size_t)n < sizeof(candidate) && is_executable_file(candidate, &found))
+			return 0;
+		dir = *end ? end + 1 : end;
+	}
+	return found ? -EACCES : -ENOENT;
+}
+
+static int op_umask(const struct plan_op *op)
+{
+	uint64_t mask;
+	if (plan_u64(op, 0, &mask) < 0)
+		return -EINVAL;
+	umask((mode_t)mask);
+	return 0;
+}
+
+static int op_raise_ambient(const struct plan_op *op)
+{
+	if (op->argc < 1)
+		return -EINVAL;
+	for (uint32_t i = 0; i < op->args[0].len; i++) {
+		unsigned cap = (unsigned char)op->args[0].data[i];
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+			return fail();
+	}
+	return 0;
+}
+
+static int op_personality(const struct plan_op *op)
+{
+	uint64_t persona;
+	if (plan_u64(op, 0, &persona) < 0)
+		return -EINVAL;
+	return syscall(SYS_personality, (unsigned long)persona) < 0 ? fail() : 0;
+}
+
+
+/* Moves *fd to a number >= floor (close-on-exec) if it lies in [low, floor). 0 or -errno. */
+static int move_above(int *fd, int low, int floor)
+{
+	if (*fd < low || *fd >= floor)
+		return 0;
+	int moved = fcntl(*fd, F_DUPFD_CLOEXEC, floor);
+	if (moved < 0)
+		return fail();
+	close(*fd);
+	*fd = moved;
+	return 0;
+}
+
+/*
+ * OCI --preserve-fds: the caller's fds, kept by the helper at from.., become
+ * the command's 3.. (without close-on-exec: dup2 clears it; the originals,
+ * marked by OP_CLOEXEC_FDS, close at exec). Ascending order is safe: from > 3,
+ * so a target never overwrites a source still to be copied.
+ */
+static int op_move_fds(const struct plan_op *op)
+{
+	uint64_t from, count;
+	int rc;
+	if (plan_u64(op, 0, &from) < 0 || plan_u64(op, 1, &count) < 0 || from <= 3)
+		return -EINVAL;
+	int floor = 3 + (int)count;
+	if ((rc = move_above(&ops_sync_fd, 3, floor)) < 0 || (rc = move_above(&ops_trace_fd, 3, floor)) < 0 ||
+	    (rc = move_above(&root_fd, 3, floor)) < 0)
+		return rc;
+	for (uint64_t i = 0; i < count; i++)
+		if (dup2((int)(from + i), (int)(3 + i)) < 0)
+			return fail();
+	return 0;
+}
+
+/*
+ * OCI hooks run by the init itself: createContainer (in the container's
+ * namespaces, before pivot_root) and startContainer (after start, before the
+ * command). Their stdin is the state file diyc-oci wrote, opened here while
+ * the host's paths are still in reach.
+ */
+static int hook_state_fd = -1;
+
+static int op_hook_state(const struct plan_op *op)
+{
+	const char *path = plan_str(op, 0);
+	if (!path)
+		return -EINVAL;
+	hook_state_fd = open(path, O_RDONLY | O_CLOEXEC);
+	return hook_state_fd < 0 ? fail() : 0;
+}
+
+/* 0 when the hook exited 0; -ETIMEDOUT when killed at its timeout; -ECANCELED for any other end. */
+static int op_run_hook(const struct plan_op *op)
+{
+	const char *path = plan_str(op, 0);
+	char **argv = plan_list(op, 1), **envp = plan_list(op, 2);
+	uint64_t timeout;
+	if (!path || !argv || !envp || plan_u64(op, 3, &timeout) < 0)
+		return -EINVAL;
+	pid_t child = fork();
+	if (child < 0)
+		return fail();
+	if (child == 0) {
+		if (hook_state_fd >= 0) {
+			/* The child's own offset is shared with ours: rewind, and make it stdin. */
+			lseek(hook_state_fd, 0, SEEK_SET);
+			dup2(hook_state_fd, STDIN_FILENO);
+		}
+		execve(path, argv, envp);
+		_exit(127);
+	}
+	/* Poll in 10 ms steps: no signal handler of ours may run in the init. */
+	uint64_t waited_ms = 0;
+	for (;;) {
+		int status;
+		pid_t done = waitpid(child, &status, WNOHANG);
+		if (done == child)
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECANCELED;
+		if (done < 0 && errno != EINTR)
+			return fail();
+		if (timeout > 0 && waited_ms >= timeout * 1000) {
+			kill(child, SIGKILL);
+			waitpid(child, &status, 0);
+			return -ETIMEDOUT;
+		}
+		struct timespec step = { 0, 10 * 1000 * 1000 };
+		nanosleep(&step, NULL);
+		waited_ms += 10;
+	}
+}
+
+/* Detached mounts the helper prepared (idmapped binds), in plan order; attached by OP_ATTACH_MOUNT. */
+#define MAX_MOUNT_FDS 64
+static int mount_fds[MAX_MOUNT_FDS];
+static unsigned mount_fd_count;
+
+int ops_add_mount_fd(int fd)
+{
+	if (mount_fd_count >= MAX_MOUNT_FDS)
+		return -E2BIG;
+	mount_fds[mount_fd_count++] = fd;
+	return 0;
+}
+
+static int op_attach_mount(const struct plan_op *op)
+{
+	uint64_t index;
+	const char *target = plan_str(op, 1);
+	int rc;
+	if (plan_u64(op, 0, &index) < 0 || !target || index >= mount_fd_count)
+		return -EINVAL;
+	if (op->flags & OPF_MKDIR_TARGET) {
+		if ((rc = make_dirs(op, target, 0755)) < 0)
+			return rc;
+	} else if (op->flags & OPF_MKFILE_TARGET) {
+		if ((rc = make_file(op, target)) < 0)
+			return rc;
+	}
+	int to = open_path(op, target, O_PATH | O_CLOEXEC, 0);
+	if (to < 0)
+		return fail();
+	rc = syscall(SYS_move_mount, mount_fds[index], "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0 ? fail() : 0;
+	close(to);
+	close(mount_fds[index]);
+	mount_fds[index] = -1;
+	return rc;
+}
+
 static int op_is_helper_setting(uint16_t code)
 {
 	return code == OP_CLONE || code == OP_EXIT_RECORD || code == OP_CLEANUP_HOOK || code == OP_JOIN_NAMESPACE ||
-	       code == OP_DETACH || code == OP_LOG || code == OP_RELAY_TERMINAL;
+	       code == OP_DETACH || code == OP_LOG || code == OP_RELAY_TERMINAL ||
+	       code == OP_START_FIFO || code == OP_CONSOLE_SOCKET || code == OP_LEAVE || code == OP_PRESERVE_FDS ||
+	       code == OP_TIME_NAMESPACE || code == OP_IDMAP_MOUNT;
 }
 
 static int run_one(const struct plan_op *op, int sync_fd)
@@ -582,14 +829,24 @@ static int run_one(const struct plan_op *op, int sync_fd)
 	case OP_CHDIR: return op_chdir(op);
 	case OP_CLOEXEC_FDS: return op_cloexec_fds(op);
 	case OP_RESET_SIGNALS: return op_reset_signals();
-	case OP_AWAIT_START: return sync_ready_and_wait_start(sync_fd);
+	case OP_AWAIT_START: return start_fifo_fd >= 0 ? await_start_fifo(sync_fd) : sync_ready_and_wait_start(sync_fd);
 	case OP_EXEC: return op_exec(op);
+	case OP_FIND_EXEC: return op_find_exec(op);
+	case OP_UMASK: return op_umask(op);
+	case OP_RAISE_AMBIENT: return op_raise_ambient(op);
+	case OP_PERSONALITY: return op_personality(op);
+	case OP_MOVE_FDS: return op_move_fds(op);
+	case OP_HOOK_STATE: return op_hook_state(op);
+	case OP_RUN_HOOK: return op_run_hook(op);
+	case OP_ATTACH_MOUNT: return op_attach_mount(op);
 	}
 	return -ENOSYS;
 }
 
 int ops_run(const struct plan *plan, int sync_fd, int trace_fd)
 {
+	ops_sync_fd = sync_fd;
+	ops_trace_fd = trace_fd;
 	for (uint32_t i = 0; i < plan->count; i++) {
 		const struct plan_op *op = &plan->ops[i];
 		if (op_is_helper_setting(op->code))
@@ -597,17 +854,17 @@ int ops_run(const struct plan *plan, int sync_fd, int trace_fd)
 		if (op->trace_len > 0) {
 			/* The -v line: written before the step, so a hang shows where. */
 			struct iovec parts[2] = { { (void *)op->trace, op->trace_len }, { "\n", 1 } };
-			(void)!writev(trace_fd, parts, 2);
+			(void)!writev(ops_trace_fd, parts, 2);
 		}
-		int rc = run_one(op, sync_fd);
+		int rc = run_one(op, ops_sync_fd);
 		if (rc == -ENOENT && (op->flags & OPF_OPTIONAL))
 			continue;
 		if (rc < 0) {
-			sync_send(sync_fd, SYNC_ERROR, (int32_t)i, -rc);
+			sync_send(ops_sync_fd, SYNC_ERROR, (int32_t)i, -rc);
 			return -1;
 		}
 	}
 	/* OP_EXEC returns only on failure, so reaching here means the plan had no exec. */
-	sync_send(sync_fd, SYNC_ERROR, (int32_t)plan->count, ENOEXEC);
+	sync_send(ops_sync_fd, SYNC_ERROR, (int32_t)plan->count, ENOEXEC);
 	return -1;
 }

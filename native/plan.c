@@ -195,6 +195,20 @@ const char *plan_op_name(uint16_t code)
 	case OP_WRITE_FILE: return "write-file";
 	case OP_PARENT_DEATH_SIGNAL: return "parent-death-signal";
 	case OP_RELAY_TERMINAL: return "relay-terminal";
+	case OP_START_FIFO: return "start-fifo";
+	case OP_CONSOLE_SOCKET: return "console-socket";
+	case OP_LEAVE: return "leave";
+	case OP_FIND_EXEC: return "find-exec";
+	case OP_UMASK: return "umask";
+	case OP_RAISE_AMBIENT: return "raise-ambient";
+	case OP_PERSONALITY: return "personality";
+	case OP_PRESERVE_FDS: return "preserve-fds";
+	case OP_MOVE_FDS: return "move-fds";
+	case OP_HOOK_STATE: return "hook-state";
+	case OP_RUN_HOOK: return "run-hook";
+	case OP_TIME_NAMESPACE: return "time-namespace";
+	case OP_IDMAP_MOUNT: return "idmap-mount";
+	case OP_ATTACH_MOUNT: return "attach-mount";
 	}
 	return "unknown";
 }

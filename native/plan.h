@@ -72,6 +72,25 @@ enum op_code {
 	OP_MOUNT_SETATTR = 41, /* (path, u64 attr_set, u64 attr_clr, u64 recursive) mount_setattr(2), e.g. read-only for a whole tree */
 	OP_WRITE_FILE = 42,    /* (path, data) write an existing file, e.g. a namespaced sysctl under /proc/sys */
 	OP_PARENT_DEATH_SIGNAL = 43, /* (u64 signal) PR_SET_PDEATHSIG; also applied by the helper right after clone */
+
+	/*
+	 * The OCI front door (bin/diyc-oci): the caller (conmon, the containerd
+	 * shim) is the monitor, so the helper must leave. See protocol.h.
+	 */
+	OP_START_FIFO = 50,     /* helper setting (path): the start barrier is this FIFO; the helper leaves after READY */
+	OP_CONSOLE_SOCKET = 51, /* helper setting (path, u64 rows, u64 cols): the pty master goes to this unix socket */
+	OP_LEAVE = 52,          /* helper setting (): leave once the command has started (exec --detach): no monitor */
+	OP_FIND_EXEC = 53,      /* (file, search dirs "a:b") the executable exists: checked before the barrier */
+	OP_UMASK = 54,          /* (u64 mask) */
+	OP_RAISE_AMBIENT = 55,  /* (u8 caps packed) raise each in the ambient set */
+	OP_PERSONALITY = 57,    /* (u64 persona) */
+	OP_PRESERVE_FDS = 58,   /* helper setting (u64 count): keep fds 5..5+count-1 (OCI --preserve-fds) */
+	OP_MOVE_FDS = 59,       /* (u64 from, u64 count) dup2 from..from+count-1 onto 3..3+count-1, just before exec */
+	OP_HOOK_STATE = 60,     /* (path) open the state file that hooks run by the init read on stdin (before pivot_root) */
+	OP_RUN_HOOK = 61,       /* (path, argv..., envp..., u64 timeout seconds, 0: none) fork, exec, wait: an OCI hook */
+	OP_TIME_NAMESPACE = 62, /* helper setting (s64 monotonic s, ns, boottime s, ns): unshare a time namespace for the init */
+	OP_IDMAP_MOUNT = 63,    /* helper setting (source, u64 recursive, u64 MOUNT_ATTR_* to set): a detached bind, idmapped to the init's user namespace */
+	OP_ATTACH_MOUNT = 64,   /* (u64 index, target) move_mount the index-th detached mount the helper sent onto target */
 };
 
 /* Per-operation flags. */

@@ -40,6 +40,25 @@
  *   --rm container is removed whoever dies.
  * - the helper is gone: the init has PR_SET_PDEATHSIG(SIGKILL) and dies too;
  *   `ps` reads the facts (no live monitor, no exit record) as "monitor lost".
+ *
+ * bin/diyc-oci (the OCI runtime; the caller, conmon or the containerd
+ * shim, is the monitor and a subreaper) changes two rungs. With
+ * OP_START_FIFO the barrier is a FIFO in the state directory, so that a
+ * later `diyc-oci start` process can release the init:
+ *
+ *   diyc-oci create               helper                          init
+ *   open the fifo (O_PATH) <----  (the fd is inherited by clone)
+ *   ...PID, CONTINUE as above...
+ *                                 pty master -> --console-socket  TERMINAL + fd
+ *                          <---   relay  <---------------------   READY, then open the fifo
+ *   write pid file, exit          exit: the init's parent is now   for writing (blocks)
+ *                                 the caller's subreaper
+ *   diyc-oci start: open the fifo for reading -------------------> unblocks, writes one byte,
+ *                   read the byte                                  execve
+ *
+ * With OP_LEAVE (exec --detach) the helper exits once STARTED is sent: the
+ * exec'd process is reparented to the caller, which waits for it.
+
  */
 #ifndef DIYC_PROTOCOL_H
 #define DIYC_PROTOCOL_H
@@ -47,6 +66,8 @@
 #include <stdint.h>
 
 #define HELPER_SOCKET_FD 3
+/* OCI --preserve-fds: the caller's fds 3..3+N-1 arrive as the helper's 5..5+N-1 (OP_PRESERVE_FDS, OP_MOVE_FDS). */
+#define HELPER_PRESERVED_FD 5
 
 enum sync_type {
 	/* diyc -> helper -> init */
@@ -55,6 +76,7 @@ enum sync_type {
 	/* diyc -> helper */
 	SYNC_ABORT = 3,    /* diyc gives up and undoes its own steps: kill the init, no cleanup hook */
 	SYNC_DONE = 4,     /* after EXIT: diyc has cleaned up; the helper may exit without the hook */
+	SYNC_MOUNT_FD = 13, /* helper -> init, before CONTINUE: a detached (idmapped) mount (SCM_RIGHTS), in plan order */
 	/* init -> helper -> diyc */
 	SYNC_READY = 10,   /* every op before AWAIT_START succeeded */
 	SYNC_ERROR = 11,   /* op `a` failed with errno `b` (the init's, or the helper's own: clone, setsid, setns) */
@@ -74,6 +96,8 @@ enum helper_step {
 	HELPER_SOCKETPAIR = 4,
 	HELPER_PIPE = 5,
 	HELPER_INIT_VANISHED = 6, /* the init ended during set-up without a word (errno ESRCH) */
+	HELPER_CONSOLE_SOCKET = 7, /* connect or send to the OCI --console-socket */
+	HELPER_IDMAP_MOUNT = 8,    /* prepare an idmapped mount (open_tree, mount_setattr) */
 };
 
 struct sync_msg {

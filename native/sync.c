@@ -10,8 +10,9 @@ int sync_send(int fd, uint32_t type, int32_t a, int32_t b)
 {
 	struct sync_msg msg = { .type = type, .a = a, .b = b, .c = 0 };
 	ssize_t n;
+	/* send, not write: a helper that has left (OCI) must not kill the init with SIGPIPE. */
 	do
-		n = write(fd, &msg, sizeof(msg));
+		n = send(fd, &msg, sizeof(msg), MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;

@@ -13,7 +13,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -150,4 +153,49 @@ void terminal_relay(int master, int raw, struct log_file *log)
 	}
 	if (restore)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+}
+
+/*
+ * The OCI console socket: the caller (conmon, the containerd shim) owns the
+ * container's terminal, so the pty master goes to it over SCM_RIGHTS, with
+ * the pty's name as the message, as runc sends it. Connected before the
+ * helper joins any namespace: the path is the host's.
+ */
+int terminal_connect_socket(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+	int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -errno;
+	if (connect(sock, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int saved = errno;
+		close(sock);
+		return -saved;
+	}
+	return sock;
+}
+
+int terminal_send_master(int sock, int master, unsigned rows, unsigned cols)
+{
+	if (rows > 0 && cols > 0) {
+		struct winsize size = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+		ioctl(master, TIOCSWINSZ, &size); /* best effort: the caller resizes it anyway */
+	}
+	char name[] = "/dev/ptmx";
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+	struct iovec iov = { name, sizeof(name) - 1 };
+	struct msghdr header = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&header);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
+	ssize_t n;
+	do
+		n = sendmsg(sock, &header, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : 0;
 }

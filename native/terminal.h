@@ -17,4 +17,8 @@ struct log_file;
 /* log: where the container's output is kept as well (a foreground -t run), or NULL. */
 void terminal_relay(int master, int raw, struct log_file *log);
 
+/* OCI --console-socket: connect (a socket fd, or -errno), then send the master with the pty's size (when rows/cols > 0). */
+int terminal_connect_socket(const char *path);
+int terminal_send_master(int sock, int master, unsigned rows, unsigned cols);
+
 #endif

@@ -41,6 +41,8 @@ export interface Cgroup {
   stats(): CgroupStats;
   /** True once the kernel's OOM killer has killed a process of this cgroup. */
   oomKilled(): boolean;
+  /** Applies new limits to the running cgroup (OCI `update`); device rules stay as made. */
+  update(resources: LinuxResources): void;
   /** rmdir every directory, retrying briefly on EBUSY; ENOENT is fine. */
   remove(): void;
 }

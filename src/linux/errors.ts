@@ -86,7 +86,7 @@ export function errnoText(errno: number): string {
 export const Errno = {
   EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EAGAIN: 11, EACCES: 13, EEXIST: 17,
   ENOTDIR: 20, EINVAL: 22, ENOSPC: 28, ENOEXEC: 8, EBUSY: 16, ENOTEMPTY: 39, ENODEV: 19,
-  EWOULDBLOCK: 11, ENOSYS: 38, EOPNOTSUPP: 95,
+  EWOULDBLOCK: 11, ENOSYS: 38, EOPNOTSUPP: 95, ETIMEDOUT: 110, ECANCELED: 125,
 } as const;
 
 /** A failed system call: which call, which errno, on what path, with which flags. */

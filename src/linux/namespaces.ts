@@ -10,7 +10,9 @@ export const CLONE = {
   NEWUSER: 0x10000000,
   NEWPID: 0x20000000,
   NEWNET: 0x40000000,
+  /** unshare/setns only: clone(2) has no room for it (it overlaps the exit signal). */
+  NEWTIME: 0x00000080,
 } as const;
 
-/** Every flag that makes a new namespace. */
-export const CLONE_NAMESPACE_FLAGS = Object.values(CLONE).reduce((all, flag) => all | flag, 0);
+/** Every clone(2) flag that makes a new namespace (not NEWTIME: in clone's flags that bit is the exit signal's). */
+export const CLONE_NAMESPACE_FLAGS = CLONE.NEWNS | CLONE.NEWCGROUP | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWUSER | CLONE.NEWPID | CLONE.NEWNET;

@@ -55,6 +55,12 @@ export class RecordingSyscalls implements Syscalls {
     this.record("inTerminalForeground", []);
     return false;
   }
+  schedSetattr(pid: number, attr: Uint8Array): void {
+    this.record("schedSetattr", [pid, attr.length]);
+  }
+  ioprioSet(pid: number, value: number): void {
+    this.record("ioprioSet", [pid, value]);
+  }
   sealedMemfd(name: string, bytes: Uint8Array): number {
     this.record("sealedMemfd", [name, bytes.length], name);
     return this.nextFd++;

@@ -13,6 +13,7 @@
 //   encoders and decoders without root and on the real kernel as root.
 
 import { closeSync, constants, openSync, writeSync } from "node:fs";
+import type { Pointer } from "bun:ffi";
 import { check, cString, symbols } from "./libc";
 
 export const LOCK_SH = 1;
@@ -41,10 +42,17 @@ export interface Syscalls {
   inTerminalForeground(): boolean;
   /** A sealed, read-only in-memory copy of `bytes` (memfd_create + F_ADD_SEALS). */
   sealedMemfd(name: string, bytes: Uint8Array): number;
+  /** sched_setattr(2) on another process: `attr` is a struct sched_attr. */
+  schedSetattr(pid: number, attr: Uint8Array): void;
+  /** ioprio_set(IOPRIO_WHO_PROCESS, pid, value). */
+  ioprioSet(pid: number, value: number): void;
 }
 
 const TIOCGPGRP = 0x540f;
 const O_CLOEXEC = 0o2000000; // not in node:fs constants
+const SYS_IOPRIO_SET = 251;
+const SYS_SCHED_SETATTR = 314;
+const IOPRIO_WHO_PROCESS = 1;
 
 const MFD_CLOEXEC = 1;
 const MFD_ALLOW_SEALING = 2;
@@ -89,6 +97,13 @@ export const linuxSyscalls: Syscalls = {
     } finally {
       closeSync(tty);
     }
+  },
+  schedSetattr(pid, attr) {
+    check("sched_setattr", Number(symbols.syscall(SYS_SCHED_SETATTR, pid, attr, 0)), `pid ${pid}`);
+  },
+  ioprioSet(pid, value) {
+    // The binding's third parameter is a pointer; a pid travels in the same register.
+    check("ioprio_set", Number(symbols.syscall(SYS_IOPRIO_SET, IOPRIO_WHO_PROCESS, pid as unknown as Pointer, value)), `pid ${pid}`);
   },
   sealedMemfd(name, bytes) {
     const fd = check("memfd_create", symbols.memfd_create(cString(name), MFD_CLOEXEC | MFD_ALLOW_SEALING), name);

@@ -10,7 +10,7 @@ import { capabilityMask, capabilityNames } from "../linux/capabilities";
 import { makeDevice } from "../linux/devices";
 import { CLONE } from "../linux/namespaces";
 import { DiycError } from "../linux/errors";
-import type { LinuxSeccomp, Mount, NamespaceType, Process, Spec } from "../spec/oci";
+import type { Hook, LinuxSeccomp, Mount, NamespaceType, Process, Spec } from "../spec/oci";
 import { compileSeccompWithFlags, SECCOMP_FILTER_FLAGS } from "../seccomp/bpf";
 import { DEV_SYMLINKS } from "../spec/defaults";
 import { describeFlags, describeMountAttributes, MOUNT_ATTR, MS, parseMountOptions } from "./mount-options";
@@ -24,6 +24,7 @@ const NAMESPACE_FLAG: Record<NamespaceType, number> = {
   user: CLONE.NEWUSER,
   pid: CLONE.NEWPID,
   network: CLONE.NEWNET,
+  time: CLONE.NEWTIME,
 };
 
 const S_IFCHR = 0o020000;
@@ -40,18 +41,63 @@ export interface RootfsLayout {
   merged: string;
 }
 
+/**
+ * A root directory made by someone else (an OCI bundle's root.path: podman
+ * and the containerd shim mount the image themselves). It is bind-mounted
+ * onto itself, because pivot_root needs a mount point.
+ */
+export interface BundleRootfs {
+  path: string;
+}
+
+/**
+ * The OCI front door (bin/diyc-oci): the caller is the monitor. The start
+ * barrier is a FIFO that a later `diyc-oci start` opens, and the pty master
+ * goes to the caller's console socket. See native/protocol.h.
+ */
+/** OCI --preserve-fds: the caller's fds 3..3+N-1 reach the helper as 5.. (native/protocol.h). */
+export const HELPER_PRESERVED_FD = 5;
+
+/** The helper setting that keeps N preserved fds, and the init's step that makes them 3.. just before exec. */
+export function preserveFdOps(count: number): { helper: Op[]; beforeExec: Op[] } {
+  if (count <= 0) return { helper: [], beforeExec: [] };
+  return {
+    helper: [{ code: "PreserveFds", args: [count], describe: `keep the caller's ${count} extra fds` }],
+    beforeExec: [{ code: "MoveFds", args: [HELPER_PRESERVED_FD, count], describe: `pass the caller's fds as 3..${2 + count}` }],
+  };
+}
+
+export interface OciLaunch {
+  /** Absent for `run` in the foreground: the barrier stays the helper's socket and the helper the monitor. */
+  startFifo?: string;
+  consoleSocket?: { path: string; rows: number; cols: number };
+  /** --preserve-fds N. */
+  preserveFds?: number;
+  /** The state file that createContainer and startContainer hooks read on stdin (written by the runtime). */
+  hookState?: string;
+}
+
+/** OCI hooks the init runs itself, inside the container's namespaces (native/ops.c op_run_hook). */
+export function hookOps(kind: "createContainer" | "startContainer", hooks: Hook[] | undefined): Op[] {
+  return (hooks ?? []).map((hook) => ({
+    code: "RunHook",
+    args: [hook.path, { list: hook.args && hook.args.length > 0 ? hook.args : [hook.path] }, { list: hook.env ?? [] }, hook.timeout ?? 0],
+    describe: `${kind} hook ${hook.path}`,
+  }));
+}
+
 /** How the host's cgroups appear under the container's /sys/fs/cgroup. */
 export type CgroupView =
-  | { version: "v1"; hierarchies: { directory: string; controllers: string }[] }
-  | { version: "v2" };
+  | { version: "v1"; hierarchies: { directory: string; controllers: string; ownCgroup?: string }[] }
+  | { version: "v2"; ownCgroup?: string };
 
 export interface ContainerPlanInputs {
   spec: Spec;
-  rootfs: RootfsLayout;
-  /** Where the monitor writes the exit status, and the file created for it in advance. */
-  exitRecord: { path: string; reserve: string };
+  rootfs: RootfsLayout | BundleRootfs;
+  /** Where the monitor writes the exit status, and the file made for it in advance (none for the OCI door: the caller waits). */
+  exitRecord?: { path: string; reserve: string };
   /** Run by the monitor when diyc is gone at exit, to clean up. */
-  cleanupHook: string[];
+  cleanupHook?: string[];
   /** Whether a bind mount's source is a directory (else a file); asked of the host. */
   isDirectory: (hostPath: string) => boolean;
   /** What a "cgroup" mount in the spec expands to on this host. */
@@ -70,6 +116,8 @@ export interface ContainerPlanInputs {
    * (SECCOMP_FILTER_FLAG_LOG), so diyc can say which (runtime/seccomp-denials.ts).
    */
   logSeccompDenials?: boolean;
+  /** bin/diyc-oci create: the helper leaves once the init is parked. */
+  oci?: OciLaunch;
 }
 
 /**
@@ -103,9 +151,19 @@ export function cloneFlags(spec: Spec): number {
   for (const ns of spec.linux.namespaces) {
     // The cgroup namespace is unshared by the init after it has been put in
     // its cgroup, so that cgroup is what the container sees as its root.
-    if (!ns.path && ns.type !== "cgroup") flags |= NAMESPACE_FLAG[ns.type];
+    if (!ns.path && ns.type !== "cgroup" && ns.type !== "time") flags |= NAMESPACE_FLAG[ns.type];
   }
   return flags;
+}
+
+/**
+ * Namespaces the spec names by path (a pod's network namespace): the helper
+ * joins them before it clones, so the init is born in them.
+ */
+export function joinNamespaceOps(spec: Spec): Op[] {
+  return spec.linux.namespaces
+    .filter((ns) => ns.path)
+    .map((ns) => ({ code: "JoinNamespace", args: [ns.path!, NAMESPACE_FLAG[ns.type]], describe: `setns into the ${ns.type} namespace ${ns.path}` }));
 }
 
 export function describeClone(flags: number): string {
@@ -124,10 +182,14 @@ function envValue(env: string[], key: string): string | undefined {
  * too; on v2, the unified tree itself. It runs after the init unshared its
  * cgroup namespace, so each shows the container's own cgroup as "/".
  */
-function cgroupMountOps(mount: Mount, view: CgroupView): Op[] {
+function cgroupMountOps(mount: Mount, view: CgroupView, cgroupNamespace: boolean): Op[] {
   const { flags } = parseMountOptions(mount.options);
   const dest = mount.destination;
   const readOnly = flags | MS.RDONLY;
+  // Without a cgroup namespace of its own (podman on cgroup v1), a new cgroup
+  // mount would show the host's whole tree: bind the container's own cgroup
+  // directories instead (their host paths, as ownCgroup), read-only, as runc does.
+  if (!cgroupNamespace) return cgroupBindOps(dest, view, readOnly);
   if (view.version === "v2") {
     return [{ code: "Mount", flags: OpFlag.InRoot | OpFlag.MkdirTarget, args: ["cgroup2", dest, "cgroup2", readOnly, ""], describe: `mount cgroup2 on ${dest} (read-only)` }];
   }
@@ -141,6 +203,42 @@ function cgroupMountOps(mount: Mount, view: CgroupView): Op[] {
   }
   ops.push({ code: "Mount", flags: OpFlag.InRoot, args: ["", dest, "", MS.REMOUNT | readOnly, ""], describe: `remount ${dest} read-only` });
   return ops;
+}
+
+function cgroupBindOps(dest: string, view: CgroupView, readOnly: number): Op[] {
+  const bind = (source: string, target: string): Op[] => [
+    { code: "Mount", flags: OpFlag.InRoot | OpFlag.MkdirTarget, args: [source, target, "", MS.BIND, ""], describe: `mount bind ${source} on ${target}` },
+    { code: "Mount", flags: OpFlag.InRoot, args: ["", target, "", MS.BIND | MS.REMOUNT | readOnly, ""], describe: `remount ${target} read-only` },
+  ];
+  if (view.version === "v2") return view.ownCgroup ? bind(view.ownCgroup, dest) : [];
+  const ops: Op[] = [
+    { code: "Mount", flags: OpFlag.InRoot | OpFlag.MkdirTarget, args: ["tmpfs", dest, "tmpfs", readOnly & ~MS.RDONLY, "mode=755"], describe: `mount tmpfs on ${dest} (to hold the cgroup hierarchies)` },
+  ];
+  for (const h of view.hierarchies) if (h.ownCgroup) ops.push(...bind(h.ownCgroup, `${dest}/${h.directory}`));
+  ops.push({ code: "Mount", flags: OpFlag.InRoot, args: ["", dest, "", MS.REMOUNT | readOnly, ""], describe: `remount ${dest} read-only` });
+  return ops;
+}
+
+/**
+ * An idmapped bind: the helper prepares it (a detached copy of the source,
+ * idmapped to the init's user namespace: that needs the host's privileges)
+ * and sends it to the init, which attaches it at its place in the order.
+ */
+function idmapMountOps(mount: Mount, index: number, isDirectory: (p: string) => boolean): Op[] {
+  const { flags } = parseMountOptions(mount.options);
+  const attrs = (flags & MS.RDONLY ? MOUNT_ATTR.RDONLY : 0) | (flags & MS.NOSUID ? MOUNT_ATTR.NOSUID : 0)
+    | (flags & MS.NODEV ? MOUNT_ATTR.NODEV : 0) | (flags & MS.NOEXEC ? MOUNT_ATTR.NOEXEC : 0);
+  const source = mount.source ?? "";
+  const recursive = mount.idmap!.recursive ? 1 : 0;
+  return [
+    { code: "IdmapMount", args: [source, recursive, attrs], describe: `idmap ${source} to the container's user namespace` },
+    {
+      code: "AttachMount",
+      flags: OpFlag.InRoot | (isDirectory(source) ? OpFlag.MkdirTarget : OpFlag.MkfileTarget),
+      args: [index, mount.destination],
+      describe: `mount the idmapped ${source} on ${mount.destination}`,
+    },
+  ];
 }
 
 /** Mount one spec entry inside the root: the mount, then what needs a second call. */
@@ -234,12 +332,12 @@ function capList(mask: bigint): string {
 /** The steps that drop privileges: bounding set, ids, capabilities, no_new_privs. */
 export function privilegeOps(proc: Process, lastCap: number): Op[] {
   const { user, capabilities: caps } = proc;
-  const bounding = capabilityMask(caps.bounding);
+  const bounding = capabilityMask(caps.bounding ?? []);
   const dropped: number[] = [];
   for (let cap = 0; cap <= lastCap; cap++) if (!((bounding >> BigInt(cap)) & 1n)) dropped.push(cap);
-  const effective = capabilityMask(caps.effective);
-  const permitted = capabilityMask(caps.permitted);
-  const inheritable = capabilityMask(caps.inheritable);
+  const effective = capabilityMask(caps.effective ?? []);
+  const permitted = capabilityMask(caps.permitted ?? []);
+  const inheritable = capabilityMask(caps.inheritable ?? []);
   const ops: Op[] = [
     { code: "DropBounding", args: [Uint8Array.from(dropped)], describe: `drop ${dropped.length} capabilities from the bounding set` },
   ];
@@ -257,6 +355,13 @@ export function privilegeOps(proc: Process, lastCap: number): Op[] {
     },
     { code: "ClearAmbient", args: [], describe: "clear ambient capabilities" },
   );
+  // The kernel raises an ambient capability only if it is also permitted and
+  // inheritable; the others are left out, as runc and crun leave them (runc's
+  // own `spec` lists ambient capabilities without inheritable ones).
+  const ambient = capabilityMask(caps.ambient ?? []) & permitted & inheritable;
+  const raised: number[] = [];
+  for (let cap = 0; cap <= lastCap; cap++) if ((ambient >> BigInt(cap)) & 1n) raised.push(cap);
+  if (raised.length > 0) ops.push({ code: "RaiseAmbient", args: [Uint8Array.from(raised)], describe: `raise ambient capabilities ${capList(ambient)}` });
   if (proc.noNewPrivileges) ops.push({ code: "NoNewPrivs", args: [], describe: "set no_new_privs" });
   return ops;
 }
@@ -275,36 +380,67 @@ function rlimitOps(proc: Process): Op[] {
   });
 }
 
+/** -v (logDenials): the kernel logs each call the filter refuses (SECCOMP_FILTER_FLAG_LOG), so diyc can say which. */
+function seccompOp(profile: LinuxSeccomp, logDenials = false): Op {
+  const compiled = compileSeccompWithFlags(profile, process.arch);
+  const LOG = SECCOMP_FILTER_FLAGS.SECCOMP_FILTER_FLAG_LOG!;
+  const flags = compiled.flags | (logDenials ? LOG : 0);
+  const fallback = profile.defaultAction === "SCMP_ACT_ERRNO" ? `errno ${profile.defaultErrnoRet ?? 1}` : profile.defaultAction;
+  return {
+    code: "Seccomp",
+    args: [compiled.program, flags],
+    describe: `seccomp filter: ${compiled.program.length / 8} BPF instructions, default ${fallback}${flags & LOG ? ", refusals logged by the kernel" : ""}`,
+  };
+}
+
+/**
+ * Where the seccomp filter goes. With no_new_privs it is the last step
+ * before exec. Without it (an OCI config may say noNewPrivileges: false),
+ * loading a filter needs CAP_SYS_ADMIN, so it goes before the capabilities
+ * are dropped, and the profile must allow the steps that follow (as with runc).
+ */
+export function seccompPlacement(
+  proc: Pick<Process, "noNewPrivileges">, profile: LinuxSeccomp | undefined, logDenials = false,
+): { beforePrivileges: Op[]; last?: LinuxSeccomp } {
+  if (!profile) return { beforePrivileges: [] };
+  if (proc.noNewPrivileges) return { beforePrivileges: [], last: profile };
+  return { beforePrivileges: [seccompOp(profile, logDenials)] };
+}
+
 /**
  * The last steps of every plan: working directory, a clean signal state and
  * fd table, the create/start barrier, and exec with a PATH search in the
  * process's own PATH.
  */
 export function launchOps(
-  proc: Pick<Process, "args" | "env" | "cwd">, options: { init?: boolean; seccomp?: LinuxSeccomp; logSeccompDenials?: boolean } = {},
+  proc: Pick<Process, "args" | "env" | "cwd"> & { user?: Pick<Process["user"], "umask"> },
+  options: {
+    init?: boolean; seccomp?: LinuxSeccomp; logSeccompDenials?: boolean; findExecutable?: boolean;
+    firstFdToClose?: number; preserveFds?: number; afterStart?: Op[];
+  } = {},
 ): Op[] {
   const ops: Op[] = [];
+  const file = proc.args[0]!;
+  const search = file.includes("/") ? "" : (envValue(proc.env, "PATH") ?? "");
+  if (proc.user?.umask !== undefined) ops.push({ code: "Umask", args: [proc.user.umask], describe: `umask ${proc.user.umask.toString(8).padStart(4, "0")}` });
+  ops.push({ code: "Chdir", flags: OpFlag.InRoot, args: [proc.cwd], describe: `chdir ${proc.cwd}` });
+  // The OCI door: `start` cannot report a failed execve, so create looks first.
+  if (options.findExecutable) ops.push({ code: "FindExec", args: [file, search], describe: `find the executable ${JSON.stringify(file)}` });
   ops.push(
-    { code: "Chdir", flags: OpFlag.InRoot, args: [proc.cwd], describe: `chdir ${proc.cwd}` },
     { code: "ResetSignals", args: [], describe: "reset signal dispositions and mask" },
-    { code: "CloexecFds", args: [3], describe: "close every fd but stdio on exec" },
+    { code: "CloexecFds", args: [options.firstFdToClose ?? 3], describe: "close every fd but stdio on exec" },
     { code: "AwaitStart", args: [], describe: "created: wait for start" },
+    ...(options.afterStart ?? []),
   );
   if (options.seccomp) {
     // Last but exec: after it, only what the profile allows, and the wait above
     // (a read) and exec itself are the only calls left to make.
-    const compiled = compileSeccompWithFlags(options.seccomp, process.arch);
-    const { program } = compiled;
-    const flags = compiled.flags | (options.logSeccompDenials ? SECCOMP_FILTER_FLAGS.SECCOMP_FILTER_FLAG_LOG! : 0);
-    const { defaultAction, defaultErrnoRet } = options.seccomp;
-    const fallback = defaultAction === "SCMP_ACT_ERRNO" ? `errno ${defaultErrnoRet ?? 1}` : defaultAction;
-    ops.push({ code: "Seccomp", args: [program, flags], describe: `seccomp filter: ${program.length / 8} BPF instructions, default ${fallback}${flags & SECCOMP_FILTER_FLAGS.SECCOMP_FILTER_FLAG_LOG! ? ", refusals logged by the kernel" : ""}` });
+    ops.push(seccompOp(options.seccomp, options.logSeccompDenials));
   }
   if (options.init) {
     ops.push({ code: "ForkReaper", args: [], describe: "fork: pid 1 stays as a reaper that forwards signals (--init)" });
   }
-  const file = proc.args[0]!;
-  const search = file.includes("/") ? "" : (envValue(proc.env, "PATH") ?? "");
+  ops.push(...preserveFdOps(options.preserveFds ?? 0).beforeExec);
   ops.push({
     code: "Exec",
     args: [file, { list: proc.args }, { list: proc.env }, search],
@@ -313,19 +449,76 @@ export function launchOps(
   return ops;
 }
 
+const ROOTFS_PROPAGATION: Record<string, number> = {
+  private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC,
+  shared: MS.SHARED, rshared: MS.SHARED | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+/** linux.rootfsPropagation: the container's root, once it is "/". Everything starts private. */
+function rootPropagationOps(spec: Spec): Op[] {
+  const name = spec.linux.rootfsPropagation;
+  if (!name) return [];
+  const flags = ROOTFS_PROPAGATION[name];
+  if (flags === undefined) throw new DiycError(`invalid linux.rootfsPropagation ${JSON.stringify(name)}: use one of ${Object.keys(ROOTFS_PROPAGATION).join(", ")}`);
+  return [{ code: "Mount", args: ["", "/", "", flags, ""], describe: `set propagation of / to ${name}` }];
+}
+
+
+const PERSONALITY: Record<string, number> = { LINUX: 0x0000, LINUX32: 0x0008 };
+
+function personalityOps(spec: Spec): Op[] {
+  const persona = spec.linux.personality;
+  if (!persona) return [];
+  const value = PERSONALITY[persona.domain];
+  if (value === undefined) throw new DiycError(`invalid linux.personality.domain ${JSON.stringify(persona.domain)}: use LINUX or LINUX32`);
+  return [{ code: "Personality", args: [value], describe: `personality ${persona.domain}` }];
+}
+
+/**
+ * A new time namespace (linux.timeOffsets): clone(2) cannot make one, so the
+ * helper unshares it for its children and writes the offsets first, while
+ * no process is in it yet.
+ */
+function timeNamespaceOps(spec: Spec): Op[] {
+  if (!spec.linux.namespaces.some((ns) => ns.type === "time" && !ns.path)) return [];
+  const offsets = spec.linux.timeOffsets ?? {};
+  const part = (clock: string) => [BigInt(offsets[clock]?.secs ?? 0), BigInt(offsets[clock]?.nanosecs ?? 0)];
+  const [ms, mn] = part("monotonic");
+  const [bs, bn] = part("boottime");
+  return [{ code: "TimeNamespace", args: [ms!, mn!, bs!, bn!], describe: `new time namespace: monotonic +${ms}s, boottime +${bs}s` }];
+}
+
 /** The whole plan for a container made from an image. */
 export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: number): Plan {
   const { spec, rootfs } = inputs;
   const flags = cloneFlags(spec);
   const ops: Op[] = [
+    ...joinNamespaceOps(spec),
     { code: "Clone", args: [flags], describe: describeClone(flags) },
-    { code: "ExitRecord", args: [inputs.exitRecord.path, inputs.exitRecord.reserve], describe: "" },
-    { code: "CleanupHook", args: [{ list: inputs.cleanupHook }], describe: "" },
+  ];
+  ops.push(...timeNamespaceOps(spec));
+  if (inputs.exitRecord !== undefined) ops.push({ code: "ExitRecord", args: [inputs.exitRecord.path, inputs.exitRecord.reserve], describe: "" });
+  if (inputs.cleanupHook !== undefined) ops.push({ code: "CleanupHook", args: [{ list: inputs.cleanupHook }], describe: "" });
+  if (inputs.oci) {
+    if (inputs.oci.startFifo) ops.push({ code: "StartFifo", args: [inputs.oci.startFifo], describe: `the start barrier is the FIFO ${inputs.oci.startFifo}` });
+    const console = inputs.oci.consoleSocket;
+    if (console && spec.process.terminal) ops.push({ code: "ConsoleSocket", args: [console.path, console.rows, console.cols], describe: `send the pty master to ${console.path}` });
+    ops.push(...preserveFdOps(inputs.oci.preserveFds ?? 0).helper);
+  }
+  ops.push(
     // While the helper's code runs inside the container's namespaces, /proc/1/exe
     // must not give the container a way to the helper binary (CVE-2019-5736).
     // execve of the user's command makes the process dumpable again.
     { code: "SetDumpable", args: [0], describe: "make the init non-dumpable until exec" },
-  ];
+  );
+  if (flags & CLONE.NEWUSER) {
+    // The maps are written while the init waits; it then becomes the new
+    // namespace's root (host root is unmapped there), keeping its capabilities.
+    ops.push(
+      { code: "Setgid", args: [0], describe: "setgid 0 in the new user namespace" },
+      { code: "Setuid", args: [0], describe: "setuid 0 in the new user namespace" },
+    );
+  }
   if (inputs.detached) ops.push({ code: "Detach", args: [], describe: "leave diyc's session (setsid)" });
   if (inputs.log) {
     // In the foreground (without a pty, whose relay copies it itself), the
@@ -333,23 +526,56 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     const tee = !inputs.detached && !spec.process.terminal ? 1 : 0;
     ops.push({ code: "Log", args: [inputs.log.path, inputs.log.maxBytes, tee], describe: "" });
   }
-  const terminal = terminalOps(spec.process, inputs.detached === true);
+  // OCI: the console socket gets the pty, not a relay of ours.
+  const terminal = terminalOps(spec.process, inputs.detached === true || inputs.oci?.consoleSocket !== undefined);
   ops.push(...terminal.helper);
+  const cgroupNamespace = spec.linux.namespaces.some((ns) => ns.type === "cgroup");
   if (spec.linux.namespaces.some((ns) => ns.type === "cgroup" && !ns.path)) {
     ops.push({ code: "Unshare", args: [CLONE.NEWCGROUP], describe: "unshare the cgroup namespace (our cgroup becomes its root)" });
   }
 
   // Filesystem: nothing we mount may propagate back to the host.
-  ops.push({ code: "Mount", args: ["", "/", "", MS.REC | MS.PRIVATE, ""], describe: "make / private, recursively" });
-  const overlayData = `lowerdir=${rootfs.lowerdirs.join(":")},upperdir=${rootfs.upperdir},workdir=${rootfs.workdir}`;
-  ops.push(
-    { code: "Mount", args: ["overlay", rootfs.merged, "overlay", 0, overlayData], describe: `mount overlay on ${rootfs.merged} (${overlayData})` },
-    { code: "OpenRoot", args: [rootfs.merged], describe: `open ${rootfs.merged} as the new root` },
-  );
-  for (const mount of spec.mounts) {
-    ops.push(...(mount.type === "cgroup" ? cgroupMountOps(mount, inputs.cgroupView) : mountOps(mount, inputs.isDirectory)));
+  // A config may ask for rslave (Kubernetes' HostToContainer): host mounts
+  // then still reach the container, and nothing flows back either way.
+  if (spec.linux.rootfsPropagation === "rslave" || spec.linux.rootfsPropagation === "slave") {
+    ops.push({ code: "Mount", args: ["", "/", "", MS.REC | MS.SLAVE, ""], describe: "make / a slave of the host's mounts, recursively" });
+  } else {
+    ops.push({ code: "Mount", args: ["", "/", "", MS.REC | MS.PRIVATE, ""], describe: "make / private, recursively" });
   }
-  for (const dev of spec.linux.devices ?? []) {
+  const rootPath = "path" in rootfs ? rootfs.path : rootfs.merged;
+  if ("path" in rootfs) {
+    ops.push({ code: "Mount", args: [rootfs.path, rootfs.path, "", MS.BIND | MS.REC, ""], describe: `bind ${rootfs.path} onto itself (pivot_root needs a mount point)` });
+  } else {
+    const overlayData = `lowerdir=${rootfs.lowerdirs.join(":")},upperdir=${rootfs.upperdir},workdir=${rootfs.workdir}`;
+    ops.push({ code: "Mount", args: ["overlay", rootfs.merged, "overlay", 0, overlayData], describe: `mount overlay on ${rootfs.merged} (${overlayData})` });
+  }
+  ops.push({ code: "OpenRoot", args: [rootPath], describe: `open ${rootPath} as the new root` });
+  const hooks = spec.hooks;
+  if (inputs.oci?.hookState && (hooks?.createContainer?.length || hooks?.startContainer?.length)) {
+    ops.push({ code: "HookState", args: [inputs.oci.hookState], describe: `open ${inputs.oci.hookState} for the hooks' stdin` });
+  }
+  let idmapped = 0;
+  for (const mount of spec.mounts) {
+    if (mount.idmap) ops.push(...idmapMountOps(mount, idmapped++, inputs.isDirectory));
+    else ops.push(...(mount.type === "cgroup" ? cgroupMountOps(mount, inputs.cgroupView, cgroupNamespace) : mountOps(mount, inputs.isDirectory)));
+  }
+  const madeDeviceDirs = new Set<string>();
+  // /dev/ptmx is always the link to the container's own devpts (podman
+  // --privileged lists the host's node too: the link wins, as with runc).
+  const devices = (spec.linux.devices ?? []).filter((dev) => dev.path !== "/dev/ptmx");
+  const devicePaths = new Set(devices.map((dev) => dev.path));
+  for (const dev of devices) {
+    if (flags & CLONE.NEWUSER) {
+      // mknod is refused inside a user namespace: the host's node is bound instead (as runc does).
+      ops.push({ code: "Mount", flags: OpFlag.InRoot | OpFlag.MkfileTarget, args: [dev.path, dev.path, "", MS.BIND, ""], describe: `mount bind ${dev.path} on ${dev.path} (no mknod in a user namespace)` });
+      continue;
+    }
+    const parent = dev.path.slice(0, dev.path.lastIndexOf("/"));
+    // podman --privileged lists the host's every device, /dev/cpu/0/cpuid too: make their directories.
+    if (parent !== "/dev" && parent !== "" && !madeDeviceDirs.has(parent)) {
+      madeDeviceDirs.add(parent);
+      ops.push({ code: "Mkdir", flags: OpFlag.InRoot, args: [parent, 0o755], describe: `mkdir -p ${parent}` });
+    }
     const type = dev.type === "b" ? S_IFBLK : dev.type === "p" ? S_IFIFO : S_IFCHR;
     const devNumber = makeDevice(dev.major, dev.minor);
     ops.push({
@@ -360,9 +586,12 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     });
   }
   for (const [target, path] of DEV_SYMLINKS) {
+    if (devicePaths.has(path)) continue; // a device node the config asked for at that path
     ops.push({ code: "Symlink", flags: OpFlag.InRoot, args: [target, path], describe: `symlink ${path} -> ${target}` });
   }
-  ops.push({ code: "PivotRoot", args: [], describe: `pivot_root to ${rootfs.merged}, detach the old root` });
+  ops.push(...hookOps("createContainer", hooks?.createContainer));
+  ops.push({ code: "PivotRoot", args: [], describe: `pivot_root to ${rootPath}, detach the old root` });
+  ops.push(...rootPropagationOps(spec));
   // Like docker, a working directory the image lacks is created (before / may turn read-only).
   if (spec.process.cwd !== "/") {
     ops.push({ code: "Mkdir", flags: OpFlag.InRoot, args: [spec.process.cwd, 0o755], describe: `mkdir -p ${spec.process.cwd}` });
@@ -385,7 +614,14 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   if (spec.domainname !== undefined) ops.push({ code: "Setdomainname", args: [spec.domainname], describe: `setdomainname ${spec.domainname}` });
   ops.push(...terminal.init);
 
-  ops.push(...rlimitOps(spec.process), ...privilegeOps(spec.process, lastCap), PARENT_DEATH_SIGNAL);
-  ops.push(...launchOps(spec.process, { init: inputs.init, seccomp: spec.linux.seccomp, logSeccompDenials: inputs.logSeccompDenials }));
+  ops.push(...personalityOps(spec));
+  const seccomp = seccompPlacement(spec.process, spec.linux.seccomp, inputs.logSeccompDenials);
+  // diyc's own monitor stays its parent: the container dies with it. Under the
+  // OCI door the helper leaves on purpose, and the caller (conmon, the shim) is the monitor.
+  ops.push(...rlimitOps(spec.process), ...seccomp.beforePrivileges, ...privilegeOps(spec.process, lastCap), ...(inputs.oci ? [] : [PARENT_DEATH_SIGNAL]));
+  ops.push(...launchOps(spec.process, {
+    init: inputs.init, seccomp: seccomp.last, logSeccompDenials: inputs.logSeccompDenials, findExecutable: inputs.oci !== undefined,
+    preserveFds: inputs.oci?.preserveFds, afterStart: hookOps("startContainer", hooks?.startContainer),
+  }));
   return { ops };
 }

@@ -45,6 +45,21 @@ export const OpCode = {
   MountSetattr: 41,
   WriteFile: 42,
   ParentDeathSignal: 43,
+  // The OCI front door (bin/diyc-oci): see native/protocol.h.
+  StartFifo: 50,
+  ConsoleSocket: 51,
+  Leave: 52,
+  FindExec: 53,
+  Umask: 54,
+  RaiseAmbient: 55,
+  Personality: 57,
+  PreserveFds: 58,
+  MoveFds: 59,
+  HookState: 60,
+  RunHook: 61,
+  TimeNamespace: 62,
+  IdmapMount: 63,
+  AttachMount: 64,
 } as const;
 
 export type OpCodeName = keyof typeof OpCode;

@@ -22,6 +22,8 @@ export const Sync = {
   Abort: 3,
   /** After EXIT: diyc has cleaned up; without it the helper runs the cleanup hook. */
   Done: 4,
+  /** helper -> init only: a detached idmapped mount; diyc never sees it. */
+  MountFd: 13,
   Ready: 10,
   Error: 11,
   /** Carries the pty master to the helper, which keeps it: diyc never receives this one. */
@@ -40,6 +42,8 @@ export const HELPER_STEPS: Record<number, string> = {
   4: "socketpair",
   5: "pipe",
   6: "the init ended during set-up",
+  7: "send the terminal to the console socket",
+  8: "prepare an idmapped mount (open_tree, mount_setattr)",
 };
 
 const MESSAGE_SIZE = 16;
@@ -96,7 +100,8 @@ export class HelperChannel {
    * Spawns the helper with our end of a socketpair as its fd 3, and sends it the
    * plan. stdio is the container's: inherited from diyc by default.
    */
-  static open(plan: Plan, encoded: Uint8Array, syscalls: Syscalls, stdio: readonly [Stdio, Stdio, Stdio] = ["inherit", "inherit", "inherit"]): HelperChannel {
+  /** `preserved`: fds of ours the helper gets from fd 5 on (OCI --preserve-fds; the plan's PreserveFds says how many). */
+  static open(plan: Plan, encoded: Uint8Array, syscalls: Syscalls, stdio: readonly [Stdio, Stdio, Stdio] = ["inherit", "inherit", "inherit"], preserved: number[] = []): HelperChannel {
     const image = sealedHelperImage(syscalls);
     const [ours, theirs] = syscalls.socketpair();
     let helper: ReturnType<typeof Bun.spawn>;
@@ -104,7 +109,7 @@ export class HelperChannel {
       // The helper runs from a sealed memfd, passed as its fd 4 and executed
       // through /proc/self/fd/4: no file on disk that a container could reach
       // and overwrite (CVE-2019-5736), and no write can change it, even by root.
-      helper = Bun.spawn([`/proc/self/fd/${HELPER_IMAGE_FD}`], { argv0: "diyc-helper", stdio: [...stdio, theirs, image], env: {} });
+      helper = Bun.spawn([`/proc/self/fd/${HELPER_IMAGE_FD}`], { argv0: "diyc-helper", stdio: [...stdio, theirs, image, ...preserved], env: {} });
     } catch (error) {
       syscalls.close(ours);
       syscalls.close(theirs);
@@ -164,14 +169,19 @@ export class HelperChannel {
     }
     if (msg.type === Sync.Error) {
       const op = this.plan.ops[msg.a];
-      if (op?.code === "Exec") {
+      if (op?.code === "Exec" || op?.code === "FindExec") {
         // 127 for "not found", 126 for "found but cannot run", as shells do.
+        // FindExec (the OCI door's check before the barrier) has the same file and search.
+        const search = op.code === "Exec" ? op.args[3] : op.args[1];
         const notFound = msg.b === Errno.ENOENT || msg.b === Errno.ENOTDIR;
-        if (notFound && op.args[3] !== "") {
+        if (notFound && search !== "") {
           return new DiycError(`exec ${JSON.stringify(op.args[0])}: executable file not found in $PATH`, ExitCode.NotFound);
         }
         return new PlanStepError(`exec ${JSON.stringify(op.args[0])}`, msg.b, notFound ? ExitCode.NotFound : ExitCode.CannotExecute);
       }
+      // An OCI hook the init ran: it failed or was killed at its timeout.
+      if (op?.code === "RunHook" && msg.b === Errno.ECANCELED) return new DiycError(`${op.describe} failed`);
+      if (op?.code === "RunHook" && msg.b === Errno.ETIMEDOUT) return new DiycError(`${op.describe} timed out after ${op.args[3]} s`);
       return new PlanStepError(op?.describe || `step ${msg.a}`, msg.b);
     }
     return new DiycError(`unexpected message ${msg.type} from the helper while waiting to ${what}`);

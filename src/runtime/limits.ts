@@ -32,7 +32,7 @@ let mountinfo: string | undefined;
  * the migration priming and the container's /sys/fs/cgroup all need it, and
  * cgroup mounts do not change during one command.
  */
-function hostMountinfo(): string {
+export function hostMountinfo(): string {
   return (mountinfo ??= readFileSync("/proc/self/mountinfo", "utf8"));
 }
 

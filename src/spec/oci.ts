@@ -3,6 +3,7 @@
 // A container's configuration is a Spec; the plan compiler reads nothing else.
 
 import type { LinuxResources } from "./resources";
+import type { Scheduler } from "../linux/scheduling";
 
 export interface Spec {
   ociVersion: string;
@@ -13,11 +14,31 @@ export interface Spec {
   mounts: Mount[];
   linux: Linux;
   annotations?: Record<string, string>;
+  hooks?: Hooks;
+}
+
+/** A hook: a host program run with the state JSON on stdin (config.md#posix-platform-hooks). */
+export interface Hook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  /** Seconds. */
+  timeout?: number;
+}
+
+export interface Hooks {
+  prestart?: Hook[];
+  createRuntime?: Hook[];
+  createContainer?: Hook[];
+  startContainer?: Hook[];
+  poststart?: Hook[];
+  poststop?: Hook[];
 }
 
 export interface Process {
   terminal?: boolean;
-  user: { uid: number; gid: number; additionalGids?: number[] };
+  consoleSize?: { height: number; width: number };
+  user: { uid: number; gid: number; umask?: number; additionalGids?: number[] };
   args: string[];
   env: string[];
   cwd: string;
@@ -30,6 +51,11 @@ export interface Process {
   };
   noNewPrivileges: boolean;
   rlimits?: { type: string; soft: number; hard: number }[];
+  oomScoreAdj?: number;
+  apparmorProfile?: string;
+  selinuxLabel?: string;
+  scheduler?: Scheduler;
+  ioPriority?: { class: string; priority: number };
 }
 
 export interface Mount {
@@ -37,9 +63,11 @@ export interface Mount {
   type?: string;
   source?: string;
   options?: string[];
+  /** An idmapped bind (OCI "idmap"/"ridmap"): ownership shown through the container's user namespace. */
+  idmap?: { recursive: boolean };
 }
 
-export type NamespaceType = "pid" | "network" | "mount" | "ipc" | "uts" | "user" | "cgroup";
+export type NamespaceType = "pid" | "network" | "mount" | "ipc" | "uts" | "user" | "cgroup" | "time";
 
 export interface Namespace {
   type: NamespaceType;
@@ -64,6 +92,10 @@ export interface Linux {
   seccomp?: LinuxSeccomp;
   /** Namespaced kernel parameters, e.g. "net.ipv4.ping_group_range": "0 2147483647". */
   sysctl?: Record<string, string>;
+  rootfsPropagation?: string;
+  mountLabel?: string;
+  personality?: { domain: string; flags?: string[] };
+  timeOffsets?: Record<string, { secs?: number; nanosecs?: number }>;
 }
 
 /** linux.seccomp, as diyc compiles it (src/seccomp/bpf.ts). */

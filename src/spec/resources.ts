@@ -34,10 +34,52 @@ export interface LinuxPids {
   limit: number;
 }
 
+/**
+ * linux.resources.devices beyond the standard allow-list every container
+ * gets: in order, an allow or a deny each (an OCI config's leading "deny
+ * all" is what every container starts from, and is left out).
+ */
+export interface LinuxDeviceRule {
+  allow: boolean;
+  type: "a" | "c" | "b";
+  major: number | "*";
+  minor: number | "*";
+  access: string;
+}
+
+/** linux.resources.blockIO: a weight, and per-device throttles ("MAJOR:MINOR" limits). */
+export interface LinuxBlockIO {
+  weight?: number;
+  weightDevice?: { major: number; minor: number; weight: number }[];
+  throttleReadBpsDevice?: LinuxThrottleDevice[];
+  throttleWriteBpsDevice?: LinuxThrottleDevice[];
+  throttleReadIOPSDevice?: LinuxThrottleDevice[];
+  throttleWriteIOPSDevice?: LinuxThrottleDevice[];
+}
+
+export interface LinuxThrottleDevice {
+  major: number;
+  minor: number;
+  rate: number;
+}
+
+/** linux.resources.hugepageLimits: bytes of huge pages of one size ("2MB"). */
+export interface LinuxHugepageLimit {
+  pageSize: string;
+  limit: number;
+}
+
 export interface LinuxResources {
   memory?: LinuxMemory;
   cpu?: LinuxCPU;
   pids?: LinuxPids;
+  devices?: LinuxDeviceRule[];
+  /** Applied by the OCI runtime in cgroups of their own (src/cgroups/v1/side.ts); the container drivers ignore it. */
+  blockIO?: LinuxBlockIO;
+  /** Likewise. */
+  hugepageLimits?: LinuxHugepageLimit[];
+  /** cgroup v2 files by name ("memory.high": "1G"), written by the OCI runtime after the drivers' limits. */
+  unified?: Record<string, string>;
 }
 
 /** The raw strings of the resource flags, as the CLI found them (undefined = not given). */

@@ -169,6 +169,15 @@ class V1Cgroup implements Cgroup {
     return stats;
   }
 
+  update(resources: LinuxResources): void {
+    for (const controller of CONTROLLERS) {
+      if (controller.name === "devices") continue;
+      const dir = this.dirOf(controller.name);
+      if (dir !== undefined) controller.apply(this.fs, dir, resources);
+      else if (controller.needed(resources)) throw new CgroupError("config", this.id, undefined, `the ${controller.name} controller is not mounted on this host`);
+    }
+  }
+
   oomKilled(): boolean {
     const dir = this.dirOf("memory");
     // No memory cgroup (made only in part): no process of the container ever ran under it.

@@ -33,6 +33,20 @@ const NAMES = CONTROLLERS.map((c) => c.name);
 /** The same allow-list as v1's devices.allow (../v1/devices.ts), compiled once. */
 const DEFAULT_DEVICE_PROGRAM = compileDeviceProgram(DEFAULT_DEVICE_RULES);
 
+/**
+ * The device program for a container: the standard allow-list, plus the
+ * config's own allow rules (an OCI bundle's). The program is an allow-list,
+ * so a deny rule of the config (other than the deny-all every container
+ * starts from) cannot be expressed, and is refused.
+ */
+function devicePrograms(resources: LinuxResources) {
+  const extra = resources.devices ?? [];
+  if (extra.length === 0) return DEFAULT_DEVICE_PROGRAM;
+  const deny = extra.find((r) => !r.allow);
+  if (deny) throw new CgroupError("config", "devices", undefined, `a device deny rule (${deny.type} ${deny.major}:${deny.minor}) after allows is not supported on cgroup v2`);
+  return compileDeviceProgram([...DEFAULT_DEVICE_RULES, ...extra.map((r) => ({ ...r, what: "" }))]);
+}
+
 export interface V2Options {
   /** The cgroup2 mount point, e.g. /sys/fs/cgroup. */
   root: string;
@@ -89,7 +103,7 @@ export class V2CgroupManager implements CgroupManager {
         }
       }
       for (const controller of CONTROLLERS) controller.apply(this.fs, dir, resources);
-      this.fs.attachDeviceProgram(dir, DEFAULT_DEVICE_PROGRAM);
+      this.fs.attachDeviceProgram(dir, devicePrograms(resources));
     } catch (error) {
       // Best effort: the directory is new and holds no process, so rmdir works
       // unless cgroupfs itself fails; the original error is the one to report.
@@ -138,6 +152,10 @@ class V2Cgroup implements Cgroup {
       if (available.has(controller.name)) controller.sample?.(this.fs, this.dir, stats);
     }
     return stats;
+  }
+
+  update(resources: LinuxResources): void {
+    for (const controller of CONTROLLERS) controller.apply(this.fs, this.dir, resources);
   }
 
   oomKilled(): boolean {

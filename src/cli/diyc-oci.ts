@@ -1,0 +1,6 @@
+// Entry point of bin/diyc-oci, the runc-compatible OCI runtime. The only
+// file of it that reads process.argv; see src/cli/oci/main.ts.
+
+import { main } from "./oci/main";
+
+main({ argv: process.argv.slice(2) }).then((code) => process.exit(code));
