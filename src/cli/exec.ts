@@ -12,12 +12,13 @@ import type { CliContext, Command } from "./context";
 import { parseUser } from "./run";
 import { runtimeContext } from "./runtime-context";
 
-const HELP = `Usage: diyc exec [-i] [-t] [-v] [-e KEY=VALUE] [-w DIR] [-u USER[:GROUP]] NAME CMD [ARG...]
+const HELP = `Usage: diyc exec [-d] [-i] [-t] [-v] [-e KEY=VALUE] [-w DIR] [-u USER[:GROUP]] NAME CMD [ARG...]
 
 Runs CMD inside the running container NAME: its namespaces, its cgroup, the
 same capabilities and no_new_privs. Exits with CMD's status.
   -i   keep stdin open (otherwise CMD reads /dev/null)
   -t   a terminal (pty) for CMD, relayed to yours in raw mode
+  -d   return once CMD runs (its output goes nowhere); exit 0
   -u   names or ids; names from the container's /etc/passwd and /etc/group`;
 
 /**
@@ -38,7 +39,8 @@ function execUser(ctx: CliContext, name: string, text: string): { uid: number; g
 
 export const exec: Command = async (args, ctx) => {
   const parsed = parseArgs(args, [
-    { long: "interactive", short: "i" }, { long: "tty", short: "t" }, { long: "verbose", short: "v" }, { long: "env", short: "e", value: true },
+    { long: "interactive", short: "i" }, { long: "tty", short: "t" }, { long: "detach", short: "d" }, { long: "verbose", short: "v" },
+    { long: "env", short: "e", value: true },
     { long: "workdir", short: "w", value: true }, { long: "user", short: "u", value: true }, { long: "help", short: "h" },
   ], true);
   if (has(parsed, "help")) {
@@ -55,5 +57,6 @@ export const exec: Command = async (args, ctx) => {
     user: user === undefined ? undefined : execUser(ctx, name, user),
     interactive: has(parsed, "interactive"),
     terminal: has(parsed, "tty"),
+    detach: has(parsed, "detach"),
   });
 };

@@ -194,8 +194,26 @@ export class HelperChannel {
    * Returns the exit code; the helper is gone when it returns or throws.
    */
   async runToExit(prepare: (pid: number) => void): Promise<number> {
+    await this.runUntilStarted(prepare);
     try {
-      prepare(this.expect(Sync.Pid, "clone").a);
+      const exit = await this.receiveAsync();
+      if (exit?.type !== Sync.Exit) throw this.failure(exit, "report the exit status");
+      return exitCodeOf(exit.a);
+    } finally {
+      this.done();
+      await this.helper.exited;
+    }
+  }
+
+  /**
+   * The protocol up to the exec: for a process diyc does not wait for (a plan
+   * with Leave: the helper exits once it runs). Returns its host pid.
+   */
+  async runUntilStarted(prepare: (pid: number) => void): Promise<number> {
+    let pid: number;
+    try {
+      pid = this.expect(Sync.Pid, "clone").a;
+      prepare(pid);
       this.send(Sync.Continue);
       this.expect(Sync.Ready, "set up the process");
       this.send(Sync.Start);
@@ -205,14 +223,7 @@ export class HelperChannel {
       await this.helper.exited;
       throw error;
     }
-    try {
-      const exit = await this.receiveAsync();
-      if (exit?.type !== Sync.Exit) throw this.failure(exit, "report the exit status");
-      return exitCodeOf(exit.a);
-    } finally {
-      this.done();
-      await this.helper.exited;
-    }
+    return pid;
   }
 
   /** Closing our end without a word tells the helper diyc is gone: it cleans up with the plan's hook. */

@@ -179,3 +179,20 @@ describeRoot("restarts as docker shows them", () => {
     expect(diyc(root, ["rm", "phoenix"]).code).toBe(0);
   }, 30_000);
 });
+
+describeRoot("exec -d", () => {
+  test("returns at once; the process runs on in the container, in its cgroup, reaped by its pid 1", async () => {
+    expect(diyc(root, ["run", "-d", "--init", "--name", "bg", "busybox", "sleep", "30"]).code).toBe(0);
+    try {
+      const r = diyc(root, ["exec", "-d", "bg", "sh", "-c", "sleep 1; echo done > /tmp/marker"]);
+      expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
+      // It returned before the process finished: the marker is not there yet.
+      expect(diyc(root, ["exec", "bg", "cat", "/tmp/marker"]).code).not.toBe(0);
+      await Bun.sleep(1500);
+      expect(diyc(root, ["exec", "bg", "cat", "/tmp/marker"]).stdout).toBe("done\n");
+      expect(diyc(root, ["exec", "-d", "-t", "bg", "true"])).toMatchObject({ code: 125 });
+    } finally {
+      expect(diyc(root, ["rm", "-f", "bg"]).code).toBe(0);
+    }
+  });
+});
