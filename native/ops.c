@@ -786,12 +786,11 @@ static int op_attach_mount(const struct plan_op *op)
 	return rc;
 }
 
+/* Settings are the helper's (plan-ops.h); the init skips them. */
 static int op_is_helper_setting(uint16_t code)
 {
-	return code == OP_CLONE || code == OP_EXIT_RECORD || code == OP_CLEANUP_HOOK || code == OP_JOIN_NAMESPACE ||
-	       code == OP_DETACH || code == OP_LOG || code == OP_RELAY_TERMINAL ||
-	       code == OP_START_FIFO || code == OP_CONSOLE_SOCKET || code == OP_LEAVE || code == OP_PRESERVE_FDS ||
-	       code == OP_TIME_NAMESPACE || code == OP_IDMAP_MOUNT;
+	const struct op_shape *shape = plan_op_shape(code);
+	return shape && shape->setting;
 }
 
 static int run_one(const struct plan_op *op, int sync_fd)

@@ -68,6 +68,9 @@ static int decode_op(struct reader *r, struct plan_op *op)
 	return 0;
 }
 
+static int validate_op(const struct plan_op *op);
+static int validate_order(const struct plan *plan);
+
 int plan_decode(char *bytes, size_t len, struct plan *out)
 {
 	struct reader r = { bytes, len };
@@ -85,13 +88,13 @@ int plan_decode(char *bytes, size_t len, struct plan *out)
 	if (!out->ops)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < out->count; i++) {
-		if (decode_op(&r, &out->ops[i]) < 0) {
+		if (decode_op(&r, &out->ops[i]) < 0 || validate_op(&out->ops[i]) < 0) {
 			free(out->ops);
 			out->ops = NULL;
 			return -EINVAL;
 		}
 	}
-	if (r.left != 0) {
+	if (r.left != 0 || validate_order(out) < 0) {
 		free(out->ops);
 		out->ops = NULL;
 		return -EINVAL;
@@ -152,65 +155,53 @@ char **plan_list(const struct plan_op *op, unsigned i)
 	return vec;
 }
 
+const struct op_shape *plan_op_shape(uint16_t code)
+{
+	for (size_t i = 0; i < sizeof(OP_SHAPES) / sizeof(OP_SHAPES[0]); i++)
+		if (OP_SHAPES[i].code == code)
+			return &OP_SHAPES[i];
+	return NULL;
+}
+
 const char *plan_op_name(uint16_t code)
 {
-	switch (code) {
-	case OP_CLONE: return "clone";
-	case OP_EXIT_RECORD: return "exit-record";
-	case OP_CLEANUP_HOOK: return "cleanup-hook";
-	case OP_JOIN_NAMESPACE: return "join-namespace";
-	case OP_DETACH: return "detach";
-	case OP_LOG: return "log";
-	case OP_MOUNT: return "mount";
-	case OP_MKDIR: return "mkdir";
-	case OP_MKNOD: return "mknod";
-	case OP_SYMLINK: return "symlink";
-	case OP_OPEN_ROOT: return "open-root";
-	case OP_PIVOT_ROOT: return "pivot-root";
-	case OP_SETHOSTNAME: return "sethostname";
-	case OP_SETDOMAINNAME: return "setdomainname";
-	case OP_MASK_PATH: return "mask-path";
-	case OP_READONLY_PATH: return "readonly-path";
-	case OP_SETRLIMIT: return "setrlimit";
-	case OP_SETGROUPS: return "setgroups";
-	case OP_SETGID: return "setgid";
-	case OP_SETUID: return "setuid";
-	case OP_DROP_BOUNDING: return "drop-bounding";
-	case OP_SET_CAPS: return "set-caps";
-	case OP_CLEAR_AMBIENT: return "clear-ambient";
-	case OP_NO_NEW_PRIVS: return "no-new-privs";
-	case OP_SECCOMP: return "seccomp";
-	case OP_CHDIR: return "chdir";
-	case OP_CLOEXEC_FDS: return "cloexec-fds";
-	case OP_RESET_SIGNALS: return "reset-signals";
-	case OP_AWAIT_START: return "await-start";
-	case OP_EXEC: return "exec";
-	case OP_KEEP_CAPS: return "keep-caps";
-	case OP_SET_DUMPABLE: return "set-dumpable";
-	case OP_UNSHARE: return "unshare";
-	case OP_TERMINAL: return "terminal";
-	case OP_FORK_REAPER: return "fork-reaper";
-	case OP_NEW_SESSION: return "new-session";
-	case OP_MOUNT_SETATTR: return "mount-setattr";
-	case OP_WRITE_FILE: return "write-file";
-	case OP_PARENT_DEATH_SIGNAL: return "parent-death-signal";
-	case OP_RELAY_TERMINAL: return "relay-terminal";
-	case OP_START_FIFO: return "start-fifo";
-	case OP_CONSOLE_SOCKET: return "console-socket";
-	case OP_LEAVE: return "leave";
-	case OP_FIND_EXEC: return "find-exec";
-	case OP_UMASK: return "umask";
-	case OP_RAISE_AMBIENT: return "raise-ambient";
-	case OP_PERSONALITY: return "personality";
-	case OP_PRESERVE_FDS: return "preserve-fds";
-	case OP_MOVE_FDS: return "move-fds";
-	case OP_HOOK_STATE: return "hook-state";
-	case OP_RUN_HOOK: return "run-hook";
-	case OP_TIME_NAMESPACE: return "time-namespace";
-	case OP_IDMAP_MOUNT: return "idmap-mount";
-	case OP_ATTACH_MOUNT: return "attach-mount";
+	const struct op_shape *shape = plan_op_shape(code);
+	return shape ? shape->name : "unknown";
+}
+
+/*
+ * One op against its shape: a known code, an argument count within bounds,
+ * and 8 bytes for every u64. Lists, strings and bytes may be any length.
+ */
+static int validate_op(const struct plan_op *op)
+{
+	const struct op_shape *shape = plan_op_shape(op->code);
+	if (!shape || op->argc < shape->min_args || op->argc > shape->max_args)
+		return -1;
+	for (unsigned i = 0; i < op->argc; i++)
+		if (shape->kinds[i] == 'u' && op->args[i].len != 8)
+			return -1;
+	return 0;
+}
+
+/* Settings first, each once unless it may repeat: a header the helper reads before it clones. */
+static int validate_order(const struct plan *plan)
+{
+	int steps_started = 0;
+	for (uint32_t i = 0; i < plan->count; i++) {
+		const struct op_shape *shape = plan_op_shape(plan->ops[i].code);
+		if (!shape->setting) {
+			steps_started = 1;
+			continue;
+		}
+		if (steps_started)
+			return -1;
+		if (shape->setting == 1)
+			for (uint32_t k = 0; k < i; k++)
+				if (plan->ops[k].code == plan->ops[i].code)
+					return -1;
 	}
-	return "unknown";
+	return 0;
 }
 
 /* --print-plan: the decoded plan, one op a line, for tests and for the curious. */

@@ -14,7 +14,7 @@ import type { Hook, LinuxSeccomp, Mount, NamespaceType, Process, Spec } from "..
 import { compileSeccompWithFlags, SECCOMP_FILTER_FLAGS } from "../seccomp/bpf";
 import { DEV_SYMLINKS } from "../spec/defaults";
 import { describeFlags, describeMountAttributes, MOUNT_ATTR, MS, parseMountOptions } from "./mount-options";
-import { OpFlag, type Op, type Plan } from "./ops";
+import { type Op, OpFlag, type Plan, settingsFirst } from "./ops";
 
 const NAMESPACE_FLAG: Record<NamespaceType, number> = {
   mount: CLONE.NEWNS,
@@ -623,5 +623,5 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
     init: inputs.init, seccomp: seccomp.last, logSeccompDenials: inputs.logSeccompDenials, findExecutable: inputs.oci !== undefined,
     preserveFds: inputs.oci?.preserveFds, afterStart: hookOps("startContainer", hooks?.startContainer),
   }));
-  return { ops };
+  return settingsFirst(ops);
 }

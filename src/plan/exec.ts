@@ -4,7 +4,7 @@
 import type { LinuxSeccomp, NamespaceType, Process } from "../spec/oci";
 import { CLONE } from "../linux/namespaces";
 import { launchOps, PARENT_DEATH_SIGNAL, preserveFdOps, privilegeOps, seccompPlacement, terminalOps } from "./compile";
-import type { Op, Plan } from "./ops";
+import { settingsFirst, type Op, type Plan } from "./ops";
 
 const NAMESPACE_FLAG: Record<NamespaceType, { file: string; flag: number }> = {
   user: { file: "user", flag: CLONE.NEWUSER },
@@ -64,5 +64,5 @@ export function compileExecPlan(
     ...(oci?.leave ? [] : [PARENT_DEATH_SIGNAL]),
     ...launchOps(proc, { seccomp: placed.last, findExecutable: oci !== undefined, preserveFds: oci?.preserveFds }),
   );
-  return { ops };
+  return settingsFirst(ops);
 }

@@ -5,7 +5,7 @@
 import { CLONE } from "../linux/namespaces";
 import { describeClone, launchOps } from "./compile";
 import { MS } from "./mount-options";
-import type { Op, Plan } from "./ops";
+import { settingsFirst, type Op, type Plan } from "./ops";
 
 export interface NsexecOptions {
   pid: boolean;
@@ -51,5 +51,5 @@ export function compileNsexecPlan(o: NsexecOptions): Plan {
     { code: "OpenRoot", args: ["/"], describe: "open / as the root for paths" },
     ...launchOps({ args: o.command, env: o.env, cwd: o.cwd }),
   );
-  return { ops };
+  return settingsFirst(ops);
 }
