@@ -123,3 +123,11 @@ export const isSetting = (op: Op): boolean => "setting" in OPS[op.code];
 export function settingsFirst(ops: Op[]): Plan {
   return { ops: [...ops.filter(isSetting), ...ops.filter((op) => !isSetting(op))] };
 }
+
+/** An op's argument by the name the table gives it (`argOf(op, "search")`), not by position. */
+export function argOf(op: Op, name: string): OpArg | undefined {
+  const index = OPS[op.code].args.findIndex(([arg]) => arg === name);
+  if (index < 0) throw new Error(`op ${op.code} has no argument ${name}`);
+  return op.args[index];
+}
+

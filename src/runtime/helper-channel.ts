@@ -13,7 +13,7 @@ import { DiycError, Errno, errnoName, errnoText, ExitCode } from "../linux/error
 import type { Syscalls } from "../linux/syscalls";
 import { exitCodeOf } from "../linux/wait-status";
 import { framePlan } from "../plan/encode";
-import type { Plan } from "../plan/ops";
+import { argOf, type Plan } from "../plan/ops";
 
 export const Sync = {
   Continue: 1,
@@ -172,16 +172,16 @@ export class HelperChannel {
       if (op?.code === "Exec" || op?.code === "FindExec") {
         // 127 for "not found", 126 for "found but cannot run", as shells do.
         // FindExec (the OCI door's check before the barrier) has the same file and search.
-        const search = op.code === "Exec" ? op.args[3] : op.args[1];
+        const search = argOf(op, "search");
         const notFound = msg.b === Errno.ENOENT || msg.b === Errno.ENOTDIR;
         if (notFound && search !== "") {
-          return new DiycError(`exec ${JSON.stringify(op.args[0])}: executable file not found in $PATH`, ExitCode.NotFound);
+          return new DiycError(`exec ${JSON.stringify(argOf(op, "file"))}: executable file not found in $PATH`, ExitCode.NotFound);
         }
-        return new PlanStepError(`exec ${JSON.stringify(op.args[0])}`, msg.b, notFound ? ExitCode.NotFound : ExitCode.CannotExecute);
+        return new PlanStepError(`exec ${JSON.stringify(argOf(op, "file"))}`, msg.b, notFound ? ExitCode.NotFound : ExitCode.CannotExecute);
       }
       // An OCI hook the init ran: it failed or was killed at its timeout.
       if (op?.code === "RunHook" && msg.b === Errno.ECANCELED) return new DiycError(`${op.describe} failed`);
-      if (op?.code === "RunHook" && msg.b === Errno.ETIMEDOUT) return new DiycError(`${op.describe} timed out after ${op.args[3]} s`);
+      if (op?.code === "RunHook" && msg.b === Errno.ETIMEDOUT) return new DiycError(`${op.describe} timed out after ${argOf(op, "timeout_s")} s`);
       return new PlanStepError(op?.describe || `step ${msg.a}`, msg.b);
     }
     return new DiycError(`unexpected message ${msg.type} from the helper while waiting to ${what}`);
