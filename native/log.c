@@ -77,18 +77,19 @@ void log_file_close(struct log_file *lf)
 	lf->fd = -1;
 }
 
-/* Best effort: a reader that went away (`diyc run ... | head -1`) must not stop the container or its log. */
-static void pass_on(int fd, const char *data, size_t len)
+/* Writes all of data, going on after EINTR. 0, or -1 once a write fails. */
+int write_all(int fd, const char *data, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, data, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return;
+			return -1;
 		data += n;
 		len -= (size_t)n;
 	}
+	return 0;
 }
 
 static void log_file_rotate(struct log_file *lf)
@@ -143,8 +144,9 @@ void log_drain(const struct plan *plan, const struct log_pipes *log)
 				continue;
 			ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
 			if (n > 0) {
+				/* Best effort: a reader that went away (`diyc run ... | head -1`) must not stop the container or its log. */
 				if (lf.tee)
-					pass_on(i == 0 ? STDOUT_FILENO : STDERR_FILENO, buffer, (size_t)n);
+					(void)write_all(i == 0 ? STDOUT_FILENO : STDERR_FILENO, buffer, (size_t)n);
 				log_record(&lf, streams[i], buffer, (size_t)n);
 			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
 				close(fds[i].fd);

@@ -168,6 +168,16 @@ static int make_file(const struct plan_op *op, const char *path)
 	return 0;
 }
 
+/* A mount's target, made first when the op says so: a directory, or an empty file to bind a file onto. */
+static int make_target(const struct plan_op *op, const char *target)
+{
+	if (op->flags & OPF_MKDIR_TARGET)
+		return make_dirs(op, target, 0755);
+	if (op->flags & OPF_MKFILE_TARGET)
+		return make_file(op, target);
+	return 0;
+}
+
 static int op_mount(const struct plan_op *op)
 {
 	const char *source = plan_str(op, 0), *target = plan_str(op, 1);
@@ -178,13 +188,8 @@ static int op_mount(const struct plan_op *op)
 
 	if (!source || !target || !fstype || !data || plan_u64(op, 3, &flags) < 0)
 		return -EINVAL;
-	if (op->flags & OPF_MKDIR_TARGET) {
-		if ((rc = make_dirs(op, target, 0755)) < 0)
-			return rc;
-	} else if (op->flags & OPF_MKFILE_TARGET) {
-		if ((rc = make_file(op, target)) < 0)
-			return rc;
-	}
+	if ((rc = make_target(op, target)) < 0)
+		return rc;
 	fd = open_path(op, target, O_PATH | O_CLOEXEC, 0);
 	if (fd < 0)
 		return fail();
@@ -769,13 +774,8 @@ static int op_attach_mount(const struct plan_op *op)
 	int rc;
 	if (plan_u64(op, 0, &index) < 0 || !target || index >= mount_fd_count)
 		return -EINVAL;
-	if (op->flags & OPF_MKDIR_TARGET) {
-		if ((rc = make_dirs(op, target, 0755)) < 0)
-			return rc;
-	} else if (op->flags & OPF_MKFILE_TARGET) {
-		if ((rc = make_file(op, target)) < 0)
-			return rc;
-	}
+	if ((rc = make_target(op, target)) < 0)
+		return rc;
 	int to = open_path(op, target, O_PATH | O_CLOEXEC, 0);
 	if (to < 0)
 		return fail();

@@ -72,20 +72,6 @@ fail_master:;
 	return -saved;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * -t in the foreground: the user's terminal <-> the container's pty. In raw
  * mode every key (Ctrl-C too) goes to the container's terminal, whose line

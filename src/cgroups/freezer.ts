@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import { CgroupError } from "./errors";
-import { hostCgroupFs, type CgroupFs } from "./fs";
+import { hostCgroupFs, joinCgroupDirs, type CgroupFs } from "./fs";
 import { parseCgroupMounts } from "./detect";
 import { parentLevels, parentSegments, checkId } from "./paths";
 import { Errno } from "../linux/errors";
@@ -34,14 +34,7 @@ export class Freezer {
   /** v1: makes the freezer cgroup (and its parents) and moves `pid` in. v2: nothing to make. */
   join(pid: number): void {
     if (this.version === "v2") return;
-    for (const dir of [...this.parentDirs, this.dir]) {
-      try {
-        this.fs.mkdir(dir);
-      } catch (error) {
-        if (!(error instanceof CgroupError && error.errno === Errno.EEXIST)) throw error;
-      }
-    }
-    this.fs.write(join(this.dir, "cgroup.procs"), String(pid));
+    joinCgroupDirs(this.fs, [...this.parentDirs, this.dir], pid);
   }
 
   frozen(): boolean {

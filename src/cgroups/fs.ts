@@ -9,6 +9,7 @@
 // is what `diyc -v` prints.
 
 import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { attachDeviceProgram, loadDeviceProgram } from "../linux/bpf";
 import { Errno, SyscallError } from "../linux/errors";
 import { CgroupError, errnoOf } from "./errors";
@@ -165,3 +166,20 @@ export function removeCgroupDir(fs: CgroupFs, path: string, patienceMs = 2000): 
     }
   }
 }
+
+/**
+ * Makes `dirs` in order (each may exist already) and moves `pid` into the
+ * last: how a process joins a cgroup diyc does not otherwise manage (the v1
+ * freezer, OCI's side hierarchies).
+ */
+export function joinCgroupDirs(fs: CgroupFs, dirs: string[], pid: number): void {
+  for (const dir of dirs) {
+    try {
+      fs.mkdir(dir);
+    } catch (error) {
+      if (!(error instanceof CgroupError && error.errno === Errno.EEXIST)) throw error;
+    }
+  }
+  fs.write(join(dirs.at(-1)!, "cgroup.procs"), String(pid));
+}
+

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Errno } from "../../linux/errors";
 import { parseCgroupMounts } from "../detect";
 import { CgroupError } from "../errors";
-import { hostCgroupFs, removeCgroupDir, type CgroupFs } from "../fs";
+import { hostCgroupFs, joinCgroupDirs, removeCgroupDir, type CgroupFs } from "../fs";
 import { checkId, parentLevels, parentSegments } from "../paths";
 
 export class SideCgroupV1 {
@@ -31,14 +31,7 @@ export class SideCgroupV1 {
 
   /** Makes the directory (and its parent levels) and moves `pid` in. */
   join(pid: number): void {
-    for (const dir of [...this.parentDirs, this.dir]) {
-      try {
-        this.fs.mkdir(dir);
-      } catch (error) {
-        if (!(error instanceof CgroupError && error.errno === Errno.EEXIST)) throw error;
-      }
-    }
-    this.fs.write(join(this.dir, "cgroup.procs"), String(pid));
+    joinCgroupDirs(this.fs, [...this.parentDirs, this.dir], pid);
   }
 
   has(file: string): boolean {
