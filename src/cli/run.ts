@@ -2,6 +2,9 @@
 // `diyc [options] NAME IMAGE CMD...` which main.ts sends here too.
 
 import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { ownCapabilities } from "../linux/capabilities";
+import { hostDevices } from "../linux/devices";
 import { DiycError, UsageError } from "../linux/errors";
 import { readDockerProfile, type DockerSeccompProfile } from "../seccomp/docker-profile";
 import type { ContainerOptions } from "../spec/container-spec";
@@ -53,6 +56,9 @@ Options:
       --security-opt seccomp=unconfined|FILE
                          no seccomp filter, or a profile in docker's JSON format
                          (default: an allow list, docs/seccomp.md)
+      --privileged       not isolation: every capability, the host's devices, no seccomp
+                         filter, no masked /proc paths, a writable /sys (as docker's)
+      --dns ADDR, --dns-search DOMAIN, --add-host NAME:IP   /etc/resolv.conf and /etc/hosts
       --cap-add CAP, --cap-drop CAP   add to or drop from the default capabilities
                          (NET_RAW or CAP_NET_RAW, any case; ALL; repeatable)
   -t, --tty              a terminal (pty) for the command: your terminal in raw mode, resizes
@@ -110,6 +116,10 @@ const OPTIONS: OptionSpec[] = [
   { long: "interactive" },
   { long: "name", value: true },
   { long: "env-file", value: true },
+  { long: "privileged" },
+  { long: "dns", value: true },
+  { long: "dns-search", value: true },
+  { long: "add-host", value: true },
   { long: "restart", value: true },
   { long: "log-max-size", value: true },
   { long: "volume", value: true },
@@ -237,6 +247,39 @@ function environment(ctx: CliContext, parsed: ParsedArgs): string[] {
   });
 }
 
+/** --dns ADDR (repeatable), --dns-search DOMAIN (repeatable): resolv.conf's nameserver and search lines. */
+function dnsOptions(parsed: ParsedArgs): { dns?: { servers: string[]; search: string[] } } {
+  const servers = all(parsed, "dns"), search = all(parsed, "dns-search");
+  if (servers.length === 0 && search.length === 0) return {};
+  for (const server of servers) {
+    if (!isIP(server)) throw new UsageError(`invalid --dns ${JSON.stringify(server)}: an IPv4 or IPv6 address`);
+  }
+  for (const domain of search) {
+    if (!/^[a-zA-Z0-9.-]{1,253}$/.test(domain)) throw new UsageError(`invalid --dns-search ${JSON.stringify(domain)}: a domain name`);
+  }
+  // Search domains alone keep the host's name servers, as docker does.
+  const hostServers = servers.length > 0 ? [] : hostNameservers();
+  return { dns: { servers: servers.length > 0 ? servers : hostServers, search } };
+}
+
+function hostNameservers(): string[] {
+  try {
+    return [...readFileSync("/etc/resolv.conf", "utf8").matchAll(/^nameserver\s+(\S+)/gm)].map((m) => m[1]!);
+  } catch {
+    return [];
+  }
+}
+
+/** --add-host NAME:IP (docker's form; an IPv6 address may follow the first colon). */
+function parseAddHost(value: string): { name: string; ip: string } {
+  const colon = value.indexOf(":");
+  const name = value.slice(0, colon), ip = value.slice(colon + 1);
+  if (colon <= 0 || !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,252})$/.test(name) || !isIP(ip)) {
+    throw new UsageError(`invalid --add-host ${JSON.stringify(value)}: use NAME:IP`);
+  }
+  return { name, ip };
+}
+
 /** no | always | on-failure[:N] */
 export function parseRestart(value: string): RestartPolicy {
   if (value === "no" || value === "always") return { policy: value };
@@ -331,6 +374,11 @@ export const run: Command = async (args, ctx) => {
     seccomp: seccompChoice(all(parsed, "security-opt")),
     capAdd: all(parsed, "cap-add"),
     capDrop: all(parsed, "cap-drop"),
+    availableCapabilities: ownCapabilities(),
+    // The host's devices, listed now, as docker's --privileged gives them.
+    ...(has(parsed, "privileged") ? { privileged: { devices: hostDevices().map((d) => ({ ...d, uid: 0, gid: 0 })) } } : {}),
+    ...dnsOptions(parsed),
+    extraHosts: all(parsed, "add-host").map(parseAddHost),
   };
   const detach = has(parsed, "detach");
   const restart = parseRestart(last(parsed, "restart") ?? "no");

@@ -43,3 +43,14 @@ export function capabilityMask(names: string[]): bigint {
 export function capabilityNames(mask: bigint): string[] {
   return CAPABILITIES.filter((_, i) => (mask >> BigInt(i)) & 1n);
 }
+
+/**
+ * The capabilities this process holds (CapPrm in /proc/self/status): what it
+ * can give a container. "ALL" means these, as podman's --privileged gives
+ * "every capability the host has"; a capability we lack cannot be granted.
+ */
+export function ownCapabilities(): string[] {
+  const line = /^CapPrm:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+  return line ? capabilityNames(BigInt(`0x${line[1]}`)) : [...CAPABILITIES];
+}
+

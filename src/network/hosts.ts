@@ -13,6 +13,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LOCK_EX, LOCK_UN, linuxSyscalls } from "../linux/syscalls";
+import { readIfExists } from "../store/atomic";
 import { Store } from "../store/store";
 import { listLeases, networkStateDir, ownerRoot, type Lease } from "./ipam";
 
@@ -82,8 +83,10 @@ export function writeHostsFiles(store: Store, cfg: { name: string }): string[] {
       const { container } = lease;
       if (!existsSync(owner.containerDir(container))) continue;
       // writeFileSync opens with O_TRUNC and writes: same inode, so a bind
-      // mount of this file sees the new content.
-      writeFileSync(hostsFilePath(owner, container), content, { mode: 0o644 });
+      // mount of this file sees the new content. The container's own extra
+      // lines (--add-host), which the runtime keeps beside it, come last.
+      const extra = readIfExists(join(owner.containerDir(container), "hosts.extra")) ?? "";
+      writeFileSync(hostsFilePath(owner, container), content + extra, { mode: 0o644 });
       written.push(container);
     }
     return written;

@@ -96,6 +96,8 @@ export function containerFiles(store: Store, name: string) {
     merged: join(dir, "merged"),
     hostname: join(dir, "hostname"),
     hosts: join(dir, "hosts"),
+    /** --add-host entries, appended to the hosts file whoever writes it. */
+    hostsExtra: join(dir, "hosts.extra"),
     resolvConf: join(dir, "resolv.conf"),
   };
 }

@@ -56,13 +56,19 @@ function isDirectory(path: string): boolean {
 
 
 /** The files diyc provides inside the container, kept in its directory and bind-mounted. */
-function writeEtcFiles(files: ContainerFiles, hostname: string): void {
+function writeEtcFiles(files: ContainerFiles, hostname: string, options: RunRequest["options"]): void {
   writeFileSync(files.hostname, `${hostname}\n`);
-  // On a bridge, attaching rewrites it with every container of the network (network/hosts.ts).
-  writeFileSync(files.hosts, hostsFileContent(standaloneEntries(hostname)));
-  // The host's resolver configuration, as a file of the container's own with
-  // the mode of /etc/hosts (a copy would keep the host file's mode, 0755 on some hosts).
-  writeFileSync(files.resolvConf, existsSync("/etc/resolv.conf") ? readFileSync("/etc/resolv.conf") : "", { mode: 0o644 });
+  // --add-host entries are kept beside it: a bridge network rewrites the file
+  // with every container of the network, and appends these (network/hosts.ts).
+  const extra = (options.extraHosts ?? []).map((h) => ({ ip: h.ip, names: [h.name] }));
+  writeFileSync(files.hostsExtra, extra.map((e) => `${e.ip}\t${e.names.join(" ")}\n`).join(""));
+  writeFileSync(files.hosts, hostsFileContent([...standaloneEntries(hostname), ...extra]));
+  // The host's resolver configuration (or --dns and --dns-search), as a file of the
+  // container's own with the mode of /etc/hosts (a copy would keep the host file's mode, 0755 on some hosts).
+  const resolver = options.dns
+    ? [...options.dns.servers.map((s) => `nameserver ${s}\n`), ...(options.dns.search.length > 0 ? [`search ${options.dns.search.join(" ")}\n`] : [])].join("")
+    : existsSync("/etc/resolv.conf") ? readFileSync("/etc/resolv.conf") : "";
+  writeFileSync(files.resolvConf, resolver, { mode: 0o644 });
   chmodSync(files.resolvConf, 0o644); // an existing file (a rerun) keeps its mode through writeFileSync
 }
 
@@ -101,7 +107,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
   let channel: HelperChannel | undefined;
   try {
     for (const dir of [files.upper, files.work, files.merged]) mkdirSync(dir, { recursive: true, mode: 0o755 });
-    writeEtcFiles(files, spec.hostname!);
+    writeEtcFiles(files, spec.hostname!, request.options);
     rmSync(files.exit, { force: true });
     rmSync(files.state, { force: true });
     writeFileSync(files.exitReserve, " ".repeat(EXIT_RECORD_RESERVE - 1) + "\n");

@@ -3,7 +3,7 @@
 // in container.json, shown by `inspect`, and is all the plan compiler reads.
 
 import type { LinuxResources } from "./resources";
-import type { LinuxSeccomp, Mount, Namespace, Process, Spec } from "./oci";
+import type { LinuxDevice, LinuxSeccomp, Mount, Namespace, Process, Spec } from "./oci";
 import {
   DEFAULT_CAPABILITIES, DEFAULT_DEVICES, DEFAULT_DOMAINNAME, DEFAULT_MASKED_PATHS,
   DEFAULT_MOUNTS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
@@ -39,7 +39,21 @@ export interface ContainerOptions {
   seccomp?: false | DockerSeccompProfile;
   /** --cap-add / --cap-drop: names with or without CAP_, any case, or ALL. */
   capAdd?: string[];
+  /** What ALL means: the capabilities diyc holds (linux/capabilities.ts ownCapabilities). */
+  availableCapabilities?: string[];
   capDrop?: string[];
+  /**
+   * --privileged: not isolation, but the host's powers (as docker's): every
+   * capability, no seccomp filter (unless a profile is given), no masked or
+   * read-only /proc paths, a writable /sys, no no_new_privs, and the host's
+   * devices (these, listed by the caller from /dev, become nodes in the
+   * container's /dev, and the device cgroup allows them all).
+   */
+  privileged?: { devices: LinuxDevice[] };
+  /** --dns and --dns-search: the container's resolv.conf says these instead of the host's. */
+  dns?: { servers: string[]; search: string[] };
+  /** --add-host NAME:IP: extra lines of /etc/hosts. */
+  extraHosts?: { name: string; ip: string }[];
 }
 
 /** "net_raw", "NET_RAW" or "CAP_NET_RAW" → "CAP_NET_RAW"; "all" → "ALL"; unknown names are one line. */
@@ -55,10 +69,11 @@ function capabilityName(name: string, flag: string): string {
  * The bounding set: the default, minus --cap-drop, plus --cap-add (docker's
  * order: `--cap-drop ALL --cap-add CHOWN` leaves only CHOWN).
  */
-export function boundingSet(capAdd: string[] = [], capDrop: string[] = []): string[] {
+export function boundingSet(capAdd: string[] = [], capDrop: string[] = [], available: readonly string[] = CAPABILITIES): string[] {
   const add = capAdd.map((c) => capabilityName(c, "--cap-add"));
   const drop = capDrop.map((c) => capabilityName(c, "--cap-drop"));
-  const set = new Set(add.includes("ALL") ? CAPABILITIES : drop.includes("ALL") ? [] : DEFAULT_CAPABILITIES);
+  // ALL is every capability diyc itself holds: one it lacks cannot be given.
+  const set = new Set(add.includes("ALL") ? available : drop.includes("ALL") ? [] : DEFAULT_CAPABILITIES);
   for (const cap of drop) if (!add.includes(cap)) set.delete(cap);
   for (const cap of add) if (cap !== "ALL") set.add(cap);
   return CAPABILITIES.filter((c) => set.has(c));
@@ -129,7 +144,8 @@ export function hostnameFromName(name: string): string {
 export function buildContainerSpec(options: ContainerOptions): Spec {
   const hostname = options.hostname === undefined ? hostnameFromName(options.name) : validateHostname(options.hostname);
   const user = options.user ?? { uid: 0, gid: 0 };
-  const capabilities = capabilitiesFor(user.uid, boundingSet(options.capAdd, options.capDrop));
+  const privileged = options.privileged !== undefined;
+  const capabilities = capabilitiesFor(user.uid, boundingSet(privileged ? ["ALL"] : options.capAdd, privileged ? [] : options.capDrop, options.availableCapabilities));
   const etc: Mount[] = [
     { destination: "/etc/hostname", type: "bind", source: options.etcFiles.hostname, options: ["bind", "ro", "nosuid", "nodev", "noexec"] },
     { destination: "/etc/hosts", type: "bind", source: options.etcFiles.hosts, options: ["bind", "nosuid", "nodev", "noexec"] },
@@ -144,25 +160,37 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
       env: containerEnv(options, hostname),
       cwd: validateCwd(options.cwd ?? "/"),
       capabilities,
-      noNewPrivileges: true,
+      noNewPrivileges: !privileged,
     },
     root: { path: "rootfs", readonly: options.readOnlyRoot ?? false },
     hostname,
     domainname: DEFAULT_DOMAINNAME,
     // A volume on /etc/hostname, /etc/hosts or /etc/resolv.conf replaces diyc's file, as with docker.
-    mounts: [...DEFAULT_MOUNTS, ...etc.filter((m) => !options.mounts?.some((v) => v.destination === m.destination)), ...(options.mounts ?? [])],
+    mounts: [
+      ...(privileged ? DEFAULT_MOUNTS.map((m) => (m.destination === "/sys" ? { ...m, options: m.options?.filter((o) => o !== "ro") } : m)) : DEFAULT_MOUNTS),
+      ...etc.filter((m) => !options.mounts?.some((v) => v.destination === m.destination)),
+      ...(options.mounts ?? []),
+    ],
     linux: {
       namespaces: namespaces(options.network),
-      resources: options.resources,
-      maskedPaths: DEFAULT_MASKED_PATHS,
-      readonlyPaths: DEFAULT_READONLY_PATHS,
-      devices: DEFAULT_DEVICES,
-      seccomp: seccompFor(options.seccomp, capabilities.bounding),
+      resources: privileged
+        ? { ...options.resources, devices: [{ allow: true, type: "a", major: "*", minor: "*", access: "rwm" }] }
+        : options.resources,
+      maskedPaths: privileged ? [] : DEFAULT_MASKED_PATHS,
+      readonlyPaths: privileged ? [] : DEFAULT_READONLY_PATHS,
+      devices: privileged ? mergeDevices(DEFAULT_DEVICES, options.privileged!.devices) : DEFAULT_DEVICES,
+      seccomp: privileged && options.seccomp === undefined ? undefined : seccompFor(options.seccomp, capabilities.bounding),
       // Ping without CAP_NET_RAW: ICMP echo sockets for every group, as podman does. Only
       // in a network namespace of the container's own: on the host's it would change the host.
       ...(options.network === "host" ? {} : { sysctl: { "net.ipv4.ping_group_range": "0 2147483647" } }),
     },
   };
+}
+
+/** The standard devices, then the host's others (a path listed twice keeps its first). */
+function mergeDevices(standard: LinuxDevice[], host: LinuxDevice[]): LinuxDevice[] {
+  const paths = new Set(standard.map((d) => d.path));
+  return [...standard, ...host.filter((d) => !paths.has(d.path))];
 }
 
 function seccompFor(choice: ContainerOptions["seccomp"], bounding: string[]): LinuxSeccomp | undefined {

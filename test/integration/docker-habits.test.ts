@@ -1,6 +1,7 @@
 // What a docker user types without thinking, checked as they would see it.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { diyc, isRoot, removeStore, tempStore } from "../helpers/diyc";
 
 const describeRoot = isRoot ? describe : describe.skip;
@@ -194,5 +195,31 @@ describeRoot("exec -d", () => {
     } finally {
       expect(diyc(root, ["rm", "-f", "bg"]).code).toBe(0);
     }
+  });
+});
+
+describeRoot("--dns, --dns-search, --add-host, --privileged", () => {
+  test("resolv.conf and hosts say what the flags say", () => {
+    const r = diyc(root, ["run", "--rm", "--dns", "10.9.9.9", "--dns", "10.9.9.8", "--dns-search", "example.test", "--add-host", "db.internal:10.1.2.3",
+      "dnsbox", "busybox", "sh", "-c", "cat /etc/resolv.conf; grep db.internal /etc/hosts"]);
+    expect(r).toMatchObject({ code: 0, stdout: "nameserver 10.9.9.9\nnameserver 10.9.9.8\nsearch example.test\n10.1.2.3\tdb.internal\n" });
+    expect(diyc(root, ["run", "--rm", "--dns", "not-an-ip", "dnsbad", "busybox", "true"])).toMatchObject({ code: 125 });
+    expect(diyc(root, ["run", "--rm", "--add-host", "noip", "hostbad", "busybox", "true"])).toMatchObject({ code: 125 });
+  });
+
+  test("--privileged: every capability, no seccomp filter, the host's devices, /sys writable, nothing masked", () => {
+    const r = diyc(root, ["run", "--rm", "--privileged", "priv", "busybox", "sh", "-c",
+      "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; ls /dev/loop-control >/dev/null 2>&1 && echo host-devices; grep -c ' /sys sysfs rw' /proc/self/mounts; wc -c < /proc/kcore >/dev/null 2>&1; head -c 1 /proc/keys >/dev/null 2>&1 && echo keys-visible"]);
+    expect(r.code).toBe(0);
+    // Every capability diyc itself holds (this host withholds CAP_SYS_RESOURCE even from root).
+    const own = /^CapPrm:\s*(\S+)$/m.exec(readFileSync("/proc/self/status", "utf8"))![1];
+    expect(r.stdout).toContain(`CapEff:\t${own}`);
+    expect(r.stdout).toContain("Seccomp:\t0");
+    expect(r.stdout).toContain("NoNewPrivs:\t0");
+    expect(r.stdout).toContain("host-devices");
+    expect(r.stdout).toContain("\n1\n"); // /sys mounted read-write
+    // Without it, none of that.
+    const plain = diyc(root, ["run", "--rm", "unpriv", "busybox", "sh", "-c", "ls /dev/loop-control 2>/dev/null || echo no-host-devices"]);
+    expect(plain.stdout).toBe("no-host-devices\n");
   });
 });
