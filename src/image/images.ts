@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameS
 import { basename, dirname, join } from "node:path";
 import { asDiycError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
-import { readIfExists, writeFileAtomic, writeJsonAtomic } from "../store/atomic";
+import { readIfExists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../store/atomic";
 import { ContainerLock } from "../store/lock";
 import type { Store } from "../store/store";
 import { ImageError } from "./errors";
@@ -103,9 +103,7 @@ export async function updateRefs(layout: ImageLayout, syscalls: Syscalls, change
 }
 
 export function readRecord(layout: ImageLayout, id: string): ImageRecord | undefined {
-  const text = readIfExists(layout.record(id));
-  if (text === undefined) return undefined;
-  return JSON.parse(text) as ImageRecord;
+  return readJsonIfExists<ImageRecord>(layout.record(id));
 }
 
 /**

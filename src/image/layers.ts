@@ -16,10 +16,10 @@
 // both gzip and zstd as streams. It is imported only here, when a layer is
 // unpacked: loading it costs every diyc command ~14 ms of start-up otherwise.
 
-import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Syscalls } from "../linux/syscalls";
-import { writeJsonAtomic } from "../store/atomic";
+import { readJsonIfExists, writeJsonAtomic } from "../store/atomic";
 import { ImageError } from "./errors";
 import { Extractor } from "./extract";
 import { stagingDir, type ImageLayout } from "./layout";
@@ -232,6 +232,8 @@ export async function unpackLayer(
 }
 
 export function readLayerRecord(layout: ImageLayout, diffId: string): LayerRecord {
-  const parsed = JSON.parse(readFileSync(join(layout.layerDir(diffId), "layer.json"), "utf8")) as Partial<LayerRecord>;
+  const path = join(layout.layerDir(diffId), "layer.json");
+  const parsed = readJsonIfExists<Partial<LayerRecord>>(path);
+  if (parsed === undefined) throw new ImageError(`${path} is missing: the layer's record was lost; remove the image and pull it again`);
   return { diffId, size: Number(parsed.size ?? 0), entries: Number(parsed.entries ?? 0) };
 }

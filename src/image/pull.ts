@@ -10,7 +10,7 @@
 import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Syscalls } from "../linux/syscalls";
-import { readIfExists, writeFileAtomic } from "../store/atomic";
+import { readIfExists, readJsonIfExists, writeFileAtomic } from "../store/atomic";
 import type { Store } from "../store/store";
 import { ImageError } from "./errors";
 import { imageLayout, sha256, type ImageRecord } from "./images";
@@ -60,9 +60,7 @@ export function registrySettings(store: Store, registry: string, insecureRegistr
 }
 
 export function readCredentials(store: Store, registry: string): Credentials | undefined {
-  const text = readIfExists(authFilePath(store));
-  if (text === undefined) return undefined;
-  const auth = (JSON.parse(text) as { auths?: Record<string, { auth?: string }> }).auths?.[registry]?.auth;
+  const auth = readJsonIfExists<{ auths?: Record<string, { auth?: string }> }>(authFilePath(store))?.auths?.[registry]?.auth;
   if (typeof auth !== "string") return undefined;
   const decoded = Buffer.from(auth, "base64").toString("utf8");
   const colon = decoded.indexOf(":");
@@ -73,8 +71,7 @@ export function readCredentials(store: Store, registry: string): Credentials | u
 /** Stores (or with undefined, forgets) a login. The file is 0600 from its first byte. */
 export function writeCredentials(store: Store, registry: string, credentials: Credentials | undefined): void {
   const path = authFilePath(store);
-  const text = readIfExists(path);
-  const doc = (text === undefined ? {} : JSON.parse(text)) as { auths?: Record<string, { auth?: string }> };
+  const doc = readJsonIfExists<{ auths?: Record<string, { auth?: string }> }>(path) ?? {};
   doc.auths ??= {};
   if (credentials) doc.auths[registry] = { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64") };
   else delete doc.auths[registry];
