@@ -93,9 +93,9 @@ static int join_namespaces(const struct plan *plan, uint32_t *failed)
 		if (op->code != OP_JOIN_NAMESPACE)
 			continue;
 		*failed = i;
-		if (plan_u64(op, 1, &nstype) < 0)
+		if (plan_u64(op, ARG_JOIN_NAMESPACE_NSTYPE, &nstype) < 0)
 			return -EINVAL;
-		int fd = open(plan_str(op, 0), O_RDONLY | O_CLOEXEC);
+		int fd = open(plan_str(op, ARG_JOIN_NAMESPACE_PATH), O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return -errno;
 		int rc = setns(fd, (int)nstype);
@@ -191,7 +191,7 @@ static int send_console(const struct plan *plan, int sock, int terminal)
 	const struct plan_op *console = plan_find(plan, OP_CONSOLE_SOCKET);
 	uint64_t rows = 0, cols = 0;
 	int rc = -EINVAL;
-	if (plan_u64(console, 1, &rows) == 0 && plan_u64(console, 2, &cols) == 0)
+	if (plan_u64(console, ARG_CONSOLE_SOCKET_ROWS, &rows) == 0 && plan_u64(console, ARG_CONSOLE_SOCKET_COLS, &cols) == 0)
 		rc = terminal_send_master(sock, terminal, (unsigned)rows, (unsigned)cols);
 	close(terminal);
 	close(sock);
@@ -238,14 +238,14 @@ static int send_idmapped_mounts(const struct plan *plan, pid_t init, int init_fd
 		uint64_t recursive, attrs;
 		if (op->code != OP_IDMAP_MOUNT)
 			continue;
-		if (!plan_str(op, 0) || plan_u64(op, 1, &recursive) < 0 || plan_u64(op, 2, &attrs) < 0)
+		if (!plan_str(op, ARG_IDMAP_MOUNT_SOURCE) || plan_u64(op, ARG_IDMAP_MOUNT_RECURSIVE, &recursive) < 0 || plan_u64(op, ARG_IDMAP_MOUNT_ATTRIBUTES, &attrs) < 0)
 			return -EINVAL;
 		if (userns < 0) {
 			snprintf(userns_path, sizeof(userns_path), "/proc/%d/ns/user", (int)init);
 			if ((userns = open(userns_path, O_RDONLY | O_CLOEXEC)) < 0)
 				return -errno;
 		}
-		int tree = (int)syscall(SYS_open_tree, AT_FDCWD, plan_str(op, 0),
+		int tree = (int)syscall(SYS_open_tree, AT_FDCWD, plan_str(op, ARG_IDMAP_MOUNT_SOURCE),
 					OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
 		if (tree < 0) {
 			rc = -errno;
@@ -321,12 +321,12 @@ int main(int argc, char **argv)
 		return helper_error(control_fd, rc == -EINVAL ? HELPER_DECODE_PLAN : HELPER_READ_PLAN, -rc);
 	uint64_t preserved = 0;
 	const struct plan_op *preserve = plan_find(&plan, OP_PRESERVE_FDS);
-	if (preserve && plan_u64(preserve, 0, &preserved) < 0)
+	if (preserve && plan_u64(preserve, ARG_PRESERVE_FDS_COUNT, &preserved) < 0)
 		return step_error(control_fd, &plan, preserve, EINVAL);
 	syscall(SYS_close_range, HELPER_PRESERVED_FD + (unsigned)preserved, ~0U, 0);
 	const struct plan_op *clone_op = plan_find(&plan, OP_CLONE);
 	/* An undecodable flags argument must not become 0: that would clone into the host's namespaces. */
-	if (clone_op && plan_u64(clone_op, 0, &clone_flags) < 0)
+	if (clone_op && plan_u64(clone_op, ARG_CLONE_FLAGS, &clone_flags) < 0)
 		return step_error(control_fd, &plan, clone_op, EINVAL);
 
 	/*
@@ -342,15 +342,15 @@ int main(int argc, char **argv)
 	 */
 	const struct plan_op *start_fifo = plan_find(&plan, OP_START_FIFO);
 	if (start_fifo) {
-		int fd = plan_str(start_fifo, 0) ? open(plan_str(start_fifo, 0), O_PATH | O_CLOEXEC) : -1;
+		int fd = plan_str(start_fifo, ARG_START_FIFO_PATH) ? open(plan_str(start_fifo, ARG_START_FIFO_PATH), O_PATH | O_CLOEXEC) : -1;
 		if (fd < 0)
-			return step_error(control_fd, &plan, start_fifo, plan_str(start_fifo, 0) ? errno : EINVAL);
+			return step_error(control_fd, &plan, start_fifo, plan_str(start_fifo, ARG_START_FIFO_PATH) ? errno : EINVAL);
 		ops_set_start_fifo(fd);
 	}
 	const struct plan_op *console_op = plan_find(&plan, OP_CONSOLE_SOCKET);
 	int console = -1;
 	if (console_op) {
-		console = plan_str(console_op, 0) ? terminal_connect_socket(plan_str(console_op, 0)) : -EINVAL;
+		console = plan_str(console_op, ARG_CONSOLE_SOCKET_PATH) ? terminal_connect_socket(plan_str(console_op, ARG_CONSOLE_SOCKET_PATH)) : -EINVAL;
 		if (console < 0)
 			return helper_error(control_fd, HELPER_CONSOLE_SOCKET, -console);
 	}
@@ -381,7 +381,7 @@ int main(int argc, char **argv)
 		 * closed and run_init's first read ends us.
 		 */
 		uint64_t death_signal;
-		if (death_op && plan_u64(death_op, 0, &death_signal) == 0)
+		if (death_op && plan_u64(death_op, ARG_PARENT_DEATH_SIGNAL_SIGNAL, &death_signal) == 0)
 			prctl(PR_SET_PDEATHSIG, (unsigned long)death_signal, 0, 0, 0);
 		close(control_fd);
 		if (console >= 0)

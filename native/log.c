@@ -61,9 +61,9 @@ int log_file_from_plan(const struct plan *plan, struct log_file *lf)
 	const struct plan_op *op = plan_find(plan, OP_LOG);
 	uint64_t tee = 0;
 	lf->fd = -1;
-	if (!op || !(lf->path = plan_str(op, 0)) || plan_u64(op, 1, &lf->max_bytes) < 0)
+	if (!op || !(lf->path = plan_str(op, ARG_LOG_PATH)) || plan_u64(op, ARG_LOG_MAX_BYTES, &lf->max_bytes) < 0)
 		return -1;
-	if (op->argc > 2 && plan_u64(op, 2, &tee) < 0)
+	if (op->argc > ARG_LOG_TEE && plan_u64(op, ARG_LOG_TEE, &tee) < 0)
 		return -1;
 	lf->tee = tee != 0;
 	log_file_open(lf);

@@ -122,7 +122,7 @@ static void write_exit_record(const char *path, const char *reserve, int status)
 static void run_cleanup_hook(const struct plan *plan)
 {
 	const struct plan_op *hook = plan_find(plan, OP_CLEANUP_HOOK);
-	char **argv = hook ? plan_list(hook, 0) : NULL;
+	char **argv = hook ? plan_list(hook, ARG_CLEANUP_HOOK_ARGV) : NULL;
 	if (!argv || !argv[0])
 		return;
 	/* The hook must not inherit our forwarding handlers' targets. */
@@ -157,7 +157,7 @@ int monitor_run(const struct plan *plan, pid_t init, int control_fd, const struc
 	if (terminal >= 0) {
 		const struct plan_op *relay = plan_find(plan, OP_RELAY_TERMINAL);
 		uint64_t raw = 0;
-		if (relay && plan_u64(relay, 0, &raw) == 0) {
+		if (relay && plan_u64(relay, ARG_RELAY_TERMINAL_RAW, &raw) == 0) {
 			struct log_file lf = { NULL, 0, 0, -1, 0 };
 			int logged = log_file_from_plan(plan, &lf) == 0;
 			terminal_relay(terminal, (int)raw, logged ? &lf : NULL);
@@ -172,8 +172,8 @@ int monitor_run(const struct plan *plan, pid_t init, int control_fd, const struc
 	forward_to = 0;
 
 	const struct plan_op *record = plan_find(plan, OP_EXIT_RECORD);
-	if (record && plan_str(record, 0))
-		write_exit_record(plan_str(record, 0), record->argc > 1 ? plan_str(record, 1) : NULL, status);
+	if (record && plan_str(record, ARG_EXIT_RECORD_PATH))
+		write_exit_record(plan_str(record, ARG_EXIT_RECORD_PATH), plan_str(record, ARG_EXIT_RECORD_RESERVE), status);
 
 	/*
 	 * diyc is still there: it cleans up and says DONE. If it is gone, or dies

@@ -180,13 +180,13 @@ static int make_target(const struct plan_op *op, const char *target)
 
 static int op_mount(const struct plan_op *op)
 {
-	const char *source = plan_str(op, 0), *target = plan_str(op, 1);
-	const char *fstype = plan_str(op, 2), *data = plan_str(op, 4);
+	const char *source = plan_str(op, ARG_MOUNT_SOURCE), *target = plan_str(op, ARG_MOUNT_TARGET);
+	const char *fstype = plan_str(op, ARG_MOUNT_FSTYPE), *data = plan_str(op, ARG_MOUNT_DATA);
 	uint64_t flags;
 	char target_path[64];
 	int rc, fd;
 
-	if (!source || !target || !fstype || !data || plan_u64(op, 3, &flags) < 0)
+	if (!source || !target || !fstype || !data || plan_u64(op, ARG_MOUNT_FLAGS, &flags) < 0)
 		return -EINVAL;
 	if ((rc = make_target(op, target)) < 0)
 		return rc;
@@ -203,9 +203,9 @@ static int op_mount(const struct plan_op *op)
 
 static int op_mkdir(const struct plan_op *op)
 {
-	const char *path = plan_str(op, 0);
+	const char *path = plan_str(op, ARG_MKDIR_PATH);
 	uint64_t mode;
-	if (!path || plan_u64(op, 1, &mode) < 0)
+	if (!path || plan_u64(op, ARG_MKDIR_MODE, &mode) < 0)
 		return -EINVAL;
 	return make_dirs(op, path, (mode_t)mode);
 }
@@ -223,9 +223,9 @@ static int open_parent(const struct plan_op *op, const char *path, const char **
 
 static int op_mknod(const struct plan_op *op)
 {
-	const char *path = plan_str(op, 0), *name;
+	const char *path = plan_str(op, ARG_MKNOD_PATH), *name;
 	uint64_t mode, dev;
-	if (!path || plan_u64(op, 1, &mode) < 0 || plan_u64(op, 2, &dev) < 0)
+	if (!path || plan_u64(op, ARG_MKNOD_MODE, &mode) < 0 || plan_u64(op, ARG_MKNOD_DEV, &dev) < 0)
 		return -EINVAL;
 	int dir = open_parent(op, path, &name);
 	if (dir < 0)
@@ -240,7 +240,7 @@ static int op_mknod(const struct plan_op *op)
 
 static int op_symlink(const struct plan_op *op)
 {
-	const char *target = plan_str(op, 0), *path = plan_str(op, 1), *name;
+	const char *target = plan_str(op, ARG_SYMLINK_TARGET), *path = plan_str(op, ARG_SYMLINK_LINKPATH), *name;
 	if (!target || !path)
 		return -EINVAL;
 	int dir = open_parent(op, path, &name);
@@ -253,7 +253,7 @@ static int op_symlink(const struct plan_op *op)
 
 static int op_open_root(const struct plan_op *op)
 {
-	const char *path = plan_str(op, 0);
+	const char *path = plan_str(op, ARG_OPEN_ROOT_PATH);
 	if (!path)
 		return -EINVAL;
 	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -291,7 +291,7 @@ static int op_pivot_root(const struct plan_op *op)
 
 static int op_sethostname(const struct plan_op *op, int domain)
 {
-	const char *name = plan_str(op, 0);
+	const char *name = plan_str(op, ARG_SETHOSTNAME_NAME);
 	if (!name)
 		return -EINVAL;
 	int rc = domain ? setdomainname(name, strlen(name)) : sethostname(name, strlen(name));
@@ -301,7 +301,7 @@ static int op_sethostname(const struct plan_op *op, int domain)
 /* Hides a path: an empty read-only tmpfs over a directory, /dev/null over a file. */
 static int op_mask_path(const struct plan_op *op)
 {
-	const char *path = plan_str(op, 0);
+	const char *path = plan_str(op, ARG_MASK_PATH_PATH);
 	char target[64];
 	struct stat st;
 	if (!path)
@@ -328,11 +328,11 @@ static int op_mask_path(const struct plan_op *op)
  */
 static int op_readonly_path(const struct plan_op *op)
 {
-	const char *path = plan_str(op, 0);
+	const char *path = plan_str(op, ARG_READONLY_PATH_PATH);
 	char target[64];
 	uint64_t keep;
 	int rc;
-	if (!path || plan_u64(op, 1, &keep) < 0)
+	if (!path || plan_u64(op, ARG_READONLY_PATH_KEEP_FLAGS, &keep) < 0)
 		return -EINVAL;
 	int fd = open_path(op, path, O_PATH | O_CLOEXEC, 0);
 	if (fd < 0)
@@ -359,9 +359,9 @@ static int op_readonly_path(const struct plan_op *op)
  */
 static int op_mount_setattr(const struct plan_op *op)
 {
-	const char *path = plan_str(op, 0);
+	const char *path = plan_str(op, ARG_MOUNT_SETATTR_PATH);
 	uint64_t set, clear, recursive;
-	if (!path || plan_u64(op, 1, &set) < 0 || plan_u64(op, 2, &clear) < 0 || plan_u64(op, 3, &recursive) < 0)
+	if (!path || plan_u64(op, ARG_MOUNT_SETATTR_ATTR_SET, &set) < 0 || plan_u64(op, ARG_MOUNT_SETATTR_ATTR_CLR, &clear) < 0 || plan_u64(op, ARG_MOUNT_SETATTR_RECURSIVE, &recursive) < 0)
 		return -EINVAL;
 	int fd = open_path(op, path, O_PATH | O_CLOEXEC, 0);
 	if (fd < 0)
@@ -376,7 +376,7 @@ static int op_mount_setattr(const struct plan_op *op)
 /* Writes data to an existing file (no O_CREAT: a sysctl that does not exist is an error). */
 static int op_write_file(const struct plan_op *op)
 {
-	const char *path = plan_str(op, 0);
+	const char *path = plan_str(op, ARG_WRITE_FILE_PATH);
 	if (!path || op->argc < 2)
 		return -EINVAL;
 	int fd = open_path(op, path, O_WRONLY | O_TRUNC | O_CLOEXEC, 0);
@@ -403,7 +403,7 @@ static int op_write_file(const struct plan_op *op)
 static int op_setrlimit(const struct plan_op *op)
 {
 	uint64_t resource, soft, hard;
-	if (plan_u64(op, 0, &resource) < 0 || plan_u64(op, 1, &soft) < 0 || plan_u64(op, 2, &hard) < 0)
+	if (plan_u64(op, ARG_SETRLIMIT_RESOURCE, &resource) < 0 || plan_u64(op, ARG_SETRLIMIT_SOFT, &soft) < 0 || plan_u64(op, ARG_SETRLIMIT_HARD, &hard) < 0)
 		return -EINVAL;
 	struct rlimit lim = { .rlim_cur = soft, .rlim_max = hard };
 	return setrlimit((int)resource, &lim) < 0 ? fail() : 0;
@@ -422,7 +422,8 @@ static int op_setgroups(const struct plan_op *op)
 static int op_set_id(const struct plan_op *op, int is_uid)
 {
 	uint64_t id;
-	if (plan_u64(op, 0, &id) < 0)
+	/* Setuid's uid and Setgid's gid are both the first argument. */
+	if (plan_u64(op, is_uid ? ARG_SETUID_UID : ARG_SETGID_GID, &id) < 0)
 		return -EINVAL;
 	/* setres*id sets real, effective and saved ids alike: no way back. */
 	int rc = is_uid ? setresuid((uid_t)id, (uid_t)id, (uid_t)id) : setresgid((gid_t)id, (gid_t)id, (gid_t)id);
@@ -444,8 +445,8 @@ static int op_drop_bounding(const struct plan_op *op)
 static int op_set_caps(const struct plan_op *op)
 {
 	uint64_t effective, permitted, inheritable;
-	if (plan_u64(op, 0, &effective) < 0 || plan_u64(op, 1, &permitted) < 0 ||
-	    plan_u64(op, 2, &inheritable) < 0)
+	if (plan_u64(op, ARG_SET_CAPS_EFFECTIVE, &effective) < 0 || plan_u64(op, ARG_SET_CAPS_PERMITTED, &permitted) < 0 ||
+	    plan_u64(op, ARG_SET_CAPS_INHERITABLE, &inheritable) < 0)
 		return -EINVAL;
 	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct data[2] = {
@@ -455,6 +456,7 @@ static int op_set_caps(const struct plan_op *op)
 	return syscall(SYS_capset, &header, data) < 0 ? fail() : 0;
 }
 
+/* KeepCaps, SetDumpable (on), ParentDeathSignal (signal): one value; NoNewPrivs: none, meaning 1. */
 static int op_prctl_flag(const struct plan_op *op, int option)
 {
 	uint64_t on = 1;
@@ -468,7 +470,7 @@ static int op_seccomp(const struct plan_op *op)
 	if (op->argc < 1 || op->args[0].len % sizeof(struct sock_filter) != 0)
 		return -EINVAL;
 	uint64_t flags = 0;
-	if (op->argc > 1 && plan_u64(op, 1, &flags) < 0)
+	if (op->argc > 1 && plan_u64(op, ARG_SECCOMP_FLAGS, &flags) < 0)
 		return -EINVAL;
 	struct sock_fprog prog = {
 		.len = (unsigned short)(op->args[0].len / sizeof(struct sock_filter)),
@@ -480,14 +482,14 @@ static int op_seccomp(const struct plan_op *op)
 static int op_unshare(const struct plan_op *op)
 {
 	uint64_t flags;
-	if (plan_u64(op, 0, &flags) < 0)
+	if (plan_u64(op, ARG_UNSHARE_FLAGS, &flags) < 0)
 		return -EINVAL;
 	return unshare((int)flags) < 0 ? fail() : 0;
 }
 
 static int op_chdir(const struct plan_op *op)
 {
-	const char *path = plan_str(op, 0);
+	const char *path = plan_str(op, ARG_CHDIR_PATH);
 	if (!path)
 		return -EINVAL;
 	int fd = open_path(op, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
@@ -501,7 +503,7 @@ static int op_chdir(const struct plan_op *op)
 static int op_cloexec_fds(const struct plan_op *op)
 {
 	uint64_t first;
-	if (plan_u64(op, 0, &first) < 0)
+	if (plan_u64(op, ARG_CLOEXEC_FDS_FIRST_FD, &first) < 0)
 		return -EINVAL;
 	/* Marked, not closed: the sync socket must stay open until execve closes it. */
 	return syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ? fail() : 0;
@@ -524,8 +526,8 @@ static int op_reset_signals(void)
  */
 static int op_exec(const struct plan_op *op)
 {
-	const char *file = plan_str(op, 0), *search = plan_str(op, 3);
-	char **argv = plan_list(op, 1), **envp = plan_list(op, 2);
+	const char *file = plan_str(op, ARG_EXEC_FILE), *search = plan_str(op, ARG_EXEC_SEARCH);
+	char **argv = plan_list(op, ARG_EXEC_ARGV), **envp = plan_list(op, ARG_EXEC_ENVP);
 	char candidate[PATH_MAX];
 	int best = ENOENT;
 
@@ -614,7 +616,7 @@ static int is_executable_file(const char *path, int *found)
 
 static int op_find_exec(const struct plan_op *op)
 {
-	const char *file = plan_str(op, 0), *search = plan_str(op, 1);
+	const char *file = plan_str(op, ARG_FIND_EXEC_FILE), *search = plan_str(op, ARG_FIND_EXEC_SEARCH);
 	char candidate[PATH_MAX];
 	int found = 0;
 	if (!file || !search || !*file)
@@ -635,7 +637,7 @@ static int op_find_exec(const struct plan_op *op)
 static int op_umask(const struct plan_op *op)
 {
 	uint64_t mask;
-	if (plan_u64(op, 0, &mask) < 0)
+	if (plan_u64(op, ARG_UMASK_MASK, &mask) < 0)
 		return -EINVAL;
 	umask((mode_t)mask);
 	return 0;
@@ -656,7 +658,7 @@ static int op_raise_ambient(const struct plan_op *op)
 static int op_personality(const struct plan_op *op)
 {
 	uint64_t persona;
-	if (plan_u64(op, 0, &persona) < 0)
+	if (plan_u64(op, ARG_PERSONALITY_PERSONA, &persona) < 0)
 		return -EINVAL;
 	return syscall(SYS_personality, (unsigned long)persona) < 0 ? fail() : 0;
 }
@@ -685,7 +687,7 @@ static int op_move_fds(const struct plan_op *op)
 {
 	uint64_t from, count;
 	int rc;
-	if (plan_u64(op, 0, &from) < 0 || plan_u64(op, 1, &count) < 0 || from <= 3)
+	if (plan_u64(op, ARG_MOVE_FDS_FROM, &from) < 0 || plan_u64(op, ARG_MOVE_FDS_COUNT, &count) < 0 || from <= 3)
 		return -EINVAL;
 	int floor = 3 + (int)count;
 	if ((rc = move_above(&ops_sync_fd, 3, floor)) < 0 || (rc = move_above(&ops_trace_fd, 3, floor)) < 0 ||
@@ -707,7 +709,7 @@ static int hook_state_fd = -1;
 
 static int op_hook_state(const struct plan_op *op)
 {
-	const char *path = plan_str(op, 0);
+	const char *path = plan_str(op, ARG_HOOK_STATE_PATH);
 	if (!path)
 		return -EINVAL;
 	hook_state_fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -717,10 +719,10 @@ static int op_hook_state(const struct plan_op *op)
 /* 0 when the hook exited 0; -ETIMEDOUT when killed at its timeout; -ECANCELED for any other end. */
 static int op_run_hook(const struct plan_op *op)
 {
-	const char *path = plan_str(op, 0);
-	char **argv = plan_list(op, 1), **envp = plan_list(op, 2);
+	const char *path = plan_str(op, ARG_RUN_HOOK_PATH);
+	char **argv = plan_list(op, ARG_RUN_HOOK_ARGV), **envp = plan_list(op, ARG_RUN_HOOK_ENVP);
 	uint64_t timeout;
-	if (!path || !argv || !envp || plan_u64(op, 3, &timeout) < 0)
+	if (!path || !argv || !envp || plan_u64(op, ARG_RUN_HOOK_TIMEOUT_S, &timeout) < 0)
 		return -EINVAL;
 	pid_t child = fork();
 	if (child < 0)
@@ -770,9 +772,9 @@ int ops_add_mount_fd(int fd)
 static int op_attach_mount(const struct plan_op *op)
 {
 	uint64_t index;
-	const char *target = plan_str(op, 1);
+	const char *target = plan_str(op, ARG_ATTACH_MOUNT_TARGET);
 	int rc;
-	if (plan_u64(op, 0, &index) < 0 || !target || index >= mount_fd_count)
+	if (plan_u64(op, ARG_ATTACH_MOUNT_INDEX, &index) < 0 || !target || index >= mount_fd_count)
 		return -EINVAL;
 	if ((rc = make_target(op, target)) < 0)
 		return rc;

@@ -53,7 +53,11 @@ export function renderOpHeader(): string {
     const kinds = def.args.map(([, kind]) => KIND[kind]).join("");
     lines.push(`\t{ OP_${snake(name)}, "${kebab(name)}", ${setting}, ${required}, ${def.args.length}, "${kinds}" },`);
   }
-  lines.push("};", "", "#endif", "");
+  lines.push("};", "", "/* Each argument's position, by name: plan_str(op, ARG_MOUNT_TARGET), not plan_str(op, 1). */");
+  for (const [name, def] of byCode) {
+    def.args.forEach(([arg], index) => lines.push(`#define ARG_${snake(name)}_${arg.toUpperCase()} ${index}`));
+  }
+  lines.push("", "#endif", "");
   return lines.join("\n");
 }
 
