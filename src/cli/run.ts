@@ -56,6 +56,8 @@ Options:
       --security-opt seccomp=unconfined|FILE
                          no seccomp filter, or a profile in docker's JSON format
                          (default: an allow list, docs/seccomp.md)
+      --userns auto|host auto: a user namespace of its own, root in the container is not root on
+                         the host (ids from /etc/subuid and /etc/subgid); host: the host's ids (default)
       --privileged       not isolation: every capability, the host's devices, no seccomp
                          filter, no masked /proc paths, a writable /sys (as docker's)
       --dns ADDR, --dns-search DOMAIN, --add-host NAME:IP   /etc/resolv.conf and /etc/hosts
@@ -117,6 +119,7 @@ const OPTIONS: OptionSpec[] = [
   { long: "name", value: true },
   { long: "env-file", value: true },
   { long: "privileged" },
+  { long: "userns", value: true },
   { long: "dns", value: true },
   { long: "dns-search", value: true },
   { long: "add-host", value: true },
@@ -280,6 +283,12 @@ function parseAddHost(value: string): { name: string; ip: string } {
   return { name, ip };
 }
 
+/** --userns=host (the default) or --userns=auto (a user namespace and an id range of its own). */
+function parseUserns(value: string | undefined): "host" | "auto" {
+  if (value === undefined || value === "host" || value === "auto") return value ?? "host";
+  throw new UsageError(`invalid --userns ${JSON.stringify(value)}: use auto (root in the container is not root on the host) or host`);
+}
+
 /** no | always | on-failure[:N] */
 export function parseRestart(value: string): RestartPolicy {
   if (value === "no" || value === "always") return { policy: value };
@@ -379,6 +388,7 @@ export const run: Command = async (args, ctx) => {
     ...(has(parsed, "privileged") ? { privileged: { devices: hostDevices().map((d) => ({ ...d, uid: 0, gid: 0 })) } } : {}),
     ...dnsOptions(parsed),
     extraHosts: all(parsed, "add-host").map(parseAddHost),
+    userns: parseUserns(last(parsed, "userns")),
   };
   const detach = has(parsed, "detach");
   const restart = parseRestart(last(parsed, "restart") ?? "no");

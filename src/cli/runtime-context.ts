@@ -7,6 +7,7 @@ import { findImage, fitLowerdirs, holdImageForContainer, imageLayout } from "../
 import type { CgroupManager } from "../cgroups/index";
 import { hostCgroups } from "../runtime/limits";
 import type { RuntimeContext } from "../runtime/context";
+import { HOST_SUBID_FILES } from "../runtime/userns";
 import type { CliContext } from "./context";
 import { traceTo } from "../linux/trace";
 
@@ -21,6 +22,11 @@ export function runtimeContext(ctx: CliContext, verbose: boolean): RuntimeContex
     syscalls: ctx.syscalls,
     trace,
     diycCommand: ctx.diycCommand,
+    // DIYC_SUBUID and DIYC_SUBGID name other files than /etc/subuid and /etc/subgid (tests use their own).
+    subidFiles: {
+      subuid: ctx.env?.DIYC_SUBUID ?? HOST_SUBID_FILES.subuid,
+      subgid: ctx.env?.DIYC_SUBGID ?? HOST_SUBID_FILES.subgid,
+    },
     imageLayers: async (image, container) => {
       // The built-in image is made on first use, so a fresh machine needs no import.
       if (image === BUILTIN_IMAGE && findImage(imageLayout(ctx.store), image) === undefined) {

@@ -219,15 +219,54 @@ function cgroupBindOps(dest: string, view: CgroupView, readOnly: number): Op[] {
   return ops;
 }
 
+/** Where the init stages its idmapped mounts in a user namespace: a tmpfs of its own over /tmp. */
+const USERNS_STAGE = "/tmp/.diyc-root";
+
+/**
+ * The root in a user namespace (--userns=auto). The store is root's (its
+ * directories 0700) and the layers' files are owned by the host's root, so
+ * the init, root only in its own namespace, could neither reach nor own
+ * them. The helper, root on the host, makes an idmapped copy of each layer
+ * and of the container's directory (the host's root becomes the container's
+ * root); the init attaches them in a tmpfs of its own and mounts the overlay
+ * from there. Files the container writes land on disk owned by the host's
+ * root, as without a user namespace, so either way reads the same layer.
+ */
+function userNamespaceRootOps(rootfs: RootfsLayout, nextIdmap: () => number): { ops: Op[]; root: string; reach: (path: string) => string } {
+  const containerDir = rootfs.upperdir.slice(0, rootfs.upperdir.lastIndexOf("/"));
+  const stagedDir = `${USERNS_STAGE}/container`;
+  const ops: Op[] = [
+    { code: "Mount", args: ["tmpfs", "/tmp", "tmpfs", MS.NOSUID | MS.NODEV, "mode=700"], describe: "mount tmpfs on /tmp (the staging place of the idmapped layers)" },
+  ];
+  const attach = (source: string, target: string, readOnly: boolean) => {
+    const index = nextIdmap();
+    ops.push(
+      { code: "IdmapMount", args: [source, 0, readOnly ? MOUNT_ATTR.RDONLY : 0], describe: `idmap ${source} to the container's user namespace` },
+      { code: "AttachMount", flags: OpFlag.MkdirTarget, args: [index, target], describe: `mount the idmapped ${source} on ${target}` },
+    );
+  };
+  const lowers = rootfs.lowerdirs.map((dir, i) => {
+    attach(dir, `${USERNS_STAGE}/layer${i}`, true);
+    return `${USERNS_STAGE}/layer${i}`;
+  });
+  attach(containerDir, stagedDir, false);
+  const reach = (path: string) => (path === containerDir || path.startsWith(`${containerDir}/`) ? stagedDir + path.slice(containerDir.length) : path);
+  const root = reach(rootfs.merged);
+  const overlayData = `lowerdir=${lowers.join(":")},upperdir=${reach(rootfs.upperdir)},workdir=${reach(rootfs.workdir)}`;
+  ops.push({ code: "Mount", args: ["overlay", root, "overlay", 0, overlayData], describe: `mount overlay on ${root} (${overlayData})` });
+  return { ops, root, reach };
+}
+
 /**
  * An idmapped bind: the helper prepares it (a detached copy of the source,
  * idmapped to the init's user namespace: that needs the host's privileges)
  * and sends it to the init, which attaches it at its place in the order.
  */
 function idmapMountOps(mount: Mount, index: number, isDirectory: (p: string) => boolean): Op[] {
-  const { flags } = parseMountOptions(mount.options);
+  const { flags, recursive: tree } = parseMountOptions(mount.options);
+  // The r* options (rro on a read-only volume) apply to the whole idmapped tree alike.
   const attrs = (flags & MS.RDONLY ? MOUNT_ATTR.RDONLY : 0) | (flags & MS.NOSUID ? MOUNT_ATTR.NOSUID : 0)
-    | (flags & MS.NODEV ? MOUNT_ATTR.NODEV : 0) | (flags & MS.NOEXEC ? MOUNT_ATTR.NOEXEC : 0);
+    | (flags & MS.NODEV ? MOUNT_ATTR.NODEV : 0) | (flags & MS.NOEXEC ? MOUNT_ATTR.NOEXEC : 0) | tree.set;
   const source = mount.source ?? "";
   const recursive = mount.idmap!.recursive ? 1 : 0;
   return [
@@ -542,9 +581,18 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   } else {
     ops.push({ code: "Mount", args: ["", "/", "", MS.REC | MS.PRIVATE, ""], describe: "make / private, recursively" });
   }
-  const rootPath = "path" in rootfs ? rootfs.path : rootfs.merged;
+  let rootPath = "path" in rootfs ? rootfs.path : rootfs.merged;
+  // Idmapped mounts, numbered in the order the helper prepares them (the layers first, then the spec's).
+  let idmapped = 0;
+  /** A host path as the init reaches it: in a user namespace, the container's own files go through their idmapped mount. */
+  let reach = (path: string) => path;
   if ("path" in rootfs) {
     ops.push({ code: "Mount", args: [rootfs.path, rootfs.path, "", MS.BIND | MS.REC, ""], describe: `bind ${rootfs.path} onto itself (pivot_root needs a mount point)` });
+  } else if (flags & CLONE.NEWUSER) {
+    const staged = userNamespaceRootOps(rootfs, () => idmapped++);
+    ops.push(...staged.ops);
+    rootPath = staged.root;
+    reach = staged.reach;
   } else {
     const overlayData = `lowerdir=${rootfs.lowerdirs.join(":")},upperdir=${rootfs.upperdir},workdir=${rootfs.workdir}`;
     ops.push({ code: "Mount", args: ["overlay", rootfs.merged, "overlay", 0, overlayData], describe: `mount overlay on ${rootfs.merged} (${overlayData})` });
@@ -554,10 +602,13 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   if (inputs.oci?.hookState && (hooks?.createContainer?.length || hooks?.startContainer?.length)) {
     ops.push({ code: "HookState", args: [inputs.oci.hookState], describe: `open ${inputs.oci.hookState} for the hooks' stdin` });
   }
-  let idmapped = 0;
+  // cgroup v1 cannot be mounted in a user namespace: the container's cgroups are bound instead.
+  const cgroupMounts = cgroupNamespace && !(flags & CLONE.NEWUSER);
   for (const mount of spec.mounts) {
+    const reached = mount.source === undefined ? mount : { ...mount, source: reach(mount.source) };
     if (mount.idmap) ops.push(...idmapMountOps(mount, idmapped++, inputs.isDirectory));
-    else ops.push(...(mount.type === "cgroup" ? cgroupMountOps(mount, inputs.cgroupView, cgroupNamespace) : mountOps(mount, inputs.isDirectory)));
+    else if (mount.type === "cgroup") ops.push(...cgroupMountOps(mount, inputs.cgroupView, cgroupMounts));
+    else ops.push(...mountOps(reached, (p) => inputs.isDirectory(mount.source ?? p)));
   }
   const madeDeviceDirs = new Set<string>();
   // /dev/ptmx is always the link to the container's own devpts (podman

@@ -12,6 +12,7 @@ import type { RuntimeContext } from "./context";
 import { releaseCgroup, type CgroupOutcome } from "./limits";
 import { disconnectContainer } from "./networking";
 import { containerStatus } from "./status";
+import { releaseIdRanges } from "./userns";
 
 /**
  * After the init has exited: release what the host holds for the container,
@@ -28,6 +29,7 @@ export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcom
     if (state) writeState(ctx.store, name, { ...state, oomKilled: true });
   }
   disconnectContainer(ctx, name, config.network);
+  releaseIdRanges(ctx.store, name); // the ids are the running container's: the next run may get others
   if (config.request.autoRemove) {
     ctx.trace?.host(`remove container ${name} (--rm)`);
     rmSync(containerFiles(ctx.store, name).dir, { recursive: true, force: true });
@@ -42,5 +44,6 @@ export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcom
  */
 export function releaseHostResources(ctx: RuntimeContext, name: string): void {
   releaseCgroup(ctx.cgroups(), name);
+  releaseIdRanges(ctx.store, name);
   detachEverywhere(ctx.store, name, ctx.trace?.host);
 }

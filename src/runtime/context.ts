@@ -6,6 +6,7 @@ import type { CgroupManager } from "../cgroups/index";
 import type { Syscalls } from "../linux/syscalls";
 import type { Trace } from "../linux/trace";
 import type { Store } from "../store/store";
+import type { SubidFiles } from "./userns";
 
 export interface RuntimeContext {
   store: Store;
@@ -19,6 +20,8 @@ export interface RuntimeContext {
    * lowerdir order), recording that `container` uses it; or throws.
    */
   imageLayers: (image: string, container: string) => Promise<string[]>;
+  /** Where the subordinate ids for --userns=auto are listed (default /etc/subuid, /etc/subgid). */
+  subidFiles?: SubidFiles;
   /** The host's cgroup driver (v1, v2 or hybrid), detected on first use. */
   cgroups: () => CgroupManager;
 }

@@ -5,7 +5,7 @@
 
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import { CgroupError, detectCgroupManager, parseCgroupMounts, type Cgroup, type CgroupManager } from "../cgroups/index";
 import { Errno } from "../linux/errors";
 import { SIGNALS } from "../linux/signals";
@@ -140,3 +140,22 @@ export function cgroupViewForContainers(cgroups: CgroupManager, mountinfo = host
   const hierarchies = [...byMountpoint].map(([mountpoint, controllers]) => ({ directory: basename(mountpoint), controllers: controllers.join(",") }));
   return { version: "v1", hierarchies };
 }
+
+/**
+ * The view with the container's own cgroup directories on the host, for a
+ * container that binds them instead of mounting cgroup filesystems (no
+ * cgroup namespace, or a user namespace, where cgroup v1 cannot be mounted).
+ */
+export function withOwnCgroup(view: CgroupView, parent: string, name: string, mountinfo = hostMountinfo()): CgroupView {
+  const mounts = parseCgroupMounts(mountinfo);
+  if (view.version === "v2") return mounts.v2 ? { ...view, ownCgroup: join(mounts.v2, parent, name) } : view;
+  const byDirectory = new Map([...mounts.v1.values()].map((mountpoint) => [basename(mountpoint), mountpoint]));
+  return {
+    ...view,
+    hierarchies: view.hierarchies.map((h) => {
+      const mountpoint = byDirectory.get(h.directory);
+      return mountpoint ? { ...h, ownCgroup: join(mountpoint, parent, name) } : h;
+    }),
+  };
+}
+

@@ -22,10 +22,11 @@ import { ContainerLock, withContainerLock } from "../store/lock";
 import { identify } from "./process-identity";
 import { connectContainer, prepareNetwork } from "./networking";
 import { finishContainer, releaseHostResources } from "./cleanup";
-import { cgroupViewForContainers, createContainerCgroup, primeCgroupMigration, type CgroupOutcome } from "./limits";
+import { cgroupParentFor, cgroupViewForContainers, createContainerCgroup, primeCgroupMigration, withOwnCgroup, type CgroupOutcome } from "./limits";
 import { containerStatus } from "./status";
 import { hostsFileContent, standaloneEntries } from "../network/hosts";
 import { removeStaleTempFiles } from "./repair";
+import { claimIdRange, writeIdMaps } from "./userns";
 import { watchSeccompDenials, type SeccompWatch } from "./seccomp-watch";
 import type { Store } from "../store/store";
 
@@ -102,10 +103,15 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
   const lowerdirs = await ctx.imageLayers(request.imageConfig?.id ?? request.image, name);
   const files = containerFiles(store, name);
   // The spec validates the rest of the request (-e, -w, --hostname): before anything is made.
-  const spec = buildContainerSpec({ ...request.options, name, etcFiles: files, network: request.network.mode });
+  const checked = buildContainerSpec({ ...request.options, userns: "host", name, etcFiles: files, network: request.network.mode });
   const isNew = claimContainer(store, name, request.image);
   let channel: HelperChannel | undefined;
   try {
+    // --userns=auto: a range of host ids of the container's own, claimed host-wide.
+    const usernsBase = request.options.userns === "auto" ? claimIdRange(store, name, ctx.subidFiles) : undefined;
+    const spec = usernsBase === undefined ? checked
+      : buildContainerSpec({ ...request.options, usernsBase, name, etcFiles: files, network: request.network.mode });
+    if (usernsBase !== undefined) trace?.host(`user namespace: the container's ids 0-65535 are the host's ${usernsBase}-${usernsBase + 65535}`);
     for (const dir of [files.upper, files.work, files.merged]) mkdirSync(dir, { recursive: true, mode: 0o755 });
     writeEtcFiles(files, spec.hostname!, request.options);
     rmSync(files.exit, { force: true });
@@ -123,7 +129,9 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
       exitRecord: { path: files.exit, reserve: files.exitReserve },
       cleanupHook: [...ctx.diycCommand, "--root", store.root, "--networks", store.networkDir, "_cleanup", name],
       isDirectory,
-      cgroupView: cgroupViewForContainers(ctx.cgroups()),
+      // In a user namespace cgroup v1 cannot be mounted: the container's own cgroups are bound instead.
+      cgroupView: usernsBase === undefined ? cgroupViewForContainers(ctx.cgroups())
+        : withOwnCgroup(cgroupViewForContainers(ctx.cgroups()), cgroupParentFor(store), name),
       detached: request.detach,
       log: { path: files.log, maxBytes: request.logMaxBytes },
       init: request.init,
@@ -148,6 +156,10 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     if (!monitor || !init) throw new DiycError(`container ${name}: its init (pid ${initPid}) died during set-up`);
     const state: ContainerState = { monitor, init, createdAtMs: Date.now(), ...(restartCount > 0 ? { restartCount } : {}) };
     writeState(store, name, state);
+    if (spec.linux.uidMappings) {
+      trace?.host(`write the uid and gid maps of pid ${initPid}'s user namespace`);
+      writeIdMaps(initPid, spec.linux.uidMappings, spec.linux.gidMappings);
+    }
     trace?.host(`init is pid ${initPid} on the host; monitor is pid ${monitor.pid}`);
 
     cgroup.addProcess(initPid);

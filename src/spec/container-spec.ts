@@ -3,7 +3,7 @@
 // in container.json, shown by `inspect`, and is all the plan compiler reads.
 
 import type { LinuxResources } from "./resources";
-import type { LinuxDevice, LinuxSeccomp, Mount, Namespace, Process, Spec } from "./oci";
+import type { IdMapping, LinuxDevice, LinuxSeccomp, Mount, Namespace, Process, Spec } from "./oci";
 import {
   DEFAULT_CAPABILITIES, DEFAULT_DEVICES, DEFAULT_DOMAINNAME, DEFAULT_MASKED_PATHS,
   DEFAULT_MOUNTS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
@@ -54,6 +54,13 @@ export interface ContainerOptions {
   dns?: { servers: string[]; search: string[] };
   /** --add-host NAME:IP: extra lines of /etc/hosts. */
   extraHosts?: { name: string; ip: string }[];
+  /**
+   * --userns: "host" (the default: the host's ids, as before) or "auto" (a
+   * user namespace of its own; the runtime picks the range and passes
+   * `usernsBase`, the host id of the container's root).
+   */
+  userns?: "host" | "auto";
+  usernsBase?: number;
 }
 
 /** "net_raw", "NET_RAW" or "CAP_NET_RAW" → "CAP_NET_RAW"; "all" → "ALL"; unknown names are one line. */
@@ -112,8 +119,9 @@ export function validateHostname(hostname: string): string {
   return hostname;
 }
 
-function namespaces(network: NetworkMode): Namespace[] {
+function namespaces(network: NetworkMode, userns: boolean): Namespace[] {
   const list: Namespace[] = [
+    ...(userns ? [{ type: "user" as const }] : []),
     { type: "pid" }, { type: "mount" }, { type: "uts" }, { type: "ipc" }, { type: "cgroup" },
   ];
   // Without a network option the container shares the host's network, as in the seed.
@@ -145,6 +153,8 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
   const hostname = options.hostname === undefined ? hostnameFromName(options.name) : validateHostname(options.hostname);
   const user = options.user ?? { uid: 0, gid: 0 };
   const privileged = options.privileged !== undefined;
+  const userns = options.userns === "auto";
+  if (userns && options.usernsBase === undefined) throw new UsageError("--userns=auto: no id range was given to the container");
   const capabilities = capabilitiesFor(user.uid, boundingSet(privileged ? ["ALL"] : options.capAdd, privileged ? [] : options.capDrop, options.availableCapabilities));
   const etc: Mount[] = [
     { destination: "/etc/hostname", type: "bind", source: options.etcFiles.hostname, options: ["bind", "ro", "nosuid", "nodev", "noexec"] },
@@ -167,12 +177,15 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
     domainname: DEFAULT_DOMAINNAME,
     // A volume on /etc/hostname, /etc/hosts or /etc/resolv.conf replaces diyc's file, as with docker.
     mounts: [
-      ...(privileged ? DEFAULT_MOUNTS.map((m) => (m.destination === "/sys" ? { ...m, options: m.options?.filter((o) => o !== "ro") } : m)) : DEFAULT_MOUNTS),
+      ...DEFAULT_MOUNTS.map((m) => (m.destination === "/sys" ? sysMount(m, privileged, userns && options.network === "host") : m)),
       ...etc.filter((m) => !options.mounts?.some((v) => v.destination === m.destination)),
-      ...(options.mounts ?? []),
+      // In a user namespace a host directory's root-owned files would show as nobody:
+      // volumes are idmapped to the container's namespace (the host's root is its root).
+      ...(options.mounts ?? []).map((m) => (userns && m.type === "bind" ? { ...m, idmap: { recursive: true } } : m)),
     ],
     linux: {
-      namespaces: namespaces(options.network),
+      namespaces: namespaces(options.network, userns),
+      ...(userns ? { uidMappings: idMappingsFor(options.usernsBase!), gidMappings: idMappingsFor(options.usernsBase!) } : {}),
       resources: privileged
         ? { ...options.resources, devices: [{ allow: true, type: "a", major: "*", minor: "*", access: "rwm" }] }
         : options.resources,
@@ -182,9 +195,25 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
       seccomp: privileged && options.seccomp === undefined ? undefined : seccompFor(options.seccomp, capabilities.bounding),
       // Ping without CAP_NET_RAW: ICMP echo sockets for every group, as podman does. Only
       // in a network namespace of the container's own: on the host's it would change the host.
-      ...(options.network === "host" ? {} : { sysctl: { "net.ipv4.ping_group_range": "0 2147483647" } }),
+      // (In a user namespace the range must hold only its own, mapped, groups.)
+      ...(options.network === "host" ? {} : { sysctl: { "net.ipv4.ping_group_range": userns ? "0 65535" : "0 2147483647" } }),
     },
   };
+}
+
+/** A user namespace maps the container's 0-65535 onto the host ids from `base`. */
+function idMappingsFor(base: number): IdMapping[] {
+  return [{ containerID: 0, hostID: base, size: 65536 }];
+}
+
+/**
+ * /sys: read-only sysfs; writable with --privileged. In a user namespace on
+ * the host's network a sysfs cannot be mounted (the kernel wants the network
+ * namespace to belong to the user namespace): the host's /sys is bound, read-only.
+ */
+function sysMount(m: Mount, privileged: boolean, hostNetworkInUserns: boolean): Mount {
+  if (hostNetworkInUserns) return { destination: "/sys", type: "bind", source: "/sys", options: ["rbind", "nosuid", "noexec", "nodev", "ro"] };
+  return privileged ? { ...m, options: m.options?.filter((o) => o !== "ro") } : m;
 }
 
 /** The standard devices, then the host's others (a path listed twice keeps its first). */

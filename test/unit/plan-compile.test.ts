@@ -163,3 +163,26 @@ describe("capabilities and sysctls from flags", () => {
     expect(steps(compile().ops).some((d) => d.startsWith("sysctl "))).toBe(false); // the host's network: never
   });
 });
+
+describe("a user namespace (--userns=auto)", () => {
+  test("the layers and the container's directory are idmapped by the helper, attached in a tmpfs, and the overlay is mounted from there", () => {
+    const plan = compile({ userns: "auto", usernsBase: 700000 });
+    expect(plan.ops[0]!.code).toBe("Clone");
+    expect((plan.ops[0]!.args[0] as number) & CLONE.NEWUSER).toBe(CLONE.NEWUSER);
+    const idmaps = plan.ops.filter((op) => op.code === "IdmapMount").map((op) => op.args[0]);
+    expect(idmaps).toEqual(["/s/images/busybox/rootfs", "/s/c/web"]);
+    const s = steps(plan.ops);
+    expect(s).toContain("mount the idmapped /s/c/web on /tmp/.diyc-root/container");
+    expect(s).toContain("mount overlay on /tmp/.diyc-root/container/merged (lowerdir=/tmp/.diyc-root/layer0,upperdir=/tmp/.diyc-root/container/upper,workdir=/tmp/.diyc-root/container/work)");
+    // diyc's /etc files are reached through the idmapped container directory.
+    expect(s).toContain("mount bind /tmp/.diyc-root/container/hostname on /etc/hostname");
+    expect(plan.ops.filter((op) => op.code === "Mknod")).toEqual([]); // no mknod in a user namespace: the host's nodes are bound
+  });
+
+  test("subordinate id ranges: diyc's, else root's", async () => {
+    const { subordinateRanges } = await import("../../src/runtime/userns");
+    expect(subordinateRanges("root:100000:65536\ndiyc:200000:131072\nbad:line\n")).toEqual([{ start: 200000, count: 131072 }]);
+    expect(subordinateRanges("root:100000:65536\n")).toEqual([{ start: 100000, count: 65536 }]);
+    expect(subordinateRanges("someone:1:2\n")).toEqual([]);
+  });
+});

@@ -12,8 +12,7 @@
 // every step (the helper kills the init when our end of its socket closes).
 
 import { chmodSync, chownSync, statSync, writeFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
-import { parseCgroupMounts } from "../../cgroups/index";
+import { resolve } from "node:path";
 import { lastCapability } from "../../linux/capabilities";
 import { DiycError, UsageError } from "../../linux/errors";
 import { compileContainerPlan, type CgroupView, type OciLaunch } from "../../plan/compile";
@@ -24,7 +23,7 @@ import type { IdMapping, Spec } from "../../spec/oci";
 import { writeFileAtomic } from "../../store/atomic";
 import { HelperChannel, Sync } from "../helper-channel";
 import { identify, isAlive, type ProcessIdentity } from "../process-identity";
-import { cgroupViewForContainers, hostMountinfo, primeCgroupMigration } from "../limits";
+import { cgroupViewForContainers, primeCgroupMigration, withOwnCgroup } from "../limits";
 import { cgroupManagerFor, cgroupPlace, createOciCgroup, removeOciCgroup } from "./cgroup";
 import { freezerOf } from "./freezer";
 import { applySideLimits, applyUnified, removeSideCgroups } from "./side-limits";
@@ -117,18 +116,8 @@ function prepareInit(ctx: OciContext, spec: Spec, pid: number): void {
 }
 
 /** The host paths of the container's cgroup in each hierarchy: bound into a container without a cgroup namespace. */
-function withOwnCgroup(view: CgroupView, place: CgroupPlace): CgroupView {
-  const mountinfo = hostMountinfo();
-  const mounts = parseCgroupMounts(mountinfo);
-  if (view.version === "v2") return mounts.v2 ? { ...view, ownCgroup: join(mounts.v2, place.parent, place.name) } : view;
-  const byDirectory = new Map([...mounts.v1.values()].map((mountpoint) => [basename(mountpoint), mountpoint]));
-  return {
-    ...view,
-    hierarchies: view.hierarchies.map((h) => {
-      const mountpoint = byDirectory.get(h.directory);
-      return mountpoint ? { ...h, ownCgroup: join(mountpoint, place.parent, place.name) } : h;
-    }),
-  };
+function ownCgroupView(view: CgroupView, place: CgroupPlace): CgroupView {
+  return withOwnCgroup(view, place.parent, place.name);
 }
 
 export async function createOciContainer(ctx: OciContext, request: CreateRequest): Promise<CreatedOci> {
@@ -171,7 +160,7 @@ export async function createOciContainer(ctx: OciContext, request: CreateRequest
       spec,
       rootfs: { path: rootfs },
       isDirectory,
-      cgroupView: withOwnCgroup(cgroupViewForContainers(manager), place),
+      cgroupView: ownCgroupView(cgroupViewForContainers(manager), place),
       oci,
     }, lastCapability());
     ctx.debug?.(`spawn the helper with a plan of ${plan.ops.length} steps`);

@@ -1,0 +1,93 @@
+// --userns=auto: the container's root is not the host's root. Each container
+// gets a range of 65536 ids of its own from the subordinate ids the host
+// gives diyc (/etc/subuid and /etc/subgid: the user "diyc", else "root"), and
+// its init runs in a user namespace that maps 0-65535 onto that range.
+//
+// The ranges in use are claimed in the network registry's directory, which
+// every store on the host shares (like addresses): two containers never share
+// a range, whatever their stores. A claim names its container and store, and
+// is released with the container's other host resources (cleanup.ts).
+
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { UsageError } from "../linux/errors";
+import { claimExclusive, removeIfExists, sweepStaleClaims } from "../network/claim";
+import type { IdMapping } from "../spec/oci";
+import type { Store } from "../store/store";
+
+/** The ids a container's user namespace maps: 0-65535, as a full Linux system expects. */
+export const RANGE_SIZE = 65536;
+const OWNERS = ["diyc", "root"];
+
+export interface SubidFiles {
+  subuid: string;
+  subgid: string;
+}
+
+export const HOST_SUBID_FILES: SubidFiles = { subuid: "/etc/subuid", subgid: "/etc/subgid" };
+
+interface SubidRange {
+  start: number;
+  count: number;
+}
+
+/** The ranges /etc/subuid (or /etc/subgid) gives the first of OWNERS that has any. */
+export function subordinateRanges(text: string): SubidRange[] {
+  for (const owner of OWNERS) {
+    const ranges = text.split("\n").map((line) => line.trim().split(":"))
+      .filter((f) => f.length === 3 && f[0] === owner && /^\d+$/.test(f[1]!) && /^\d+$/.test(f[2]!))
+      .map((f) => ({ start: Number(f[1]), count: Number(f[2]) }));
+    if (ranges.length > 0) return ranges;
+  }
+  return [];
+}
+
+function claimsDir(store: Store): string {
+  return join(store.networkDir, ".userns");
+}
+
+/**
+ * Claims a free range for `container`: a slice of RANGE_SIZE ids that both
+ * the uid and the gid ranges hold (the same numbers for both, so files show
+ * the same owner and group). Returns the host id that is the container's 0.
+ */
+export function claimIdRange(store: Store, container: string, files: SubidFiles = HOST_SUBID_FILES): number {
+  const read = (path: string) => (existsSync(path) ? readFileSync(path, "utf8") : "");
+  const uids = subordinateRanges(read(files.subuid));
+  const gids = subordinateRanges(read(files.subgid));
+  const inside = (ranges: SubidRange[], base: number) => ranges.some((r) => base >= r.start && base + RANGE_SIZE <= r.start + r.count);
+  const dir = claimsDir(store);
+  sweepStaleClaims(dir);
+  for (const range of uids) {
+    for (let base = range.start; base + RANGE_SIZE <= range.start + range.count; base += RANGE_SIZE) {
+      if (!inside(gids, base)) continue;
+      if (claimExclusive(dir, String(base), `${container}\n${store.root}\n`)) return base;
+    }
+  }
+  throw new UsageError(
+    `--userns=auto needs subordinate ids: no free range of ${RANGE_SIZE} in ${files.subuid} and ${files.subgid} for user diyc or root ` +
+      `(add e.g. "diyc:1000000:6553600" to both)`,
+  );
+}
+
+/** Gives back every range `container` of this store holds. Idempotent. */
+export function releaseIdRanges(store: Store, container: string): void {
+  const dir = claimsDir(store);
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    if (!/^\d+$/.test(name)) continue;
+    const [owner, root] = (readFileSync(join(dir, name), "utf8").split("\n"));
+    if (owner === container && root === store.root) removeIfExists(join(dir, name));
+  }
+}
+
+export function idMappings(base: number): IdMapping[] {
+  return [{ containerID: 0, hostID: base, size: RANGE_SIZE }];
+}
+
+/** Written by us, root on the host, while the init waits at CONTINUE. */
+export function writeIdMaps(pid: number, uidMappings: IdMapping[] | undefined, gidMappings: IdMapping[] | undefined): void {
+  const text = (mappings: IdMapping[]) => mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join("");
+  if (uidMappings) writeFileSync(`/proc/${pid}/uid_map`, text(uidMappings));
+  if (gidMappings) writeFileSync(`/proc/${pid}/gid_map`, text(gidMappings));
+}
