@@ -1,5 +1,5 @@
-// `diyc logs [-f] [--tail N] NAME`: a detached container's stdout and stderr,
-// as the monitor kept them, each to its own stream.
+// `diyc logs [-f] [-t] [--tail N] [--since T] NAME`: a container's stdout and
+// stderr, as its monitor kept them, each to its own stream.
 
 import { writeSync } from "node:fs";
 import { UsageError } from "../linux/errors";
@@ -73,7 +73,7 @@ export const logs: Command = async (args, ctx) => {
       // Followed across restarts: a container between two runs of its restart policy is still there.
       const live = () => {
         const status = containerStatus(ctx.store, name);
-        return status.status !== "exited" || status.restarting === true;
+        return status.status !== "exited" || status.restarting === true || status.settling === true;
       };
       await followLog(path, position, (chunk) => show([chunk]), live);
     }

@@ -44,7 +44,7 @@ Options:
       --rm               delete the container when it exits
   -d, --detach           return once started and print the name; see diyc logs, ps, stop
       --restart POLICY   no | on-failure[:N] | always (detached containers; the monitor restarts them)
-      --log-max-size N   a detached container's log is rotated past N bytes (k, m, g; default 10m)
+      --log-max-size N   the container's log is rotated past N bytes (k, m, g; default 10m)
       --volume HOST:CTR[:ro]  bind-mount a host path (repeatable; -v stays --verbose)
       --tmpfs PATH[:OPTS]     mount a tmpfs (repeatable)
   -i, --interactive      the command reads your stdin (without it: /dev/null, as docker does);

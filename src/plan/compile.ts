@@ -113,7 +113,7 @@ export interface ContainerPlanInputs {
   init?: boolean;
   /**
    * -v: the kernel logs each call the seccomp filter refuses
-   * (SECCOMP_FILTER_FLAG_LOG), so diyc can say which (runtime/seccomp-denials.ts).
+   * (SECCOMP_FILTER_FLAG_LOG), so diyc can say which (runtime/seccomp-watch.ts).
    */
   logSeccompDenials?: boolean;
   /** bin/diyc-oci create: the helper leaves once the init is parked. */

@@ -27,6 +27,8 @@ export interface ContainerStatus {
   monitorLost?: boolean;
   /** Exited, and a restart policy is about to start it again (the delay between two runs). */
   restarting?: boolean;
+  /** Exited a moment ago: its monitor is still recording the exit, so a restart may yet follow. */
+  settling?: boolean;
 }
 
 export function containerExists(store: Store, name: string): boolean {
@@ -57,5 +59,8 @@ export function containerStatus(store: Store, name: string): ContainerStatus {
     return { status: "exited", exitCode: exitCodeOf(record.waitStatus), finishedAtMs: record.finishedAtMs, ...(restarting ? { restarting } : {}) };
   }
   if (state?.startedAtMs && !isAlive(state.monitor)) return { status: "exited", monitorLost: true };
+  // The init is gone and its monitor is still recording the exit (and draining the log):
+  // what comes next (a restart, the clean-up) is not decided yet.
+  if (state?.startedAtMs) return { status: "exited", settling: true };
   return { status: "exited" };
 }

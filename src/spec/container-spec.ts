@@ -82,7 +82,11 @@ export function boundingSet(capAdd: string[] = [], capDrop: string[] = [], avail
   // ALL is every capability diyc itself holds: one it lacks cannot be given.
   const set = new Set(add.includes("ALL") ? available : drop.includes("ALL") ? [] : DEFAULT_CAPABILITIES);
   for (const cap of drop) if (!add.includes(cap)) set.delete(cap);
-  for (const cap of add) if (cap !== "ALL") set.add(cap);
+  for (const cap of add) {
+    if (cap === "ALL") continue;
+    if (!available.includes(cap)) throw new UsageError(`cannot add ${cap}: diyc itself does not hold it, so no container of its can`);
+    set.add(cap);
+  }
   return CAPABILITIES.filter((c) => set.has(c));
 }
 

@@ -146,6 +146,9 @@ describe("capabilities and sysctls from flags", () => {
     expect(boundingSet(["CHOWN"], ["ALL"])).toEqual(["CAP_CHOWN"]);
     expect(boundingSet(["ALL"], ["SYS_ADMIN"])).toHaveLength(CAPABILITIES.length - 1);
     expect(() => boundingSet(["NOPE"])).toThrow('unknown capability "NOPE" in --cap-add');
+    // One diyc does not hold (this host withholds SYS_RESOURCE from root) cannot be given: a clear line, not a capset EPERM.
+    expect(() => boundingSet(["SYS_RESOURCE"], [], ["CAP_CHOWN", "CAP_KILL"])).toThrow("cannot add CAP_SYS_RESOURCE: diyc itself does not hold it");
+    expect(boundingSet(["ALL"], [], ["CAP_CHOWN", "CAP_KILL"])).toEqual(["CAP_CHOWN", "CAP_KILL"]);
     // A capability that guards system calls opens them in the default seccomp profile too.
     const admin = compile({ capAdd: ["SYS_ADMIN"] }).ops.find((op) => op.code === "Seccomp")!;
     expect((admin.args[0] as Uint8Array).length).not.toBe((compile().ops.find((op) => op.code === "Seccomp")!.args[0] as Uint8Array).length);
