@@ -148,6 +148,8 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
       : ([request.interactive !== false || request.options.terminal ? "inherit" : "ignore", "inherit", "inherit"] as const);
     channel = HelperChannel.open(plan, encodePlan(plan, trace !== undefined), ctx.syscalls, stdio);
     trace?.host(plan.ops[0]!.describe);
+    // The helper's own kernel steps for the init, before CONTINUE: idmapped copies (--userns=auto).
+    for (const op of plan.ops.filter((o) => o.code === "IdmapMount")) trace?.host(`${op.describe} (open_tree, mount_setattr)`);
     // While the helper starts and clones: the cgroup needs no pid to exist.
     const cgroup = createContainerCgroup(ctx.cgroups(), name, spec.linux.resources);
     const initPid = channel.expect(Sync.Pid, "clone the container").a;
