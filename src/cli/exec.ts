@@ -33,7 +33,7 @@ function execUser(ctx: CliContext, name: string, text: string): { uid: number; g
   const layout = imageLayout(ctx.store);
   const image = config && findImage(layout, config.request.imageConfig?.id ?? config.image);
   if (!image) throw new DiycError(`container ${name}: its image is gone, so user ${JSON.stringify(text)} cannot be looked up; use a number`);
-  const user = resolveUser(text, layerFileReader([containerFiles(ctx.store, name).upper, ...layerRoots(layout, image)]));
+  const user = resolveUser(text, layerFileReader([containerFiles(ctx.store, name).upper, ...layerRoots(layout, image)]), "the container's");
   return { uid: user.uid, gid: user.gid };
 }
 

@@ -12,7 +12,8 @@ const HELP = `Usage: diyc ps [-a] [-q] [--filter KEY=VALUE]... [--format table|j
 
 Lists running containers; -a lists every container, stopped ones too.
   -q, --quiet          names only
-  -f, --filter         name=SUBSTRING, id=NAME, status=created|running|exited
+  -f, --filter         name=SUBSTRING, id=NAME, status=created|restarting|running|exited
+                       (docker's removing, paused and dead are accepted; diyc has none)
       --format         table (default), json, or a Go template as docker takes it:
                        '{{.Names}}\\t{{.Status}}', 'table {{.Names}}\\t{{.Ports}}', '{{json .}}'
                        fields: ID Names Image Command Status State RunningFor CreatedAt
@@ -46,7 +47,7 @@ export function commandAsTyped(args: readonly string[]): string {
 function templateRow(c: ContainerView, now: number): Record<string, unknown> {
   return {
     ID: c.name, Names: c.name, Image: c.image ?? "", Command: commandAsTyped(c.args), Status: statusText(c, now),
-    State: c.incomplete ? "incomplete" : c.restarting ? "restarting" : c.status, RunningFor: c.createdAt ? `${age(c.createdAt, now)} ago` : "",
+    State: stateOf(c), RunningFor: c.createdAt ? `${age(c.createdAt, now)} ago` : "",
     CreatedAt: c.createdAt ?? "", Ports: portsText(c), Networks: c.network ?? "", IP: c.ip ?? "", Pid: c.pid ?? "",
   };
 }
@@ -60,7 +61,15 @@ function portsText(c: ContainerView): string {
   }).join(", ");
 }
 
-/** --filter name=NAME (a substring, as docker), status=created|running|exited, id=NAME. */
+/** Docker's container states, all accepted by --filter status=; diyc never has removing, paused or dead. */
+const DOCKER_STATES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+
+/** What --filter status= and {{.State}} compare: docker's state, where a restarting container is neither running nor exited. */
+function stateOf(c: ContainerView): string {
+  return c.incomplete ? "incomplete" : c.restarting ? "restarting" : c.status;
+}
+
+/** --filter name=NAME (a substring, as docker), status=STATE, id=NAME. */
 function filterOf(filters: string[]): (c: ContainerView) => boolean {
   const checks = filters.map((filter) => {
     const eq = filter.indexOf("=");
@@ -70,8 +79,8 @@ function filterOf(filters: string[]): (c: ContainerView) => boolean {
       case "name": return (c: ContainerView) => c.name.includes(value);
       case "id": return (c: ContainerView) => c.name === value;
       case "status":
-        if (!["created", "running", "exited"].includes(value)) throw new UsageError(`invalid --filter status=${value}: use created, running or exited`);
-        return (c: ContainerView) => c.status === value;
+        if (!DOCKER_STATES.includes(value)) throw new UsageError(`invalid --filter status=${value}: use one of ${DOCKER_STATES.join(", ")}`);
+        return (c: ContainerView) => stateOf(c) === value;
       default: throw new UsageError(`unknown --filter ${JSON.stringify(key)}: use name, id or status`);
     }
   });

@@ -105,8 +105,12 @@ function parseGroup(text: string | undefined): GroupEntry[] {
   });
 }
 
-/** docker's -u / User: names through the image's files, numbers as they are. */
-export function resolveUser(text: string, readFile: ImageFileReader): ResolvedUser {
+/**
+ * docker's -u / User: names through the image's files, numbers as they are.
+ * `whose` names those files in errors: "the image's" for run, "the container's"
+ * for exec (which reads the container's own, changed files).
+ */
+export function resolveUser(text: string, readFile: ImageFileReader, whose = "the image's"): ResolvedUser {
   const [userPart, groupPart, ...extra] = text.split(":");
   if (!userPart || extra.length > 0 || groupPart === "") {
     throw new ImageError(`invalid user ${JSON.stringify(text)}: use NAME|UID[:GROUP|GID]`);
@@ -119,7 +123,7 @@ export function resolveUser(text: string, readFile: ImageFileReader): ResolvedUs
     entry = passwd.find((p) => p.uid === uid);
   } else {
     entry = passwd.find((p) => p.name === userPart);
-    if (!entry) throw new ImageError(`unable to find user ${userPart}: no matching entries in the image's /etc/passwd`);
+    if (!entry) throw new ImageError(`unable to find user ${userPart}: no matching entries in ${whose} /etc/passwd`);
     uid = entry.uid;
   }
   let gid: number;
@@ -131,7 +135,7 @@ export function resolveUser(text: string, readFile: ImageFileReader): ResolvedUs
     gid = Number(groupPart);
   } else {
     const group = (groups.length > 0 ? groups : parseGroup(readFile("/etc/group"))).find((g) => g.name === groupPart);
-    if (!group) throw new ImageError(`unable to find group ${groupPart}: no matching entries in the image's /etc/group`);
+    if (!group) throw new ImageError(`unable to find group ${groupPart}: no matching entries in ${whose} /etc/group`);
     gid = group.gid;
   }
   if (uid > MAX_ID || gid > MAX_ID) throw new ImageError(`invalid user ${JSON.stringify(text)}: ids go up to ${MAX_ID}`);

@@ -10,17 +10,20 @@ function containerPath(path: string, flag: string): string {
   if (!path.startsWith("/") || path.includes("\0") || path.split("/").includes("..")) {
     throw new UsageError(`invalid ${flag} target ${JSON.stringify(path)}: use an absolute path without ".."`);
   }
-  if (path === "/") throw new UsageError(`invalid ${flag} target "/": the root cannot be replaced`);
+  // Cleaned as docker cleans it ("/etc/hosts/" and "/etc//./hosts" are
+  // /etc/hosts), so every later comparison (the kernel's filesystems below,
+  // a volume replacing diyc's /etc/hosts) sees the one spelling.
+  const cleaned = `/${path.split("/").filter((part) => part !== "" && part !== ".").join("/")}`;
+  if (cleaned === "/") throw new UsageError(`invalid ${flag} target ${JSON.stringify(path)}: the root cannot be replaced`);
   // The kernel's own filesystems: a mount there would hide or replace what
   // the container's isolation is made of (masked /proc paths, read-only /sys,
   // the device allow-list's /dev). docker refuses them too.
-  const normalized = path.replace(/\/+$/, "").replace(/\/{2,}/g, "/");
   for (const system of ["/proc", "/sys", "/dev"]) {
-    if (normalized === system || normalized.startsWith(`${system}/`)) {
+    if (cleaned === system || cleaned.startsWith(`${system}/`)) {
       throw new UsageError(`invalid ${flag} target ${JSON.stringify(path)}: ${system} belongs to the kernel; mount somewhere else`);
     }
   }
-  return path;
+  return cleaned;
 }
 
 /** HOST:CTR[:ro|:rw]. The host path must exist (docker would create it; a typo should not). */

@@ -50,10 +50,10 @@ describeRoot("files inside the container", () => {
 });
 
 describeRoot("volumes", () => {
-  test("a volume on /etc/hostname, /etc/hosts or /etc/resolv.conf replaces diyc's file", () => {
+  test("a volume on /etc/hostname, /etc/hosts or /etc/resolv.conf replaces diyc's file, however the path is spelt", () => {
     const dir = tempStore("diyc-etcvol-");
     Bun.spawnSync(["sh", "-c", `echo my-hostname-file > ${dir}/hostname; echo '10.9.9.9 special' > ${dir}/hosts`]);
-    const r = diyc(root, ["run", "--rm", "--volume", `${dir}/hostname:/etc/hostname`, "--volume", `${dir}/hosts:/etc/hosts:ro`, "etcvol", "busybox", "cat", "/etc/hostname", "/etc/hosts"]);
+    const r = diyc(root, ["run", "--rm", "--volume", `${dir}/hostname:/etc/hostname`, "--volume", `${dir}/hosts:/etc//hosts/:ro`, "etcvol", "busybox", "cat", "/etc/hostname", "/etc/hosts"]);
     expect(r).toMatchObject({ code: 0, stdout: "my-hostname-file\n10.9.9.9 special\n", stderr: "" });
     Bun.spawnSync(["rm", "-rf", dir]);
   });
@@ -152,7 +152,7 @@ describeRoot("exec -u with names", () => {
       Bun.sleepSync(300);
       expect(diyc(root, ["exec", "-u", "app", "users", "id", "-u"]).stdout).toBe("1234\n");
       expect(diyc(root, ["exec", "-u", "nobody:app", "users", "sh", "-c", "id -u; id -g"]).stdout).toBe("65534\n1234\n");
-      expect(diyc(root, ["exec", "-u", "nosuchuser", "users", "true"])).toMatchObject({ code: 125 });
+      expect(diyc(root, ["exec", "-u", "nosuchuser", "users", "true"])).toMatchObject({ code: 125, stderr: "diyc: unable to find user nosuchuser: no matching entries in the container's /etc/passwd\n" });
     } finally {
       expect(diyc(root, ["rm", "-f", "users"]).code).toBe(0);
     }
@@ -167,11 +167,14 @@ describeRoot("restarts as docker shows them", () => {
     let sawRestarting = false;
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && !sawRestarting) {
-      const status = diyc(root, ["ps", "-a", "--filter", "name=phoenix", "--format", "{{.Status}}|{{.State}}"]).stdout;
+      // docker's status=restarting filter sees it too; running and exited do not.
+      const status = diyc(root, ["ps", "--filter", "status=restarting", "--filter", "name=phoenix", "--format", "{{.Status}}|{{.State}}"]).stdout;
       if (/^Restarting \(3\) .*\|restarting\n$/.test(status)) sawRestarting = true;
       else await Bun.sleep(20);
     }
     expect(sawRestarting).toBe(true);
+    expect(diyc(root, ["ps", "--filter", "status=paused"])).toMatchObject({ code: 0, stdout: expect.not.stringContaining("phoenix") });
+    expect(diyc(root, ["ps", "--filter", "status=asleep"]).stderr).toStartWith("diyc: invalid --filter status=asleep: use one of created, restarting");
     // -f ends only when the last run has exited for good: every run's line is there.
     const output = await new Response(follow.stdout).text();
     expect(await follow.exited).toBe(0);

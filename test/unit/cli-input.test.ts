@@ -6,6 +6,7 @@ import { parseUser } from "../../src/cli/run";
 import { UsageError } from "../../src/linux/errors";
 import { containerEnv, hostnameFromName, validateCwd, validateEnvEntry, validateHostname } from "../../src/spec/container-spec";
 import { validateName } from "../../src/spec/names";
+import { parseTmpfs, parseVolume } from "../../src/spec/volumes";
 import { exitCodeOf } from "../../src/linux/wait-status";
 
 describe("names", () => {
@@ -80,5 +81,16 @@ describe("hostnames from names", () => {
     expect(hostnameFromName("A".repeat(64))).toBe("A".repeat(63));
     expect(hostnameFromName("a".repeat(62) + "_b")).toBe("a".repeat(62));
     for (const name of ["my_c", "x".repeat(64), "a.b_c", "9_"]) expect(() => validateHostname(hostnameFromName(name))).not.toThrow();
+  });
+});
+
+describe("volume and tmpfs targets are cleaned as docker cleans them", () => {
+  test("trailing and doubled slashes and . are gone; .., / and the kernel's filesystems are refused", () => {
+    expect(parseVolume("/tmp:/etc/hosts/").destination).toBe("/etc/hosts");
+    expect(parseVolume("/tmp:/etc//./hosts:ro").destination).toBe("/etc/hosts");
+    expect(parseTmpfs("/run//:size=1m").destination).toBe("/run");
+    for (const target of ["//", "/.", "/a/../etc", "/dev//", "/./proc/1", "relative"]) {
+      expect(() => parseVolume(`/tmp:${target}`)).toThrow(UsageError);
+    }
   });
 });
