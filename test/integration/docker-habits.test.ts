@@ -53,9 +53,12 @@ describeRoot("volumes", () => {
   test("a volume on /etc/hostname, /etc/hosts or /etc/resolv.conf replaces diyc's file, however the path is spelt", () => {
     const dir = tempStore("diyc-etcvol-");
     Bun.spawnSync(["sh", "-c", `echo my-hostname-file > ${dir}/hostname; echo '10.9.9.9 special' > ${dir}/hosts`]);
-    const r = diyc(root, ["run", "--rm", "--volume", `${dir}/hostname:/etc/hostname`, "--volume", `${dir}/hosts:/etc//hosts/:ro`, "etcvol", "busybox", "cat", "/etc/hostname", "/etc/hosts"]);
-    expect(r).toMatchObject({ code: 0, stdout: "my-hostname-file\n10.9.9.9 special\n", stderr: "" });
-    Bun.spawnSync(["rm", "-rf", dir]);
+    try {
+      const r = diyc(root, ["run", "--rm", "--volume", `${dir}/hostname:/etc/hostname`, "--volume", `${dir}/hosts:/etc//hosts/:ro`, "etcvol", "busybox", "cat", "/etc/hostname", "/etc/hosts"]);
+      expect(r).toMatchObject({ code: 0, stdout: "my-hostname-file\n10.9.9.9 special\n", stderr: "" });
+    } finally {
+      Bun.spawnSync(["rm", "-rf", dir]);
+    }
   });
 
   test("/proc, /sys, /dev and paths inside them are refused, one line, 125, nothing made", () => {
