@@ -123,7 +123,8 @@ export async function diycAsync(root: string, args: string[], stdin?: string): P
     stdin: stdin === undefined ? "ignore" : Buffer.from(stdin),
     stdout: "pipe",
     stderr: "pipe",
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    // As ./diyc's diycEnv: the store's own network registry, not the host's.
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DIYC_NETWORKS: join(root, "network") },
   });
   const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   return { code: await child.exited, stdout, stderr };

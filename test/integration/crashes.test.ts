@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { DIYC, diyc, isRoot, mountsUnder, pidsFromTrace, processExists, removeStore, storeCgroups, tempStore } from "../helpers/diyc";
+import { DIYC, diyc, diycEnv, isRoot, mountsUnder, pidsFromTrace, processExists, removeStore, storeCgroups, tempStore } from "../helpers/diyc";
 
 const describeRoot = isRoot ? describe : describe.skip;
 
@@ -28,7 +28,7 @@ const psJson = () => JSON.parse(diyc(root, ["ps", "-a", "--format", "json"]).std
 
 /** Starts `diyc run -v ARGS` and SIGKILLs it as soon as its trace shows `line`. Returns the pids it printed. */
 async function killRunAt(line: string, args: string[]): Promise<{ init: number; monitor: number }> {
-  const run = Bun.spawn([DIYC, "--root", root, "run", "-v", ...args], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const run = Bun.spawn([DIYC, "--root", root, "run", "-v", ...args], { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: diycEnv(root) });
   let trace = "";
   const reader = run.stderr.getReader();
   const decoder = new TextDecoder();

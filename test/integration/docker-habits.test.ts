@@ -2,7 +2,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { diyc, isRoot, removeStore, tempStore } from "../helpers/diyc";
+import { diyc, diycEnv, isRoot, removeStore, tempStore } from "../helpers/diyc";
 
 const describeRoot = isRoot ? describe : describe.skip;
 
@@ -166,7 +166,7 @@ describeRoot("restarts as docker shows them", () => {
   test("between two runs ps says Restarting (N), and logs -f follows across restarts", async () => {
     // Exits 3 a while after each start: the backoff (0.1 s, 0.2 s, 0.4 s...) is where "Restarting" shows.
     expect(diyc(root, ["run", "-d", "--restart", "on-failure:3", "--name", "phoenix", "busybox", "sh", "-c", "echo run; sleep 0.3; exit 3"]).code).toBe(0);
-    const follow = Bun.spawn([`${import.meta.dir}/../../bin/diyc`, "--root", root, "logs", "-f", "phoenix"], { stdout: "pipe", stderr: "pipe" });
+    const follow = Bun.spawn([`${import.meta.dir}/../../bin/diyc`, "--root", root, "logs", "-f", "phoenix"], { stdout: "pipe", stderr: "pipe", env: diycEnv(root) });
     let sawRestarting = false;
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && !sawRestarting) {

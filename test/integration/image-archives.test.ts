@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { zstdCompressSync } from "node:zlib";
-import { isRoot, removeStore } from "../helpers/diyc";
+import { diycEnv, isRoot, removeStore } from "../helpers/diyc";
 import { diycAsync, SKOPEO } from "../helpers/registry";
 import { busyboxEntries, OciLayoutWriter, type Descriptor } from "../fixtures/oci-layout";
 import { makeTar } from "../fixtures/tar-writer";
@@ -22,7 +22,7 @@ let image: Descriptor & { configDigest: string; diffIds: string[] };
 /** diyc with a file on stdin. */
 async function diycWithStdin(root: string, args: string[], file: string) {
   const child = Bun.spawn([join(import.meta.dir, "../../bin/diyc"), "--root", root, ...args], {
-    stdin: Bun.file(file), stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    stdin: Bun.file(file), stdout: "pipe", stderr: "pipe", env: diycEnv(root),
   });
   const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   return { code: await child.exited, stdout, stderr };

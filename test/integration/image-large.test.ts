@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { DIYC, isRoot, removeStore } from "../helpers/diyc";
+import { DIYC, diycEnv, isRoot, removeStore } from "../helpers/diyc";
 import { diycAsync, push, SKOPEO, startRegistry, type RunningRegistry } from "../helpers/registry";
 import { OciLayoutWriter, type Descriptor } from "../fixtures/oci-layout";
 
@@ -28,7 +28,7 @@ let diffId: string;
 /** Runs diyc under /usr/bin/time: its exit code and peak RSS in KiB. */
 async function measured(root: string, args: string[]): Promise<{ code: number; maxRssKib: number; stderr: string }> {
   const child = Bun.spawn(["/usr/bin/time", "-f", "MAXRSS %M", DIYC, "--root", root, ...args], {
-    stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    stdin: "ignore", stdout: "ignore", stderr: "pipe", env: diycEnv(root),
   });
   const stderr = await new Response(child.stderr).text();
   const code = await child.exited;
@@ -106,7 +106,7 @@ describeLarge("a large image", () => {
     const root = mkdtempSync("/tmp/diyc-large-store-");
     try {
       const ref = `${registry.host}/test/big:1`;
-      const child = Bun.spawn([DIYC, "--root", root, "pull", "-q", "--insecure-registry", registry.host, ref], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+      const child = Bun.spawn([DIYC, "--root", root, "pull", "-q", "--insecure-registry", registry.host, ref], { stdin: "ignore", stdout: "ignore", stderr: "ignore", env: diycEnv(root) });
       // Killed once the layer is being unpacked (its staging directory has files).
       const staging = join(root, "images/tmp");
       const deadline = Date.now() + 30_000;
@@ -136,7 +136,7 @@ describeLarge("a large image", () => {
     const root = mkdtempSync("/tmp/diyc-large-store-");
     try {
       const ref = `${registry.host}/test/big:1`;
-      const pulling = Bun.spawn([DIYC, "--root", root, "pull", "-q", "--insecure-registry", registry.host, ref], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const pulling = Bun.spawn([DIYC, "--root", root, "pull", "-q", "--insecure-registry", registry.host, ref], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: diycEnv(root) });
       const staging = join(root, "images/tmp");
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline && !(existsSync(staging) && readdirSync(staging).some((d) => d.startsWith("layer-")))) await Bun.sleep(5);

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { join } from "node:path";
 import { cgroupParentFor } from "../../src/runtime/limits";
 import { Store } from "../../src/store/store";
-import { DIYC, diyc, helperProcesses, isRoot, mountsUnder, processExists, removeStore, tempStore } from "../helpers/diyc";
+import { DIYC, diyc, diycEnv, helperProcesses, isRoot, mountsUnder, processExists, removeStore, tempStore } from "../helpers/diyc";
 
 const describeRoot = isRoot ? describe : describe.skip;
 
@@ -181,7 +181,7 @@ describeRoot("logs: size bound, rotation, and -f across it", () => {
   test("--log-max-size keeps two bounded files; -f sees every line in order", async () => {
     expect(diyc(root, ["run", "-d", "--log-max-size", "1k", "rot", "busybox", "sh", "-c",
       "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); usleep 2000; done"]).code).toBe(0);
-    const follow = Bun.spawn([DIYC, "--root", root, "logs", "-f", "rot"], { stdout: "pipe", stderr: "pipe" });
+    const follow = Bun.spawn([DIYC, "--root", root, "logs", "-f", "rot"], { stdout: "pipe", stderr: "pipe", env: diycEnv(root) });
     const output = await new Response(follow.stdout).text();
     expect(await follow.exited).toBe(0);
     const lines = output.trim().split("\n");
@@ -267,7 +267,7 @@ describeRoot("restart policies, done by the monitor", () => {
 
 describeRoot("names under contention", () => {
   test("two runs of one name at once: exactly one wins, the other gets a clear error", async () => {
-    const start = () => Bun.spawn([DIYC, "--root", root, "run", "-d", "dup", "busybox", "sleep", "30"], { stdout: "pipe", stderr: "pipe" });
+    const start = () => Bun.spawn([DIYC, "--root", root, "run", "-d", "dup", "busybox", "sleep", "30"], { stdout: "pipe", stderr: "pipe", env: diycEnv(root) });
     const [a, b] = [start(), start()];
     const codes = [await a.exited, await b.exited].sort();
     expect(codes).toEqual([0, 125]);
@@ -316,7 +316,7 @@ describeRoot("terminals (-t) and --init", () => {
   test("--init: the reaper holds only the container's stdio, so `run -v -d --init … | cat` ends with diyc", async () => {
     expect(diyc(root, ["run", "--rm", "--init", "init3", "busybox", "ls", "/proc/1/fd"])).toMatchObject({ code: 0, stdout: "0\n1\n2\n" });
     // The -v trace is diyc's stderr: a reaper that kept it would hold this pipe open for the container's 30 s.
-    const run = Bun.spawn([DIYC, "--root", root, "run", "-v", "-d", "--init", "init4", "busybox", "sleep", "30"], { stdout: "pipe", stderr: "pipe" });
+    const run = Bun.spawn([DIYC, "--root", root, "run", "-v", "-d", "--init", "init4", "busybox", "sleep", "30"], { stdout: "pipe", stderr: "pipe", env: diycEnv(root) });
     const traced = Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text()]);
     expect(await run.exited).toBe(0);
     const closed = await Promise.race([traced.then(() => true), Bun.sleep(5000).then(() => false)]);

@@ -15,8 +15,9 @@ import { join } from "node:path";
 import { cgroupParentFor } from "../../src/runtime/limits";
 import { Store } from "../../src/store/store";
 import {
-  DIYC, diyc, isRoot, pidsFromTrace, processExists, removeStore, tempStore, type Result,
+  diyc, isRoot, processExists, removeStore, tempStore, type Result,
 } from "../helpers/diyc";
+import { type Background, cgroupParentOf, runTraced, startTraced, uniqueName, until } from "../helpers/traced-runs";
 
 const CGROUP_ROOT = "/sys/fs/cgroup";
 const MiB = 1024 * 1024;
@@ -34,22 +35,15 @@ const hierarchies = (): string[] =>
     }
   });
 
-/** The parent cgroup of a store: diyc-<first 10 hex of sha256(root)>, computed here independently of src/. */
-function parentOf(root: string): string {
-  return `diyc-${new Bun.CryptoHasher("sha256").update(root).digest("hex").slice(0, 10)}`;
-}
-
 /** The store's cgroup directories that exist now, in any hierarchy. */
 function cgroupDirsOf(root: string): string[] {
-  return hierarchies().map((h) => join(CGROUP_ROOT, h, parentOf(root))).filter((dir) => existsSync(dir));
+  return hierarchies().map((h) => join(CGROUP_ROOT, h, cgroupParentOf(root))).filter((dir) => existsSync(dir));
 }
 
 /** A container's cgroup file, seen from the host. */
 function hostCgroupFile(root: string, controller: string, name: string, file: string): string {
-  return readFileSync(join(CGROUP_ROOT, controller, parentOf(root), name, file), "utf8").trim();
+  return readFileSync(join(CGROUP_ROOT, controller, cgroupParentOf(root), name, file), "utf8").trim();
 }
-
-const uniqueName = (prefix: string) => `${prefix}${process.pid}${Math.random().toString(36).slice(2, 8)}`;
 
 interface Case {
   root: string;
@@ -82,82 +76,9 @@ afterEach(() => {
   }
 });
 
-const isTrace = (line: string) => line.startsWith("HOST| ") || line.startsWith("CONTAINER| ");
-
-/**
- * `diyc --root ROOT run -v ARGS...`: the result with the trace lines taken out of stderr (what a run
- * without -v prints), and the init and monitor pids recorded for afterEach.
- */
-function run(root: string, args: string[]): Result {
-  const r = diyc(root, ["run", "-v", ...args]);
-  const pids = pidsFromTrace(r.stderr);
-  if (pids) current?.pids.push(pids.init, pids.monitor);
-  return { ...r, stderr: r.stderr.split(/(?<=\n)/).filter((line) => !isTrace(line)).join("") };
-}
-
-/** A container running in the background with -v: its stdout and stderr, as they arrive. */
-interface Background {
-  proc: ReturnType<typeof Bun.spawn>;
-  init: number;
-  monitor: number;
-  stdout: () => string;
-  stderr: () => string;
-  /** Resolves once stdout contains `text`. */
-  waitStdout: (text: string, timeoutMs?: number) => Promise<void>;
-  /** SIGKILL to the init (unless diyc run has returned), then the exit status of `diyc run`. */
-  stop: () => Promise<number>;
-}
-
-async function collect(stream: ReadableStream<Uint8Array>, sink: (text: string) => void): Promise<void> {
-  const decoder = new TextDecoder();
-  for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
-
-async function background(root: string, args: string[]): Promise<Background> {
-  const proc = Bun.spawn([DIYC, "--root", root, "run", "-v", ...args], {
-    stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
-  });
-  let out = "";
-  let err = "";
-  const done = Promise.all([
-    collect(proc.stdout as ReadableStream<Uint8Array>, (t) => (out += t)),
-    collect(proc.stderr as ReadableStream<Uint8Array>, (t) => (err += t)),
-  ]);
-  await until(() => pidsFromTrace(err) !== undefined || proc.exitCode !== null, 10_000, "the -v line with the init's pid");
-  const pids = pidsFromTrace(err);
-  if (!pids) throw new Error(`diyc run exited early (${proc.exitCode}): ${err}`);
-  current?.pids.push(pids.init, pids.monitor);
-  return {
-    proc,
-    ...pids,
-    stdout: () => out,
-    stderr: () => err,
-    waitStdout: (text, timeoutMs = 10_000) => until(() => out.includes(text) || proc.exitCode !== null, timeoutMs, JSON.stringify(text)),
-    stop: async () => {
-      // Only while diyc run waits for it: once that has returned, the pid may belong to someone else.
-      if (proc.exitCode === null) {
-        try {
-          process.kill(pids.init, "SIGKILL");
-        } catch {
-          // it has just exited
-        }
-      }
-      const code = await proc.exited;
-      await done;
-      expect(processExists(pids.init)).toBe(false);
-      expect(processExists(pids.monitor)).toBe(false);
-      return code;
-    },
-  };
-}
+/** `diyc run -v ARGS`, its pids recorded for afterEach (test/helpers/traced-runs.ts). */
+const run = (root: string, args: string[]): Result => runTraced(root, args, current?.pids);
+const background = (root: string, args: string[]): Promise<Background> => startTraced(root, args, current?.pids);
 
 describeRoot("memory", () => {
   test("-m 16: dd of 64 MiB is OOM-killed (137, one line); -m 256 and no limit let it run", () => {
@@ -211,9 +132,9 @@ describeRoot("memory", () => {
       expect([controller, hostCgroupFile(root, controller, name, "cgroup.procs").split("\n")]).toEqual([controller, [String(c.init)]]);
     }
     const hostView = readFileSync(`/proc/${c.init}/cgroup`, "utf8");
-    expect(hostView).toContain(`:memory:/${parentOf(root)}/${name}\n`);
+    expect(hostView).toContain(`:memory:/${cgroupParentOf(root)}/${name}\n`);
     // The runtime's own name for the parent is the one this file computes.
-    expect(cgroupParentFor(new Store(root))).toBe(parentOf(root));
+    expect(cgroupParentFor(new Store(root))).toBe(cgroupParentOf(root));
 
     expect(await c.stop()).toBe(137);
     // A SIGKILL from the host is not an OOM kill.

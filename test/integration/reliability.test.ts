@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { cgroupParentFor } from "../../src/runtime/limits";
 import { Store } from "../../src/store/store";
-import { DIYC, diyc, isRoot, mountsUnder, processExists, removeStore, tempStore } from "../helpers/diyc";
+import { DIYC, diyc, diycEnv, isRoot, mountsUnder, processExists, removeStore, tempStore } from "../helpers/diyc";
 
 const describeRoot = isRoot ? describe : describe.skip;
 
@@ -158,7 +158,7 @@ describeRoot("start and rm -f of one container at once", () => {
     for (let round = 0; round < 30; round++) {
       const name = `rl-race${round}`;
       expect(diyc(root, ["run", name, "busybox", "true"]).code).toBe(0);
-      const go = (args: string[]) => Bun.spawn([DIYC, "--root", root, ...args], { stdout: "pipe", stderr: "pipe" });
+      const go = (args: string[]) => Bun.spawn([DIYC, "--root", root, ...args], { stdout: "pipe", stderr: "pipe", env: diycEnv(root) });
       // rm first by a hair in half the rounds, start first in the others.
       const [a, b] = round % 2 === 0 ? [go(["rm", "-f", name]), go(["start", name])] : [go(["start", name]), go(["rm", "-f", name])];
       const [rm, start] = round % 2 === 0 ? [a, b] : [b, a];

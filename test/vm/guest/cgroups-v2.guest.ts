@@ -21,8 +21,9 @@ import { cgroupParentFor } from "../../../src/runtime/limits";
 import { sharesToWeight } from "../../../src/cgroups/v2/cpu";
 import { Store } from "../../../src/store/store";
 import {
-  DIYC, REPO, diyc, helperProcesses, mountsUnder, pidsFromTrace, processExists, removeStore, tempStore, type Result,
+  DIYC, REPO, diyc, diycEnv, helperProcesses, mountsUnder, processExists, removeStore, tempStore, type Result,
 } from "../../helpers/diyc";
+import { type Background, cgroupParentOf, runTraced, startTraced, uniqueName, until } from "../../helpers/traced-runs";
 
 const CGROUP_ROOT = "/sys/fs/cgroup";
 const BUILT_DIYC = join(REPO, "build/diyc");
@@ -34,17 +35,10 @@ if (!/ - cgroup2 /.test(mountinfo) || / - cgroup /.test(mountinfo)) {
   throw new Error("cgroups-v2.guest.ts runs only on a pure cgroup v2 host (the test VM); see test/vm/cgroups-v2-vm.test.ts");
 }
 
-/** The parent cgroup of a store, computed here independently of src/: diyc-<first 10 hex of sha256(root)>. */
-function parentOf(root: string): string {
-  return `diyc-${new Bun.CryptoHasher("sha256").update(root).digest("hex").slice(0, 10)}`;
-}
-
-const cgroupDir = (root: string, name: string) => join(CGROUP_ROOT, parentOf(root), name);
+const cgroupDir = (root: string, name: string) => join(CGROUP_ROOT, cgroupParentOf(root), name);
 const hostCgroupFile = (root: string, name: string, file: string) => readFileSync(join(cgroupDir(root, name), file), "utf8").trim();
 /** "key value" lines (memory.events, cpu.stat, pids.events) → numbers by key. */
 const keyed = (text: string) => Object.fromEntries([...text.matchAll(/^(\w+) (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
-
-const uniqueName = (prefix: string) => `${prefix}${process.pid}${Math.random().toString(36).slice(2, 8)}`;
 
 interface Case {
   root: string;
@@ -68,7 +62,7 @@ afterEach(async () => {
     // the monitors are not in it, so each is checked by its pid. A monitor ends by running the cleanup hook
     // (it execs diyc), which may still be finishing when `rm -f` returns: on this emulated CPU that takes a
     // moment, so it gets a few seconds to end, and must end.
-    expect(existsSync(join(CGROUP_ROOT, parentOf(root)))).toBe(false);
+    expect(existsSync(join(CGROUP_ROOT, cgroupParentOf(root)))).toBe(false);
     await until(() => !pids.some(processExists), 10_000, "the monitors to end").catch(() => {});
     expect(pids.filter(processExists)).toEqual([]);
     const containers = join(root, "containers");
@@ -100,77 +94,10 @@ function diycProcesses(): string[] {
   return found;
 }
 
-const isTrace = (line: string) => line.startsWith("HOST| ") || line.startsWith("CONTAINER| ");
-
-/** `diyc run -v ARGS`: the result without the trace lines, and the pids recorded for afterEach. */
-function run(root: string, args: string[]): Result {
-  const r = diyc(root, ["run", "-v", ...args]);
-  const pids = pidsFromTrace(r.stderr);
-  if (pids) current?.pids.push(pids.init, pids.monitor);
-  return { ...r, stderr: r.stderr.split(/(?<=\n)/).filter((line) => !isTrace(line)).join("") };
-}
-
-interface Background {
-  proc: ReturnType<typeof Bun.spawn>;
-  init: number;
-  monitor: number;
-  stdout: () => string;
-  stderr: () => string;
-  waitStdout: (text: string, timeoutMs?: number) => Promise<void>;
-  /** SIGKILL to the init (unless diyc run has returned), then diyc run's exit status. */
-  stop: () => Promise<number>;
-}
-
-async function collect(stream: ReadableStream<Uint8Array>, sink: (text: string) => void): Promise<void> {
-  const decoder = new TextDecoder();
-  for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
-
-/** `diyc run -v ARGS` in the background (the VM is emulated: everything is slower, hence the long waits). */
-async function background(root: string, args: string[]): Promise<Background> {
-  const proc = Bun.spawn([DIYC, "--root", root, "run", "-v", ...args], {
-    stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/bin" },
-  });
-  let out = "";
-  let err = "";
-  const done = Promise.all([
-    collect(proc.stdout as ReadableStream<Uint8Array>, (t) => (out += t)),
-    collect(proc.stderr as ReadableStream<Uint8Array>, (t) => (err += t)),
-  ]);
-  await until(() => pidsFromTrace(err) !== undefined || proc.exitCode !== null, 30_000, "the -v line with the init's pid");
-  const pids = pidsFromTrace(err);
-  if (!pids) throw new Error(`diyc run exited early (${proc.exitCode}): ${err}`);
-  current?.pids.push(pids.init, pids.monitor);
-  return {
-    proc,
-    ...pids,
-    stdout: () => out,
-    stderr: () => err,
-    waitStdout: (text, timeoutMs = 30_000) => until(() => out.includes(text) || proc.exitCode !== null, timeoutMs, JSON.stringify(text)),
-    stop: async () => {
-      if (proc.exitCode === null) {
-        try {
-          process.kill(pids.init, "SIGKILL");
-        } catch {
-          // it has just exited
-        }
-      }
-      const code = await proc.exited;
-      await done;
-      expect(processExists(pids.init)).toBe(false);
-      expect(processExists(pids.monitor)).toBe(false);
-      return code;
-    },
-  };
-}
+/** `diyc run -v ARGS`, its pids recorded for afterEach (test/helpers/traced-runs.ts). */
+const run = (root: string, args: string[]): Result => runTraced(root, args, current?.pids);
+/** In the background; the VM is emulated: everything is slower, hence the long waits. */
+const background = (root: string, args: string[]): Promise<Background> => startTraced(root, args, current?.pids, 30_000);
 
 describe("memory", () => {
   test("-m 16: dd of 64 MiB is OOM-killed (137, one line; inspect says oomKilled); -m 256 lets it run", () => {
@@ -209,8 +136,8 @@ describe("memory", () => {
     expect(hostCgroupFile(root, name, "memory.max")).toBe(String(48 * MiB));
     expect(hostCgroupFile(root, name, "memory.swap.max")).toBe("0");
     expect(hostCgroupFile(root, name, "cgroup.procs")).toBe(String(c.init));
-    expect(readFileSync(`/proc/${c.init}/cgroup`, "utf8")).toBe(`0::/${parentOf(root)}/${name}\n`);
-    expect(cgroupParentFor(new Store(root))).toBe(parentOf(root));
+    expect(readFileSync(`/proc/${c.init}/cgroup`, "utf8")).toBe(`0::/${cgroupParentOf(root)}/${name}\n`);
+    expect(cgroupParentFor(new Store(root))).toBe(cgroupParentOf(root));
     // The parent passes the controllers down (subtree_control), so the container's cgroup has them.
     for (const controller of ["cpuset", "cpu", "memory", "pids"]) {
       expect(hostCgroupFile(root, name, "cgroup.controllers").split(" ")).toContain(controller);
@@ -393,7 +320,7 @@ describe("devices (the eBPF program)", () => {
     // A host shell (host /dev, no namespaces) joins the cgroup, then tries /dev/kmsg and /dev/null.
     const probe = Bun.spawnSync(["/bin/busybox", "sh", "-c",
       `echo $$ > ${procs} && cat /proc/self/cgroup; cat /dev/kmsg 2>&1 | head -1; echo x > /dev/null && echo null-ok`]);
-    expect(probe.stdout.toString()).toBe(`0::/${parentOf(root)}/${name}\ncat: can't open '/dev/kmsg': Operation not permitted\nnull-ok\n`);
+    expect(probe.stdout.toString()).toBe(`0::/${cgroupParentOf(root)}/${name}\ncat: can't open '/dev/kmsg': Operation not permitted\nnull-ok\n`);
     expect(await c.stop()).toBe(137);
   }, 120_000);
 });
@@ -439,7 +366,7 @@ describe("diyc exec", () => {
     // (a pipe into wc would race: wc may or may not have started when cat reads).
     expect(r.stdout).toBe(`0::/\n5\n${32 * MiB}\n3\n`);
     // From the host, while an exec'd sleep runs: it is a member of the container's cgroup.
-    const sleeper = Bun.spawn([DIYC, "--root", root, "exec", name, "sleep", "30"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    const sleeper = Bun.spawn([DIYC, "--root", root, "exec", name, "sleep", "30"], { stdin: "ignore", stdout: "ignore", stderr: "ignore", env: diycEnv(root) });
     const members = () => hostCgroupFile(root, name, "cgroup.procs").split("\n").filter(Boolean).map(Number);
     const cmdline = (pid: number) => {
       try {
@@ -452,7 +379,7 @@ describe("diyc exec", () => {
     await until(() => members().some((p) => cmdline(p) === "sleep\x0030\x00"), 30_000, "the exec'd sleep in cgroup.procs");
     const execPid = members().find((p) => cmdline(p) === "sleep\x0030\x00")!;
     expect(members().sort()).toEqual([c.init, execPid].sort());
-    expect(readFileSync(`/proc/${execPid}/cgroup`, "utf8")).toBe(`0::/${parentOf(root)}/${name}\n`);
+    expect(readFileSync(`/proc/${execPid}/cgroup`, "utf8")).toBe(`0::/${cgroupParentOf(root)}/${name}\n`);
     expect(await c.stop()).toBe(137);
     // The init's death ends the pid namespace, and with it the exec'd sleep.
     await sleeper.exited;
@@ -477,7 +404,7 @@ describe("lifecycle", () => {
     expect(hostCgroupFile(root, name, "memory.max")).toBe(String(32 * MiB));
     expect(hostCgroupFile(root, name, "pids.max")).toBe("20");
     expect(hostCgroupFile(root, name, "cpu.max")).toBe("50000 100000");
-    expect(readFileSync(`/proc/${secondInit}/cgroup`, "utf8")).toBe(`0::/${parentOf(root)}/${name}\n`);
+    expect(readFileSync(`/proc/${secondInit}/cgroup`, "utf8")).toBe(`0::/${cgroupParentOf(root)}/${name}\n`);
     expect(diyc(root, ["rm", "-f", name]).code).toBe(0);
   }, 120_000);
 
@@ -496,7 +423,7 @@ describe("lifecycle", () => {
     await until(settled, 60_000, "two restarts and the final OOM").catch(() => {});
     expect(inspect()).toMatchObject({ status: "exited", exitCode: 137, oomKilled: true, restartCount: 2 });
     // The exited container holds no cgroup (and the store no parent).
-    expect(existsSync(join(CGROUP_ROOT, parentOf(root)))).toBe(false);
+    expect(existsSync(join(CGROUP_ROOT, cgroupParentOf(root)))).toBe(false);
     expect(diyc(root, ["rm", name]).code).toBe(0);
   }, 120_000);
 });
@@ -508,14 +435,14 @@ describe("concurrency", () => {
       const names = Array.from({ length: 6 }, (_, i) => uniqueName(`par${round}${i}`));
       const runs = names.map((name) => {
         const proc = Bun.spawn([DIYC, "--root", root, "run", "--rm", "-m", "32", "--pids-limit", "20", name, "busybox", "sh", "-c",
-          "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /proc/self/cgroup"], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+          "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /proc/self/cgroup"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: diycEnv(root) });
         return Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
       });
       const results = await Promise.all(runs);
       expect(results.map(([code, stdout, stderr]) => ({ code, stdout, stderr })))
         .toEqual(names.map(() => ({ code: 0, stdout: `${32 * MiB}\n20\n0::/\n`, stderr: "" })));
       // The last one out removed the store's parent.
-      expect(existsSync(join(CGROUP_ROOT, parentOf(root)))).toBe(false);
+      expect(existsSync(join(CGROUP_ROOT, cgroupParentOf(root)))).toBe(false);
     }
   }, 180_000);
 });
@@ -529,7 +456,7 @@ describe("cleanup", () => {
     expect(hostCgroupFile(root, name, "cgroup.procs")).toMatch(/^\d+$/);
     expect(diyc(root, ["rm", "-f", name])).toMatchObject({ code: 0 });
     expect(existsSync(cgroupDir(root, name))).toBe(false);
-    expect(existsSync(join(CGROUP_ROOT, parentOf(root)))).toBe(false);
+    expect(existsSync(join(CGROUP_ROOT, cgroupParentOf(root)))).toBe(false);
     expect(mountsUnder(root)).toEqual([]);
   });
 });
