@@ -217,7 +217,8 @@ static int new_time_namespace(const struct plan_op *op)
 	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	int rc = write(fd, text, (size_t)len) == len ? 0 : -errno;
+	ssize_t written = write(fd, text, (size_t)len);
+	int rc = written == len ? 0 : written < 0 ? -errno : -EIO; /* a short write leaves errno as it was */
 	close(fd);
 	return rc;
 }
@@ -229,7 +230,7 @@ static int new_time_namespace(const struct plan_op *op)
  * idmapping a host filesystem needs the host's CAP_SYS_ADMIN, which the init,
  * in its own user namespace, does not have. 0 or -errno.
  */
-static int send_idmapped_mounts(const struct plan *plan, pid_t init, int init_fd)
+static int send_idmapped_mounts(const struct plan *plan, pid_t init, int init_fd, uint32_t *failed)
 {
 	char userns_path[64];
 	int userns = -1, rc = 0;
@@ -238,12 +239,17 @@ static int send_idmapped_mounts(const struct plan *plan, pid_t init, int init_fd
 		uint64_t recursive, attrs;
 		if (op->code != OP_IDMAP_MOUNT)
 			continue;
-		if (!plan_str(op, ARG_IDMAP_MOUNT_SOURCE) || plan_u64(op, ARG_IDMAP_MOUNT_RECURSIVE, &recursive) < 0 || plan_u64(op, ARG_IDMAP_MOUNT_ATTRIBUTES, &attrs) < 0)
-			return -EINVAL;
+		*failed = i; /* an error is reported as this op's: diyc names its source */
+		if (!plan_str(op, ARG_IDMAP_MOUNT_SOURCE) || plan_u64(op, ARG_IDMAP_MOUNT_RECURSIVE, &recursive) < 0 || plan_u64(op, ARG_IDMAP_MOUNT_ATTRIBUTES, &attrs) < 0) {
+			rc = -EINVAL;
+			break;
+		}
 		if (userns < 0) {
 			snprintf(userns_path, sizeof(userns_path), "/proc/%d/ns/user", (int)init);
-			if ((userns = open(userns_path, O_RDONLY | O_CLOEXEC)) < 0)
-				return -errno;
+			if ((userns = open(userns_path, O_RDONLY | O_CLOEXEC)) < 0) {
+				rc = -errno;
+				break;
+			}
 		}
 		int tree = (int)syscall(SYS_open_tree, AT_FDCWD, plan_str(op, ARG_IDMAP_MOUNT_SOURCE),
 					OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
@@ -401,8 +407,8 @@ int main(int argc, char **argv)
 	int word = next_from_diyc(control_fd);
 	if (word != SYNC_CONTINUE)
 		return abandon(&plan, init, control_fd, word);
-	if ((rc = send_idmapped_mounts(&plan, init, init_fd)) < 0) {
-		helper_error(control_fd, HELPER_IDMAP_MOUNT, -rc);
+	if ((rc = send_idmapped_mounts(&plan, init, init_fd, &failed)) < 0) {
+		step_error(control_fd, &plan, &plan.ops[failed], -rc);
 		return abandon(&plan, init, control_fd, -1);
 	}
 	sync_send(init_fd, SYNC_CONTINUE, 0, 0);

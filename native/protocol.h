@@ -97,7 +97,6 @@ enum helper_step {
 	HELPER_PIPE = 5,
 	HELPER_INIT_VANISHED = 6, /* the init ended during set-up without a word (errno ESRCH) */
 	HELPER_CONSOLE_SOCKET = 7, /* connect or send to the OCI --console-socket */
-	HELPER_IDMAP_MOUNT = 8,    /* prepare an idmapped mount (open_tree, mount_setattr) */
 };
 
 struct sync_msg {

@@ -6,13 +6,18 @@
 import { DiycError, ExitCode, fsErrorAsSyscallError } from "../linux/errors";
 import type { CliContext } from "./context";
 
-/** Runs `act` for each name in order; returns 0, or 125 if any failed. Bugs (non-DiycErrors) still propagate. */
-export async function forEachName(ctx: CliContext, names: string[], act: (name: string) => Promise<void>): Promise<number> {
+/**
+ * Runs `act` for each name in order; returns 0, or 125 if any failed. Bugs (non-DiycErrors) still propagate.
+ * `printName: false` for commands whose `act` prints its own lines (image rm: Untagged/Deleted).
+ */
+export async function forEachName(
+  ctx: CliContext, names: string[], act: (name: string) => Promise<void>, { printName = true } = {},
+): Promise<number> {
   let failed = false;
   for (const name of names) {
     try {
       await act(name);
-      ctx.print(name);
+      if (printName) ctx.print(name);
     } catch (caught) {
       const error = fsErrorAsSyscallError(caught) ?? caught;
       if (!(error instanceof DiycError)) throw error;

@@ -7,6 +7,7 @@ import { imageConfig, imageLayout, imageManifest, listImages, pruneImages, remov
 import { parsePlatform } from "../image/oci-image";
 import { has, last, parseArgs } from "./args";
 import type { CliContext, Command } from "./context";
+import { forEachName } from "./each";
 import { formatSize, formatTable } from "./format";
 import { layerProgress } from "./progress";
 
@@ -118,16 +119,7 @@ async function removeCommand(args: string[], ctx: CliContext): Promise<number> {
     await removeOne(names[0]!);
     return 0;
   }
-  let failed = false;
-  for (const name of names) {
-    try {
-      await removeOne(name);
-    } catch (error) {
-      ctx.log(`diyc: ${(error as Error).message}`);
-      failed = true;
-    }
-  }
-  return failed ? 125 : 0;
+  return forEachName(ctx, names, removeOne, { printName: false });
 }
 
 async function pruneCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -144,6 +136,6 @@ function formatRow(name: string, info: ImageSummary): string[] {
   const [repository, tag] = name === "<none>" ? ["<none>", "<none>"]
     : digestAt >= 0 ? [name.slice(0, digestAt), "<none>"]
     : [name.slice(0, at), name.slice(at + 1)];
-  const created = info.created.replace("T", " ").replace(/\.\d+Z$/, "Z").replace(/Z$/, "Z");
+  const created = info.created.replace("T", " ").replace(/\.\d+Z$/, "Z");
   return [repository, tag, info.id.slice(7, 19), created, formatSize(info.size), formatSize(info.unique), formatSize(info.size - info.unique)];
 }

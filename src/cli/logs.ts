@@ -4,7 +4,7 @@
 import { writeSync } from "node:fs";
 import { UsageError } from "../linux/errors";
 import { containerFiles } from "../runtime/container";
-import { followLog, parseSince, readLog, tailLines, timestampedLines, type LogChunk } from "../runtime/logs";
+import { followLog, parseSince, readLog, tailLines, splitLines, type LogChunk } from "../runtime/logs";
 import { containerStatus, requireContainer } from "../runtime/status";
 import { has, last, parseArgs } from "./args";
 import type { Command } from "./context";
@@ -58,7 +58,7 @@ export const logs: Command = async (args, ctx) => {
   // A chunk from a log written before records had times passes --since: nothing says it is older.
   const wanted = (chunk: LogChunk) => since === undefined || chunk.timeMs === undefined || chunk.timeMs >= since;
   const show = (chunks: LogChunk[]) => {
-    for (const chunk of timestamps ? timestampedLines(chunks) : chunks) {
+    for (const chunk of timestamps ? splitLines(chunks) : chunks) {
       if (!wanted(chunk)) continue;
       if (timestamps) emit({ ...chunk, data: Buffer.concat([Buffer.from(`${chunk.timeMs === undefined ? "-" : new Date(chunk.timeMs).toISOString()} `), chunk.data]) });
       else emit(chunk);

@@ -2,6 +2,7 @@
 // published on the host, as docker prints it ("80/tcp -> 0.0.0.0:32768").
 
 import { DiycError, UsageError } from "../linux/errors";
+import { parsePublish } from "../network/index";
 import { describeContainer } from "../runtime/inspect";
 import { requireContainer } from "../runtime/status";
 import { has, parseArgs } from "./args";
@@ -21,10 +22,10 @@ export const port: Command = async (args, ctx) => {
   if (!name || extra.length > 0) throw new UsageError("port needs a container name and at most one port");
   requireContainer(ctx.store, name);
   const view = describeContainer(ctx.store, name);
-  const mappings = (view?.ports ?? []).map((p) => {
-    const match = /^(?:(.+):)?(\d+):(\d+)\/(tcp|udp)$/.exec(p)!;
-    return { hostIp: match[1] ?? "0.0.0.0", hostPort: match[2]!, container: `${match[3]}/${match[4]}` };
-  });
+  // The recorded ports are formatPublish's text, read back by its own parser.
+  const mappings = (view?.ports ?? []).map(parsePublish).map((m) => (
+    { hostIp: m.hostIp ?? "0.0.0.0", hostPort: m.hostPort, container: `${m.containerPort}/${m.protocol}` }
+  ));
   const wanted = only === undefined ? undefined : only.includes("/") ? only : `${only}/tcp`;
   const shown = mappings.filter((m) => wanted === undefined || m.container === wanted);
   if (wanted !== undefined && shown.length === 0) throw new DiycError(`no public port '${wanted}' published for ${name}`);

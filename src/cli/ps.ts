@@ -1,6 +1,7 @@
 // `diyc ps [-a] [--format json]`: containers and their status, worked out now.
 
 import { UsageError } from "../linux/errors";
+import { parsePublish } from "../network/index";
 import { listContainers, type ContainerView } from "../runtime/inspect";
 import { sweepStaleLocks } from "../runtime/remove";
 import { all, has, last, parseArgs } from "./args";
@@ -55,10 +56,7 @@ const TEMPLATE_FIELDS = ["ID", "Names", "Image", "Command", "Status", "State", "
 
 /** "127.0.0.1:8080->80/tcp, 9090->90/udp", as docker shows published ports. */
 function portsText(c: ContainerView): string {
-  return c.ports.map((p) => {
-    const [hostPart, container] = [p.slice(0, p.lastIndexOf(":")), p.slice(p.lastIndexOf(":") + 1)];
-    return `${hostPart}->${container}`;
-  }).join(", ");
+  return c.ports.map(parsePublish).map((m) => `${m.hostIp ? `${m.hostIp}:` : ""}${m.hostPort}->${m.containerPort}/${m.protocol}`).join(", ");
 }
 
 /** Docker's container states, all accepted by --filter status=; diyc never has removing, paused or dead. */

@@ -219,21 +219,6 @@ export class Extractor implements TarSink {
 
 const OPAQUE_VALUE = new TextEncoder().encode("y");
 
-/** Extracts whole in-memory `entries` into the existing directory `root` (tests, small trees). */
-export function extractEntries(entries: readonly TarEntry[], root: string, syscalls: Syscalls, options: ExtractOptions): void {
-  const extractor = new Extractor(root, syscalls, options);
-  try {
-    for (const entry of entries) {
-      extractor.entry(entry);
-      if (entry.type === "file" && entry.data.length > 0) extractor.data(entry.data);
-      extractor.endEntry(entry);
-    }
-    extractor.finish();
-  } finally {
-    extractor.abort();
-  }
-}
-
 /**
  * Splits a name into components relative to the image root, or returns null
  * when it climbs above the root. A leading "/" is dropped (absolute names are

@@ -172,8 +172,8 @@ export function sha256(bytes: Uint8Array): string {
  * (what `image ls` shows). undefined when there is none.
  */
 export function findImage(layout: ImageLayout, text: string): ImageRecord | undefined {
+  if (DIGEST_PATTERN.test(text)) return readRecord(layout, text); // the start path's case: no refs.json read
   const refs = readRefs(layout);
-  if (DIGEST_PATTERN.test(text)) return readRecord(layout, text);
   if (/^[a-f0-9]{4,64}$/.test(text) && refs[text] === undefined && refs[`${text}:latest`] === undefined) {
     const matches = listRecordIds(layout).filter((id) => hexOf(id).startsWith(text));
     if (matches.length > 1) throw new ImageError(`image id ${text} is ambiguous: it starts ${matches.length} images`);

@@ -19,12 +19,12 @@
 // record is whole or absent, even after a SIGKILL. What a killed process left
 // in tmp/ is removed by the next prune (and never read).
 
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { Errno, SyscallError } from "../linux/errors";
-import { LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, type Syscalls } from "../linux/syscalls";
+import { LOCK_EX, LOCK_SH, LOCK_UN, type Syscalls } from "../linux/syscalls";
 import type { Store } from "../store/store";
 import { ImageError } from "./errors";
+import { removeTree } from "./tree";
 
 export const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
 
@@ -97,13 +97,8 @@ export class ImagesLock {
     const fd = openSync(path, "a", 0o600);
     const operation = mode === "shared" ? LOCK_SH : LOCK_EX;
     try {
-      try {
-        syscalls.flock(fd, operation | LOCK_NB, path);
-      } catch (error) {
-        if (!(error instanceof SyscallError && error.errno === Errno.EWOULDBLOCK)) throw error;
-        // Someone is pulling or removing: wait for them (a pull may take a while).
-        syscalls.flock(fd, operation, path);
-      }
+      // Someone pulling or removing makes us wait for them (a pull may take a while).
+      syscalls.flock(fd, operation, path);
     } catch (error) {
       closeSync(fd);
       throw error;
@@ -143,6 +138,6 @@ export function sweepStaleStaging(layout: ImageLayout): void {
   for (const entry of readdirSync(layout.tmpDir)) {
     const pid = Number(/^[a-z]+-(\d+)-/.exec(entry)?.[1]);
     if (!Number.isInteger(pid) || pid === process.pid || existsSync(`/proc/${pid}`)) continue;
-    rmSync(join(layout.tmpDir, entry), { recursive: true, force: true });
+    removeTree(join(layout.tmpDir, entry)); // a layer's staging may hold 0555 directories already
   }
 }

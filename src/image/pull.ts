@@ -10,7 +10,7 @@
 import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Syscalls } from "../linux/syscalls";
-import { readIfExists, readJsonIfExists, writeFileAtomic } from "../store/atomic";
+import { readJsonIfExists, writeFileAtomic } from "../store/atomic";
 import type { Store } from "../store/store";
 import { ImageError } from "./errors";
 import { imageLayout, sha256, type ImageRecord } from "./images";
@@ -43,18 +43,8 @@ export function authFilePath(store: Store): string {
 }
 
 export function registrySettings(store: Store, registry: string, insecureRegistries: string[] = []): RegistrySettings {
-  const path = registriesConfigPath(store);
-  const text = readIfExists(path);
-  let settings: RegistrySettings = {};
-  if (text !== undefined) {
-    let doc: { registries?: Record<string, RegistrySettings> };
-    try {
-      doc = JSON.parse(text) as typeof doc;
-    } catch (error) {
-      throw new ImageError(`${path}: not valid JSON (${(error as Error).message})`);
-    }
-    settings = { ...(doc.registries?.[registry] ?? {}) };
-  }
+  const doc = readJsonIfExists<{ registries?: Record<string, RegistrySettings> }>(registriesConfigPath(store));
+  const settings: RegistrySettings = { ...(doc?.registries?.[registry] ?? {}) };
   if (insecureRegistries.includes(registry)) settings.insecure = true;
   return settings;
 }

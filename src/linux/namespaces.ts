@@ -16,3 +16,18 @@ export const CLONE = {
 
 /** Every clone(2) flag that makes a new namespace (not NEWTIME: in clone's flags that bit is the exit signal's). */
 export const CLONE_NAMESPACE_FLAGS = CLONE.NEWNS | CLONE.NEWCGROUP | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWUSER | CLONE.NEWPID | CLONE.NEWNET;
+
+/**
+ * The runtime-spec's namespace types: each one's clone flag and its file under
+ * /proc/PID/ns/. The key order is the order -v names new namespaces in.
+ */
+export const NAMESPACES = {
+  mount: { flag: CLONE.NEWNS, file: "mnt" },
+  cgroup: { flag: CLONE.NEWCGROUP, file: "cgroup" },
+  uts: { flag: CLONE.NEWUTS, file: "uts" },
+  ipc: { flag: CLONE.NEWIPC, file: "ipc" },
+  user: { flag: CLONE.NEWUSER, file: "user" },
+  pid: { flag: CLONE.NEWPID, file: "pid" },
+  network: { flag: CLONE.NEWNET, file: "net" },
+  time: { flag: CLONE.NEWTIME, file: "time" },
+} as const;

@@ -8,13 +8,18 @@ export const SIGNALS: Record<string, number> = {
   TTIN: 21, TTOU: 22, URG: 23, XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, PWR: 30, SYS: 31,
 };
 
-/** "TERM", "SIGTERM", "sigterm" or "15" → 15. */
+/** "TERM", "SIGTERM", "sigterm" or "15" → 15; real-time ones as runc takes them: RTMIN, RTMIN+3, RTMAX-1. */
 export function parseSignal(text: string): number {
   if (/^\d{1,2}$/.test(text)) {
     const number = Number(text);
     if (number >= 1 && number <= 64) return number;
   }
   const name = text.toUpperCase().replace(/^SIG/, "");
+  const realtime = /^RT(MIN|MAX)(?:([+-])(\d+))?$/.exec(name);
+  if (realtime) {
+    const n = (realtime[1] === "MIN" ? 34 : 64) + (realtime[2] === "-" ? -1 : 1) * Number(realtime[3] ?? 0);
+    if (n >= 34 && n <= 64) return n;
+  }
   const number = SIGNALS[name];
   if (number === undefined) throw new UsageError(`invalid signal ${JSON.stringify(text)}: use a name like TERM or a number`);
   return number;

@@ -8,24 +8,15 @@
 
 import { capabilityMask, capabilityNames } from "../linux/capabilities";
 import { makeDevice } from "../linux/devices";
-import { CLONE } from "../linux/namespaces";
+import { CLONE, NAMESPACES } from "../linux/namespaces";
+import { RLIMIT } from "../linux/rlimits";
 import { DiycError } from "../linux/errors";
 import type { Hook, LinuxSeccomp, Mount, NamespaceType, Process, Spec } from "../spec/oci";
 import { compileSeccompWithFlags, SECCOMP_FILTER_FLAGS } from "../seccomp/bpf";
 import { DEV_SYMLINKS } from "../spec/defaults";
-import { describeFlags, describeMountAttributes, MOUNT_ATTR, MS, parseMountOptions } from "./mount-options";
+import { describeFlags, describeMountAttributes, MOUNT_ATTR, MS, parseMountOptions, PROPAGATION } from "./mount-options";
 import { type Op, OpFlag, type Plan, settingsFirst } from "./ops";
 
-const NAMESPACE_FLAG: Record<NamespaceType, number> = {
-  mount: CLONE.NEWNS,
-  cgroup: CLONE.NEWCGROUP,
-  uts: CLONE.NEWUTS,
-  ipc: CLONE.NEWIPC,
-  user: CLONE.NEWUSER,
-  pid: CLONE.NEWPID,
-  network: CLONE.NEWNET,
-  time: CLONE.NEWTIME,
-};
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
@@ -151,7 +142,7 @@ export function cloneFlags(spec: Spec): number {
   for (const ns of spec.linux.namespaces) {
     // The cgroup namespace is unshared by the init after it has been put in
     // its cgroup, so that cgroup is what the container sees as its root.
-    if (!ns.path && ns.type !== "cgroup" && ns.type !== "time") flags |= NAMESPACE_FLAG[ns.type];
+    if (!ns.path && ns.type !== "cgroup" && ns.type !== "time") flags |= NAMESPACES[ns.type].flag;
   }
   return flags;
 }
@@ -163,11 +154,11 @@ export function cloneFlags(spec: Spec): number {
 export function joinNamespaceOps(spec: Spec): Op[] {
   return spec.linux.namespaces
     .filter((ns) => ns.path)
-    .map((ns) => ({ code: "JoinNamespace", args: [ns.path!, NAMESPACE_FLAG[ns.type]], describe: `setns into the ${ns.type} namespace ${ns.path}` }));
+    .map((ns) => ({ code: "JoinNamespace", args: [ns.path!, NAMESPACES[ns.type].flag], describe: `setns into the ${ns.type} namespace ${ns.path}` }));
 }
 
 export function describeClone(flags: number): string {
-  const names = (Object.keys(NAMESPACE_FLAG) as NamespaceType[]).filter((t) => flags & NAMESPACE_FLAG[t]);
+  const names = (Object.keys(NAMESPACES) as NamespaceType[]).filter((t) => flags & NAMESPACES[t].flag);
   return `clone new namespaces: ${names.join(", ")}`;
 }
 
@@ -405,12 +396,6 @@ export function privilegeOps(proc: Process, lastCap: number): Op[] {
   return ops;
 }
 
-const RLIMIT: Record<string, number> = {
-  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5,
-  RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10,
-  RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
-};
-
 function rlimitOps(proc: Process): Op[] {
   return (proc.rlimits ?? []).map((limit) => {
     const resource = RLIMIT[limit.type];
@@ -488,17 +473,12 @@ export function launchOps(
   return ops;
 }
 
-const ROOTFS_PROPAGATION: Record<string, number> = {
-  private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC,
-  shared: MS.SHARED, rshared: MS.SHARED | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
-};
-
 /** linux.rootfsPropagation: the container's root, once it is "/". Everything starts private. */
 function rootPropagationOps(spec: Spec): Op[] {
   const name = spec.linux.rootfsPropagation;
   if (!name) return [];
-  const flags = ROOTFS_PROPAGATION[name];
-  if (flags === undefined) throw new DiycError(`invalid linux.rootfsPropagation ${JSON.stringify(name)}: use one of ${Object.keys(ROOTFS_PROPAGATION).join(", ")}`);
+  const flags = PROPAGATION[name];
+  if (flags === undefined) throw new DiycError(`invalid linux.rootfsPropagation ${JSON.stringify(name)}: use one of ${Object.keys(PROPAGATION).join(", ")}`);
   return [{ code: "Mount", args: ["", "/", "", flags, ""], describe: `set propagation of / to ${name}` }];
 }
 

@@ -2,20 +2,10 @@
 // init, fork into them, drop to the container's privileges, exec.
 
 import type { LinuxSeccomp, NamespaceType, Process } from "../spec/oci";
-import { CLONE } from "../linux/namespaces";
+import { NAMESPACES } from "../linux/namespaces";
 import { launchOps, PARENT_DEATH_SIGNAL, preserveFdOps, privilegeOps, seccompPlacement, terminalOps } from "./compile";
 import { settingsFirst, type Op, type Plan } from "./ops";
 
-const NAMESPACE_FLAG: Record<NamespaceType, { file: string; flag: number }> = {
-  user: { file: "user", flag: CLONE.NEWUSER },
-  time: { file: "time", flag: CLONE.NEWTIME },
-  cgroup: { file: "cgroup", flag: CLONE.NEWCGROUP },
-  ipc: { file: "ipc", flag: CLONE.NEWIPC },
-  uts: { file: "uts", flag: CLONE.NEWUTS },
-  network: { file: "net", flag: CLONE.NEWNET },
-  pid: { file: "pid", flag: CLONE.NEWPID },
-  mount: { file: "mnt", flag: CLONE.NEWNS },
-};
 
 /**
  * The mount namespace goes last: joining it changes the helper's root to the
@@ -41,7 +31,7 @@ export function compileExecPlan(
   const ops: Op[] = [];
   for (const type of JOIN_ORDER) {
     if (!namespaces.includes(type)) continue;
-    const { file, flag } = NAMESPACE_FLAG[type];
+    const { file, flag } = NAMESPACES[type];
     ops.push({ code: "JoinNamespace", args: [`/proc/${initPid}/ns/${file}`, flag], describe: `setns into the ${type} namespace of pid ${initPid}` });
   }
   const terminal = terminalOps(proc, oci?.consoleSocket !== undefined);

@@ -14,7 +14,8 @@ const SET: Record<string, number> = {
   rbind: MS.BIND | MS.REC, relatime: MS.RELATIME, strictatime: MS.STRICTATIME,
 };
 const CLEAR = new Set(["rw", "suid", "dev", "exec", "async", "atime", "diratime"]);
-const PROPAGATION: Record<string, number> = {
+/** Propagation types, as mount options and as linux.rootfsPropagation. */
+export const PROPAGATION: Record<string, number> = {
   private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC,
   shared: MS.SHARED, rshared: MS.SHARED | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
 };

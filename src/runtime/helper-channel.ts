@@ -43,7 +43,6 @@ export const HELPER_STEPS: Record<number, string> = {
   5: "pipe",
   6: "the init ended during set-up",
   7: "send the terminal to the console socket",
-  8: "prepare an idmapped mount (open_tree, mount_setattr)",
 };
 
 const MESSAGE_SIZE = 16;

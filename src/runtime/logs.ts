@@ -84,17 +84,7 @@ export function readLog(path: string): { chunks: LogChunk[]; position: LogPositi
 
 /** The last `lines` lines across both streams, in order, each kept with its stream. */
 export function tailLines(chunks: LogChunk[], lines: number): LogChunk[] {
-  const pieces: LogChunk[] = [];
-  for (const chunk of chunks) {
-    let start = 0;
-    for (let i = 0; i < chunk.data.length; i++) {
-      if (chunk.data[i] === NEWLINE) {
-        pieces.push({ ...chunk, data: chunk.data.subarray(start, i + 1) });
-        start = i + 1;
-      }
-    }
-    if (start < chunk.data.length) pieces.push({ ...chunk, data: chunk.data.subarray(start) });
-  }
+  const pieces = splitLines(chunks);
   // A piece without a trailing newline continues on the next piece of its line.
   let count = 0;
   let from = pieces.length;
@@ -186,8 +176,8 @@ export function parseSince(value: string, nowMs: number): number | undefined {
   return Number.isNaN(time) ? undefined : time;
 }
 
-/** The chunks split into lines, each with its chunk's time: what `logs -t` prefixes. */
-export function timestampedLines(chunks: LogChunk[]): LogChunk[] {
+/** The chunks split into lines, each with its chunk's stream and time: what `logs -t` prefixes and --tail counts. */
+export function splitLines(chunks: LogChunk[]): LogChunk[] {
   const out: LogChunk[] = [];
   for (const chunk of chunks) {
     let start = 0;

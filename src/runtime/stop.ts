@@ -3,7 +3,7 @@
 // until the monitor has recorded the exit and cleaned up.
 
 import { DiycError } from "../linux/errors";
-import { SIGNALS } from "../linux/signals";
+import { parseSignal, SIGNALS } from "../linux/signals";
 import { readConfig, readState, writeState } from "./container";
 import { withContainerLock } from "../store/lock";
 import { isAlive, type ProcessIdentity } from "./process-identity";
@@ -71,8 +71,11 @@ export async function stopContainer(ctx: RuntimeContext, name: string, timeoutSe
 /** The image's StopSignal ("SIGQUIT", "QUIT" or "3"), else SIGTERM. */
 function stopSignal(name: string | undefined): number {
   if (name === undefined) return SIGNALS.TERM!;
-  if (/^\d+$/.test(name)) return Number(name);
-  return SIGNALS[name.toUpperCase().replace(/^SIG/, "")] ?? SIGNALS.TERM!;
+  try {
+    return parseSignal(name);
+  } catch {
+    return SIGNALS.TERM!; // an image's unknown StopSignal must not keep the container from stopping
+  }
 }
 
 /** Waits for the monitor to finish its work, or does it if the monitor is gone. */

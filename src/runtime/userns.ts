@@ -12,11 +12,10 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../linux/errors";
 import { claimExclusive, removeIfExists, sweepStaleClaims } from "../network/claim";
+import { USERNS_SIZE } from "../spec/container-spec";
 import type { IdMapping } from "../spec/oci";
 import type { Store } from "../store/store";
 
-/** The ids a container's user namespace maps: 0-65535, as a full Linux system expects. */
-export const RANGE_SIZE = 65536;
 const OWNERS = ["diyc", "root"];
 
 export interface SubidFiles {
@@ -47,7 +46,7 @@ function claimsDir(store: Store): string {
 }
 
 /**
- * Claims a free range for `container`: a slice of RANGE_SIZE ids that both
+ * Claims a free range for `container`: a slice of USERNS_SIZE ids that both
  * the uid and the gid ranges hold (the same numbers for both, so files show
  * the same owner and group). Returns the host id that is the container's 0.
  */
@@ -55,17 +54,17 @@ export function claimIdRange(store: Store, container: string, files: SubidFiles 
   const read = (path: string) => (existsSync(path) ? readFileSync(path, "utf8") : "");
   const uids = subordinateRanges(read(files.subuid));
   const gids = subordinateRanges(read(files.subgid));
-  const inside = (ranges: SubidRange[], base: number) => ranges.some((r) => base >= r.start && base + RANGE_SIZE <= r.start + r.count);
+  const inside = (ranges: SubidRange[], base: number) => ranges.some((r) => base >= r.start && base + USERNS_SIZE <= r.start + r.count);
   const dir = claimsDir(store);
   sweepStaleClaims(dir);
   for (const range of uids) {
-    for (let base = range.start; base + RANGE_SIZE <= range.start + range.count; base += RANGE_SIZE) {
+    for (let base = range.start; base + USERNS_SIZE <= range.start + range.count; base += USERNS_SIZE) {
       if (!inside(gids, base)) continue;
       if (claimExclusive(dir, String(base), `${container}\n${store.root}\n`)) return base;
     }
   }
   throw new UsageError(
-    `--userns=auto needs subordinate ids: no free range of ${RANGE_SIZE} in ${files.subuid} and ${files.subgid} for user diyc or root ` +
+    `--userns=auto needs subordinate ids: no free range of ${USERNS_SIZE} in ${files.subuid} and ${files.subgid} for user diyc or root ` +
       `(add e.g. "diyc:1000000:6553600" to both)`,
   );
 }
@@ -79,10 +78,6 @@ export function releaseIdRanges(store: Store, container: string): void {
     const [owner, root] = (readFileSync(join(dir, name), "utf8").split("\n"));
     if (owner === container && root === store.root) removeIfExists(join(dir, name));
   }
-}
-
-export function idMappings(base: number): IdMapping[] {
-  return [{ containerID: 0, hostID: base, size: RANGE_SIZE }];
 }
 
 /** Written by us, root on the host, while the init waits at CONTINUE. */

@@ -14,6 +14,8 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { capabilityNumber } from "../linux/capabilities";
 import { UsageError } from "../linux/errors";
+import { NAMESPACES } from "../linux/namespaces";
+import { RLIMIT } from "../linux/rlimits";
 import { ioprioValue, schedAttr } from "../linux/scheduling";
 import { DEFAULT_DEVICES } from "./defaults";
 import type { Hook, Hooks, IdMapping, LinuxDevice, Mount, Namespace, NamespaceType, Process, Spec } from "./oci";
@@ -21,12 +23,6 @@ import type { LinuxBlockIO, LinuxDeviceRule, LinuxResources } from "./resources"
 
 /** Options of runtimes' own (podman's, runc's) that are not mount(2) options: dropped. */
 const RUNTIME_MOUNT_OPTIONS = new Set(["tmpcopyup", "notmpcopyup", "copy-symlink", "z", "Z", "U", "idmap", "ridmap"]);
-const NAMESPACE_TYPES = new Set<NamespaceType>(["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"]);
-const RLIMITS = new Set([
-  "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS", "RLIMIT_NPROC",
-  "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE",
-  "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
-]);
 const HOOK_KINDS = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] as const;
 
 type Json = Record<string, unknown>;
@@ -133,7 +129,7 @@ export function parseProcess(raw: unknown, field: string, security: HostSecurity
       const f = `${field}.rlimits[${i}]`;
       const limit = object(r, f);
       const type = string(limit.type, `${f}.type`);
-      if (!RLIMITS.has(type)) throw bad(`${f}.type`, `unknown rlimit ${JSON.stringify(type)}`);
+      if (!Object.hasOwn(RLIMIT, type)) throw bad(`${f}.type`, `unknown rlimit ${JSON.stringify(type)}`);
       const soft = integer(limit.soft, `${f}.soft`, 0, Number.MAX_SAFE_INTEGER);
       const hard = integer(limit.hard, `${f}.hard`, 0, Number.MAX_SAFE_INTEGER);
       if (soft > hard) throw bad(f, "soft is above hard");
@@ -367,7 +363,7 @@ function parseNamespaces(value: unknown): Namespace[] {
   return value.map((raw, i) => {
     const ns = object(raw, `linux.namespaces[${i}]`);
     const type = string(ns.type, `linux.namespaces[${i}].type`) as NamespaceType;
-    if (!NAMESPACE_TYPES.has(type)) throw bad(`linux.namespaces[${i}].type`, `unknown namespace ${JSON.stringify(type)}`);
+    if (!Object.hasOwn(NAMESPACES, type)) throw bad(`linux.namespaces[${i}].type`, `unknown namespace ${JSON.stringify(type)}`);
     if (seen.has(type)) throw bad(`linux.namespaces[${i}]`, `the ${type} namespace is listed twice`);
     seen.add(type);
     const path = optionalString(ns.path, `linux.namespaces[${i}].path`);

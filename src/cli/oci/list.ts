@@ -3,7 +3,8 @@
 import { UsageError } from "../../linux/errors";
 import { has, last, parseArgs } from "../args";
 import { isFrozen } from "../../runtime/oci/freezer";
-import { listIds, readContainer, stateDocument, statusOf } from "../../runtime/oci/state";
+import { listIds, NotFoundError, readContainer, stateDocument, statusOf } from "../../runtime/oci/state";
+import { formatTable } from "../format";
 import type { OciCommand } from "./context";
 
 export const list: OciCommand = async (args, cli) => {
@@ -19,8 +20,9 @@ export const list: OciCommand = async (args, cli) => {
     try {
       const c = readContainer(cli.ctx, id);
       return [stateDocument(cli.ctx, c, statusOf(cli.ctx, c, () => isFrozen(c)))];
-    } catch {
-      return []; // deleted while we listed
+    } catch (error) {
+      if (error instanceof NotFoundError) return []; // deleted while we listed
+      throw error;
     }
   });
   if (format === "json") {
@@ -28,7 +30,6 @@ export const list: OciCommand = async (args, cli) => {
     return 0;
   }
   const rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"], ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, "root"])];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  cli.print(rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join("")).join("\n"));
+  cli.print(formatTable(rows));
   return 0;
 };

@@ -28,6 +28,7 @@ import { cgroupManagerFor, cgroupPlace, createOciCgroup, removeOciCgroup } from 
 import { freezerOf } from "./freezer";
 import { applySideLimits, applyUnified, removeSideCgroups } from "./side-limits";
 import { runHooks } from "./hooks";
+import { writeIdMaps } from "../userns";
 import {
   claimId, containerPaths, OciLock, removeContainerDir, stateDocument, validateId, writeContainer,
   type CgroupPlace, type OciContainerState, type OciContext,
@@ -93,10 +94,6 @@ function hostId(mappings: IdMapping[] | undefined, id: number): number {
   return range.hostID + (id - range.containerID);
 }
 
-function mapText(mappings: IdMapping[]): string {
-  return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join("");
-}
-
 /**
  * Scheduling policy, I/O priority and oom_score_adj: set from the host on a
  * process that has not run anything of its own yet; execve keeps them.
@@ -109,9 +106,7 @@ export function applyProcessPriorities(ctx: OciContext, proc: Spec["process"], p
 
 /** Parent-side set-up while the init waits at CONTINUE: id maps, priorities. */
 function prepareInit(ctx: OciContext, spec: Spec, pid: number): void {
-  // User namespace maps: written by us (root on the host), gid first is not required for root.
-  if (spec.linux.uidMappings) writeFileSync(`/proc/${pid}/uid_map`, mapText(spec.linux.uidMappings));
-  if (spec.linux.gidMappings) writeFileSync(`/proc/${pid}/gid_map`, mapText(spec.linux.gidMappings));
+  writeIdMaps(pid, spec.linux.uidMappings, spec.linux.gidMappings);
   applyProcessPriorities(ctx, spec.process, pid);
 }
 

@@ -10,7 +10,7 @@ import { exitCodeOf } from "../../linux/wait-status";
 import { closeSync, constants, existsSync, openSync, readSync, unlinkSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DiycError, Errno, UsageError } from "../../linux/errors";
-import { SIGNALS } from "../../linux/signals";
+import { parseSignal, SIGNALS } from "../../linux/signals";
 import { Sync } from "../helper-channel";
 import { isAlive } from "../process-identity";
 import { cgroupManagerFor, DEFAULT_OCI_CGROUP_PARENT, removeOciCgroup } from "./cgroup";
@@ -83,23 +83,9 @@ export function cgroupPids(state: OciContainerState): number[] {
   return cgroupManagerFor(state.cgroup).open(state.cgroup.name)?.pids() ?? [];
 }
 
+/** kill's signal: SIGTERM when none is given (runc's default), else as parseSignal reads it. */
 export function parseOciSignal(text: string | undefined): number {
-  if (text === undefined) return SIGNALS.TERM!;
-  if (/^\d+$/.test(text)) {
-    const n = Number(text);
-    if (n >= 1 && n <= 64) return n;
-  }
-  const name = text.toUpperCase().replace(/^SIG/, "");
-  // Real-time signals by name, as runc takes them: RTMIN, RTMIN+3, RTMAX-1.
-  const realtime = /^RT(MIN|MAX)(?:([+-])(\d+))?$/.exec(name);
-  if (realtime) {
-    const base = realtime[1] === "MIN" ? 34 : 64;
-    const n = base + (realtime[2] === "-" ? -1 : 1) * Number(realtime[3] ?? 0);
-    if (n >= 34 && n <= 64) return n;
-  }
-  const number = SIGNALS[name];
-  if (number === undefined) throw new UsageError(`invalid signal ${JSON.stringify(text)}: use a name like TERM or a number`);
-  return number;
+  return text === undefined ? SIGNALS.TERM! : parseSignal(text);
 }
 
 /**

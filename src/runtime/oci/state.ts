@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { DiycError, SyscallError, UsageError } from "../../linux/errors";
 import { LOCK_EX, LOCK_UN, type Syscalls } from "../../linux/syscalls";
 import type { Spec } from "../../spec/oci";
-import { readIfExists, writeJsonAtomic } from "../../store/atomic";
+import { readJsonIfExists, writeJsonAtomic } from "../../store/atomic";
 import { isAlive, type ProcessIdentity } from "../process-identity";
 
 export const DEFAULT_OCI_ROOT = "/run/diyc-oci";
@@ -66,7 +66,7 @@ export class NotFoundError extends DiycError {}
 
 /** The lock on a container's directory, held by every command that changes it. */
 export class OciLock {
-  private constructor(private readonly syscalls: Syscalls, private fd: number) {}
+  private constructor(private readonly syscalls: Syscalls, private fd: number, private readonly dir: string) {}
 
   static take(syscalls: Syscalls, dir: string): OciLock {
     const fd = openSync(dir, "r");
@@ -76,13 +76,13 @@ export class OciLock {
       closeSync(fd);
       throw error;
     }
-    return new OciLock(syscalls, fd);
+    return new OciLock(syscalls, fd, dir);
   }
 
   release(): void {
     if (this.fd < 0) return;
     try {
-      this.syscalls.flock(this.fd, LOCK_UN);
+      this.syscalls.flock(this.fd, LOCK_UN, this.dir);
     } finally {
       closeSync(this.fd);
       this.fd = -1;
@@ -105,13 +105,9 @@ export function claimId(ctx: OciContext, id: string): string {
 
 export function readContainer(ctx: OciContext, id: string): OciContainerState {
   const paths = containerPaths(ctx.root, validateId(id));
-  const text = readIfExists(paths.state);
-  if (text === undefined) throw new NotFoundError(`container ${id} does not exist`);
-  try {
-    return JSON.parse(text) as OciContainerState;
-  } catch (error) {
-    throw new DiycError(`${paths.state}: not valid JSON (${(error as Error).message})`);
-  }
+  const state = readJsonIfExists<OciContainerState>(paths.state);
+  if (state === undefined) throw new NotFoundError(`container ${id} does not exist`);
+  return state;
 }
 
 export function writeContainer(ctx: OciContext, state: OciContainerState): void {
