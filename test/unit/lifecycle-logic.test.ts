@@ -56,11 +56,11 @@ describe("signals", () => {
 
 describe("log times", () => {
   test("records carry the time they were read; older records without it still parse", async () => {
-    const { parseLogRecords, parseSince, timestampedLines } = await import("../../src/runtime/logs");
+    const { parseLogRecords, parseSince, splitLines } = await import("../../src/runtime/logs");
     const bytes = Buffer.from("o6@1000\nab\ncd\ne2\nxy");
     const { chunks } = parseLogRecords(bytes);
     expect(chunks.map((c) => [c.stream, Buffer.from(c.data).toString(), c.timeMs])).toEqual([["stdout", "ab\ncd\n", 1000], ["stderr", "xy", undefined]]);
-    expect(timestampedLines(chunks).map((c) => [Buffer.from(c.data).toString(), c.timeMs])).toEqual([["ab\n", 1000], ["cd\n", 1000], ["xy", undefined]]);
+    expect(splitLines(chunks).map((c) => [Buffer.from(c.data).toString(), c.timeMs])).toEqual([["ab\n", 1000], ["cd\n", 1000], ["xy", undefined]]);
     expect(parseSince("10m", 1_000_000)).toBe(1_000_000 - 600_000);
     expect(parseSince("1h30m", 10_000_000)).toBe(10_000_000 - 5_400_000);
     expect(parseSince("1796200000.5", 0)).toBe(1796200000500);
