@@ -70,7 +70,8 @@ describeAuth("htpasswd behind TLS", () => {
       const login = await diycAsync(root, ["login", "-u", "alice", "--password-stdin", registry.host], "wonderland\n");
       expect(login).toMatchObject({ code: 0, stdout: "Login Succeeded\n" });
       expect(statSync(join(root, "auth.json")).mode & 0o777).toBe(0o600);
-      expect(readFileSync(join(root, "auth.json"), "utf8")).not.toContain("wonderland"); // base64, as docker stores it
+      // base64 of user:password, as docker stores it
+      expect(JSON.parse(readFileSync(join(root, "auth.json"), "utf8")).auths[registry.host]).toEqual({ auth: Buffer.from("alice:wonderland").toString("base64") });
 
       const pulled = await diycAsync(root, ["pull", "-q", ref]);
       expect(pulled.stderr).toBe("");

@@ -210,7 +210,9 @@ describeRoot("a network shared by stores", () => {
     const elsewhere = mkdtempSync("/tmp/diyc-rl-elsewhere-");
     try {
       expect(diyc(storeC, ["network", "setup", "--bridge", "drl7", "--subnet", "10.231.17.0/24"], elsewhere).code).toBe(0);
-      expect(diyc(storeA, ["network", "setup", "--bridge", "drl7", "--subnet", "10.231.18.0/24"]).code).toBe(125);
+      expect(diyc(storeA, ["network", "setup", "--bridge", "drl7", "--subnet", "10.231.18.0/24"])).toEqual({
+        code: 125, stdout: "", stderr: "diyc: link drl7 already exists and was not created by diyc for this network: choose another --bridge\n",
+      });
       expect(diyc(storeA, ["network", "clean", "--bridge", "drl7", "--subnet", "10.231.18.0/24"])).toMatchObject({ code: 0, stderr: "" });
       expect(linkExists("drl7")).toBe(true);
       expect(tables()).toContain("table ip diyc_drl7");
@@ -238,7 +240,9 @@ describeRoot("refusals that name what is in the way", () => {
     expect(diyc(storeB, ["network", "setup", "--bridge", "drl5", "--subnet", "10.231.14.128/25"])).toEqual({
       code: 125, stdout: "", stderr: "diyc: pool overlaps with network drl4 (10.231.14.0/24 on drl4): choose another --subnet\n",
     });
-    expect(diyc(storeB, ["network", "setup", "--bridge", "drl5", "--subnet", "10.231.0.0/16"]).code).toBe(125);
+    expect(diyc(storeB, ["network", "setup", "--bridge", "drl5", "--subnet", "10.231.0.0/16"])).toMatchObject({
+      code: 125, stderr: expect.stringMatching(/^diyc: pool overlaps with network drl4 \(10\.231\.14\.0\/24 on drl4\): choose another --subnet\n$/),
+    });
     // A host route of the test's own: a veth pair drl6/drl8 with an address (no dummy module here).
     expect(sh(["ip", "link", "add", "drl6", "type", "veth", "peer", "name", "drl8"]).code).toBe(0);
     expect(sh(["ip", "addr", "add", "10.231.16.1/24", "dev", "drl6"]).code).toBe(0);

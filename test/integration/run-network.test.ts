@@ -338,13 +338,23 @@ describeRoot("diyc run on a network of its own", () => {
 
   test("--hostname on a bridge resolves inside and from the other containers (one hosts generator)", () => {
     names.add("hn-self");
-    const r = diyc(root, ["run", "--rm", "--net", bridge, "--hostname", "web.example", "hn-self", "busybox", "sh", "-c",
-      "grep -w web.example /etc/hosts; ping -c1 -W2 web.example >/dev/null 2>&1; nslookup web.example 2>/dev/null | tail -1; hostname"], { env: ENV });
-    expect(r.code).toBe(0);
-    const [line, , last] = r.stdout.trim().split("\n");
-    // Its own line: its address, its name and its hostname.
-    expect(line).toMatch(new RegExp(`^${prefix.replaceAll(".", "\\.")}\\d+\\thn-self web\\.example$`));
-    expect(last).toBe("web.example");
+    names.add("hn-peer");
+    expect(diyc(root, ["run", "-d", "--net", bridge, "--hostname", "web.example", "hn-self", "busybox", "sleep", "30"], { env: ENV }).code).toBe(0);
+    try {
+      // Its own line: its address, its name and its hostname; the name resolves to that address inside.
+      const r = diyc(root, ["exec", "hn-self", "sh", "-c", "grep -w web.example /etc/hosts; hostname; ping -c1 -W2 web.example 2>&1 | head -1"], { env: ENV });
+      expect(r.code).toBe(0);
+      const [line, hostname, resolved] = r.stdout.trim().split("\n");
+      expect(line).toMatch(new RegExp(`^${prefix.replaceAll(".", "\\.")}\\d+\\thn-self web\\.example$`));
+      const ip = line!.split("\t")[0];
+      expect(hostname).toBe("web.example");
+      expect(resolved).toStartWith(`PING web.example (${ip})`);
+      // Another container on the bridge resolves it too, and reaches it (busybox ping needs NET_RAW).
+      const peer = diyc(root, ["run", "--rm", "--net", bridge, "--cap-add", "NET_RAW", "hn-peer", "busybox", "ping", "-c1", "-W2", "web.example"], { env: ENV });
+      expect(peer).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^PING web\\.example \\(${ip!.replaceAll(".", "\\.")}\\)`)) });
+    } finally {
+      expect(diyc(root, ["rm", "-f", "hn-self"], { env: ENV }).code).toBe(0);
+    }
     // The host's network or none: the hostname on 127.0.1.1, as before.
     const alone = diyc(root, ["run", "--rm", "--net", "none", "--hostname", "solo", "hn-alone", "busybox", "grep", "solo", "/etc/hosts"], { env: ENV });
     expect(alone.stdout).toBe("127.0.1.1\tsolo\n");
