@@ -396,6 +396,9 @@ int main(int argc, char **argv)
 		run_init(&plan, sockets[1], &log);
 	}
 	close(sockets[1]);
+	/* The init has the --preserve-fds now; a monitor holding its copies would keep a caller's pipe from ending. */
+	if (preserved > 0)
+		syscall(SYS_close_range, HELPER_PRESERVED_FD, HELPER_PRESERVED_FD + (unsigned)preserved - 1, 0);
 	log_pipes_keep_read_ends(&log);
 	int init_fd = sockets[0];
 	sync_send(control_fd, SYNC_PID, init, 0);

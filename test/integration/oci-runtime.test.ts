@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import { isRoot } from "../helpers/diyc";
+import { helperProcesses, isRoot } from "../helpers/diyc";
 import { DIYC_OCI, makeBusyboxRootfs, mountsMentioning, processesInCgroupsMentioning, removeCgroupTree, topCgroups } from "../helpers/oci";
 
 const describeRoot = isRoot ? describe : describe.skip;
@@ -499,6 +499,33 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     const id = "oci-test-fds";
     const r = withFds(["run", "--preserve-fds", "2", "--bundle", bundle(id, (c) => (c.process.args = ["sh", "-c", "cat <&3; cat <&4; ls /proc/self/fd | wc -l"])), id]);
     expect(r).toEqual({ code: 0, stdout: "three\nfour\n6\n", stderr: "" }); // 0-4, and ls's own directory
+  });
+
+  test("--preserve-fds: the monitor of a foreground run keeps no copy (a caller's pipe ends when the container closes it)", async () => {
+    const file = join(dir, "held");
+    writeFileSync(file, "");
+    const id = "oci-test-fds-held";
+    const child = Bun.spawn([DIYC_OCI, "--root", root, "run", "--preserve-fds", "1", "--bundle", bundle(id, (c) => (c.process.args = ["sh", "-c", "echo up; sleep 30"])), id], {
+      stdio: ["ignore", "pipe", "pipe", Bun.file(file)] as never, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+    });
+    try {
+      const reader = (child.stdout as ReadableStream<Uint8Array>).getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toBe("up\n");
+      const holders = (pids: number[]) => pids.filter((pid) => {
+        try {
+          return readdirSync(`/proc/${pid}/fd`).some((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`) === file);
+        } catch {
+          return false;
+        }
+      });
+      const monitors = helperProcesses().filter((pid) => readFileSync(`/proc/${pid}/status`, "utf8").includes(`PPid:\t${child.pid}\n`));
+      expect(monitors).toHaveLength(1);
+      expect(holders(monitors)).toEqual([]);
+    } finally {
+      oci(["kill", id, "KILL"]);
+      await child.exited;
+      oci(["delete", "--force", id]);
+    }
   });
 
   test("a time namespace with linux.timeOffsets: the container's boot time is a day earlier", () => {
