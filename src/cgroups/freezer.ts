@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import { CgroupError } from "./errors";
-import { hostCgroupFs, joinCgroupDirs, type CgroupFs } from "./fs";
+import { hostCgroupFs, joinCgroupDirs, removeCgroupDir, type CgroupFs } from "./fs";
 import { parseCgroupMounts } from "./detect";
 import { parentLevels, parentSegments, checkId } from "./paths";
 import { Errno } from "../linux/errors";
@@ -73,6 +73,6 @@ export class Freezer {
   remove(): void {
     if (this.version === "v2" || !this.fs.exists(this.dir)) return;
     if (this.frozen()) this.fs.write(join(this.dir, "freezer.state"), "THAWED");
-    this.fs.rmdir(this.dir);
+    removeCgroupDir(this.fs, this.dir); // waits out EBUSY while the killed processes finish exiting
   }
 }

@@ -1,10 +1,10 @@
 // The library's view of the CLI's context: what src/runtime needs, built from
 // the command line's choices.
 
-import { join } from "node:path";
 import { BUILTIN_IMAGE, ensureBuiltinImage } from "../image/builtin";
 import { findImage, fitLowerdirs, holdImageForContainer, imageLayout } from "../image/images";
 import type { CgroupManager } from "../cgroups/index";
+import { containerFiles } from "../runtime/container";
 import { hostCgroups } from "../runtime/limits";
 import type { RuntimeContext } from "../runtime/context";
 import { HOST_SUBID_FILES } from "../runtime/userns";
@@ -35,8 +35,8 @@ export function runtimeContext(ctx: CliContext, verbose: boolean): RuntimeContex
       // The overlay mount's -v line shows the layers; no line of its own here.
       const { lowerdirs } = holdImageForContainer(ctx.store, image, container, ctx.syscalls);
       // upperdir=DIR/upper,workdir=DIR/work: what else goes in overlayfs's one page of options.
-      const containerDir = ctx.store.containerDir(container);
-      const others = `,upperdir=${join(containerDir, "upper")},workdir=${join(containerDir, "work")}`.length;
+      const { upper, work } = containerFiles(ctx.store, container);
+      const others = `,upperdir=${upper},workdir=${work}`.length;
       return fitLowerdirs(ctx.store, lowerdirs, others);
     },
   };
