@@ -13,4 +13,5 @@ main({
   env: process.env,
   diycCommand: compiled ? [process.execPath] : [process.execPath, import.meta.path],
   euid: process.geteuid?.() ?? 0,
+  egid: process.getegid?.() ?? 0,
 }).then((code) => process.exit(code));

@@ -6,9 +6,11 @@ import { writeSync } from "node:fs";
 // Bundled into the binary at build time (bun build --compile).
 import packageJson from "../../package.json" with { type: "json" };
 import { DiycError, ExitCode, fsErrorAsSyscallError, UsageError } from "../linux/errors";
+import { rootlessIdentity } from "../linux/rootless";
 import { linuxSyscalls } from "../linux/syscalls";
 import { resolveNetworkRegistry, resolveStoreRoot, Store } from "../store/store";
 import { cleanup } from "./cleanup";
+import { own } from "./own";
 import type { CliContext, Command } from "./context";
 import { image } from "./image";
 import { network } from "./network";
@@ -43,6 +45,7 @@ const COMMANDS: Record<string, Command> = {
   network,
   stats,
   _cleanup: cleanup,
+  _own: own,
 };
 
 const HELP = `Usage: diyc [--root DIR] COMMAND [ARG...]
@@ -67,9 +70,10 @@ Commands:
 
 Global options:
   -v, --verbose    print every kernel step (also after the command's name)
-  --root DIR       the store (default /var/lib/diyc, or $DIYC_ROOT)
+  --root DIR       the store (default /var/lib/diyc, or $DIYC_ROOT; for an
+                   ordinary user, rootless: $XDG_DATA_HOME/diyc)
   --networks DIR   the network registry shared by stores (default
-                   /var/lib/diyc/network, or $DIYC_NETWORKS)
+                   /var/lib/diyc/network, or $DIYC_NETWORKS; rootless: the store's)
   --version        print diyc's version
   -h, --help   this help
 
@@ -94,6 +98,7 @@ export interface Invocation {
   diycCommand: string[];
   /** The effective uid: diyc needs root (rootless mode does not exist yet). */
   euid: number;
+  egid: number;
 }
 
 function takeGlobalOptions(argv: string[]): { root?: string; networks?: string; verbose: boolean; rest: string[] } {
@@ -131,8 +136,14 @@ export async function main(invocation: Invocation): Promise<number> {
     const { root, networks, verbose, rest } = takeGlobalOptions(invocation.argv);
     if (root === "") throw new DiycError("--root needs a directory");
     if (networks === "") throw new DiycError("--networks needs a directory");
+    const [first, ...args] = rest;
+    const informational = first === undefined || ["--version", "version", "-h", "--help", "help"].includes(first) || args.includes("--help") || args.includes("-h");
+    // An ordinary user runs rootless (linux/rootless.ts): a store of their own, their subordinate ids.
+    const rootless = invocation.euid === 0 || informational ? undefined
+      : { ...rootlessIdentity(invocation.euid, invocation.egid), diycCommand: invocation.diycCommand };
+    const storeRoot = resolveStoreRoot(root, invocation.env, invocation.euid !== 0);
     const ctx: CliContext = {
-      store: new Store(resolveStoreRoot(root, invocation.env), resolveNetworkRegistry(networks, invocation.env)),
+      store: new Store(storeRoot, resolveNetworkRegistry(networks, invocation.env, storeRoot, invocation.euid !== 0), rootless),
       syscalls: linuxSyscalls,
       verbose,
       log,
@@ -140,7 +151,6 @@ export async function main(invocation: Invocation): Promise<number> {
       diycCommand: invocation.diycCommand,
       env: invocation.env,
     };
-    const [first, ...args] = rest;
     if (first === "--version" || first === "version") {
       ctx.print(`diyc version ${packageJson.version}`);
       return 0;
@@ -148,11 +158,6 @@ export async function main(invocation: Invocation): Promise<number> {
     if (first === undefined || first === "-h" || first === "--help" || first === "help") {
       ctx.print(first === undefined ? HELP : `${HELP}\n\n${RUN_HELP}`);
       return first === undefined ? ExitCode.RuntimeError : 0;
-    }
-    // Refused up front, for every command: without root, a store it cannot
-    // read would list as empty and a kernel step would fail half-way.
-    if (invocation.euid !== 0 && !args.includes("--help") && !args.includes("-h")) {
-      throw new DiycError(`diyc needs root (uid 0; this is uid ${invocation.euid}): run it with sudo. Rootless containers are not supported yet.`);
     }
     const command = COMMANDS[first];
     if (command) return await command(args, ctx);

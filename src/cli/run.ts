@@ -324,6 +324,12 @@ function networkRequest(parsed: ParsedArgs, runtime: RuntimeContext): NetworkReq
     if (ip !== undefined || publish.length > 0) throw new UsageError(`-i and -p need a network of the container's own, not --net ${mode}`);
     return { mode };
   }
+  if (runtime.store.rootless) {
+    // No bridge for an ordinary user: pasta connects the container (network/rootless.ts).
+    if (mode !== "bridge") throw new UsageError(`--net ${mode}: a rootless container has --net host, none or bridge (through pasta), not diyc's networks`);
+    if (ip !== undefined) throw new UsageError("-i: a rootless container's address is pasta's (the host's), not one of diyc's bridge");
+    return { mode: "pasta", publish };
+  }
   const config = resolveNetwork(runtime, mode);
   return { mode: "bridge", config, ip: ip === undefined ? undefined : validateRequestedIp(config, ip), publish };
 }

@@ -63,6 +63,26 @@ export interface ExtractOptions {
    * GNU tar, an unprivileged extraction keeps the caller's ownership.
    */
   preserveOwnership: boolean;
+  /**
+   * Rootless diyc (linux/rootless.ts): the user writes the files (owned by
+   * the user: root in the container), and every entry owned by another id,
+   * or with security.* xattrs (file capabilities, which chown would clear
+   * and only a root may set), is recorded here, by path, for one pass as root
+   * of a user namespace afterwards (image/ownership.ts). Opaque directories
+   * get user.overlay.opaque, which an overlay mounted with userxattr reads;
+   * device nodes are skipped: no one may make them in a user namespace.
+   */
+  deferred?: Map<string, DeferredOwnership>;
+}
+
+/** What the rootless pass applies to one path: chown, then chmod (chown clears setuid), then xattrs. */
+export interface DeferredOwnership {
+  uid: number;
+  gid: number;
+  /** Set again after the chown; absent for a symlink. */
+  mode?: number;
+  /** Name and base64 value. */
+  xattrs?: [string, string][];
 }
 
 /** Metadata to apply to a directory after everything inside it is written. */
@@ -85,6 +105,8 @@ const WHITEOUT_PREFIX = ".wh.";
 const OPAQUE_MARKER = ".wh..wh..opq";
 const AUFS_META_PREFIX = ".wh..wh.";
 const OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque";
+/** The same mark where overlayfs is mounted with userxattr (in a user namespace: rootless). */
+const USER_OVERLAY_OPAQUE_XATTR = "user.overlay.opaque";
 /** Writes of all-zero pieces are skipped (a hole): a layer's sparse files stay sparse. */
 const ZEROES = new Uint8Array(1 << 20);
 
@@ -162,6 +184,7 @@ export class Extractor implements TarSink {
     try {
       if (file.endsInHole) ftruncateSync(file.fd, file.position); // a file ending in a hole
       if (this.options.preserveOwnership) fchownSync(file.fd, entry.uid, entry.gid);
+      else deferOwnership(this.options, file.path, entry, true);
       // chmod after chown: chown clears setuid and setgid.
       fchmodSync(file.fd, entry.mode);
       futimesSync(file.fd, entry.mtime, entry.mtime);
@@ -188,7 +211,7 @@ export class Extractor implements TarSink {
       const dirParts = parts.slice(0, -1);
       if (dirParts.length === 0) return; // an opaque root means nothing to overlayfs
       ensureParentDirectories(this.root, [...dirParts, OPAQUE_MARKER], entry.path, this.knownDirectories);
-      lsetxattr(join(this.root, ...dirParts), OVERLAY_OPAQUE_XATTR, OPAQUE_VALUE);
+      lsetxattr(join(this.root, ...dirParts), this.options.deferred ? USER_OVERLAY_OPAQUE_XATTR : OVERLAY_OPAQUE_XATTR, OPAQUE_VALUE);
       return;
     }
     const hidden = base.slice(WHITEOUT_PREFIX.length);
@@ -211,7 +234,14 @@ export class Extractor implements TarSink {
   private setXattrs(path: string, entry: TarEntry): void {
     for (const [name, value] of Object.entries(entry.xattrs ?? {})) {
       // A layer may not forge overlayfs's own marks (whiteouts and opaque dirs come from .wh. names).
-      if (name.startsWith("trusted.overlay.")) continue;
+      if (name.startsWith("trusted.overlay.") || name.startsWith("user.overlay.")) continue;
+      const deferred = this.options.deferred;
+      if (deferred && name.startsWith("trusted.")) continue; // the host root's alone, in any user namespace
+      if (deferred && name.startsWith("security.")) {
+        const record = deferred.get(path) ?? { uid: entry.uid, gid: entry.gid, mode: entry.mode };
+        deferred.set(path, { ...record, xattrs: [...(record.xattrs ?? []), [name, Buffer.from(value).toString("base64")]] });
+        continue;
+      }
       lsetxattr(path, name, value);
     }
   }
@@ -303,6 +333,7 @@ function writeEntry(entry: TarEntry, path: string, root: string, syscalls: Sysca
     case "symlink":
       symlinkSync(entry.linkTarget, path);
       if (options.preserveOwnership) lchownSync(path, entry.uid, entry.gid);
+      else deferOwnership(options, path, entry, false);
       lutimesSync(path, entry.mtime, entry.mtime);
       return;
     case "hardlink":
@@ -346,11 +377,27 @@ export function linkHardlink(entry: TarEntry, path: string, root: string): void 
   linkSync(target, path);
 }
 
+/**
+ * Rootless: an entry another id owns is recorded for the pass in a user
+ * namespace (the user's own files are already root's inside).
+ */
+function deferOwnership(options: ExtractOptions, path: string, entry: TarEntry, hasMode: boolean): void {
+  if (!options.deferred) return;
+  // A path an earlier entry wrote is this entry's now: its record goes too.
+  if (entry.uid === 0 && entry.gid === 0) {
+    options.deferred.delete(path);
+    return;
+  }
+  options.deferred.set(path, { uid: entry.uid, gid: entry.gid, ...(hasMode ? { mode: entry.mode } : {}) });
+}
+
 /** Devices and fifos. mknod applies the umask, so the mode is set again after chown. */
 function makeNode(entry: TarEntry, path: string, syscalls: Syscalls, options: ExtractOptions): void {
+  if (options.deferred && entry.type !== "fifo") return; // devices: see ExtractOptions.deferred
   const typeBits = entry.type === "char" ? S_IFCHR : entry.type === "block" ? S_IFBLK : S_IFIFO;
   syscalls.mknod(path, typeBits | entry.mode, makeDevice(entry.devMajor, entry.devMinor));
   if (options.preserveOwnership) lchownSync(path, entry.uid, entry.gid);
+  else deferOwnership(options, path, entry, true);
   // chmod follows symlinks, but `path` is the node just created: not a link.
   chmodSync(path, entry.mode);
   lutimesSync(path, entry.mtime, entry.mtime);
@@ -370,6 +417,7 @@ function applyDirectoryMetadata(pending: PendingDirectory[], root: string, optio
     if (!isRealDirectory(root, parts)) continue;
     const path = join(root, ...parts);
     if (options.preserveOwnership) lchownSync(path, entry.uid, entry.gid);
+    else deferOwnership(options, path, entry, true);
     chmodSync(path, entry.mode);
     lutimesSync(path, entry.mtime, entry.mtime);
   }

@@ -439,13 +439,13 @@ function collectGarbage(store: Store): { layers: number; bytes: number } {
       if (errnoCode(error) === "ENOENT") continue;
       throw error;
     }
-    removeTree(doomed);
+    removeTree(doomed, layout.store.rootless);
     layers++;
   }
   for (const hex of readDirectoryOrEmpty(layout.blobsDir)) {
     if (hex.includes(".tmp-") || !liveBlobs.has(hex)) rmSync(join(layout.blobsDir, hex), { force: true });
   }
-  for (const entry of readDirectoryOrEmpty(layout.tmpDir)) removeTree(join(layout.tmpDir, entry));
+  for (const entry of readDirectoryOrEmpty(layout.tmpDir)) removeTree(join(layout.tmpDir, entry), layout.store.rootless);
   // Short layer names (fitLowerdirs) whose layer is gone.
   const linksDir = join(layout.dir, "l");
   for (const link of readDirectoryOrEmpty(linksDir)) {

@@ -21,7 +21,8 @@ import { join } from "node:path";
 import type { Syscalls } from "../linux/syscalls";
 import { readJsonIfExists, writeJsonAtomic } from "../store/atomic";
 import { ImageError } from "./errors";
-import { Extractor } from "./extract";
+import { Extractor, type DeferredOwnership } from "./extract";
+import { applyDeferredOwnership, ownershipListFile } from "./ownership";
 import { stagingDir, type ImageLayout } from "./layout";
 import { TarParser } from "./tar";
 import { measureTree, removeTree } from "./tree";
@@ -174,8 +175,12 @@ export async function unpackLayer(
   const raw = new Counted();
   const plain = new Counted();
   let compression: Compression = "none";
-  // Only root can give files away; an unprivileged import keeps its own ids.
-  const extractor = new Extractor(root, syscalls, { preserveOwnership: process.geteuid?.() === 0 });
+  // Only root can give files away. A rootless store gives them away in a
+  // second pass, in a user namespace (ownership.ts); an unprivileged import
+  // into a store of root's keeps its own ids.
+  const owner = layout.store.rootless;
+  const deferred = owner ? new Map<string, DeferredOwnership>() : undefined;
+  const extractor = new Extractor(root, syscalls, { preserveOwnership: process.geteuid?.() === 0, deferred });
   const parser = new TarParser(extractor);
   try {
     async function* counted(): AsyncGenerator<Uint8Array> {
@@ -209,24 +214,26 @@ export async function unpackLayer(
     }
     const base = { digest, compressedSize: raw.bytes, compression };
     if (layerExists(layout, diffId)) {
-      removeTree(staging);
+      removeTree(staging, layout.store.rootless);
       return { ...base, ...readLayerRecord(layout, diffId), existed: true };
     }
     const record: LayerRecord = { diffId, ...measureTree(root) };
     record.entries = extractor.entries;
+    // Measured first: the user cannot read a directory once it is a subordinate id's (0700).
+    if (owner && deferred) applyDeferredOwnership(owner, root, deferred, ownershipListFile(staging));
     writeJsonAtomic(join(staging, "layer.json"), record);
     try {
       renameSync(staging, layout.layerDir(diffId));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
-      removeTree(staging); // a concurrent unpack of the same layer won: one copy is kept
+      removeTree(staging, layout.store.rootless); // a concurrent unpack of the same layer won: one copy is kept
       return { ...base, ...readLayerRecord(layout, diffId), existed: true };
     }
     return { ...base, ...record, existed: false };
   } catch (error) {
     extractor.abort();
-    removeTree(staging);
+    removeTree(staging, layout.store.rootless);
     throw error;
   }
 }

@@ -138,6 +138,6 @@ export function sweepStaleStaging(layout: ImageLayout): void {
   for (const entry of readdirSync(layout.tmpDir)) {
     const pid = Number(/^[a-z]+-(\d+)-/.exec(entry)?.[1]);
     if (!Number.isInteger(pid) || pid === process.pid || existsSync(`/proc/${pid}`)) continue;
-    removeTree(join(layout.tmpDir, entry)); // a layer's staging may hold 0555 directories already
+    removeTree(join(layout.tmpDir, entry), layout.store.rootless); // a layer's staging may hold 0555 directories already
   }
 }

@@ -3,6 +3,7 @@
 
 import { chmodSync, lstatSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { runAsNamespaceRoot, type RootlessIdentity } from "../linux/rootless";
 
 /** Size on disk and entry count, without following symlinks; hard-linked files counted once. */
 export function measureTree(root: string): { size: number; entries: number } {
@@ -28,14 +29,19 @@ export function measureTree(root: string): { size: number; entries: number } {
  * rm -rf that also copes with directories an image made read-only (mode 0555
  * stops an unprivileged owner from deleting what is inside).
  */
-export function removeTree(path: string): void {
+export function removeTree(path: string, rootless?: RootlessIdentity): void {
   try {
     rmSync(path, { recursive: true, force: true });
-  } catch {
+  } catch (error) {
+    // Rootless: files of the user's subordinate ids (an image's, a container's)
+    // can be removed only by root of a user namespace with the user's map.
+    if (rootless) return runAsNamespaceRoot(rootless, [RM, "-rf", "--one-file-system", "--", path]);
     makeDirectoriesWritable(path);
     rmSync(path, { recursive: true, force: true });
   }
 }
+
+const RM = "/bin/rm";
 
 function makeDirectoriesWritable(path: string): void {
   const stats = lstatSync(path, { throwIfNoEntry: false });

@@ -109,6 +109,13 @@ export interface ContainerPlanInputs {
   logSeccompDenials?: boolean;
   /** bin/diyc-oci create: the helper leaves once the init is parked. */
   oci?: OciLaunch;
+  /**
+   * Rootless diyc (linux/rootless.ts): the layers and the container's
+   * directory are the user's already (no idmapped copies: those need the
+   * host's root), and the overlay keeps its marks in user.overlay.* xattrs
+   * (userxattr: trusted.* is the host root's alone).
+   */
+  rootless?: boolean;
 }
 
 /**
@@ -568,13 +575,13 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   let reach = (path: string) => path;
   if ("path" in rootfs) {
     ops.push({ code: "Mount", args: [rootfs.path, rootfs.path, "", MS.BIND | MS.REC, ""], describe: `bind ${rootfs.path} onto itself (pivot_root needs a mount point)` });
-  } else if (flags & CLONE.NEWUSER) {
+  } else if (flags & CLONE.NEWUSER && !inputs.rootless) {
     const staged = userNamespaceRootOps(rootfs, () => idmapped++);
     ops.push(...staged.ops);
     rootPath = staged.root;
     reach = staged.reach;
   } else {
-    const overlayData = `lowerdir=${rootfs.lowerdirs.join(":")},upperdir=${rootfs.upperdir},workdir=${rootfs.workdir}`;
+    const overlayData = `lowerdir=${rootfs.lowerdirs.join(":")},upperdir=${rootfs.upperdir},workdir=${rootfs.workdir}${inputs.rootless ? ",userxattr" : ""}`;
     ops.push({ code: "Mount", args: ["overlay", rootfs.merged, "overlay", 0, overlayData], describe: `mount overlay on ${rootfs.merged} (${overlayData})` });
   }
   ops.push({ code: "OpenRoot", args: [rootPath], describe: `open ${rootPath} as the new root` });

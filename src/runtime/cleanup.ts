@@ -5,10 +5,10 @@
 // gone, `stop`, `rm` and restarts. Each step is idempotent, so two of them
 // racing, or one running after a crash, is harmless.
 
-import { rmSync } from "node:fs";
 import { detachEverywhere } from "../network/index";
 import { containerFiles, readConfig, readExitRecord, readState, writeState } from "./container";
 import type { RuntimeContext } from "./context";
+import { removeTree } from "../image/tree";
 import { releaseCgroup, type CgroupOutcome } from "./limits";
 import { disconnectContainer } from "./networking";
 import { containerStatus } from "./status";
@@ -32,7 +32,7 @@ export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcom
   releaseIdRanges(ctx.store, name); // the ids are the running container's: the next run may get others
   if (config.request.autoRemove) {
     ctx.trace?.host(`remove container ${name} (--rm)`);
-    rmSync(containerFiles(ctx.store, name).dir, { recursive: true, force: true });
+    removeTree(containerFiles(ctx.store, name).dir, ctx.store.rootless);
   }
   return outcome;
 }
@@ -45,5 +45,6 @@ export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcom
 export function releaseHostResources(ctx: RuntimeContext, name: string): void {
   releaseCgroup(ctx.cgroups(), name);
   releaseIdRanges(ctx.store, name);
-  detachEverywhere(ctx.store, name, ctx.trace?.host);
+  if (ctx.store.rootless) disconnectContainer(ctx, name, undefined); // pasta and its ports: no bridge to detach from
+  else detachEverywhere(ctx.store, name, ctx.trace?.host);
 }

@@ -18,7 +18,9 @@ import type { Store } from "../store/store";
 export type NetworkRequest =
   | { mode: "host" }
   | { mode: "none" }
-  | { mode: "bridge"; config: NetworkConfig; ip?: string; publish: PortMapping[] };
+  | { mode: "bridge"; config: NetworkConfig; ip?: string; publish: PortMapping[] }
+  /** Rootless: the container's own network namespace, connected to the host's by pasta (network/rootless.ts). */
+  | { mode: "pasta"; publish: PortMapping[] };
 
 /** How to run a container: kept in container.json, so `diyc start` and restarts can do it again. */
 export interface RunRequest {
@@ -57,7 +59,7 @@ export interface ContainerConfig {
   /** What the user asked for, to start it again the same way. */
   request: RunRequest;
   /** The network as connected; absent for host networking. */
-  network?: { mode: "none" | "bridge"; network?: string; ip?: string; publish?: string[] };
+  network?: { mode: "none" | "bridge" | "pasta"; network?: string; ip?: string; publish?: string[] };
 }
 
 export interface ContainerState {
@@ -99,6 +101,8 @@ export function containerFiles(store: Store, name: string) {
     /** --add-host entries, appended to the hosts file whoever writes it. */
     hostsExtra: join(dir, "hosts.extra"),
     resolvConf: join(dir, "resolv.conf"),
+    /** Rootless networking: pasta's pid, written by pasta itself (network/rootless.ts). */
+    pastaPid: join(dir, "pasta.pid"),
   };
 }
 

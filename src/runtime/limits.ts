@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { CgroupError, detectCgroupManager, parseCgroupMounts, type Cgroup, type CgroupManager } from "../cgroups/index";
+import { UndelegatedCgroups } from "../cgroups/undelegated";
 import { Errno } from "../linux/errors";
 import { SIGNALS } from "../linux/signals";
 import type { Log } from "../linux/trace";
@@ -63,7 +64,19 @@ export function primeCgroupMigration(mountinfo = hostMountinfo()): void {
 }
 
 export function hostCgroups(store: Store, log?: Log): CgroupManager {
+  if (store.rootless) return rootlessCgroups(hostMountinfo());
   return detectCgroupManager({ parent: cgroupParentFor(store), log, mountsText: hostMountinfo() });
+}
+
+/**
+ * An ordinary user's containers get no cgroup here (cgroups/undelegated.ts):
+ * v1 cannot be delegated safely, and a v2 subtree of the user's own (systemd's
+ * Delegate=yes) is not supported yet. Limits asked for are refused clearly.
+ */
+function rootlessCgroups(mountinfo: string): CgroupManager {
+  const mounts = parseCgroupMounts(mountinfo);
+  if (mounts.v1.size > 0) return new UndelegatedCgroups("v1", mounts.v2 ? "hybrid" : "v1", "this host's cgroups are v1, which cannot be delegated to an ordinary user");
+  return new UndelegatedCgroups("v2", "v2", "diyc does not use a delegated cgroup v2 subtree yet");
 }
 
 /** Creates the container's cgroup with its limits, and moves the init into it. */

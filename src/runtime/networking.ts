@@ -9,7 +9,8 @@ import {
   attachContainer, bringUpLoopback, DEFAULT_NETWORK, detachContainer, formatPublish,
   loadNetworkConfig, reconcileNetwork, setupNetwork, type NetworkConfig,
 } from "../network/index";
-import type { ContainerConfig, NetworkRequest } from "./container";
+import { containerFiles, type ContainerConfig, type NetworkRequest } from "./container";
+import { attachWithPasta, bringUpLoopbackAsOwner, detachPasta } from "../network/rootless";
 import { ContainerLock } from "../store/lock";
 import { containerStatus } from "./status";
 import type { RuntimeContext } from "./context";
@@ -66,10 +67,17 @@ export function prepareNetwork(ctx: RuntimeContext, name: string, request: Netwo
 
 /** While the init waits at the barrier: give its namespace its interfaces. */
 export function connectContainer(ctx: RuntimeContext, name: string, pid: number, request: NetworkRequest, hostname?: string): ConnectedNetwork | undefined {
+  const log = hostLog(ctx) ?? (() => {});
   if (request.mode === "host") return undefined;
   if (request.mode === "none") {
-    bringUpLoopback(pid, hostLog(ctx));
+    // Rootless, the user may enter the namespace only through its user namespace (network/rootless.ts).
+    if (ctx.store.rootless) bringUpLoopbackAsOwner(pid, log);
+    else bringUpLoopback(pid, hostLog(ctx));
     return { mode: "none" };
+  }
+  if (request.mode === "pasta") {
+    const attachment = attachWithPasta(ctx.store, { container: name, pid, publish: request.publish, pidFile: containerFiles(ctx.store, name).pastaPid }, log);
+    return { mode: "pasta", publish: attachment.publish.map(formatPublish) };
   }
   const attachment = attachContainer(ctx.store, request.config, { container: name, pid, ip: request.ip, publish: request.publish, hostname }, hostLog(ctx));
   return { mode: "bridge", network: request.config.name, ip: attachment.ip, publish: attachment.publish.map(formatPublish) };
@@ -80,6 +88,11 @@ export function connectContainer(ctx: RuntimeContext, name: string, pid: number,
  * goes with the container's network namespace (see DetachOptions).
  */
 export function disconnectContainer(ctx: RuntimeContext, name: string, record: ConnectedNetwork | undefined): void {
+  if (ctx.store.rootless) {
+    // Whatever the record says: a create that died after starting pasta left no record of it.
+    detachPasta(ctx.store, name, containerFiles(ctx.store, name).pastaPid, hostLog(ctx) ?? (() => {}));
+    return;
+  }
   if (record?.mode !== "bridge" || !record.network) return;
   const config = loadNetworkConfig(ctx.store, record.network);
   if (!config) return; // the network was cleaned, and took the container's share with it

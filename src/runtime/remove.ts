@@ -8,12 +8,14 @@
 // nothing of the container left; its lock file goes when the lock is released
 // (src/store/lock.ts).
 
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { DiycError, UsageError } from "../linux/errors";
 import { containerFiles, readExitRecord, readState } from "./container";
 import { ContainerLock } from "../store/lock";
 import { isAlive, type ProcessIdentity } from "./process-identity";
 import type { RuntimeContext } from "./context";
+import { removeTree } from "../image/tree";
+import type { RootlessIdentity } from "../linux/rootless";
 import { finishContainer, releaseHostResources } from "./cleanup";
 import { containerExists, containerStatus, requireContainer } from "./status";
 import { killInit } from "./stop";
@@ -40,7 +42,7 @@ export async function removeContainer(ctx: RuntimeContext, name: string, force: 
     }
     finishContainer(ctx, name);
     releaseHostResources(ctx, name);
-    removeDirectory(containerFiles(ctx.store, name).dir);
+    removeDirectory(containerFiles(ctx.store, name).dir, ctx.store.rootless);
   } finally {
     lock.release();
   }
@@ -83,9 +85,9 @@ async function monitorDone(ctx: RuntimeContext, name: string): Promise<ProcessId
  * removal that races a writer (a file renamed in meanwhile) can leave part of
  * the tree behind, and `rm` must not say it removed what is still there.
  */
-function removeDirectory(dir: string): void {
+function removeDirectory(dir: string, rootless: RootlessIdentity | undefined): void {
   for (let attempt = 0; ; attempt++) {
-    rmSync(dir, { recursive: true, force: true });
+    removeTree(dir, rootless);
     if (!existsSync(dir)) return;
     if (attempt === 20) throw new DiycError(`could not remove ${dir}: something keeps writing into it`);
     Bun.sleepSync(10);

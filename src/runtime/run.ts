@@ -16,6 +16,7 @@ import {
   type ContainerConfig, type ContainerFiles, type ContainerState, type RunRequest,
 } from "./container";
 import type { RuntimeContext } from "./context";
+import { removeTree } from "../image/tree";
 import { exitCodeOf } from "../linux/wait-status";
 import { HelperChannel, Sync } from "./helper-channel";
 import { ContainerLock, withContainerLock } from "../store/lock";
@@ -27,6 +28,7 @@ import { containerStatus } from "./status";
 import { hostsFileContent, standaloneEntries } from "../network/hosts";
 import { removeStaleTempFiles } from "./repair";
 import { claimIdRange, writeIdMaps } from "./userns";
+import { rootlessIdMaps, writeMapsWithHelpers } from "../linux/rootless";
 import { watchSeccompDenials, type SeccompWatch } from "./seccomp-watch";
 import type { Store } from "../store/store";
 
@@ -103,7 +105,10 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
   const lowerdirs = await ctx.imageLayers(request.imageConfig?.id ?? request.image, name);
   const files = containerFiles(store, name);
   // The spec validates the rest of the request (-e, -w, --hostname): before anything is made.
-  const checked = buildContainerSpec({ ...request.options, userns: "host", name, etcFiles: files, network: request.network.mode });
+  const rootless = store.rootless;
+  const rootlessMaps = rootless ? rootlessIdMaps(rootless) : undefined;
+  // (--userns=auto is checked once its range is claimed; a rootless container refuses it here.)
+  const checked = buildContainerSpec({ ...request.options, userns: rootless ? request.options.userns : "host", rootlessMaps, name, etcFiles: files, network: request.network.mode });
   const isNew = claimContainer(store, name, request.image);
   let channel: HelperChannel | undefined;
   try {
@@ -132,6 +137,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
       // In a user namespace cgroup v1 cannot be mounted: the container's own cgroups are bound instead.
       cgroupView: usernsBase === undefined ? cgroupViewForContainers(ctx.cgroups())
         : withOwnCgroup(cgroupViewForContainers(ctx.cgroups()), cgroupParentFor(store), name),
+      rootless: rootless !== undefined,
       detached: request.detach,
       log: { path: files.log, maxBytes: request.logMaxBytes },
       init: request.init,
@@ -158,7 +164,10 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     if (!monitor || !init) throw new DiycError(`container ${name}: its init (pid ${initPid}) died during set-up`);
     const state: ContainerState = { monitor, init, createdAtMs: Date.now(), ...(restartCount > 0 ? { restartCount } : {}) };
     writeState(store, name, state);
-    if (spec.linux.uidMappings) {
+    if (rootless) {
+      trace?.host(`newuidmap, newgidmap: map pid ${initPid}'s user namespace: 0 is uid ${rootless.uid}, 1-65536 are ${rootless.subuid}-${rootless.subuid + 65535} (gids ${rootless.gid}, ${rootless.subgid}-${rootless.subgid + 65535})`);
+      writeMapsWithHelpers(initPid, rootless);
+    } else if (spec.linux.uidMappings) {
       trace?.host(`write the uid and gid maps of pid ${initPid}'s user namespace`);
       writeIdMaps(initPid, spec.linux.uidMappings, spec.linux.gidMappings);
     }
@@ -191,7 +200,7 @@ async function undoFailedCreate(
   const undo: (() => void)[] = [
     // A failed attach undoes itself; one that succeeded before a later step failed is undone here.
     () => releaseHostResources(ctx, name),
-    () => (isNew ? rmSync(files.dir, { recursive: true, force: true }) : rmSync(files.state, { force: true })),
+    () => (isNew ? removeTree(files.dir, ctx.store.rootless) : rmSync(files.state, { force: true })),
   ];
   for (const step of undo) {
     try {
@@ -290,7 +299,7 @@ export async function runContainer(
   ctx: RuntimeContext, request: RunRequest, inTerminalForeground: boolean, restartCount = 0, proceed: () => boolean = () => true,
 ): Promise<RunOutcome> {
   validateName("container", request.name); // before the name becomes a lock file's name
-  primeCgroupMigration();
+  if (!ctx.store.rootless) primeCgroupMigration(); // a rootless container has no cgroup to migrate into
   ctx.store.ensure();
   const lock = ContainerLock.acquire(ctx.store, request.name, ctx.syscalls);
   if (!proceed()) {

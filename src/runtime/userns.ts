@@ -11,6 +11,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../linux/errors";
+import { rangesFor, type IdRange } from "../linux/rootless";
 import { claimExclusive, removeIfExists, sweepStaleClaims } from "../network/claim";
 import { USERNS_SIZE } from "../spec/container-spec";
 import type { IdMapping } from "../spec/oci";
@@ -25,17 +26,12 @@ export interface SubidFiles {
 
 export const HOST_SUBID_FILES: SubidFiles = { subuid: "/etc/subuid", subgid: "/etc/subgid" };
 
-interface SubidRange {
-  start: number;
-  count: number;
-}
+type SubidRange = IdRange;
 
 /** The ranges /etc/subuid (or /etc/subgid) gives the first of OWNERS that has any. */
 export function subordinateRanges(text: string): SubidRange[] {
   for (const owner of OWNERS) {
-    const ranges = text.split("\n").map((line) => line.trim().split(":"))
-      .filter((f) => f.length === 3 && f[0] === owner && /^\d+$/.test(f[1]!) && /^\d+$/.test(f[2]!))
-      .map((f) => ({ start: Number(f[1]), count: Number(f[2]) }));
+    const ranges = rangesFor(text, [owner]);
     if (ranges.length > 0) return ranges;
   }
   return [];

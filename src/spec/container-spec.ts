@@ -14,7 +14,8 @@ import { release } from "node:os";
 import { forContainer, type DockerSeccompProfile } from "../seccomp/docker-profile";
 import { defaultSeccompProfile } from "../seccomp/profile";
 
-export type NetworkMode = "host" | "none" | "bridge";
+/** "pasta": rootless, a network namespace of its own connected by pasta(1) (network/rootless.ts). */
+export type NetworkMode = "host" | "none" | "bridge" | "pasta";
 
 export interface ContainerOptions {
   name: string;
@@ -61,6 +62,13 @@ export interface ContainerOptions {
    */
   userns?: "host" | "auto";
   usernsBase?: number;
+  /**
+   * Rootless diyc (linux/rootless.ts): the container always has a user
+   * namespace, mapped onto the user and the user's subordinate ids. Its
+   * layers are already owned by those ids, and its volumes show the user's
+   * files as root's: nothing is idmapped.
+   */
+  rootlessMaps?: { uid: IdMapping[]; gid: IdMapping[] };
 }
 
 /** "net_raw", "NET_RAW" or "CAP_NET_RAW" → "CAP_NET_RAW"; "all" → "ALL"; unknown names are one line. */
@@ -157,8 +165,10 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
   const hostname = options.hostname === undefined ? hostnameFromName(options.name) : validateHostname(options.hostname);
   const user = options.user ?? { uid: 0, gid: 0 };
   const privileged = options.privileged !== undefined;
-  const userns = options.userns === "auto";
-  if (userns && options.usernsBase === undefined) throw new UsageError("--userns=auto: no id range was given to the container");
+  const auto = options.userns === "auto";
+  if (auto && options.rootlessMaps) throw new UsageError("--userns=auto is for root: a rootless container has a user namespace already, mapped onto your subordinate ids");
+  if (auto && options.usernsBase === undefined) throw new UsageError("--userns=auto: no id range was given to the container");
+  const userns = auto || options.rootlessMaps !== undefined;
   const capabilities = capabilitiesFor(user.uid, boundingSet(privileged ? ["ALL"] : options.capAdd, privileged ? [] : options.capDrop, options.availableCapabilities));
   const etc: Mount[] = [
     { destination: "/etc/hostname", type: "bind", source: options.etcFiles.hostname, options: ["bind", "ro", "nosuid", "nodev", "noexec"] },
@@ -185,11 +195,12 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
       ...etc.filter((m) => !options.mounts?.some((v) => v.destination === m.destination)),
       // In a user namespace a host directory's root-owned files would show as nobody:
       // volumes are idmapped to the container's namespace (the host's root is its root).
-      ...(options.mounts ?? []).map((m) => (userns && m.type === "bind" ? { ...m, idmap: { recursive: true } } : m)),
+      ...(options.mounts ?? []).map((m) => (auto && m.type === "bind" ? { ...m, idmap: { recursive: true } } : m)),
     ],
     linux: {
       namespaces: namespaces(options.network, userns),
-      ...(userns ? { uidMappings: idMappingsFor(options.usernsBase!), gidMappings: idMappingsFor(options.usernsBase!) } : {}),
+      ...(options.rootlessMaps ? { uidMappings: options.rootlessMaps.uid, gidMappings: options.rootlessMaps.gid } : {}),
+      ...(auto ? { uidMappings: idMappingsFor(options.usernsBase!), gidMappings: idMappingsFor(options.usernsBase!) } : {}),
       resources: privileged
         ? { ...options.resources, devices: [{ allow: true, type: "a", major: "*", minor: "*", access: "rwm" }] }
         : options.resources,

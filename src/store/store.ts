@@ -22,6 +22,8 @@
 
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { UsageError } from "../linux/errors";
+import type { RootlessIdentity } from "../linux/rootless";
 
 export const DEFAULT_ROOT = "/var/lib/diyc";
 
@@ -32,6 +34,15 @@ export const DEFAULT_ROOT = "/var/lib/diyc";
  */
 export const DEFAULT_NETWORKS = "/var/lib/diyc/network";
 
+/**
+ * The ordinary user a rootless store belongs to, and how diyc runs itself
+ * again as root of a user namespace for the steps that need it (chown of an
+ * image's files, linux/rootless.ts).
+ */
+export interface RootlessOwner extends RootlessIdentity {
+  diycCommand: string[];
+}
+
 export class Store {
   /**
    * @param networks Where the host's networks are recorded (configs, leases,
@@ -39,7 +50,15 @@ export class Store {
    *   bridges (see src/network/index.ts). Defaults to ROOT/network, a store
    *   on its own; the CLI passes the host-wide one (DEFAULT_NETWORKS).
    */
-  constructor(readonly root: string, networks?: string) {
+  constructor(
+    readonly root: string,
+    networks?: string,
+    /**
+     * Set when an ordinary user runs diyc (rootless, see linux/rootless.ts):
+     * the store is theirs, and files in it may belong to their subordinate ids.
+     */
+    readonly rootless?: RootlessOwner,
+  ) {
     this.networks = networks ?? join(root, "network");
   }
 
@@ -74,13 +93,25 @@ export class Store {
   }
 }
 
-/** The network registry chosen by --networks, else DIYC_NETWORKS, else the host's. */
-export function resolveNetworkRegistry(flag: string | undefined, env: Record<string, string | undefined>): string {
+/**
+ * The network registry chosen by --networks, else DIYC_NETWORKS, else the
+ * host's. A rootless store keeps its own: the host's belongs to root, and an
+ * ordinary user's containers use no host bridge (network/pasta.ts).
+ */
+export function resolveNetworkRegistry(flag: string | undefined, env: Record<string, string | undefined>, storeRoot: string, rootless: boolean): string {
   // Absolute: the monitor's cleanup hook runs diyc again from another directory.
-  return resolve(flag ?? env.DIYC_NETWORKS ?? DEFAULT_NETWORKS);
+  return resolve(flag ?? env.DIYC_NETWORKS ?? (rootless ? join(storeRoot, "network") : DEFAULT_NETWORKS));
 }
 
-/** The store chosen by --root, else DIYC_ROOT, else /var/lib/diyc. */
-export function resolveStoreRoot(flag: string | undefined, env: Record<string, string | undefined>): string {
-  return flag ?? env.DIYC_ROOT ?? DEFAULT_ROOT;
+/**
+ * The store chosen by --root, else DIYC_ROOT, else /var/lib/diyc; for an
+ * ordinary user $XDG_DATA_HOME/diyc (~/.local/share/diyc), as podman keeps
+ * ~/.local/share/containers.
+ */
+export function resolveStoreRoot(flag: string | undefined, env: Record<string, string | undefined>, rootless: boolean): string {
+  const chosen = flag ?? env.DIYC_ROOT;
+  if (chosen !== undefined || !rootless) return resolve(chosen ?? DEFAULT_ROOT);
+  if (env.XDG_DATA_HOME) return join(resolve(env.XDG_DATA_HOME), "diyc");
+  if (!env.HOME) throw new UsageError("neither XDG_DATA_HOME nor HOME is set: say where the store is with --root DIR");
+  return join(resolve(env.HOME), ".local", "share", "diyc");
 }

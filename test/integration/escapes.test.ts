@@ -7,9 +7,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DIYC, diyc, isRoot, removeStore, tempStore } from "../helpers/diyc";
 import { buildProbe } from "../helpers/probe";
+import { onTerminal, SESSION } from "../helpers/terminal";
 
 const describeRoot = isRoot ? describe : describe.skip;
-const SESSION = join(import.meta.dir, "../fixtures/pty-session.py");
 
 let root: string;
 let probeDir: string;
@@ -22,18 +22,6 @@ afterAll(() => {
   removeStore(root);
   rmSync(probeDir, { recursive: true, force: true });
 });
-
-/**
- * Runs `command` in bash on a new pty (its controlling terminal), then has bash
- * read one line from that terminal: anything a container managed to push into
- * the terminal's input queue would be read there (and echoed) as the user's
- * shell would have run it.
- */
-function onTerminal(command: string): string {
-  const script = `${command}; read -t 1 line; echo "READ[$line]"`;
-  const child = Bun.spawnSync(["python3", SESSION, "24", "80", "--", "bash", "--norc", "--noprofile", "-c", script]);
-  return child.stdout.toString();
-}
 
 const MARK = "xyzzy-injected";
 

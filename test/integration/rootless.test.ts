@@ -1,0 +1,230 @@
+// Rootless diyc: an ordinary user of the test's own (test/helpers/rootless.ts)
+// runs containers with no root at all. Checked from inside (ids, owners,
+// what root there can do) and from the host (the processes' uids, what lands
+// on disk, pasta, what is left afterwards). Then the escape attempts, run
+// rootless.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DIYC, isRoot, mountsUnder } from "../helpers/diyc";
+import { freePort } from "../helpers/registry";
+import { buildProbe } from "../helpers/probe";
+import { asUser, createTestUser, diycAs, removeTestUser, rootlessTools, userDirectory, userEnv, type TestUser } from "../helpers/rootless";
+import { onTerminal } from "../helpers/terminal";
+import { busyboxEntries, OciLayoutWriter } from "../fixtures/oci-layout";
+
+const ready = isRoot && rootlessTools.every((tool) => existsSync(tool)) && existsSync("/usr/bin/pasta") && existsSync("/bin/busybox");
+const describeRootless = ready ? describe : describe.skip;
+
+let user: TestUser;
+let root: string;
+let tmp: string;
+let probeDir: string;
+const as = (args: string[], options?: { stdin?: string; env?: Record<string, string> }) => diycAs(user, root, args, options);
+const state = (name: string) => JSON.parse(readFileSync(join(root, "containers", name, "state.json"), "utf8"));
+const uidOf = (pid: number) => Number(/^Uid:\t(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+const processesOf = (uid: number) => readdirSync("/proc").filter((p) => /^\d+$/.test(p) && alive(Number(p)) && uidOf(Number(p)) === uid);
+function alive(pid: number): boolean {
+  try {
+    return !/^State:\tZ/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+beforeAll(() => {
+  if (!ready) return;
+  user = createTestUser();
+  root = userDirectory(user, "diyc-rootless-");
+  tmp = mkdtempSync("/tmp/diyc-rootless-files-");
+  chmodSync(tmp, 0o755);
+  probeDir = join(tmp, "probe");
+  mkdirSync(probeDir);
+  buildProbe(probeDir);
+});
+
+afterAll(() => {
+  if (!ready) return;
+  try {
+    // Whatever a failed test left: removed by the user, as the user would.
+    for (const name of existsSync(join(root, "containers")) ? readdirSync(join(root, "containers")) : []) as(["rm", "-f", name]);
+    expect(mountsUnder(root)).toEqual([]);
+    // No process of the user's: monitors, inits, pasta (a pasta that exited may wait a moment for init to reap it).
+    expect(processesOf(user.uid)).toEqual([]);
+    expect(as(["image", "prune"]).code).toBe(0);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
+    removeTestUser(user);
+  }
+});
+
+describeRootless("rootless: an ordinary user runs containers", () => {
+  test("root inside is the user outside; a container's other ids are the user's subordinate ids; exec, stop and rm work", () => {
+    expect(as(["run", "-d", "--name", "r1", "busybox", "sleep", "60"])).toMatchObject({ code: 0, stderr: "" });
+    try {
+      const init = state("r1").init.pid;
+      expect(uidOf(init)).toBe(user.uid); // the container's root: the user, not root
+      const inside = as(["exec", "r1", "sh", "-c", "id -u; tr -s ' ' < /proc/self/uid_map; touch /root/by-root; stat -c %u:%g /bin/busybox"]);
+      expect(inside).toMatchObject({ code: 0, stdout: `0\n 0 ${user.uid} 1\n 1 ${user.subid} 65536\n0:0\n` });
+      expect(as(["exec", "-u", "1000", "r1", "sh", "-c", "id -u; touch /tmp/by-1000"]).stdout).toBe("1000\n");
+      const upper = join(root, "containers", "r1", "upper");
+      expect(statSync(join(upper, "root/by-root")).uid).toBe(user.uid);
+      expect(statSync(join(upper, "tmp/by-1000")).uid).toBe(user.subid + 999);
+      expect(as(["ps"]).stdout).toMatch(/\br1\b.*Up/);
+      expect(as(["stop", "-t", "1", "r1"]).code).toBe(0);
+      expect(alive(init)).toBe(false);
+    } finally {
+      // The container's files include one of a subordinate id: only root of a user namespace may delete it.
+      expect(as(["rm", "-f", "r1"])).toMatchObject({ code: 0, stderr: "" });
+    }
+    expect(existsSync(join(root, "containers", "r1"))).toBe(false);
+  });
+
+  test("--rm, the seed's form, and the store under $XDG_DATA_HOME when no --root is given", () => {
+    const data = userDirectory(user, "diyc-rootless-xdg-");
+    try {
+      const child = Bun.spawnSync({ cmd: asUser(user, [DIYC, "seed1", "busybox", "sh", "-c", "echo hi > /f; cat /f"]), env: userEnv({ XDG_DATA_HOME: data }) });
+      expect(child.stdout.toString()).toBe("hi\n");
+      expect(readdirSync(join(data, "diyc/containers"))).toEqual(["seed1"]);
+      const removed = Bun.spawnSync({ cmd: asUser(user, [DIYC, "rm", "seed1"]), env: userEnv({ XDG_DATA_HOME: data }) });
+      expect(removed.exitCode).toBe(0);
+      expect(readdirSync(join(data, "diyc/containers"))).toEqual([]);
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+
+  test("an image's owners, modes, file capabilities, whiteouts and opaque directories survive a rootless import", () => {
+    const layout = join(tmp, "layout");
+    const capability = Buffer.alloc(20);
+    capability.writeUInt32LE(0x02000001, 0); // VFS_CAP_REVISION_2, effective
+    capability.writeUInt32LE(1 << 13, 4); // permitted: CAP_NET_RAW
+    const writer = new OciLayoutWriter(layout);
+    const image = writer.image({
+      layers: [
+        {
+          compression: "gzip",
+          entries: [
+            ...busyboxEntries(),
+            { name: "home/", type: "dir", mode: 0o755 },
+            { name: "home/u/", type: "dir", mode: 0o700, uid: 1000, gid: 1000 },
+            { name: "home/u/notes", content: "mine", mode: 0o600, uid: 1000, gid: 1000 },
+            { name: "srv/", type: "dir", mode: 0o755 },
+            { name: "srv/data", content: "www", mode: 0o640, uid: 33, gid: 33 },
+            { name: "bin/suid", content: "x", mode: 0o4755 },
+            { name: "bin/pinger", content: "x", mode: 0o755, pax: { "SCHILY.xattr.security.capability": capability.toString("latin1") } },
+            { name: "opq/", type: "dir", mode: 0o755 },
+            { name: "opq/old", content: "old" },
+            { name: "gone", content: "x" },
+          ],
+        },
+        { compression: "gzip", entries: [{ name: "opq/.wh..wh..opq" }, { name: "opq/new", content: "new" }, { name: ".wh.gone" }] },
+      ],
+      config: { Cmd: ["sh"] },
+    });
+    writer.writeIndex({ owners: image });
+    Bun.spawnSync(["chmod", "-R", "a+rX", layout]);
+    expect(as(["image", "import", layout, "owners:1"])).toMatchObject({ code: 0, stdout: "owners:1\n" });
+    const run = as(["run", "--rm", "--name", "o1", "owners:1", "sh", "-c",
+      "stat -c '%u:%g %a' /home/u /home/u/notes /srv/data /bin/suid; ls /opq; test -e /gone || echo gone; cat /home/u/notes"]);
+    expect(run).toMatchObject({ code: 0, stdout: "1000:1000 700\n1000:1000 600\n33:33 640\n0:0 4755\nnew\ngone\nmine" });
+    // On the host: the layer's files belong to the user's subordinate ids; the
+    // capability names the user (the namespace's root) as its root (v3).
+    const layers = readdirSync(join(root, "images/layers")).map((hex) => join(root, "images/layers", hex, "root"));
+    const bottom = layers.find((dir) => existsSync(join(dir, "home")))!;
+    expect(lstatSync(join(bottom, "home/u")).uid).toBe(user.subid + 999);
+    expect(lstatSync(join(bottom, "srv/data")).gid).toBe(user.subid + 32);
+    const cap = Bun.spawnSync(["python3", "-c", "import os, sys; sys.stdout.buffer.write(os.getxattr(sys.argv[1], 'security.capability'))", join(bottom, "bin/pinger")]).stdout;
+    expect(cap.length).toBe(24); // VFS_CAP_REVISION_3: 20 bytes and the root uid
+    expect(cap.readUInt32LE(20)).toBe(user.uid);
+    // Removing the image removes those files too.
+    expect(as(["image", "rm", "owners:1"]).code).toBe(0);
+    expect(as(["image", "prune"]).code).toBe(0);
+    expect(existsSync(bottom)).toBe(false);
+  });
+
+  test("--net none has lo up and nothing else; -p publishes through pasta, reached from the host; pasta stops with the container", async () => {
+    const none = as(["run", "--rm", "--net", "none", "--name", "n1", "busybox", "sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags"]);
+    expect(none).toMatchObject({ code: 0, stdout: "lo\nunknown\n0x9\n" });
+    const port = freePort();
+    const web = as(["run", "-d", "--name", "web", "-p", `127.0.0.1:${port}:8080`, "busybox", "sh", "-c",
+      "mkdir /www && echo served > /www/index.html && exec httpd -f -p 8080 -h /www"]);
+    expect(web).toMatchObject({ code: 0, stderr: "" });
+    const pastaPid = Number(readFileSync(join(root, "containers/web/pasta.pid"), "utf8"));
+    try {
+      expect(uidOf(pastaPid)).toBe(user.uid);
+      let body = "";
+      for (let i = 0; i < 50 && body !== "served\n"; i++) {
+        body = Bun.spawnSync(["timeout", "5", "curl", "-s", `http://127.0.0.1:${port}/`]).stdout.toString();
+        if (body !== "served\n") await Bun.sleep(100);
+      }
+      expect(body).toBe("served\n");
+      expect(as(["port", "web"]).stdout).toBe(`8080/tcp -> 127.0.0.1:${port}\n`);
+    } finally {
+      expect(as(["rm", "-f", "web"]).code).toBe(0);
+    }
+    expect(alive(pastaPid)).toBe(false);
+    const listening = Bun.spawnSync(["ss", "-Htln", `sport = :${port}`]).stdout.toString();
+    expect(listening).toBe("");
+  });
+
+  test("cgroup limits are refused in one line where the host delegates none (v1 here), and nothing is made", () => {
+    const r = as(["run", "--rm", "-m", "64", "--name", "limited", "busybox", "true"]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/^diyc: rootless: cgroup limits \(memory\) cannot be applied: this host's cgroups are v1.*\n$/);
+    expect(existsSync(join(root, "containers", "limited"))).toBe(false);
+    // Without limits, the same container runs.
+    expect(as(["run", "--rm", "--name", "limited", "busybox", "true"]).code).toBe(0);
+  });
+
+  test("a user without subordinate ids gets one line saying what to add", () => {
+    const nobody: TestUser = { name: "nobody", uid: 65534, gid: 65534, subid: 0 };
+    const r = diycAs(nobody, "/tmp", ["ps"]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/^diyc: rootless diyc needs 65536 subordinate ids for nobody in \/etc\/subuid \(as root: usermod --add-subuids .*\)\n$/);
+  });
+});
+
+describeRootless("rootless escapes", () => {
+  const MARK = "xyzzy-rootless";
+
+  test("the terminal: no TIOCSTI into the user's shell from run or exec", () => {
+    const line = asUser(user, [DIYC, "--root", root]).join(" ");
+    const out = onTerminal(`${line} run --rm -i --volume ${probeDir}:/probe:ro --name rl-sti busybox /probe/probe sti '${MARK}'`);
+    expect(out).toMatch(/fd0: (EPERM|EIO)/);
+    expect(out).toContain("open /dev/tty: ENXIO");
+    expect(out).toContain("READ[]");
+    expect(out).not.toContain(MARK);
+  }, 30_000);
+
+  test("exec -w /proc/self/fd/0 with the host's / on stdin is refused", () => {
+    expect(as(["run", "-d", "--name", "rl-wd", "busybox", "sleep", "30"]).code).toBe(0);
+    try {
+      const child = Bun.spawnSync({ cmd: ["sh", "-c", `exec ${asUser(user, [DIYC, "--root", root]).join(" ")} exec -i -w /proc/self/fd/0 rl-wd sh -c 'ls ../../..' < /`], env: userEnv() });
+      expect(child.exitCode).toBe(125);
+      expect(child.stdout.toString()).toBe("");
+    } finally {
+      expect(as(["rm", "-f", "rl-wd"]).code).toBe(0);
+    }
+  });
+
+  test("root inside has no power over the host's root files, even --privileged: read, write, chown, devices, mounts", () => {
+    const hostDir = join(tmp, "host-owned");
+    mkdirSync(hostDir);
+    writeFileSync(join(hostDir, "secret"), "host root's\n", { mode: 0o600 });
+    chmodSync(hostDir, 0o755);
+    for (const privileged of [[], ["--privileged"]]) {
+      const r = as(["run", "--rm", ...privileged, "--volume", "/etc:/hostetc:ro", "--volume", `${hostDir}:/h`, "--volume", `${probeDir}:/probe:ro`, "--name", "rl-esc", "busybox", "sh", "-c",
+        "cat /hostetc/shadow >/dev/null 2>&1 && echo read-shadow; cat /h/secret 2>/dev/null && echo read-secret; " +
+        "chown 0 /h/secret 2>/dev/null && echo chowned; rm -f /h/secret 2>/dev/null; " +
+        "mknod /tmp/sda b 8 0 2>/dev/null && echo mknod; touch /h/new 2>/dev/null && echo wrote; " +
+        "echo 1 > /proc/sys/kernel/sysrq 2>/dev/null && echo sysrq; /probe/probe write /hostetc/x; echo done"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe("write /hostetc/x: EROFS\ndone\n");
+      expect(readFileSync(join(hostDir, "secret"), "utf8")).toBe("host root's\n");
+      expect(readdirSync(hostDir)).toEqual(["secret"]);
+    }
+  });
+});
