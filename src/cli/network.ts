@@ -46,6 +46,11 @@ export const network: Command = async (args, ctx) => {
     case "-h":
     case "help":
       return printHelp(ctx);
+  }
+  if (ctx.store.rootless) {
+    throw new UsageError("network: rootless, there are no bridges to manage: a container's own network comes from pasta (--net bridge, -p; docs/rootless.md)");
+  }
+  switch (subcommand) {
     case "setup": {
       const config = configFromFlags(rest, ctx, "setup");
       setupNetwork(ctx.store, config, trace(ctx, rest));

@@ -177,6 +177,9 @@ describeRootless("rootless: an ordinary user runs containers", () => {
     expect(existsSync(join(root, "containers", "limited"))).toBe(false);
     // Without limits, the same container runs.
     expect(as(["run", "--rm", "--name", "limited", "busybox", "true"]).code).toBe(0);
+    // Nor are there bridges to manage, or addresses of diyc's to ask for.
+    expect(as(["network", "ls"])).toMatchObject({ code: 125, stderr: expect.stringMatching(/^diyc: network: rootless, there are no bridges to manage.*\n$/) });
+    expect(as(["run", "--rm", "-i", "10.0.0.2", "--name", "ip", "busybox", "true"])).toMatchObject({ code: 125, stderr: expect.stringMatching(/^diyc: -i: a rootless container's address is pasta's.*\n$/) });
   });
 
   test("a user without subordinate ids gets one line saying what to add", () => {
