@@ -35,7 +35,7 @@ export function removeTree(path: string, rootless?: RootlessIdentity): void {
   } catch (error) {
     // Rootless: files of the user's subordinate ids (an image's, a container's)
     // can be removed only by root of a user namespace with the user's map.
-    if (rootless) return runAsNamespaceRoot(rootless, [RM, "-rf", "--one-file-system", "--", path]);
+    if (rootless) return runAsNamespaceRoot(rootless, [RM, "-rf", "--", path]);
     makeDirectoriesWritable(path);
     rmSync(path, { recursive: true, force: true });
   }

@@ -3,10 +3,12 @@
 // of its code runs. After the exit, the cgroup tells whether the OOM killer
 // struck, and is removed. The cgroup work itself is in src/cgroups/.
 
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { CgroupError, detectCgroupManager, parseCgroupMounts, type Cgroup, type CgroupManager } from "../cgroups/index";
+import {
+  CgroupError, detectCgroupManager, hostCgroupFs, parseCgroupMounts, tracedCgroupFs, V2CgroupManager, type Cgroup, type CgroupManager,
+} from "../cgroups/index";
 import { UndelegatedCgroups } from "../cgroups/undelegated";
 import { Errno } from "../linux/errors";
 import { SIGNALS } from "../linux/signals";
@@ -19,11 +21,13 @@ import { DEFAULT_ROOT, type Store } from "../store/store";
 /**
  * The parent cgroup of a store's containers: "diyc" for the default store,
  * "diyc-<hash of the root>" for any other, so two stores (a test's and the
- * user's) never share a cgroup name.
+ * user's) never share a cgroup name. Rootless on cgroup v2, it sits in the
+ * subtree delegated to the user (delegatedSubtree).
  */
 export function cgroupParentFor(store: Store): string {
-  if (store.root === DEFAULT_ROOT) return "diyc";
-  return `diyc-${new Bun.CryptoHasher("sha256").update(store.root).digest("hex").slice(0, 10)}`;
+  const base = store.root === DEFAULT_ROOT ? "diyc" : `diyc-${new Bun.CryptoHasher("sha256").update(store.root).digest("hex").slice(0, 10)}`;
+  const delegated = store.rootless ? delegatedSubtree() : undefined;
+  return delegated === undefined ? base : `${delegated}/${base}`;
 }
 
 let mountinfo: string | undefined;
@@ -64,19 +68,60 @@ export function primeCgroupMigration(mountinfo = hostMountinfo()): void {
 }
 
 export function hostCgroups(store: Store, log?: Log): CgroupManager {
-  if (store.rootless) return rootlessCgroups(hostMountinfo());
+  if (store.rootless) return rootlessCgroups(store, log);
   return detectCgroupManager({ parent: cgroupParentFor(store), log, mountsText: hostMountinfo() });
 }
 
 /**
- * An ordinary user's containers get no cgroup here (cgroups/undelegated.ts):
- * v1 cannot be delegated safely, and a v2 subtree of the user's own (systemd's
- * Delegate=yes) is not supported yet. Limits asked for are refused clearly.
+ * An ordinary user may make cgroups only in a subtree root delegated to them
+ * (cgroup v2: the directory and its cgroup.procs, cgroup.subtree_control and
+ * cgroup.threads are theirs, as systemd's Delegate=yes does), and move
+ * processes only within it. diyc's own cgroup must be inside it, below its
+ * top: the top itself may hold no process once it enables controllers for
+ * its children (v2's "no internal processes" rule).
+ *
+ * That subtree is the highest ancestor of diyc's cgroup, below the root, that
+ * the user may write. Relative to the cgroup2 mount; undefined if none.
  */
-function rootlessCgroups(mountinfo: string): CgroupManager {
+export function delegatedSubtree(mountinfo = hostMountinfo(), procSelfCgroup = () => readFileSync("/proc/self/cgroup", "utf8")): string | undefined {
+  const mount = parseCgroupMounts(mountinfo).v2;
+  if (!mount || parseCgroupMounts(mountinfo).v1.size > 0) return undefined;
+  const own = procSelfCgroup().split("\n").find((line) => line.startsWith("0::"))?.slice(3);
+  if (!own) return undefined;
+  const parts = own.split("/").filter(Boolean);
+  // Strict ancestors only, from the top down: the first one that is the user's is where the delegation starts.
+  for (let depth = 1; depth < parts.length; depth++) {
+    const dir = join(mount, ...parts.slice(0, depth));
+    const mine = ["", "cgroup.procs", "cgroup.subtree_control"].every((file) => {
+      try {
+        accessSync(join(dir, file), constants.W_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (mine) return parts.slice(0, depth).join("/");
+  }
+  return undefined;
+}
+
+/**
+ * Rootless: the delegated v2 subtree when there is one (containers' cgroups
+ * under it, limits as for root), else no cgroups (cgroups/undelegated.ts),
+ * and limits asked for are refused clearly.
+ */
+function rootlessCgroups(store: Store, log?: Log): CgroupManager {
+  const mountinfo = hostMountinfo();
   const mounts = parseCgroupMounts(mountinfo);
   if (mounts.v1.size > 0) return new UndelegatedCgroups("v1", mounts.v2 ? "hybrid" : "v1", "this host's cgroups are v1, which cannot be delegated to an ordinary user");
-  return new UndelegatedCgroups("v2", "v2", "diyc does not use a delegated cgroup v2 subtree yet");
+  const delegated = delegatedSubtree(mountinfo);
+  if (delegated === undefined || !mounts.v2) {
+    return new UndelegatedCgroups("v2", "v2", "diyc's cgroup is in no cgroup v2 subtree delegated to you (run it in one, e.g. under systemd-run --user --scope)");
+  }
+  // Rooted at the delegated subtree: the levels above it are root's, and diyc enables nothing there.
+  const fs = log === undefined ? hostCgroupFs : tracedCgroupFs(hostCgroupFs, log);
+  const parent = cgroupParentFor(store).slice(delegated.length + 1);
+  return new V2CgroupManager({ root: join(mounts.v2, delegated), parent, fs, noDeviceProgram: true });
 }
 
 /** Creates the container's cgroup with its limits, and moves the init into it. */

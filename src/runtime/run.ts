@@ -135,7 +135,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
       cleanupHook: [...ctx.diycCommand, "--root", store.root, "--networks", store.networkDir, "_cleanup", name],
       isDirectory,
       // In a user namespace cgroup v1 cannot be mounted: the container's own cgroups are bound instead.
-      cgroupView: usernsBase === undefined ? cgroupViewForContainers(ctx.cgroups())
+      cgroupView: usernsBase === undefined && !(rootless && ctx.cgroups().mountpoints.length > 0) ? cgroupViewForContainers(ctx.cgroups())
         : withOwnCgroup(cgroupViewForContainers(ctx.cgroups()), cgroupParentFor(store), name),
       rootless: rootless !== undefined,
       detached: request.detach,

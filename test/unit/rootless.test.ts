@@ -13,6 +13,7 @@ import { linuxSyscalls } from "../../src/linux/syscalls";
 import { pastaPortOption } from "../../src/network/rootless";
 import { compileContainerPlan } from "../../src/plan/compile";
 import { buildContainerSpec } from "../../src/spec/container-spec";
+import { delegatedSubtree } from "../../src/runtime/limits";
 import { makeTar } from "../fixtures/tar-writer";
 
 let dir: string;
@@ -121,5 +122,19 @@ describe("the rootless plan", () => {
     expect(plan.ops.some((op) => op.code === "IdmapMount" || op.code === "Mknod")).toBe(false);
     expect(steps).toContain("mount bind /dev/null on /dev/null (no mknod in a user namespace)");
     expect(steps).toContain("mount bind /sys on /sys"); // the host's network: no sysfs of its own to mount
+  });
+});
+
+describe("the cgroup v2 subtree delegated to the user", () => {
+  const mountinfo = (mount: string) => `26 25 0:24 / ${mount} rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate\n`;
+  test("the highest ancestor of diyc's own cgroup (never the cgroup itself) that can be written", () => {
+    for (const d of ["user.slice/u/app", "user.slice/u/app/leaf"]) mkdirSync(join(dir, d), { recursive: true });
+    for (const f of ["cgroup.procs", "cgroup.subtree_control"]) for (const d of ["user.slice", "user.slice/u", "user.slice/u/app"]) writeFileSync(join(dir, d, f), "");
+    // (As root every level can be written: the top one below the mount is the answer.)
+    expect(delegatedSubtree(mountinfo(dir), () => "0::/user.slice/u/app/leaf\n")).toBe("user.slice");
+    expect(delegatedSubtree(mountinfo(dir), () => "0::/user.slice\n")).toBeUndefined(); // no strict ancestor below the root
+    expect(delegatedSubtree(mountinfo(dir), () => "0::/elsewhere/x\n")).toBeUndefined(); // no such directory: not writable
+    const hybrid = `${mountinfo(dir)}27 25 0:25 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n`;
+    expect(delegatedSubtree(hybrid, () => "0::/user.slice/u/app/leaf\n")).toBeUndefined(); // v1 controllers: no delegation
   });
 });

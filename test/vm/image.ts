@@ -175,6 +175,18 @@ export function sharedLibraries(binary: string): string[] {
 /** The binaries that run in the VM and need their libraries there: Bun (bun test) and the compiled diyc. */
 export const VM_BINARIES = [join(REPO, "node_modules/bun/bin/bun.exe"), join(REPO, "build/diyc")];
 
+/**
+ * The host's tools rootless diyc needs, at their paths, with their libraries:
+ * newuidmap and newgidmap (setuid root, as Debian installs them), util-linux's
+ * unshare and setpriv (the guest test runs diyc as an ordinary user with it).
+ */
+export const VM_TOOLS: { path: string; mode: number }[] = [
+  { path: "/usr/bin/newuidmap", mode: 0o4755 },
+  { path: "/usr/bin/newgidmap", mode: 0o4755 },
+  { path: "/usr/bin/unshare", mode: 0o755 },
+  { path: "/usr/bin/setpriv", mode: 0o755 },
+];
+
 /** The static busybox: init, the shell of the tests, and diyc's built-in "busybox" image. */
 const BUSYBOX = "/bin/busybox";
 
@@ -186,7 +198,7 @@ const BUSYBOX = "/bin/busybox";
 export function ensureInitramfs(kernel: VmKernel, cache = VM_CACHE): string {
   const dep = parseModulesDep(readFileSync(join(kernel.modules, "modules.dep"), "utf8"));
   const modules = insmodOrder(dep, VM_MODULES);
-  const libraries = [...new Set(VM_BINARIES.flatMap((b) => {
+  const libraries = [...new Set([...VM_BINARIES, ...VM_TOOLS.map((t) => t.path)].flatMap((b) => {
     if (!existsSync(b)) throw new VmImageError(`${b} is missing: run npm ci (or npm run build) first`);
     return sharedLibraries(b);
   }))].sort();
@@ -194,7 +206,7 @@ export function ensureInitramfs(kernel: VmKernel, cache = VM_CACHE): string {
   const hash = new Bun.CryptoHasher("sha256");
   hash.update(readFileSync(INIT_SCRIPT));
   hash.update(kernel.version);
-  for (const file of [BUSYBOX, ...libraries, ...modules.map((m) => join(kernel.modules, m))]) {
+  for (const file of [BUSYBOX, ...VM_TOOLS.map((t) => t.path), ...libraries, ...modules.map((m) => join(kernel.modules, m))]) {
     const st = statSync(file);
     hash.update(`${file} ${st.size} ${st.mtimeMs}\n`);
   }
@@ -213,6 +225,7 @@ export function ensureInitramfs(kernel: VmKernel, cache = VM_CACHE): string {
     put(INIT_SCRIPT, "init", 0o755);
     put(BUSYBOX, "bin/busybox", 0o755);
     for (const lib of libraries) put(lib, lib, 0o755);
+    for (const tool of VM_TOOLS) put(tool.path, tool.path, tool.mode);
     for (const m of modules) put(join(kernel.modules, m), join("lib/modules", m));
     writeFileSync(join(staging, "modules.order"), modules.join("\n") + "\n");
     // newc is the format the kernel unpacks; cpio reads the file list on stdin.

@@ -52,6 +52,13 @@ export interface V2Options {
   root: string;
   parent: string;
   fs: CgroupFs;
+  /**
+   * Rootless (a subtree delegated to an ordinary user): no device program.
+   * Attaching one needs the host's CAP_SYS_ADMIN (or CAP_BPF), and a
+   * container in a user namespace can make no device node anyway: its /dev
+   * holds the host's nodes, bound, with the host's permissions.
+   */
+  noDeviceProgram?: boolean;
 }
 
 export class V2CgroupManager implements CgroupManager {
@@ -60,6 +67,7 @@ export class V2CgroupManager implements CgroupManager {
   private readonly root: string;
   private readonly segments: string[];
   private readonly fs: CgroupFs;
+  private readonly noDeviceProgram: boolean;
 
   get mountpoints(): readonly string[] {
     return [this.root];
@@ -67,6 +75,7 @@ export class V2CgroupManager implements CgroupManager {
 
   constructor(options: V2Options) {
     this.root = options.root;
+    this.noDeviceProgram = options.noDeviceProgram ?? false;
     this.fs = options.fs;
     this.segments = parentSegments(options.parent);
   }
@@ -103,7 +112,7 @@ export class V2CgroupManager implements CgroupManager {
         }
       }
       for (const controller of CONTROLLERS) controller.apply(this.fs, dir, resources);
-      this.fs.attachDeviceProgram(dir, devicePrograms(resources));
+      if (!this.noDeviceProgram) this.fs.attachDeviceProgram(dir, devicePrograms(resources));
     } catch (error) {
       // Best effort: the directory is new and holds no process, so rmdir works
       // unless cgroupfs itself fails; the original error is the one to report.

@@ -15,7 +15,9 @@
 // of the store, no process, no mount, no container directory.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import {
+  appendFileSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync, writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { cgroupParentFor } from "../../../src/runtime/limits";
 import { sharesToWeight } from "../../../src/cgroups/v2/cpu";
@@ -459,4 +461,60 @@ describe("cleanup", () => {
     expect(existsSync(join(CGROUP_ROOT, cgroupParentOf(root)))).toBe(false);
     expect(mountsUnder(root)).toEqual([]);
   });
+});
+
+describe("rootless", () => {
+  test("an ordinary user's limits apply in a cgroup of the subtree delegated to them; outside one, limits are refused in one line", async () => {
+    // The user, their subordinate ids and a delegated subtree, as an administrator (or systemd's Delegate=yes) would make them.
+    const uid = 1500;
+    const etc = ["/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid"].map((path) => [path, existsSync(path) ? readFileSync(path, "utf8") : undefined] as const);
+    const delegated = join(CGROUP_ROOT, "rl.delegate");
+    const storeRoot = tempStore("diyc-v2-rootless-");
+    const asUser = (cgroup: string, args: string[]) => {
+      const child = Bun.spawnSync(["sh", "-c", `echo $$ > ${cgroup}/cgroup.procs && exec /usr/bin/setpriv --reuid=${uid} --regid=${uid} --clear-groups -- "$@"`,
+        "sh", BUILT_DIYC, "--root", storeRoot, ...args], { env: { PATH: "/bin:/usr/bin", HOME: "/tmp" } });
+      return { code: child.exitCode, stdout: child.stdout.toString(), stderr: child.stderr.toString() };
+    };
+    try {
+      appendFileSync("/etc/passwd", `rl:x:${uid}:${uid}::/tmp:/bin/sh\n`);
+      appendFileSync("/etc/group", `rl:x:${uid}:\n`);
+      for (const file of ["/etc/subuid", "/etc/subgid"]) appendFileSync(file, "rl:300000:65536\n");
+      chownSync(storeRoot, uid, uid);
+      writeFileSync(join(CGROUP_ROOT, "cgroup.subtree_control"), "+memory +pids");
+      mkdirSync(delegated);
+      for (const file of ["", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"]) chownSync(join(delegated, file), uid, uid);
+      mkdirSync(join(delegated, "session"));
+
+      // Inside the subtree: the container's cgroup is the user's, under it, with the limits.
+      const inside = asUser(join(delegated, "session"), ["run", "--rm", "-m", "32", "--pids-limit", "20", "--name", "rl1", "busybox", "sh", "-c",
+        "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; grep -c . /proc/self/uid_map"]);
+      expect(inside).toMatchObject({ code: 0, stdout: `${32 * MiB}\n20\n2\n`, stderr: "" });
+      const detached = asUser(join(delegated, "session"), ["run", "-d", "-m", "32", "--name", "rl2", "busybox", "sleep", "60"]);
+      expect(detached.code).toBe(0);
+      const parents = readdirSync(delegated).filter((e) => e.startsWith("diyc-"));
+      expect(parents).toHaveLength(1);
+      expect(readFileSync(join(delegated, parents[0]!, "rl2", "memory.max"), "utf8")).toBe(`${32 * MiB}\n`);
+      expect(statSync(join(delegated, parents[0]!, "rl2")).uid).toBe(uid);
+      expect(asUser(join(delegated, "session"), ["rm", "-f", "rl2"]).code).toBe(0);
+      expect(readdirSync(delegated).filter((e) => e.startsWith("diyc-"))).toEqual([]);
+
+      // Outside any subtree of the user's (the tests' own cgroup is root's): refused before anything is made; no limit, no refusal.
+      const outside = asUser(join(CGROUP_ROOT, "ci.scope"), ["run", "--rm", "-m", "32", "--name", "rl3", "busybox", "true"]);
+      expect(outside.code).toBe(125);
+      expect(outside.stderr).toMatch(/^diyc: rootless: cgroup limits \(memory\) cannot be applied: diyc's cgroup is in no cgroup v2 subtree delegated to you.*\n$/);
+      expect(asUser(join(CGROUP_ROOT, "ci.scope"), ["run", "--rm", "--name", "rl3", "busybox", "true"]).code).toBe(0);
+      expect(readdirSync(join(storeRoot, "containers"))).toEqual([]);
+    } finally {
+      // Whatever a failure left in the subtree (this test's processes only) is killed, deepest first, then the subtree goes.
+      const dirs = existsSync(delegated) ? readdirSync(delegated, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isDirectory()).map((e) => join(e.parentPath, e.name)).sort((a, b) => b.length - a.length) : [];
+      for (const dir of [...dirs, delegated].filter(existsSync)) {
+        writeFileSync(join(dir, "cgroup.kill"), "1");
+        await until(() => readFileSync(join(dir, "cgroup.procs"), "utf8") === "", 10_000, `${dir} to empty`).catch(() => {});
+        rmdirSync(dir);
+      }
+      for (const [path, text] of etc) if (text !== undefined) writeFileSync(path, text);
+      removeStore(storeRoot);
+    }
+  }, 180_000);
 });
