@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DIYC, isRoot, mountsUnder } from "../helpers/diyc";
-import { freePort } from "../helpers/registry";
+import { freePort, push, REGISTRY_BINARY, SKOPEO, startRegistry } from "../helpers/registry";
 import { buildProbe } from "../helpers/probe";
 import { asUser, createTestUser, diycAs, removeTestUser, rootlessTools, userDirectory, userEnv, type TestUser } from "../helpers/rootless";
 import { onTerminal } from "../helpers/terminal";
@@ -60,6 +60,44 @@ afterAll(() => {
   }
 });
 
+/** An image whose files have other owners, a setuid file, a file capability, a whiteout and an opaque directory. */
+function ownersLayout(): string {
+  const layout = join(tmp, "layout");
+  if (existsSync(layout)) return layout;
+  const capability = Buffer.alloc(20);
+  capability.writeUInt32LE(0x02000001, 0); // VFS_CAP_REVISION_2, effective
+  capability.writeUInt32LE(1 << 13, 4); // permitted: CAP_NET_RAW
+  const writer = new OciLayoutWriter(layout);
+  const image = writer.image({
+    layers: [
+      {
+        compression: "gzip",
+        entries: [
+          ...busyboxEntries(),
+          { name: "home/", type: "dir", mode: 0o755 },
+          { name: "home/u/", type: "dir", mode: 0o700, uid: 1000, gid: 1000 },
+          { name: "home/u/notes", content: "mine", mode: 0o600, uid: 1000, gid: 1000 },
+          { name: "srv/", type: "dir", mode: 0o755 },
+          { name: "srv/data", content: "www", mode: 0o640, uid: 33, gid: 33 },
+          { name: "bin/suid", content: "x", mode: 0o4755 },
+          { name: "bin/pinger", content: "x", mode: 0o755, pax: { "SCHILY.xattr.security.capability": capability.toString("latin1") } },
+          { name: "opq/", type: "dir", mode: 0o755 },
+          { name: "opq/old", content: "old" },
+          { name: "gone", content: "x" },
+        ],
+      },
+      { compression: "gzip", entries: [{ name: "opq/.wh..wh..opq" }, { name: "opq/new", content: "new" }, { name: ".wh.gone" }] },
+    ],
+    config: { Cmd: ["sh"] },
+  });
+  writer.writeIndex({ owners: image });
+  Bun.spawnSync(["chmod", "-R", "a+rX", layout]);
+  return layout;
+}
+
+const OWNERS_CHECK = "stat -c '%u:%g %a' /home/u /home/u/notes /srv/data /bin/suid; ls /opq; test -e /gone || echo gone; cat /home/u/notes";
+const OWNERS_SEEN = "1000:1000 700\n1000:1000 600\n33:33 640\n0:0 4755\nnew\ngone\nmine";
+
 describeRootless("rootless: an ordinary user runs containers", () => {
   test("root inside is the user outside; a container's other ids are the user's subordinate ids; exec, stop and rm work", () => {
     expect(as(["run", "-d", "--name", "r1", "busybox", "sleep", "60"])).toMatchObject({ code: 0, stderr: "" });
@@ -97,39 +135,9 @@ describeRootless("rootless: an ordinary user runs containers", () => {
   });
 
   test("an image's owners, modes, file capabilities, whiteouts and opaque directories survive a rootless import", () => {
-    const layout = join(tmp, "layout");
-    const capability = Buffer.alloc(20);
-    capability.writeUInt32LE(0x02000001, 0); // VFS_CAP_REVISION_2, effective
-    capability.writeUInt32LE(1 << 13, 4); // permitted: CAP_NET_RAW
-    const writer = new OciLayoutWriter(layout);
-    const image = writer.image({
-      layers: [
-        {
-          compression: "gzip",
-          entries: [
-            ...busyboxEntries(),
-            { name: "home/", type: "dir", mode: 0o755 },
-            { name: "home/u/", type: "dir", mode: 0o700, uid: 1000, gid: 1000 },
-            { name: "home/u/notes", content: "mine", mode: 0o600, uid: 1000, gid: 1000 },
-            { name: "srv/", type: "dir", mode: 0o755 },
-            { name: "srv/data", content: "www", mode: 0o640, uid: 33, gid: 33 },
-            { name: "bin/suid", content: "x", mode: 0o4755 },
-            { name: "bin/pinger", content: "x", mode: 0o755, pax: { "SCHILY.xattr.security.capability": capability.toString("latin1") } },
-            { name: "opq/", type: "dir", mode: 0o755 },
-            { name: "opq/old", content: "old" },
-            { name: "gone", content: "x" },
-          ],
-        },
-        { compression: "gzip", entries: [{ name: "opq/.wh..wh..opq" }, { name: "opq/new", content: "new" }, { name: ".wh.gone" }] },
-      ],
-      config: { Cmd: ["sh"] },
-    });
-    writer.writeIndex({ owners: image });
-    Bun.spawnSync(["chmod", "-R", "a+rX", layout]);
+    const layout = ownersLayout();
     expect(as(["image", "import", layout, "owners:1"])).toMatchObject({ code: 0, stdout: "owners:1\n" });
-    const run = as(["run", "--rm", "--name", "o1", "owners:1", "sh", "-c",
-      "stat -c '%u:%g %a' /home/u /home/u/notes /srv/data /bin/suid; ls /opq; test -e /gone || echo gone; cat /home/u/notes"]);
-    expect(run).toMatchObject({ code: 0, stdout: "1000:1000 700\n1000:1000 600\n33:33 640\n0:0 4755\nnew\ngone\nmine" });
+    expect(as(["run", "--rm", "--name", "o1", "owners:1", "sh", "-c", OWNERS_CHECK])).toMatchObject({ code: 0, stdout: OWNERS_SEEN });
     // On the host: the layer's files belong to the user's subordinate ids; the
     // capability names the user (the namespace's root) as its root (v3).
     const layers = readdirSync(join(root, "images/layers")).map((hex) => join(root, "images/layers", hex, "root"));
@@ -143,6 +151,21 @@ describeRootless("rootless: an ordinary user runs containers", () => {
     expect(as(["image", "rm", "owners:1"]).code).toBe(0);
     expect(as(["image", "prune"]).code).toBe(0);
     expect(existsSync(bottom)).toBe(false);
+  });
+
+  test("pull from a registry: the same owners; the user's pull leaves no staging behind", async () => {
+    if (!existsSync(REGISTRY_BINARY) || !existsSync(SKOPEO)) throw new Error(`${REGISTRY_BINARY} and ${SKOPEO} are needed (./setup installs them)`);
+    const registry = await startRegistry(join(tmp, "registry"));
+    try {
+      await push(ownersLayout(), "owners", `${registry.host}/test/owners:1`, ["--dest-tls-verify=false"]);
+      const ref = `${registry.host}/test/owners:1`;
+      expect(as(["pull", "--insecure-registry", registry.host, ref]).code).toBe(0);
+      expect(as(["run", "--rm", "--name", "p1", ref, "sh", "-c", OWNERS_CHECK])).toMatchObject({ code: 0, stdout: OWNERS_SEEN });
+      expect(readdirSync(join(root, "images/tmp"))).toEqual([]);
+      expect(as(["image", "rm", ref]).code).toBe(0);
+    } finally {
+      await registry.stop();
+    }
   });
 
   test("--net none has lo up and nothing else; -p publishes through pasta, reached from the host; pasta stops with the container", async () => {
