@@ -3,7 +3,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { ownCapabilities } from "../linux/capabilities";
+import { capabilityNames, lastCapability, ownCapabilities } from "../linux/capabilities";
 import { hostDevices } from "../linux/devices";
 import { DiycError, UsageError } from "../linux/errors";
 import { readDockerProfile, type DockerSeccompProfile } from "../seccomp/docker-profile";
@@ -389,7 +389,8 @@ export const run: Command = async (args, ctx) => {
     seccomp: seccompChoice(all(parsed, "security-opt")),
     capAdd: all(parsed, "cap-add"),
     capDrop: all(parsed, "cap-drop"),
-    availableCapabilities: ownCapabilities(),
+    // Rootless, the container's root holds every capability, within its own user namespace.
+    availableCapabilities: ctx.store.rootless ? capabilityNames((1n << BigInt(lastCapability() + 1)) - 1n) : ownCapabilities(),
     // The host's devices, listed now, as docker's --privileged gives them.
     ...(has(parsed, "privileged") ? { privileged: { devices: hostDevices().map((d) => ({ ...d, uid: 0, gid: 0 })) } } : {}),
     ...dnsOptions(parsed),
