@@ -10,9 +10,10 @@
 // Rewrites are serialized by an flock on the network, so the last writer always
 // wrote from the latest set of leases.
 
-import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LOCK_EX, LOCK_UN, linuxSyscalls } from "../linux/syscalls";
+import { linuxSyscalls } from "../linux/syscalls";
+import { withFileLock } from "../store/lock";
 import { readIfExists } from "../store/atomic";
 import { Store } from "../store/store";
 import { listLeases, networkStateDir, ownerRoot, type Lease } from "./ipam";
@@ -50,20 +51,7 @@ export function hostsFilePath(store: Store, container: string): string {
 
 /** Runs `fn` holding the network's lock (a file that is never deleted). */
 export function withNetworkLock<T>(store: Store, network: string, fn: () => T): T {
-  const dir = networkStateDir(store, network);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const path = join(dir, "lock");
-  const fd = openSync(path, "a", 0o600);
-  try {
-    linuxSyscalls.flock(fd, LOCK_EX, path);
-    try {
-      return fn();
-    } finally {
-      linuxSyscalls.flock(fd, LOCK_UN, path);
-    }
-  } finally {
-    closeSync(fd);
-  }
+  return withFileLock(join(networkStateDir(store, network), "lock"), linuxSyscalls, fn);
 }
 
 /**

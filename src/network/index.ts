@@ -12,11 +12,12 @@
 // network registry that the host's stores share (below; ipam.ts, ports.ts).
 // See docs/networking.md for the whole picture.
 
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../store/atomic";
 import { Store } from "../store/store";
-import { LOCK_EX, linuxSyscalls } from "../linux/syscalls";
+import { linuxSyscalls } from "../linux/syscalls";
+import { withFileLock } from "../store/lock";
 import { DiycError, UsageError } from "../linux/errors";
 import { NAME_PATTERN, validateName } from "../spec/names";
 import { addAddress, addDefaultRoute } from "./address";
@@ -210,15 +211,7 @@ export function loadNetworkConfig(store: Store, name: string): NetworkConfig | u
  * interleave. A file that is never deleted, so the lock cannot vanish.
  */
 export function withRegistryLock<T>(store: Store, fn: () => T): T {
-  mkdirSync(store.networkDir, { recursive: true, mode: 0o700 });
-  const path = join(store.networkDir, ".lock");
-  const fd = openSync(path, "a", 0o600);
-  try {
-    linuxSyscalls.flock(fd, LOCK_EX, path);
-    return fn();
-  } finally {
-    closeSync(fd); // closing the only fd releases the flock
-  }
+  return withFileLock(join(store.networkDir, ".lock"), linuxSyscalls, fn);
 }
 
 /** The same store, with the registry it was opened with: for another store's records. */

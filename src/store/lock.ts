@@ -11,7 +11,8 @@
 // can hold the lock on the inode that is at the path, so the lock stays
 // exclusive.
 
-import { closeSync, existsSync, fstatSync, openSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, statSync, unlinkSync } from "node:fs";
+import { dirname } from "node:path";
 import { Errno, SyscallError } from "../linux/errors";
 import { LOCK_EX, LOCK_NB, LOCK_UN, type Syscalls } from "../linux/syscalls";
 import type { Store } from "./store";
@@ -87,5 +88,22 @@ export async function withContainerLock<T>(store: Store, name: string, syscalls:
     return await fn();
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * Runs `fn` holding an exclusive flock on `path` (made, with its directory,
+ * if missing: mode 0600 in a 0700 directory). A lock file that lives as long
+ * as its directory, unlike a container's: nothing unlinks it. Closing the
+ * only fd releases the lock, however `fn` ends.
+ */
+export function withFileLock<T>(path: string, syscalls: Syscalls, fn: () => T): T {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const fd = openSync(path, "a", 0o600);
+  try {
+    syscalls.flock(fd, LOCK_EX, path);
+    return fn();
+  } finally {
+    closeSync(fd);
   }
 }
