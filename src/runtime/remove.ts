@@ -16,7 +16,7 @@ import { isAlive, type ProcessIdentity } from "./process-identity";
 import type { RuntimeContext } from "./context";
 import { removeTree } from "../image/tree";
 import type { RootlessIdentity } from "../linux/rootless";
-import { finishContainer, releaseHostResources } from "./cleanup";
+import { releaseHostResources } from "./cleanup";
 import { containerExists, containerStatus, requireContainer } from "./status";
 import { killInit } from "./stop";
 import { waitUntil } from "./wait";
@@ -40,7 +40,8 @@ export async function removeContainer(ctx: RuntimeContext, name: string, force: 
       // into the directory (then it runs its cleanup hook, which waits for our lock).
       monitor = await monitorDone(ctx, name);
     }
-    finishContainer(ctx, name);
+    // Everything recorded under the name (the superset of what finishContainer releases: its
+    // cgroup, ids and networks, whether or not container.json names them); the directory follows.
     releaseHostResources(ctx, name);
     removeDirectory(containerFiles(ctx.store, name).dir, ctx.store.rootless);
   } finally {
