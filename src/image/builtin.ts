@@ -4,16 +4,15 @@
 // from (the binary and the applet list): the same host busybox gives the
 // same layer, and a new busybox a new one.
 
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { asDiycError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
-import { writeJsonAtomic } from "../store/atomic";
 import type { Store } from "../store/store";
 import { ImageError } from "./errors";
 import { normalizeEntryPath } from "./extract";
 import { commitImage, findImage, imageLayout, sha256, singleLayerImage, type ImageRecord } from "./images";
-import { layerExists, type LayerRecord } from "./layers";
+import { installLayer, layerExists } from "./layers";
 import { stagingDir, withImagesLock } from "./layout";
 import { MediaType } from "./oci-image";
 import { measureTree, removeTree } from "./tree";
@@ -49,9 +48,7 @@ export async function ensureBuiltinImage(store: Store, syscalls: Syscalls, busyb
           const root = join(staging, "root");
           mkdirSync(root, 0o755);
           fillBusyboxRootfs(root, busyboxPath, applets);
-          const record: LayerRecord = { diffId, ...measureTree(root) };
-          writeJsonAtomic(join(staging, "layer.json"), record);
-          renameSync(staging, layout.layerDir(diffId));
+          installLayer(layout, staging, { diffId, ...measureTree(root) });
         } catch (error) {
           removeTree(staging);
           if (!layerExists(layout, diffId)) throw error; // else: a concurrent build won

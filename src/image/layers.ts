@@ -221,20 +221,31 @@ export async function unpackLayer(
     record.entries = extractor.entries;
     // Measured first: the user cannot read a directory once it is a subordinate id's (0700).
     if (owner && deferred) applyDeferredOwnership(owner, root, deferred, ownershipListFile(staging));
-    writeJsonAtomic(join(staging, "layer.json"), record);
-    try {
-      renameSync(staging, layout.layerDir(diffId));
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
-      removeTree(staging, layout.store.rootless); // a concurrent unpack of the same layer won: one copy is kept
-      return { ...base, ...readLayerRecord(layout, diffId), existed: true };
-    }
+    if (!installLayer(layout, staging, record)) return { ...base, ...readLayerRecord(layout, diffId), existed: true };
     return { ...base, ...record, existed: false };
   } catch (error) {
     extractor.abort();
     removeTree(staging, layout.store.rootless);
     throw error;
+  }
+}
+
+/**
+ * Puts a complete staging directory (root/ written, `record` measured) in
+ * place as layers/DIFFID, record first: layers/DIFFID only ever appears
+ * whole. Returns false when a concurrent unpack of the same layer won the
+ * rename: ours is removed, and each layer is stored once.
+ */
+export function installLayer(layout: ImageLayout, staging: string, record: LayerRecord): boolean {
+  writeJsonAtomic(join(staging, "layer.json"), record);
+  try {
+    renameSync(staging, layout.layerDir(record.diffId));
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
+    removeTree(staging, layout.store.rootless);
+    return false;
   }
 }
 
