@@ -15,7 +15,7 @@
 // streamed from the file. stdin ("-"), and a compressed image archive, are
 // first copied to a file under tmp/, never into memory.
 
-import { closeSync, createReadStream, createWriteStream, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, createReadStream, createWriteStream, openSync, readFileSync, readSync, statSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { asDiycError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
@@ -85,16 +85,11 @@ export async function importImage(store: Store, input: string, syscalls: Syscall
         await spool(options.stdin(), file);
       }
       const original = file;
-      const index = await scanTar(file);
+      // Image archives are read by byte ranges: a compressed one is kept uncompressed on disk, written as it is scanned.
+      spooled ??= stagingDir(layout, "import");
+      const index = await scanTar(file, join(spooled, "plain.tar"));
       if (index.isRootfs) return await importRootfs(layout, file, syscalls, options, input === "-" ? "tarball (stdin)" : `tarball ${file}`);
-      if (index.compressed) {
-        // Image archives are read by byte ranges: keep an uncompressed copy on disk.
-        spooled ??= stagingDir(layout, "import");
-        const plain = join(spooled, "plain.tar");
-        await spool(decompress(createReadStream(file, { highWaterMark: READ_CHUNK }), () => {}), plain);
-        file = plain;
-        index.files = (await scanTar(file)).files;
-      }
+      if (index.compressed) file = join(spooled, "plain.tar");
       return await importArchive(layout, file, index, syscalls, options, input === "-" ? "stdin" : original);
     } finally {
       if (spooled) removeTree(spooled);
@@ -125,8 +120,12 @@ async function spool(source: AsyncIterable<Uint8Array>, path: string): Promise<v
   }
 }
 
-/** Reads the tar's headers (see the top of the file). */
-async function scanTar(file: string): Promise<TarIndex> {
+/**
+ * Reads the tar's headers (see the top of the file). A compressed file's
+ * uncompressed bytes are written to `plainCopy` on the way (the offsets are
+ * theirs), until the scan ends or finds a rootfs.
+ */
+async function scanTar(file: string, plainCopy: string): Promise<TarIndex> {
   const files = new Map<string, { offset: number; size: number }>();
   let isRootfs = false;
   let compressed = false;
@@ -160,16 +159,25 @@ async function scanTar(file: string): Promise<TarIndex> {
     },
   });
   const stream = decompress(createReadStream(file, { highWaterMark: READ_CHUNK }), (kind) => (compressed = kind !== "none"));
-  for await (const chunk of stream) {
-    bytesBeforeChunk = position;
-    chunkStart = chunk.byteOffset;
-    parser.push(chunk);
-    position += chunk.length;
-    if (isRootfs) {
-      await stream.return(undefined);
-      return { files, isRootfs, compressed };
+  let copy: number | undefined;
+  try {
+    for await (const chunk of stream) {
+      if (compressed) {
+        copy ??= openSync(plainCopy, "wx", 0o600);
+        for (let written = 0; written < chunk.length;) written += writeSync(copy, chunk, written);
+      }
+      bytesBeforeChunk = position;
+      chunkStart = chunk.byteOffset;
+      parser.push(chunk);
+      position += chunk.length;
+      if (isRootfs) {
+        await stream.return(undefined);
+        return { files, isRootfs, compressed };
+      }
+      if (parser.finished) break;
     }
-    if (parser.finished) break;
+  } finally {
+    if (copy !== undefined) closeSync(copy);
   }
   if (!parser.finished) parser.end();
   for (const [, f] of files) if (f.offset < 0) f.offset = 0; // empty files
