@@ -25,7 +25,7 @@ import { commitImage, imageLayout, sha256, singleLayerImage, type ImageRecord } 
 import { decompress, unpackLayer } from "./layers";
 import { stagingDir, withImagesLock, type ImageLayout } from "./layout";
 import { materializeImage, type BlobSource, type Progress } from "./materialize";
-import { choosePlatform, hostPlatform, isIndex, MediaType, parseIndex, parseJson, type Descriptor, type Platform } from "./oci-image";
+import { choosePlatform, DIGEST_PATTERN, hostPlatform, isIndex, MediaType, parseIndex, parseJson, type Descriptor, type Platform } from "./oci-image";
 import { parseReference } from "./reference";
 import { TarParser, type TarEntry } from "./tar";
 import { removeTree } from "./tree";
@@ -266,7 +266,7 @@ function tarFiles(file: string, index: TarIndex): LayoutFiles {
 }
 
 function blobPath(digest: string): string {
-  if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw new ImageError(`unsupported digest ${JSON.stringify(digest)}`);
+  if (!DIGEST_PATTERN.test(digest)) throw new ImageError(`unsupported digest ${JSON.stringify(digest)}`);
   return `blobs/sha256/${digest.slice(7)}`;
 }
 

@@ -24,9 +24,10 @@ import { join } from "node:path";
 import { LOCK_EX, LOCK_SH, LOCK_UN, type Syscalls } from "../linux/syscalls";
 import type { Store } from "../store/store";
 import { ImageError } from "./errors";
+import { DIGEST_PATTERN } from "./oci-image";
 import { removeTree } from "./tree";
 
-export const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
+export { DIGEST_PATTERN };
 
 export class ImageLayout {
   readonly dir: string;

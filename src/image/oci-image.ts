@@ -4,6 +4,9 @@
 
 import { ImageError } from "./errors";
 
+/** A content digest as diyc accepts one: sha256 only, lower-case hex. */
+export const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
+
 export const MediaType = {
   ociIndex: "application/vnd.oci.image.index.v1+json",
   ociManifest: "application/vnd.oci.image.manifest.v1+json",
@@ -79,7 +82,7 @@ function fail(what: string, why: string): never {
 function checkDescriptor(what: string, d: unknown): Descriptor {
   const desc = d as Descriptor;
   if (typeof desc !== "object" || desc === null) fail(what, "a descriptor is not an object");
-  if (typeof desc.digest !== "string" || !/^sha256:[a-f0-9]{64}$/.test(desc.digest)) fail(what, `unsupported digest ${JSON.stringify(desc.digest)} (sha256 only)`);
+  if (typeof desc.digest !== "string" || !DIGEST_PATTERN.test(desc.digest)) fail(what, `unsupported digest ${JSON.stringify(desc.digest)} (sha256 only)`);
   if (!Number.isSafeInteger(desc.size) || desc.size < 0) fail(what, `bad size for ${desc.digest}`);
   return desc;
 }
@@ -103,7 +106,7 @@ export function parseIndex(what: string, bytes: Uint8Array): Index {
 export function parseConfig(what: string, bytes: Uint8Array): ImageConfig {
   const doc = parseJson(what, bytes) as ImageConfig;
   if (doc.rootfs?.type !== "layers" || !Array.isArray(doc.rootfs.diff_ids)) fail(what, "the image config has no rootfs.diff_ids");
-  for (const id of doc.rootfs.diff_ids) if (!/^sha256:[a-f0-9]{64}$/.test(id)) fail(what, `unsupported diff id ${JSON.stringify(id)}`);
+  for (const id of doc.rootfs.diff_ids) if (!DIGEST_PATTERN.test(id)) fail(what, `unsupported diff id ${JSON.stringify(id)}`);
   const c = doc.config ?? {};
   const strings = (v: unknown) => v === undefined || v === null || (Array.isArray(v) && v.every((x) => typeof x === "string"));
   if (!strings(c.Env) || !strings(c.Cmd) || !strings(c.Entrypoint)) fail(what, "Env, Cmd and Entrypoint must be lists of strings");

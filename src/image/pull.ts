@@ -86,8 +86,9 @@ export async function pullImage(store: Store, ref: ImageReference, syscalls: Sys
   layout.ensure();
   sweepStaleStaging(layout);
   let { bytes, mediaType } = await client.manifest(reference);
-  if (ref.digest !== undefined && sha256(bytes) !== ref.digest) {
-    throw new ImageError(`${label}: manifest digest mismatch: asked for ${ref.digest}, got ${sha256(bytes)}`);
+  let digest = sha256(bytes);
+  if (ref.digest !== undefined && digest !== ref.digest) {
+    throw new ImageError(`${label}: manifest digest mismatch: asked for ${ref.digest}, got ${digest}`);
   }
   const doc = parseJson(`${label}: manifest`, bytes) as { mediaType?: string; manifests?: unknown; layers?: unknown };
   if (isIndex(mediaType ?? doc.mediaType, doc)) {
@@ -100,13 +101,14 @@ export async function pullImage(store: Store, ref: ImageReference, syscalls: Sys
     }
     options.trace?.(`HOST| ${label} is an index: ${formatPlatform(platform)} is ${chosen.digest}`);
     ({ bytes, mediaType } = await client.manifest(chosen.digest));
-    if (sha256(bytes) !== chosen.digest) {
-      throw new ImageError(`${label}: manifest ${chosen.digest}: digest mismatch: got ${sha256(bytes)}`);
+    digest = sha256(bytes);
+    if (digest !== chosen.digest) {
+      throw new ImageError(`${label}: manifest ${chosen.digest}: digest mismatch: got ${digest}`);
     }
   }
   const record = await materializeImage(layout, syscalls, {
     readBlob: (d) => client.blob(d),
     streamBlob: (d) => client.blobStream(d),
   }, bytes, label, [ref.name], options.progress);
-  return { record, name: ref.name, manifestDigest: sha256(bytes) };
+  return { record, name: ref.name, manifestDigest: digest };
 }

@@ -9,6 +9,7 @@
 // never contains "..", a NUL or a leading "/": it is only ever a JSON key.
 
 import { UsageError } from "../linux/errors";
+import { DIGEST_PATTERN } from "./oci-image";
 
 export interface ImageReference {
   /** Host[:port] of the registry; undefined for a name without one. */
@@ -23,7 +24,6 @@ export interface ImageReference {
 
 const COMPONENT = /^[a-zA-Z0-9]+(?:(?:[._]|__|-+)[a-zA-Z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const HOST = /^(?:localhost|[a-zA-Z0-9.-]+\.[a-zA-Z0-9.-]+|[a-zA-Z0-9.-]+:\d{1,5}|\[[0-9a-fA-F:]+\](?::\d{1,5})?)(?::\d{1,5})?$/;
 
 export const DOCKER_HUB = "docker.io";
@@ -38,7 +38,7 @@ export function parseReference(text: string): ImageReference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw invalid("the digest must be sha256:<64 hex digits>");
+    if (!DIGEST_PATTERN.test(digest)) throw invalid("the digest must be sha256:<64 hex digits>");
   }
   let registry: string | undefined;
   const slash = rest.indexOf("/");
