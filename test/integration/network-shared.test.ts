@@ -164,17 +164,24 @@ describeRoot("a network shared by stores", () => {
 
   test("a deleted store's leftovers: used by another store, then removed by its network clean", () => {
     const gone = tempStore("diyc-rl-gone-");
-    expect(diyc(gone, ["network", "setup", "--bridge", "drl1", "--subnet", "10.231.11.0/24"]).code).toBe(0);
-    expect(diyc(gone, ["run", "-d", "--net", "drl1", "-i", "10.231.11.7", "rl-d1", "busybox", "sleep", "60"]).code).toBe(0);
-    // The store dies with its container (a crash: monitor first, so no cleanup hook runs), then is deleted.
-    const state = JSON.parse(readFileSync(join(gone, "containers", "rl-d1", "state.json"), "utf8"));
-    process.kill(state.monitor.pid, "SIGKILL");
-    process.kill(state.init.pid, "SIGKILL");
-    const deadline = Date.now() + 5000;
-    while ((processExists(state.init.pid) || processExists(state.monitor.pid)) && Date.now() < deadline) Bun.sleepSync(20);
-    for (const dir of storeCgroups(gone)) rmdirSync(join(dir, "rl-d1")), rmdirSync(dir);
-    expect(mountsUnder(gone)).toEqual([]);
-    rmSync(gone, { recursive: true, force: true });
+    let crashed = false;
+    try {
+      expect(diyc(gone, ["network", "setup", "--bridge", "drl1", "--subnet", "10.231.11.0/24"]).code).toBe(0);
+      expect(diyc(gone, ["run", "-d", "--net", "drl1", "-i", "10.231.11.7", "rl-d1", "busybox", "sleep", "60"]).code).toBe(0);
+      // The store dies with its container (a crash: monitor first, so no cleanup hook runs), then is deleted.
+      const state = JSON.parse(readFileSync(join(gone, "containers", "rl-d1", "state.json"), "utf8"));
+      process.kill(state.monitor.pid, "SIGKILL");
+      process.kill(state.init.pid, "SIGKILL");
+      const deadline = Date.now() + 5000;
+      while ((processExists(state.init.pid) || processExists(state.monitor.pid)) && Date.now() < deadline) Bun.sleepSync(20);
+      for (const dir of storeCgroups(gone)) rmdirSync(join(dir, "rl-d1")), rmdirSync(dir);
+      expect(mountsUnder(gone)).toEqual([]);
+      crashed = true;
+    } finally {
+      // Deleted whatever happened above; a failure before the crash was staged leaves its container to rm -f first.
+      if (!crashed && existsSync(join(gone, "containers", "rl-d1"))) diyc(gone, ["rm", "-f", "rl-d1"]);
+      rmSync(gone, { recursive: true, force: true });
+    }
     expect(leases("drl1")).toEqual(["10.231.11.7"]);
 
     // Another store uses the network and even the dead store's address.
