@@ -32,7 +32,9 @@ const state = (name: string) => JSON.parse(readFileSync(join(containerDir(name),
 
 function cgroupDirs(name: string): string[] {
   const parent = cgroupParentFor(new Store(root));
-  return readdirSync("/sys/fs/cgroup").map((h) => `/sys/fs/cgroup/${h}/${parent}/${name}`).filter((d) => existsSync(d));
+  // v2: one tree (/sys/fs/cgroup/PARENT/NAME); v1: one per hierarchy.
+  const candidates = [`/sys/fs/cgroup/${parent}/${name}`, ...readdirSync("/sys/fs/cgroup").map((h) => `/sys/fs/cgroup/${h}/${parent}/${name}`)];
+  return candidates.filter((d) => existsSync(d));
 }
 
 /** Proves that nothing of the container is left: directory, lock file, cgroups. */
