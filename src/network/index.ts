@@ -33,7 +33,7 @@ import { withNetlink, type NetlinkSocket } from "./netlink";
 import { assertOwnNetns, openNetlinkIn } from "./netns";
 import { addPortRules, deletePortRules, deleteTable, ensureNetworkRules, TABLE_PATTERN } from "./nftables";
 import { ANY_PORT, claimPorts, formatPublish, listPortClaims, portsDir, releasePorts, type PortMapping } from "./ports";
-import { describeRoute, hostPortUser, hostRoutes, overlaps } from "./listening";
+import { describeRoute, hostPortUsers, hostRoutes, overlaps } from "./listening";
 import { ipForwardPath, readSysctl, routeLocalnetPath, writeSysctl } from "./sysctl";
 import { CONTAINER_IFNAME, createVethPair, storeVethName } from "./veth";
 
@@ -430,6 +430,7 @@ export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachReq
     // The runtime holds the name, so anything still recorded under it is left
     // over from an earlier run that died before detaching.
     detachContainer(store, cfg, req.container, log);
+    const hostPortUser = hostPortUsers();
     // Before any claim: a port a host service has bound would have its traffic taken by our DNAT.
     for (const p of req.publish.filter((m) => m.hostPort !== ANY_PORT)) {
       const user = hostPortUser(p.protocol, p.hostPort, p.hostIp);

@@ -93,16 +93,22 @@ function socketOwner(inode: string): string | undefined {
 }
 
 /**
- * Who on the host has bound `port` where a published port would take it, or
+ * Who on the host has bound a port where a published port would take it, or
  * undefined if nobody: "127.0.0.1:18095 (pid 1234, python3)". A port
  * published on every address (no `hostIp`) collides with a socket on any
  * address; one published on an address, with a socket on it or on the wildcard.
+ * /proc/net is read once per protocol, for the many ports one attach asks
+ * about (each -p, and the search for a free one).
  */
-export function hostPortUser(protocol: Protocol, port: number, hostIp?: string): string | undefined {
-  const socket = boundSockets(protocol).find((s) => s.port === port && (hostIp === undefined || s.wildcard || s.address === hostIp));
-  if (socket === undefined) return undefined;
-  const owner = socketOwner(socket.inode);
-  return `${socket.address}:${socket.port}${owner === undefined ? "" : `, ${owner}`}`;
+export function hostPortUsers(): (protocol: Protocol, port: number, hostIp?: string) => string | undefined {
+  const read = new Map<Protocol, BoundSocket[]>();
+  return (protocol, port, hostIp) => {
+    if (!read.has(protocol)) read.set(protocol, boundSockets(protocol));
+    const socket = read.get(protocol)!.find((s) => s.port === port && (hostIp === undefined || s.wildcard || s.address === hostIp));
+    if (socket === undefined) return undefined;
+    const owner = socketOwner(socket.inode);
+    return `${socket.address}:${socket.port}${owner === undefined ? "" : `, ${owner}`}`;
+  };
 }
 
 export interface HostRoute {

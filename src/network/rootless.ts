@@ -19,7 +19,7 @@ import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { DiycError, UsageError } from "../linux/errors";
 import { removeIfExists } from "./claim";
 import { claimPorts, formatPublish, releasePorts, type PortClaim, type PortMapping } from "./ports";
-import { hostPortUser } from "./listening";
+import { hostPortUsers } from "./listening";
 import type { Log } from "../linux/trace";
 import type { Store } from "../store/store";
 
@@ -70,6 +70,7 @@ export function attachWithPasta(
     throw new UsageError(`a rootless container's network needs ${TUN} usable by you (mode 0666, as Debian's udev makes it)`);
   }
   const wanted: PortClaim[] = request.publish.map((p) => ({ ...p, container: request.container, network: PASTA_NETWORK, containerIp: "", store: store.root }));
+  const hostPortUser = hostPortUsers();
   const isFree = (p: PortMapping) => hostPortUser(p.protocol, p.hostPort, p.hostIp) === undefined;
   const publish = claimPorts(store, wanted, isFree);
   try {
