@@ -9,6 +9,7 @@ import { DiycError, ExitCode, fsErrorAsSyscallError, UsageError } from "../linux
 import { linuxSyscalls } from "../linux/syscalls";
 import { resolveNetworkRegistry, resolveStoreRoot, Store } from "../store/store";
 import { cleanup } from "./cleanup";
+import { finish } from "./finish";
 import type { CliContext, Command } from "./context";
 import { image } from "./image";
 import { network } from "./network";
@@ -43,6 +44,7 @@ const COMMANDS: Record<string, Command> = {
   network,
   stats,
   _cleanup: cleanup,
+  _finish: finish,
 };
 
 const HELP = `Usage: diyc [--root DIR] COMMAND [ARG...]
