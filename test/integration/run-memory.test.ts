@@ -19,7 +19,19 @@ let root: string;
 beforeAll(() => {
   root = tempStore("diyc-mem-");
 });
-afterAll(() => removeStore(root));
+afterAll(() => {
+  // No diyc-wait of this store's runs outlives them (whatever failed); then no mount, cgroup or directory.
+  expect([...parentsOfAll().keys()].filter((pid) => exe(pid).startsWith("/memfd:diyc-wait") && cmdline(pid).includes(root))).toEqual([]);
+  removeStore(root);
+});
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
+}
 
 function exe(pid: number): string {
   try {
@@ -42,6 +54,14 @@ async function waitingRss(pid: number): Promise<number> {
   return rssKb(pid);
 }
 
+/** The same, checked against the bound; returns the container's monitor and init, for nothingLeft. */
+async function handedOff(pid: number, name: string): Promise<number[]> {
+  const rss = await waitingRss(pid);
+  console.log(`${name}: the waiting diyc's VmRSS is ${rss} kB`);
+  expect(rss).toBeLessThanOrEqual(MAX_RSS_KB);
+  return containerPids(name);
+}
+
 /** The monitor's and the init's pids, from state.json, while the container runs. */
 function containerPids(name: string): number[] {
   const state = JSON.parse(readFileSync(join(root, "containers", name, "state.json"), "utf8"));
@@ -49,10 +69,10 @@ function containerPids(name: string): number[] {
 }
 
 /** Nothing of the run is left: no process of it, no container directory (--rm); removeStore checks mounts and cgroups. */
-async function nothingLeft(name: string, pids: number[]): Promise<void> {
+async function nothingLeft(name: string, pids: number[], removed = true): Promise<void> {
   // The monitor exits once it has DONE, which `diyc _finish` sent just before its own exit.
   await until(() => !pids.some(processExists), 5000, "the monitor and the init to end");
-  expect(existsSync(join(root, "containers", name))).toBe(false);
+  expect(existsSync(join(root, "containers", name))).toBe(!removed);
 }
 
 function spawnRun(args: string[]) {
@@ -63,10 +83,8 @@ describeRoot("a foreground run that waits", () => {
   test("is diyc-wait at ≤ 2 MiB, in the same pid; exits with the container's status; --rm removes it", async () => {
     const run = spawnRun(["--rm", "waits", "busybox", "sh", "-c", "echo ready; sleep 1; exit 7"]);
     try {
-      const rss = await waitingRss(run.pid);
-      console.log(`waiting foreground run: VmRSS ${rss} kB`);
-      expect(rss).toBeLessThanOrEqual(MAX_RSS_KB);
-      const pids = containerPids("waits");
+      // The pid the test spawned, read from /proc once it waits.
+      const pids = await handedOff(run.pid, "waits");
       expect(await run.exited).toBe(7);
       expect(await new Response(run.stdout).text()).toBe("ready\n");
       expect(await new Response(run.stderr).text()).toBe("");
@@ -80,16 +98,14 @@ describeRoot("a foreground run that waits", () => {
     const trapped = spawnRun(["--rm", "trapped", "busybox", "sh", "-c", "trap 'echo got-term; exit 3' TERM; echo ready; while true; do sleep 0.1; done"]);
     const stubborn = spawnRun(["--rm", "stubborn", "busybox", "sleep", "30"]);
     try {
-      expect(await waitingRss(trapped.pid)).toBeLessThanOrEqual(MAX_RSS_KB);
-      const trappedPids = containerPids("trapped");
+      const trappedPids = await handedOff(trapped.pid, "trapped");
       trapped.kill("SIGTERM");
       expect(await trapped.exited).toBe(3);
       expect(await new Response(trapped.stdout).text()).toBe("ready\ngot-term\n");
       await nothingLeft("trapped", trappedPids);
 
       // sleep as pid 1 has no handler for SIGINT: two pass by, the third kills (not in a terminal's foreground, each is forwarded).
-      expect(await waitingRss(stubborn.pid)).toBeLessThanOrEqual(MAX_RSS_KB);
-      const stubbornPids = containerPids("stubborn");
+      const stubbornPids = await handedOff(stubborn.pid, "stubborn");
       // One at a time: two of the same signal that arrive together are one (standard signals do not queue).
       for (let k = 0; k < 2; k++) {
         stubborn.kill("SIGINT");
@@ -109,7 +125,7 @@ describeRoot("a foreground run that waits", () => {
     // Without a seccomp filter: -v reads the filter's refusals from the kernel's log in Bun, and then Bun waits on.
     const run = spawnRun(["-v", "--rm", "--security-opt", "seccomp=unconfined", "traced", "busybox", "sh", "-c", "sleep 0.5; exit 2"]);
     try {
-      expect(await waitingRss(run.pid)).toBeLessThanOrEqual(MAX_RSS_KB);
+      const pids = await handedOff(run.pid, "traced");
       expect(await run.exited).toBe(2);
       const trace = await new Response(run.stderr).text();
       const steps = trace.split("\n").filter((line) => line.startsWith("HOST| "));
@@ -117,17 +133,23 @@ describeRoot("a foreground run that waits", () => {
       expect(handOff).toBeGreaterThan(steps.indexOf("HOST| start: exec the command"));
       expect(steps[handOff + 1]).toBe("HOST| the init exited (wait status 512)");
       expect(steps.at(-1)).toBe("HOST| remove container traced (--rm)");
+      await nothingLeft("traced", pids);
     } finally {
       run.kill("SIGKILL");
     }
   });
 
   test("-v with the seccomp filter: Bun waits itself (it reads the kernel's log), as before", async () => {
-    const run = spawnRun(["-v", "--rm", "filtered", "busybox", "sh", "-c", "sleep 0.3"]);
+    const run = spawnRun(["-v", "--rm", "filtered", "busybox", "sh", "-c", "sleep 1"]);
     try {
-      await Bun.sleep(200);
+      // Started (state.json has the start time), and well past the grace: still Bun.
+      const state = join(root, "containers", "filtered", "state.json");
+      await until(() => existsSync(state) && JSON.parse(readFileSync(state, "utf8")).startedAtMs !== undefined, 5000, "the start");
+      await Bun.sleep(300);
       expect(exe(run.pid)).not.toStartWith("/memfd:diyc-wait");
+      const pids = containerPids("filtered");
       expect(await run.exited).toBe(0);
+      await nothingLeft("filtered", pids);
       const trace = await new Response(run.stderr).text();
       expect(trace).not.toContain("diyc-wait");
       expect(trace).toContain("HOST| the init exited (wait status 0)");
@@ -139,10 +161,10 @@ describeRoot("a foreground run that waits", () => {
   test("an OOM kill after the hand-off: the same one line, 137", async () => {
     const run = spawnRun(["--rm", "-m", "16", "hog", "busybox", "sh", "-c", "sleep 0.5; dd if=/dev/zero of=/dev/null bs=64M count=1"]);
     try {
-      expect(await waitingRss(run.pid)).toBeLessThanOrEqual(MAX_RSS_KB);
+      const pids = await handedOff(run.pid, "hog");
       expect(await run.exited).toBe(137);
       expect(await new Response(run.stderr).text()).toBe("diyc: container hog was killed: out of memory (limit 16 MiB)\n");
-      expect(existsSync(join(root, "containers", "hog"))).toBe(false);
+      await nothingLeft("hog", pids);
     } finally {
       run.kill("SIGKILL");
     }
@@ -153,9 +175,10 @@ describeRoot("a foreground run that waits", () => {
     expect(await first.exited).toBe(5);
     const start = Bun.spawn([DIYC, "--root", root, "start", "-a", "again"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: diycEnv(root) });
     try {
-      expect(await waitingRss(start.pid)).toBeLessThanOrEqual(MAX_RSS_KB);
+      const pids = await handedOff(start.pid, "again");
       expect(await start.exited).toBe(5);
       expect(await new Response(start.stderr).text()).toBe("");
+      await nothingLeft("again", pids, false);
     } finally {
       start.kill("SIGKILL");
       Bun.spawnSync([DIYC, "--root", root, "rm", "-f", "again"], { env: diycEnv(root) });
@@ -170,14 +193,12 @@ describeRoot("a foreground run that waits", () => {
     try {
       let diycPid = 0;
       await until(() => (diycPid = diycUnder(session.pid)) > 0, 5000, "diyc to start on the pty");
-      const rss = await waitingRss(diycPid);
-      console.log(`waiting foreground run with -t: VmRSS ${rss} kB`);
-      expect(rss).toBeLessThanOrEqual(MAX_RSS_KB);
+      const pids = await handedOff(diycPid, "tty");
       expect(await session.exited).toBe(0);
       const out = await new Response(session.stdout).text();
       expect(out).toContain("\n20 90\n");
       expect(out).toEndWith("\nEXIT=4\n");
-      expect(existsSync(join(root, "containers", "tty"))).toBe(false);
+      await nothingLeft("tty", pids);
     } finally {
       session.kill("SIGKILL");
     }
@@ -191,10 +212,10 @@ describeRoot("a foreground run that waits", () => {
     try {
       let diycPid = 0;
       await until(() => (diycPid = diycUnder(session.pid)) > 0, 5000, "diyc to start on the pty");
-      expect(await waitingRss(diycPid)).toBeLessThanOrEqual(MAX_RSS_KB);
+      const pids = await handedOff(diycPid, "ignores");
       expect(await session.exited).toBe(0);
       expect(await new Response(session.stdout).text()).toEndWith("\nEXIT=137\n");
-      expect(existsSync(join(root, "containers", "ignores"))).toBe(false);
+      await nothingLeft("ignores", pids);
     } finally {
       session.kill("SIGKILL");
     }
@@ -206,8 +227,8 @@ function diycUnder(pid: number): number {
   return descendants(pid).find((p) => exe(p) === join(REPO, "build/diyc")) ?? 0;
 }
 
-/** Every live descendant of `pid`, from the parent pids in /proc/N/stat. */
-function descendants(pid: number): number[] {
+/** Every live process and its parent, from /proc/N/stat. */
+function parentsOfAll(): Map<number, number> {
   const parents = new Map<number, number>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -218,6 +239,12 @@ function descendants(pid: number): number[] {
       // gone meanwhile
     }
   }
+  return parents;
+}
+
+/** Every live descendant of `pid`. */
+function descendants(pid: number): number[] {
+  const parents = parentsOfAll();
   const found: number[] = [];
   for (let frontier = [pid]; frontier.length > 0;) {
     frontier = [...parents].filter(([, parent]) => frontier.includes(parent)).map(([child]) => child);
