@@ -42,6 +42,7 @@ static sigset_t forwarded;
 static int count_signal, count_after, count_action;
 static volatile sig_atomic_t counted;
 static const char *note;
+static size_t note_len;
 
 /* Every function called here is async-signal-safe (signal-safety(7)). */
 static void on_signal(int sig)
@@ -49,7 +50,7 @@ static void on_signal(int sig)
 	int saved = errno;
 	if (sig == count_signal && ++counted >= count_after) {
 		if (note)
-			(void)!write(STDERR_FILENO, note, strlen(note));
+			(void)!write(STDERR_FILENO, note, note_len);
 		kill(target, count_action);
 	} else if (sigismember(&forwarded, sig) == 1)
 		kill(target, sig);
@@ -121,8 +122,10 @@ int main(int argc, char **argv)
 			bad = parse_signals(value, &caught) < 0;
 		else if (strcmp(option, "--count") == 0)
 			bad = parse_count(value) < 0 || sigaddset(&caught, count_signal) < 0;
-		else if (strcmp(option, "--note") == 0)
+		else if (strcmp(option, "--note") == 0) {
 			note = value;
+			note_len = strlen(value);
+		}
 		else if (strcmp(option, "--unblock") == 0)
 			bad = parse_signals(value, &unblock) < 0;
 		else if (strcmp(option, "--fail") == 0)
