@@ -35,23 +35,31 @@ export interface HandOff {
   name: string;
   channel: HelperChannel;
   initPid: number;
-  signals: SignalPolicy;
+  /** Asked again at the last moment: diyc's handlers go on counting until then. */
+  signals: () => SignalPolicy;
 }
 
 /**
  * Replaces this process with diyc-wait. Returns only if that failed: the
- * caller then goes on waiting in Bun, as before. Signals that arrive on the
- * way are kept: they are blocked before the execve (a blocked signal stays
- * pending across it), and diyc-wait unblocks them once its handlers are set.
+ * caller then goes on waiting in Bun, as before.
+ *
+ * Signals on the way: this thread blocks them first, and a signal blocked
+ * here stays pending across the execve (a caught one would be reset to its
+ * default action: death, for SIGTERM); diyc-wait unblocks them once its
+ * handlers are set. Bun's other threads do not block them, so one that
+ * arrives now is taken by Bun's handler there: the event loop runs once
+ * more, so that diyc's handlers forward (or count) it before the policy is
+ * read. Only the last synchronous steps, microseconds, are left uncovered.
  */
-export function handOffWait(ctx: RuntimeContext, handOff: HandOff): void {
+export async function handOffWait(ctx: RuntimeContext, handOff: HandOff): Promise<void> {
   const { syscalls, store, trace } = ctx;
-  const { channel, signals } = handOff;
+  const { channel } = handOff;
   const then = [
     ...ctx.diycCommand, "--root", store.root, "--networks", store.networkDir, ...(trace ? ["-v"] : []),
     "_finish", handOff.name, String(channel.fd), String(channel.helper.pid),
   ];
-  const caught = [...new Set([...signals.forward, ...signals.catchOnly, signals.count.signal])];
+  const policy = handOff.signals();
+  const caught = [...new Set([...policy.forward, ...policy.catchOnly, policy.count.signal])];
   const list = (numbers: number[]) => numbers.join(",");
   let image: number;
   try {
@@ -63,6 +71,8 @@ export function handOffWait(ctx: RuntimeContext, handOff: HandOff): void {
   trace?.host(`the init runs on: hand the wait to diyc-wait (execve, the pid stays); diyc runs again once it has exited`);
   const blocked = syscalls.blockSignals(caught);
   const unblock = caught.filter((signal) => !blocked.includes(signal));
+  await new Promise((resolve) => setImmediate(resolve));
+  const signals = handOff.signals();
   const { count } = signals;
   const argv = [
     "diyc-wait", String(channel.fd), String(handOff.initPid),

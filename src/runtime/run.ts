@@ -277,16 +277,16 @@ export async function waitContainer(
   try {
     if (handOff) {
       if (await exitsWithin(created.channel, HAND_OFF_AFTER_MS)) return created.channel.receive();
-      handOffWait(ctx, {
+      await handOffWait(ctx, {
         name: created.name, channel: created.channel, initPid: created.initPid,
-        signals: {
+        signals: () => ({
           forward: FORWARDED_SIGNALS.filter((signal) => forwarded.has(signal)).map((signal) => SIGNALS[signal]!),
           catchOnly: FORWARDED_SIGNALS.filter((signal) => !forwarded.has(signal)).map((signal) => SIGNALS[signal]!),
           count: {
             signal: SIGNALS.INT!, after: Math.max(1, INTERRUPTS_TO_FORCE - interrupts), action: SIGNALS.KILL!,
             ...(ctx.trace ? { trace: forcedKillLine(INTERRUPTS_TO_FORCE) } : {}),
           },
-        },
+        }),
       });
     }
     return await created.channel.receiveAsync();

@@ -22,16 +22,16 @@ function setUp(verbose: boolean) {
   const channel = HelperChannel.adopt(7, 4100, syscalls);
   const handOff: HandOff = {
     name: "web", channel, initPid: 4101,
-    signals: { forward: [15, 10, 12], catchOnly: [1, 2, 3], count: { signal: 2, after: 2, action: 9, trace: "interrupted 3 times: kill the container (SIGKILL)" } },
+    signals: () => ({ forward: [15, 10, 12], catchOnly: [1, 2, 3], count: { signal: 2, after: 2, action: 9, trace: "interrupted 3 times: kill the container (SIGKILL)" } }),
   };
   syscalls.calls.length = 0; // adopt's own call is not the hand-off's
   return { syscalls, ctx, handOff, lines };
 }
 
 describe("handOffWait", () => {
-  test("diyc-wait gets the socket, the init, the signal policy and the command that finishes the run", () => {
+  test("diyc-wait gets the socket, the init, the signal policy and the command that finishes the run", async () => {
     const { syscalls, ctx, handOff, lines } = setUp(true);
-    handOffWait(ctx, handOff);
+    await handOffWait(ctx, handOff);
     const exec = syscalls.calls.find((c) => c.name === "execv")!;
     expect(exec.args[0]).toMatch(/^\/proc\/self\/fd\/\d+$/);
     expect(exec.args[1]).toEqual([
@@ -45,18 +45,18 @@ describe("handOffWait", () => {
     expect(lines[0]).toStartWith("HOST| the init runs on: hand the wait to diyc-wait");
   });
 
-  test("the image is sealed, the signals blocked and the socket kept open across the execve, in that order", () => {
+  test("the image is sealed, the signals blocked and the socket kept open across the execve, in that order", async () => {
     const { syscalls, ctx, handOff } = setUp(false);
-    handOffWait(ctx, handOff);
+    await handOffWait(ctx, handOff);
     expect(syscalls.calls.map((c) => c.name)).toEqual(["sealedMemfd", "blockSignals", "setCloseOnExec", "execv", "setCloseOnExec", "unblockSignals", "close"]);
     expect(syscalls.calls[0]!.args[0]).toBe("diyc-wait"); // not "diyc-helper": tests count the monitors by that name
     expect(syscalls.calls[1]!.args[0]).toEqual([15, 10, 12, 1, 2, 3]);
     expect(syscalls.calls[2]!.args).toEqual([7, false]);
   });
 
-  test("a failed execve (the recording's is one) undoes the preparation: diyc waits on itself", () => {
+  test("a failed execve (the recording's is one) undoes the preparation: diyc waits on itself", async () => {
     const { syscalls, ctx, handOff, lines } = setUp(true);
-    handOffWait(ctx, handOff);
+    await handOffWait(ctx, handOff);
     const exec = syscalls.calls.findIndex((c) => c.name === "execv");
     const image = Number(String(syscalls.calls[exec]!.args[0]).split("/").pop());
     expect(syscalls.calls.slice(exec + 1)).toEqual([
