@@ -121,6 +121,24 @@ describeRoot("a foreground run that waits", () => {
     }
   });
 
+  test("a SIGTERM at any moment around the hand-off reaches the container: never lost, never the death of diyc", async () => {
+    // The hand-off comes 50 ms after the start; the signals land from 20 to 80 ms after it, spread evenly.
+    for (let k = 0; k < 10; k++) {
+      const run = spawnRun(["--rm", `around${k}`, "busybox", "sh", "-c", "trap 'exit 3' TERM; echo ready; while :; do sleep 0.01; done"]);
+      try {
+        await run.stdout.getReader().read(); // "ready": the command runs
+        await Bun.sleep(20 + k * 6);
+        run.kill("SIGTERM");
+        // A lost signal would leave it running (-1 here); a diyc killed by it would exit 143.
+        expect(await Promise.race([run.exited, Bun.sleep(3000).then(() => -1)])).toBe(3);
+      } finally {
+        run.kill("SIGKILL");
+        await run.exited;
+      }
+      await until(() => !existsSync(join(root, "containers", `around${k}`)), 5000, "the --rm removal");
+    }
+  });
+
   test("-v still traces every step, the hand-off and the exit included", async () => {
     // Without a seccomp filter: -v reads the filter's refusals from the kernel's log in Bun, and then Bun waits on.
     const run = spawnRun(["-v", "--rm", "--security-opt", "seccomp=unconfined", "traced", "busybox", "sh", "-c", "sleep 0.5; exit 2"]);
