@@ -30,6 +30,11 @@
  *   DONE                    --->  exit
  *   exit with status
  *
+ * A foreground run whose EXIT has not come 50 ms after STARTED execve's
+ * diyc-wait (wait.c) in its own process: the socket and the pid stay, and
+ * diyc-wait reads the EXIT and execs `diyc _finish`, which sends DONE. The
+ * helper sees the same socket and the same words (docs/helper-protocol.md).
+ *
  * Whoever dies, the cleanup happens once:
  * - diyc gives up on purpose (a step failed): it sends ABORT, undoes what it
  *   made itself, and the helper kills the init and exits.

@@ -3,3 +3,7 @@ declare module "*/diyc-helper" {
   const path: string;
   export default path;
 }
+declare module "*/diyc-wait" {
+  const path: string;
+  export default path;
+}

@@ -11,6 +11,7 @@ import { linuxSyscalls } from "../linux/syscalls";
 import { resolveNetworkRegistry, resolveStoreRoot, Store } from "../store/store";
 import { cleanup } from "./cleanup";
 import { own } from "./own";
+import { finish } from "./finish";
 import type { CliContext, Command } from "./context";
 import { image } from "./image";
 import { network } from "./network";
@@ -46,6 +47,7 @@ const COMMANDS: Record<string, Command> = {
   stats,
   _cleanup: cleanup,
   _own: own,
+  _finish: finish,
 };
 
 const HELP = `Usage: diyc [--root DIR] COMMAND [ARG...]

@@ -407,7 +407,8 @@ export const run: Command = async (args, ctx) => {
     imageConfig: { id: record.id, stopSignal: applied.stopSignal, exposedPorts: applied.exposedPorts, labels: applied.labels },
     detach, restart, init: has(parsed, "init"), interactive: has(parsed, "interactive") || seedInteractive, logMaxBytes: logSize === undefined ? DEFAULT_LOG_MAX_BYTES : parseMemory("--log-max-size", logSize, false),
   };
-  const outcome = await runContainer(runtime, request, ctx.syscalls.inTerminalForeground());
+  // A wait that lasts goes on in diyc-wait, and `diyc _finish` (finish.ts) reports the outcome the same way.
+  const outcome = await runContainer(runtime, request, { inTerminalForeground: ctx.syscalls.inTerminalForeground(), handOff: true });
   return reportOutcome(ctx, name, outcome);
 };
 

@@ -53,7 +53,8 @@ async function startOne(runtime: RuntimeContext, name: string, detach: boolean, 
     }
     return refusal === undefined;
   };
-  const outcome = await runContainer(runtime, { ...config.request, detach }, stdinIsTerminal, 0, proceed);
+  // -a: a wait that lasts goes on in diyc-wait, and `diyc _finish` (finish.ts) reports the outcome as below.
+  const outcome = await runContainer(runtime, { ...config.request, detach }, { inTerminalForeground: stdinIsTerminal, proceed, handOff: !detach });
   if (refusal) throw refusal;
   return outcome;
 }

@@ -34,6 +34,10 @@ const lib = dlopen("libc.so.6", {
   ioctl: { args: [i32, u64, ptr], returns: i32 },
   memfd_create: { args: [cstring, u32], returns: i32 },
   fcntl: { args: [i32, i32, i32], returns: i32 },
+  poll: { args: [ptr, u64, i32], returns: i32 },
+  pthread_sigmask: { args: [i32, ptr, ptr], returns: i32 },
+  execv: { args: [cstring, ptr], returns: i32 },
+  waitpid: { args: [i32, ptr, i32], returns: i32 },
   // For system calls libc has no wrapper for (bpf). Variadic in C; every
   // argument here is an integer or a pointer, passed in registers either way.
   syscall: { args: [i64, i32, ptr, u32], returns: i64 },

@@ -3,7 +3,7 @@
 // kernel, so tests that use it run without root. Integration tests use
 // linuxSyscalls instead.
 
-import { SyscallError } from "./errors";
+import { Errno, SyscallError } from "./errors";
 import type { Syscalls } from "./syscalls";
 
 export interface RecordedCall {
@@ -60,6 +60,28 @@ export class RecordingSyscalls implements Syscalls {
   }
   ioprioSet(pid: number, value: number): void {
     this.record("ioprioSet", [pid, value]);
+  }
+  pollReadable(fd: number, timeoutMs: number): "readable" | "timeout" | "interrupted" {
+    this.record("pollReadable", [fd, timeoutMs]);
+    return "readable";
+  }
+  blockSignals(signals: number[]): number[] {
+    this.record("blockSignals", [signals]);
+    return [];
+  }
+  unblockSignals(signals: number[]): void {
+    this.record("unblockSignals", [signals]);
+  }
+  setCloseOnExec(fd: number, on: boolean): void {
+    this.record("setCloseOnExec", [fd, on]);
+  }
+  execv(path: string, argv: string[]): never {
+    this.record("execv", [path, argv], path);
+    throw new SyscallError("execv", Errno.ENOSYS, path); // a recording never replaces the test's process
+  }
+  waitChild(pid: number): number | undefined {
+    this.record("waitChild", [pid]);
+    return undefined;
   }
   sealedMemfd(name: string, bytes: Uint8Array): number {
     this.record("sealedMemfd", [name, bytes.length], name);

@@ -13,8 +13,9 @@
 //   encoders and decoders without root and on the real kernel as root.
 
 import { closeSync, constants, openSync, writeSync } from "node:fs";
-import type { Pointer } from "bun:ffi";
-import { check, cString, symbols } from "./libc";
+import { ptr, type Pointer } from "bun:ffi";
+import { Errno, SyscallError } from "./errors";
+import { check, cString, lastErrno, symbols } from "./libc";
 
 export const LOCK_SH = 1;
 export const LOCK_EX = 2;
@@ -46,6 +47,17 @@ export interface Syscalls {
   schedSetattr(pid: number, attr: Uint8Array): void;
   /** ioprio_set(IOPRIO_WHO_PROCESS, pid, value). */
   ioprioSet(pid: number, value: number): void;
+  /** poll(2) for POLLIN (data or EOF) on one fd, at most `timeoutMs`; "interrupted" when a signal came (EINTR). */
+  pollReadable(fd: number, timeoutMs: number): "readable" | "timeout" | "interrupted";
+  /** Blocks the signals in this thread (pthread_sigmask); returns those of them that were blocked already. */
+  blockSignals(signals: number[]): number[];
+  unblockSignals(signals: number[]): void;
+  /** Sets or clears FD_CLOEXEC. */
+  setCloseOnExec(fd: number, on: boolean): void;
+  /** execv(2): replaces this process's program, with this environment. Returns only by throwing. */
+  execv(path: string, argv: string[]): never;
+  /** waitpid(pid, 0) for a child: its wait status, or undefined if it is no child of ours (ECHILD: reaped already). */
+  waitChild(pid: number): number | undefined;
 }
 
 const TIOCGPGRP = 0x540f;
@@ -53,6 +65,33 @@ const O_CLOEXEC = 0o2000000; // not in node:fs constants
 const SYS_IOPRIO_SET = 251;
 const SYS_SCHED_SETATTR = 314;
 const IOPRIO_WHO_PROCESS = 1;
+
+const POLLIN = 1;
+const SIG_BLOCK = 0;
+const SIG_UNBLOCK = 1;
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+/** glibc's sigset_t: 1024 bits. */
+const SIGSET_BYTES = 128;
+
+function sigset(signals: number[]): Uint8Array {
+  const set = new Uint8Array(SIGSET_BYTES);
+  for (const signal of signals) set[(signal - 1) >> 3]! |= 1 << ((signal - 1) & 7);
+  return set;
+}
+
+function isMember(set: Uint8Array, signal: number): boolean {
+  return (set[(signal - 1) >> 3]! & (1 << ((signal - 1) & 7))) !== 0;
+}
+
+/** pthread_sigmask returns its error instead of setting errno. */
+function sigmask(how: number, signals: number[]): Uint8Array {
+  const old = new Uint8Array(SIGSET_BYTES);
+  const error = symbols.pthread_sigmask(how, sigset(signals), old);
+  if (error !== 0) throw new SyscallError("pthread_sigmask", error);
+  return old;
+}
 
 const MFD_CLOEXEC = 1;
 const MFD_ALLOW_SEALING = 2;
@@ -104,6 +143,44 @@ export const linuxSyscalls: Syscalls = {
   ioprioSet(pid, value) {
     // The binding's third parameter is a pointer; a pid travels in the same register.
     check("ioprio_set", Number(symbols.syscall(SYS_IOPRIO_SET, IOPRIO_WHO_PROCESS, pid as unknown as Pointer, value)), `pid ${pid}`);
+  },
+  pollReadable(fd, timeoutMs) {
+    // struct pollfd { int fd; short events; short revents; }
+    const pollfd = new Int32Array([fd, POLLIN]);
+    const ready = symbols.poll(pollfd, 1, Math.max(0, Math.floor(timeoutMs)));
+    if (ready === -1) {
+      const errno = lastErrno();
+      if (errno === Errno.EINTR) return "interrupted";
+      throw new SyscallError("poll", errno, `fd ${fd}`);
+    }
+    return ready > 0 ? "readable" : "timeout";
+  },
+  blockSignals(signals) {
+    const old = sigmask(SIG_BLOCK, signals);
+    return signals.filter((signal) => isMember(old, signal));
+  },
+  unblockSignals(signals) {
+    sigmask(SIG_UNBLOCK, signals);
+  },
+  setCloseOnExec(fd, on) {
+    const flags = check("fcntl", symbols.fcntl(fd, F_GETFD, 0), `fd ${fd}`, "F_GETFD");
+    check("fcntl", symbols.fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC), `fd ${fd}`, "F_SETFD");
+  },
+  execv(path, argv) {
+    const strings = argv.map(cString); // kept referenced until the call returns
+    const pointers = new BigUint64Array(strings.length + 1);
+    strings.forEach((s, k) => (pointers[k] = BigInt(ptr(s))));
+    check("execv", symbols.execv(cString(path), pointers), path);
+    throw new SyscallError("execv", 0, path); // unreachable: execv returns only with -1
+  },
+  waitChild(pid) {
+    const status = new Int32Array(1);
+    for (;;) {
+      if (symbols.waitpid(pid, status, 0) === pid) return status[0];
+      const errno = lastErrno();
+      if (errno === Errno.ECHILD) return undefined;
+      if (errno !== Errno.EINTR) throw new SyscallError("waitpid", errno, `pid ${pid}`);
+    }
   },
   sealedMemfd(name, bytes) {
     const fd = check("memfd_create", symbols.memfd_create(cString(name), MFD_CLOEXEC | MFD_ALLOW_SEALING), name);

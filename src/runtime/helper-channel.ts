@@ -87,13 +87,42 @@ function sealedHelperImage(syscalls: Syscalls): number {
   return helperImage;
 }
 
+/** The helper as its channel knows it: a process this diyc spawned, or one a diyc before an execve did (`adopt`). */
+export interface HelperProcess {
+  readonly pid: number;
+  /** Settles once the helper has exited (and is reaped). */
+  readonly exited: Promise<unknown>;
+  /** This diyc may exit while the helper runs on. */
+  unref(): void;
+}
+
 export class HelperChannel {
   private constructor(
-    private readonly fd: number,
+    /** diyc's end of the socket; a foreground run hands it to diyc-wait (src/runtime/hand-off.ts). */
+    readonly fd: number,
     private readonly syscalls: Syscalls,
-    readonly helper: ReturnType<typeof Bun.spawn>,
-    private readonly plan: Plan,
+    readonly helper: HelperProcess,
+    /** The plan the helper runs, to name a failed step; unknown to a diyc that adopted the channel. */
+    private readonly plan?: Plan,
   ) {}
+
+  /**
+   * The channel of a helper started by the diyc that ran in this process
+   * before an execve (a foreground run's wait, src/runtime/hand-off.ts): its
+   * end of the socket is `fd`, and the helper is our child still.
+   */
+  static adopt(fd: number, helperPid: number, syscalls: Syscalls): HelperChannel {
+    syscalls.setCloseOnExec(fd, true); // it came through an execve open: nothing we start may hold it
+    const helper: HelperProcess = {
+      pid: helperPid,
+      // Read when awaited, not before: the helper exits once it has DONE, or has already.
+      get exited() {
+        return Promise.resolve(syscalls.waitChild(helperPid));
+      },
+      unref() {},
+    };
+    return new HelperChannel(fd, syscalls, helper);
+  }
 
   /**
    * Spawns the helper with our end of a socketpair as its fd 3, and sends it the
@@ -154,6 +183,11 @@ export class HelperChannel {
     });
   }
 
+  /** Whether a message (or EOF) is there to read within `timeoutMs`, without reading it; "interrupted" by a signal. */
+  pollReadable(timeoutMs: number): "readable" | "timeout" | "interrupted" {
+    return this.syscalls.pollReadable(this.fd, timeoutMs);
+  }
+
   /** Expects `type`; turns ERROR, HELPER_ERROR and EOF into DiycErrors naming the step. */
   expect(type: number, what: string): SyncMessage {
     const msg = this.receive();
@@ -167,7 +201,7 @@ export class HelperChannel {
       return new PlanStepError(`helper: ${HELPER_STEPS[msg.a] ?? `step ${msg.a}`}`, msg.b);
     }
     if (msg.type === Sync.Error) {
-      const op = this.plan.ops[msg.a];
+      const op = this.plan?.ops[msg.a];
       if (op?.code === "Exec" || op?.code === "FindExec") {
         // 127 for "not found", 126 for "found but cannot run", as shells do.
         // FindExec (the OCI door's check before the barrier) has the same file and search.

@@ -38,5 +38,5 @@ export async function finishAndMaybeRestart(ctx: RuntimeContext, name: string): 
     const state = readState(ctx.store, name);
     return readConfig(ctx.store, name) !== undefined && !state?.stopRequested && containerStatus(ctx.store, name).status === "exited";
   };
-  await runContainer(ctx, { ...config.request, detach: true }, false, decision.restartCount, stillWanted);
+  await runContainer(ctx, { ...config.request, detach: true }, { inTerminalForeground: false, restartCount: decision.restartCount, proceed: stillWanted });
 }

@@ -18,7 +18,8 @@ import {
 import type { RuntimeContext } from "./context";
 import { removeTree } from "../image/tree";
 import { exitCodeOf } from "../linux/wait-status";
-import { HelperChannel, Sync } from "./helper-channel";
+import { HelperChannel, Sync, type SyncMessage } from "./helper-channel";
+import { handOffWait } from "./hand-off";
 import { ContainerLock, withContainerLock } from "../store/lock";
 import { identify } from "./process-identity";
 import { connectContainer, prepareNetwork } from "./networking";
@@ -235,17 +236,33 @@ const FORWARDED_SIGNALS = ["TERM", "HUP", "USR1", "USR2", "INT", "QUIT"] as cons
 const TERMINAL_SIGNALS: ReadonlySet<string> = new Set(["INT", "QUIT", "HUP"]);
 /** docker's habit: the third Ctrl-C stops waiting politely and kills the container. */
 const INTERRUPTS_TO_FORCE = 3;
+/**
+ * How long diyc itself waits for a foreground container before it hands the
+ * wait to diyc-wait (hand-off.ts): a short command's exit is taken here, with
+ * no second start of diyc; a longer one costs 0.1 MiB instead of Bun's 40 while
+ * it runs, and one start of diyc (tens of ms) when it ends.
+ */
+const HAND_OFF_AFTER_MS = 50;
+
+const forcedKillLine = (interrupts: number) => `interrupted ${interrupts} times: kill the container (SIGKILL)`;
 
 /**
  * Waits for the container's exit while passing signals on to it; diyc itself
  * never dies of them, so it is there to report the exit and clean up.
+ * Returns the monitor's message (EXIT; undefined at EOF).
  *
  * The init is in a session of its own, so the terminal never signals it. In
  * the terminal's foreground group, Ctrl-C reaches both diyc and the helper,
  * and the helper forwards it: diyc must not send it twice, only count. A
  * signal sent to diyc alone (kill PID) is forwarded by diyc.
+ *
+ * With `handOff`, a wait that lasts past HAND_OFF_AFTER_MS goes on in
+ * diyc-wait, with the same policy, and this process becomes it: the call
+ * never returns then (`diyc _finish` takes over), unless the hand-off failed.
  */
-export async function waitContainer(ctx: RuntimeContext, created: CreatedContainer, inTerminalForeground: boolean): Promise<number> {
+export async function waitContainer(
+  ctx: RuntimeContext, created: CreatedContainer, inTerminalForeground: boolean, handOff = false,
+): Promise<SyncMessage | undefined> {
   const send = (signal: number) => {
     try {
       ctx.syscalls.kill(created.initPid, signal);
@@ -253,25 +270,74 @@ export async function waitContainer(ctx: RuntimeContext, created: CreatedContain
       // best effort: the init may have exited between the signal and now
     }
   };
+  // In the terminal's foreground, the terminal's own signals reached the monitor too: counted, not sent again.
+  const forwarded: ReadonlySet<string> = new Set(FORWARDED_SIGNALS.filter((signal) => !(inTerminalForeground && TERMINAL_SIGNALS.has(signal))));
   let interrupts = 0;
   const handle = (signal: string) => () => {
     if (signal === "INT" && ++interrupts >= INTERRUPTS_TO_FORCE) {
-      ctx.trace?.host(`interrupted ${interrupts} times: kill the container (SIGKILL)`);
+      ctx.trace?.host(forcedKillLine(interrupts));
       send(SIGNALS.KILL!);
       return;
     }
-    if (!(inTerminalForeground && TERMINAL_SIGNALS.has(signal))) send(SIGNALS[signal]!);
+    if (forwarded.has(signal)) send(SIGNALS[signal]!);
   };
   const handlers = FORWARDED_SIGNALS.map((signal) => [`SIG${signal}` as const, handle(signal)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
   try {
-    const message = await created.channel.receiveAsync();
-    if (message?.type !== Sync.Exit) throw created.channel.failure(message, "report the exit status");
-    ctx.trace?.host(`the init exited (wait status ${message.a})`);
-    return exitCodeOf(message.a);
+    if (handOff) {
+      if (await exitsWithin(created.channel, HAND_OFF_AFTER_MS)) return created.channel.receive();
+      await handOffWait(ctx, {
+        name: created.name, channel: created.channel, initPid: created.initPid,
+        signals: () => ({
+          forward: FORWARDED_SIGNALS.filter((signal) => forwarded.has(signal)).map((signal) => SIGNALS[signal]!),
+          catchOnly: FORWARDED_SIGNALS.filter((signal) => !forwarded.has(signal)).map((signal) => SIGNALS[signal]!),
+          count: {
+            signal: SIGNALS.INT!, after: Math.max(1, INTERRUPTS_TO_FORCE - interrupts), action: SIGNALS.KILL!,
+            ...(ctx.trace ? { trace: forcedKillLine(INTERRUPTS_TO_FORCE) } : {}),
+          },
+        }),
+      });
+    }
+    return await created.channel.receiveAsync();
   } finally {
     for (const [signal, handler] of handlers) process.off(signal, handler);
   }
+}
+
+/**
+ * Whether the monitor's message (or EOF) comes within `ms`. Polls the socket
+ * without reading it, so that an EXIT that comes later is left for diyc-wait.
+ * The signal handlers run between polls: what arrived meanwhile is forwarded
+ * (and counted) before anything else happens.
+ */
+async function exitsWithin(channel: HelperChannel, ms: number): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const state = channel.pollReadable(Math.max(0, deadline - performance.now()));
+    if (state === "readable") return true;
+    await new Promise((resolve) => setImmediate(resolve));
+    if (state === "timeout") return false;
+  }
+}
+
+/**
+ * The end of a foreground run, in the diyc that waited or in the one that
+ * diyc-wait ran (`diyc _finish`): the exit status (-v says it), the
+ * clean-up, then DONE. The monitor waits for DONE: if we die before it, it
+ * runs the cleanup hook itself.
+ */
+export async function finishRun(ctx: RuntimeContext, name: string, channel: HelperChannel, message: SyncMessage | undefined): Promise<RunOutcome> {
+  if (message?.type !== Sync.Exit) {
+    channel.close(); // the helper cleans up with the hook
+    await channel.helper.exited;
+    throw channel.failure(message, "report the exit status");
+  }
+  ctx.trace?.host(`the init exited (wait status ${message.a})`);
+  const exitCode = exitCodeOf(message.a);
+  const outcome = await withContainerLock(ctx.store, name, ctx.syscalls, () => finishContainer(ctx, name));
+  channel.done();
+  await channel.helper.exited;
+  return { exitCode, ...outcome };
 }
 
 export interface RunOutcome extends CgroupOutcome {
@@ -290,14 +356,23 @@ function detachFrom(created: CreatedContainer): void {
   created.channel.helper.unref();
 }
 
-/**
- * create + start + wait + finish: `diyc run` (and `diyc start`, with the stored request).
- * `proceed`, checked once the name's lock is held, lets a restart give way to a
- * `stop` or `rm` that came first.
- */
-export async function runContainer(
-  ctx: RuntimeContext, request: RunRequest, inTerminalForeground: boolean, restartCount = 0, proceed: () => boolean = () => true,
-): Promise<RunOutcome> {
+export interface RunOptions {
+  /** diyc is in its terminal's foreground process group: Ctrl-C reaches the monitor too. */
+  inTerminalForeground: boolean;
+  restartCount?: number;
+  /** Checked once the name's lock is held: lets a restart give way to a `stop` or `rm` that came first. */
+  proceed?: () => boolean;
+  /**
+   * A foreground wait that lasts goes on in diyc-wait (hand-off.ts): this
+   * process is replaced, and `diyc _finish` (src/cli/finish.ts) cleans up,
+   * reports the outcome as the caller would, and exits.
+   */
+  handOff?: boolean;
+}
+
+/** create + start + wait + finish: `diyc run` (and `diyc start`, with the stored request). */
+export async function runContainer(ctx: RuntimeContext, request: RunRequest, options: RunOptions): Promise<RunOutcome> {
+  const { inTerminalForeground, restartCount = 0, proceed = () => true, handOff = false } = options;
   validateName("container", request.name); // before the name becomes a lock file's name
   if (!ctx.store.rootless) primeCgroupMigration(); // a rootless container has no cgroup to migrate into
   ctx.store.ensure();
@@ -323,9 +398,10 @@ export async function runContainer(
     detachFrom(created);
     return { oomKilled: false };
   }
-  let exitCode: number;
+  let message: SyncMessage | undefined;
   try {
-    exitCode = await waitContainer(ctx, created, inTerminalForeground);
+    // -v's seccomp refusals are read from the kernel's log by this process: then it waits on itself.
+    message = await waitContainer(ctx, created, inTerminalForeground, handOff && denials === undefined);
   } catch (error) {
     created.channel.close(); // the helper cleans up with the hook
     await created.channel.helper.exited;
@@ -333,11 +409,7 @@ export async function runContainer(
   } finally {
     denials?.stop();
   }
-  // The monitor waits for DONE: if we die before it, it runs the cleanup hook itself.
-  const outcome = await withContainerLock(ctx.store, request.name, ctx.syscalls, () => finishContainer(ctx, request.name));
-  created.channel.done();
-  await created.channel.helper.exited;
-  return { exitCode, ...outcome };
+  return finishRun(ctx, request.name, created.channel, message);
 }
 
 function finishAfterFailure(ctx: RuntimeContext, name: string, lock: ContainerLock): void {

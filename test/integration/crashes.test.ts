@@ -3,7 +3,7 @@
 // moment of a container's life and checks what is left.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DIYC, diyc, diycEnv, isRoot, mountsUnder, pidsFromTrace, processExists, removeStore, storeCgroups, tempStore } from "../helpers/diyc";
 
@@ -24,6 +24,13 @@ async function until(what: () => boolean, ms = 5000): Promise<void> {
 }
 
 const containerDir = (name: string) => join(root, "containers", name);
+const readLink = (path: string) => {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined; // gone
+  }
+};
 const psJson = () => JSON.parse(diyc(root, ["ps", "-a", "--format", "json"]).stdout) as { name: string; status: string; exitCode: number | null }[];
 
 /** Starts `diyc run -v ARGS` and SIGKILLs it as soon as its trace shows `line`. Returns the pids it printed. */
@@ -68,6 +75,35 @@ describeRoot("diyc run --rm killed after the exit was delivered", () => {
     await until(() => !processExists(monitor));
     await until(() => !existsSync(containerDir("late")));
     expect(storeCgroups(root).flatMap((d) => readdirSync(d).filter((e) => e === "late"))).toEqual([]);
+  });
+});
+
+describeRoot("a foreground run killed while diyc-wait waits for it (src/runtime/hand-off.ts)", () => {
+  // -v reads seccomp refusals in Bun, which then waits itself: without a filter, the wait is handed off.
+  const waits = (name: string, seconds: number) => ["--rm", "--security-opt", "seccomp=unconfined", name, "busybox", "sleep", String(seconds)];
+  const cleanedUp = async (name: string, pids: { init: number; monitor: number }) => {
+    // The monitor learns that diyc is gone when the init exits: then its cleanup hook removes the container.
+    await until(() => !processExists(pids.monitor) && !processExists(pids.init));
+    await until(() => !existsSync(containerDir(name)));
+    expect(storeCgroups(root).flatMap((d) => readdirSync(d).filter((e) => e === name))).toEqual([]);
+    expect(mountsUnder(containerDir(name))).toEqual([]);
+  };
+
+  test("killed at the hand-off (Bun or diyc-wait, whichever it is by then): the container is still cleaned up once", async () => {
+    await cleanedUp("handing", await killRunAt("hand the wait to diyc-wait", waits("handing", 1)));
+  });
+
+  test("killed while diyc-wait waits: the same", async () => {
+    const run = Bun.spawn([DIYC, "--root", root, "run", ...waits("waiting", 1)], { stdin: "ignore", stdout: "ignore", stderr: "ignore", env: diycEnv(root) });
+    await until(() => (readLink(`/proc/${run.pid}/exe`) ?? "").startsWith("/memfd:diyc-wait"));
+    const state = JSON.parse(readFileSync(join(containerDir("waiting"), "state.json"), "utf8"));
+    run.kill("SIGKILL");
+    expect(await run.exited).not.toBe(0);
+    await cleanedUp("waiting", { init: state.init.pid, monitor: state.monitor.pid });
+  });
+
+  test("killed in `diyc _finish`, after the exit was delivered: the monitor's hook removes it", async () => {
+    await cleanedUp("finishing", await killRunAt("the init exited", waits("finishing", 0.3)));
   });
 });
 
