@@ -12,7 +12,8 @@ import { CLONE, NAMESPACES } from "../linux/namespaces";
 import { RLIMIT } from "../linux/rlimits";
 import { DiycError } from "../linux/errors";
 import type { Hook, LinuxSeccomp, Mount, NamespaceType, Process, Spec } from "../spec/oci";
-import { compileSeccompWithFlags, SECCOMP_FILTER_FLAGS } from "../seccomp/bpf";
+import { SECCOMP_FILTER_FLAGS } from "../seccomp/bpf";
+import { seccompProgram } from "../seccomp/precompiled";
 import { DEV_SYMLINKS } from "../spec/defaults";
 import { describeFlags, describeMountAttributes, MOUNT_ATTR, MS, parseMountOptions, PROPAGATION } from "./mount-options";
 import { type Op, OpFlag, type Plan, settingsFirst } from "./ops";
@@ -406,7 +407,7 @@ function rlimitOps(proc: Process): Op[] {
 
 /** -v (logDenials): the kernel logs each call the filter refuses (SECCOMP_FILTER_FLAG_LOG), so diyc can say which. */
 function seccompOp(profile: LinuxSeccomp, logDenials = false): Op {
-  const compiled = compileSeccompWithFlags(profile, process.arch);
+  const compiled = seccompProgram(profile, process.arch);
   const LOG = SECCOMP_FILTER_FLAGS.SECCOMP_FILTER_FLAG_LOG!;
   const flags = compiled.flags | (logDenials ? LOG : 0);
   const fallback = profile.defaultAction === "SCMP_ACT_ERRNO" ? `errno ${profile.defaultErrnoRet ?? 1}` : profile.defaultAction;
