@@ -1,22 +1,26 @@
-// Start latency of `diyc run` against `runc run`, side by side in one run.
+// Start latency of `diyc run` against `runc run` and `crun run`, side by side in one run.
 //
-//   node_modules/.bin/bun bench/start-latency.ts [--runs N] [--warmup N] [--profile] [--no-hyperfine] [--rev COMMIT]
+//   node_modules/.bin/bun bench/start-latency.ts [--runs N] [--warmup N] [--profile] [--throughput] [--no-hyperfine] [--rev COMMIT]
 //
-// Needs root, and: runc (required), hyperfine and time (optional second
+// Needs root, and: runc and crun (required), hyperfine and time (optional second
 // opinions), busybox-static (diyc's built-in image is made from /bin/busybox).
-//   apt-get install -y runc hyperfine busybox-static time
+//   apt-get install -y runc crun hyperfine busybox-static time
 //
-// Both runtimes start /bin/true from the same busybox rootfs: the one diyc
-// assembles for its built-in image, which the runc bundle points at
-// (read-only). The two commands are timed interleaved, diyc then runc, so
-// that noise on this small shared machine lands on both equally; the figure
-// that matters is the ratio of medians. See bench/README.md.
+// The three runtimes start /bin/true from the same busybox rootfs: the one diyc
+// assembles for its built-in image, which the runc (and crun) bundle points at
+// (read-only). The commands are timed interleaved, diyc, runc, crun, so
+// that noise on this small shared machine lands on all equally; the figure
+// that matters is the ratio of medians. crun refuses this hybrid cgroup host,
+// so it runs in a private mount namespace without the cgroup2 mount
+// (lib.ts withoutUnifiedCgroup); that wrapper is timed alone in the same
+// rounds and its median subtracted. --throughput adds containers started per
+// second with 1, 2, 4 and 8 at once. See bench/README.md.
 
 import { spawnSync } from "bun";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { cpuCount, kernelRelease, makeUsage, median, mountsUnder, parseFlags, percentile, REPO, stampedRun, type Timed, timedRun } from "./lib";
+import { cpuCount, kernelRelease, makeUsage, median, mountsUnder, parseFlags, percentile, REPO, stampedRun, type Timed, timedRun, unifiedCgroupMounted, withoutUnifiedCgroup } from "./lib";
 
 const BUN = process.execPath;
 const RESULTS = join(import.meta.dir, "results", "start-latency.md");
@@ -27,6 +31,8 @@ interface Options {
   runs: number;
   warmup: number;
   profile: boolean;
+  /** Containers per second with 1, 2, 4, 8 at once; this many rounds per level. */
+  throughputRounds?: number;
   hyperfine: boolean;
   /** Measure this commit (exported to the temporary directory) instead of the working tree. */
   rev?: string;
@@ -41,14 +47,16 @@ interface Target {
   version: string;
 }
 
-const usage = makeUsage("start-latency", "usage: bun bench/start-latency.ts [--runs N] [--warmup N] [--profile] [--no-hyperfine] [--rev COMMIT]");
+const usage = makeUsage("start-latency", "usage: bun bench/start-latency.ts [--runs N] [--warmup N] [--profile] [--throughput] [--throughput-rounds N] [--no-hyperfine] [--rev COMMIT]");
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { runs: 40, warmup: 5, profile: false, hyperfine: true };
+  const options: Options = { runs: 100, warmup: 5, profile: false, hyperfine: true };
   parseFlags(argv, usage, {
     "--runs": (args) => { options.runs = args.count(); },
     "--warmup": (args) => { options.warmup = args.count(); },
     "--profile": () => { options.profile = true; },
+    "--throughput": () => { options.throughputRounds ??= 5; },
+    "--throughput-rounds": (args) => { options.throughputRounds = args.count(); },
     "--no-hyperfine": () => { options.hyperfine = false; },
     "--rev": (args) => { options.rev = args.value("a commit"); },
   });
@@ -103,6 +111,9 @@ function ourRuncContainers(): string[] {
   return run(["runc", "list", "-q"]).split("\n").filter((id) => id.startsWith(RUNC_PREFIX));
 }
 
+/** crun with its state under the temporary directory, on the cgroup view it accepts (see the top). */
+const crunArgv = (tmp: string, ...args: string[]): string[] => withoutUnifiedCgroup(["crun", "--root", join(tmp, "crun-state"), ...args]);
+
 /**
  * Leaves nothing behind: our runc containers deleted, no mounts under the
  * temporary directory, the directory removed. Returns what it found wrong.
@@ -112,6 +123,12 @@ function cleanup(tmp: string): string[] {
   for (const id of ourRuncContainers()) {
     problems.push(`runc container ${id} was left; deleted it`);
     spawnSync(["runc", "delete", "--force", id]);
+  }
+  if (existsSync(join(tmp, "crun-state"))) {
+    for (const id of run(crunArgv(tmp, "list", "-q")).split("\n").filter((id) => id.startsWith(RUNC_PREFIX))) {
+      problems.push(`crun container ${id} was left; deleted it`);
+      spawnSync(crunArgv(tmp, "delete", "--force", id));
+    }
   }
   const mounts = mountsUnder(tmp);
   if (mounts.length > 0) {
@@ -204,6 +221,52 @@ function condense(stamped: string[]): string[] {
   return out;
 }
 
+/** Containers each worker starts in a row, per round of --throughput. */
+const PER_WORKER = 10;
+const CONCURRENCY = [1, 2, 4, 8];
+
+/**
+ * Containers started per second with 1, 2, 4 and 8 at once. A worker is one
+ * sh running its runtime's command PER_WORKER times in a row; a round starts
+ * N workers together and times them until the last is done. The runtimes
+ * alternate round by round. crun's workers each run inside one wrapper (see
+ * the top), so the wrapper is paid once per worker, not per container.
+ */
+async function throughput(commands: Record<string, (worker: number) => string[]>, rounds: number): Promise<string[]> {
+  const names = Object.keys(commands);
+  const loop = `i=0; while [ $i -lt ${PER_WORKER} ]; do "$@" >/dev/null || exit 1; i=$((i+1)); done`;
+  const workerArgv = (name: string, worker: number) => {
+    const argv = ["sh", "-c", loop, "sh", ...commands[name]!(worker)];
+    return name === "crun" ? withoutUnifiedCgroup(argv) : argv;
+  };
+  const lines = [
+    `Each round: N workers at once, each running \`run --rm … /bin/true\` ${PER_WORKER} times in a row (a sh loop); containers per second = N × ${PER_WORKER} / the round's wall time. Median of ${rounds} rounds; the runtimes alternate round by round.`,
+    "",
+    `| at once | ${names.map((n) => `${n} (containers/s)`).join(" | ")} | ${names.slice(1).map((n) => `diyc / ${n}`).join(" | ")} |`,
+    `|---:|${names.map(() => "---:").join("|")}|${names.slice(1).map(() => "---:").join("|")}|`,
+  ];
+  for (const n of CONCURRENCY) {
+    console.error(`throughput: ${n} at once, ${rounds} rounds`);
+    const rates: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (const name of names) {
+        const start = performance.now();
+        const workers = Array.from({ length: n }, (_, worker) =>
+          Bun.spawn(workerArgv(name, worker), { stdin: "ignore", stdout: "ignore", stderr: "pipe" }));
+        const codes = await Promise.all(workers.map((p) => p.exited));
+        const seconds = (performance.now() - start) / 1000;
+        const failed = codes.findIndex((code) => code !== 0);
+        if (failed >= 0) throw new Error(`throughput: a ${name} worker failed: ${(await new Response(workers[failed]!.stderr).text()).trim()}`);
+        rates[name]!.push((n * PER_WORKER) / seconds);
+      }
+    }
+    const medians = names.map((name) => median(rates[name]!));
+    lines.push(`| ${n} | ${medians.map((m) => m.toFixed(1)).join(" | ")} | ${medians.slice(1).map((m) => `${(medians[0]! / m).toFixed(2)}×`).join(" | ")} |`);
+  }
+  lines.push("", "diyc / X here is a ratio of rates: above 1 diyc starts more containers per second.");
+  return lines;
+}
+
 function hyperfineSummary(hyperfine: string, diycCmd: string[], runcCmd: string[], tmp: string): { text: string; table: string } {
   const exportPath = join(tmp, "hyperfine.md");
   // -N: no intermediate shell, so neither command pays for one.
@@ -254,6 +317,7 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   if (process.getuid?.() !== 0) usage("needs root (both runtimes create namespaces and mounts)");
   if (!which("runc")) usage("runc not found: apt-get install -y runc");
+  if (!which("crun")) usage("crun not found: apt-get install -y crun");
   if (!existsSync("/bin/busybox")) usage("/bin/busybox not found (diyc's built-in image): apt-get install -y busybox-static");
   const hyperfine = options.hyperfine ? which("hyperfine") : undefined;
   const time = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
@@ -280,56 +344,87 @@ async function main(): Promise<void> {
     const diycCmd = [target.diyc, "--root", store, "run", "--rm", "bench", "busybox", "/bin/true"];
     let serial = 0;
     const runcCmd = (): string[] => ["runc", "run", "--bundle", bundle, `${RUNC_PREFIX}${serial++}`];
+    const crunCmd = (): string[] => crunArgv(tmp, "run", "--bundle", bundle, `${RUNC_PREFIX}${serial++}`);
+    // The wrapper crun needs here, alone: its median is subtracted from crun's.
+    const wrapped = unifiedCgroupMounted();
+    const wrapperCmd = withoutUnifiedCgroup(["true"]);
 
     console.error(`warming up: ${options.warmup} runs each`);
     for (let i = 0; i < options.warmup; i++) {
       timedRun(diycCmd);
       timedRun(runcCmd());
+      timedRun(crunCmd());
+      if (wrapped) timedRun(wrapperCmd);
     }
     console.error(`measuring: ${options.runs} runs each, interleaved`);
     const diyc: Timed[] = [];
     const runc: Timed[] = [];
+    const crun: Timed[] = [];
+    const wrapper: Timed[] = [];
     for (let i = 0; i < options.runs; i++) {
       diyc.push(timedRun(diycCmd));
       runc.push(timedRun(runcCmd()));
+      crun.push(timedRun(crunCmd()));
+      if (wrapped) wrapper.push(timedRun(wrapperCmd));
     }
 
     let rssSource = "wait4 ru_maxrss (Bun resourceUsage), median over the timed runs";
     let diycRss = median(diyc.map((r) => r.maxRssKiB));
     let runcRss = median(runc.map((r) => r.maxRssKiB));
+    let crunRss = median(crun.map((r) => r.maxRssKiB));
     if (time) {
       // A separate pass, so that time's own fork+exec is not in the timed runs.
       rssSource = "/usr/bin/time -f %M, median of 5 runs each";
       diycRss = rssWithTime(time, diycCmd, 5);
       runcRss = rssWithTime(time, runcCmd(), 5);
+      crunRss = rssWithTime(time, crunCmd(), 5);
     }
     const d = summarize(diyc, diycRss);
     const r = summarize(runc, runcRss);
+    const c = summarize(crun, crunRss);
+    const w = wrapped ? summarize(wrapper, 0) : { median: 0, p10: 0, p90: 0, rssKiB: 0 };
+    const crunNet = c.median - w.median;
     const ratio = d.median / r.median;
 
     const hf = hyperfine ? hyperfineSummary(hyperfine, diycCmd, ["runc", "run", "--bundle", bundle, `${RUNC_PREFIX}hf`], tmp) : undefined;
     const prof = options.profile ? await profile(target, store, Math.min(options.runs, 20)) : undefined;
+    const tput = options.throughputRounds
+      ? await throughput({
+        diyc: (worker) => [target.diyc, "--root", store, "run", "--rm", `tp-${worker}`, "busybox", "/bin/true"],
+        // runc run and crun run delete the container before they return: a worker reuses its id.
+        runc: (worker) => ["runc", "run", "--bundle", bundle, `${RUNC_PREFIX}tp-${worker}`],
+        crun: (worker) => ["crun", "--root", join(tmp, "crun-state"), "run", "--bundle", bundle, `${RUNC_PREFIX}tp-${worker}`],
+      }, options.throughputRounds)
+      : undefined;
 
     const row = (name: string, s: Summary) =>
       `| ${name} | ${s.median.toFixed(1)} | ${s.p10.toFixed(1)} | ${s.p90.toFixed(1)} | ${(s.rssKiB / 1024).toFixed(1)} |`;
     const kernel = kernelRelease();
     const cpus = cpuCount();
     report = [
-      "# Start latency: diyc vs runc",
+      "# Start latency: diyc vs runc and crun",
       "",
       `Measured ${new Date().toISOString()} on Linux ${kernel}, ${cpus} CPUs;`,
-      `diyc ${target.version}; ${firstLine(["runc", "--version"])}; Bun ${Bun.version}.`,
+      `diyc ${target.version}; ${firstLine(["runc", "--version"])}; ${firstLine(["crun", "--version"])}; Bun ${Bun.version}.`,
       `\`/bin/true\` from the same busybox rootfs, ${options.runs} runs each, interleaved, after ${options.warmup} warm-ups each.`,
       "",
       "| runtime | median (ms) | p10 (ms) | p90 (ms) | peak RSS (MiB) |",
       "|---|---:|---:|---:|---:|",
       row("`diyc run --rm`", d),
       row("`runc run`", r),
+      row(wrapped ? "`crun run`, in the wrapper" : "`crun run`", c),
+      ...(wrapped ? [
+        `| the wrapper alone (\`${wrapperCmd.map((a) => (/[\s"$&]/.test(a) ? `'${a}'` : a)).join(" ")}\`) | ${w.median.toFixed(1)} | ${w.p10.toFixed(1)} | ${w.p90.toFixed(1)} | |`,
+        `| \`crun run\` less the wrapper (difference of medians) | ${crunNet.toFixed(1)} | | | |`,
+      ] : []),
       "",
-      `**diyc / runc (ratio of medians): ${ratio.toFixed(2)}×** (design target: ≤ 0.5×).`,
+      `**diyc / runc (ratio of medians): ${ratio.toFixed(2)}×** (design target: ≤ 0.5×). `
+        + `**diyc / crun: ${(d.median / crunNet).toFixed(2)}×**${wrapped ? " (crun's median less the wrapper's)" : ""}; runc / crun: ${(r.median / crunNet).toFixed(2)}×.`,
+      ...(wrapped ? ["", `crun refuses this hybrid cgroup host, so each \`crun run\` runs in a private mount namespace without ${"`/sys/fs/cgroup/unified`"} (bench/lib.ts withoutUnifiedCgroup); the wrapper was timed alone in the same rounds.`] : []),
       "",
       `Peak RSS: ${rssSource}; it is the largest of the process and the children it waited for.`,
       ...(hf ? ["", "## hyperfine (second opinion)", "", "```", hf.text, "```", "", hf.table] : []),
+      ...(tput ? ["", "## Throughput (--throughput)", "", ...tput] : []),
       ...(prof ? ["", "## Where diyc's time goes (--profile)", "", ...prof] : []),
       "",
     ].join("\n");
