@@ -90,6 +90,14 @@ export interface ContainerPlanInputs {
   exitRecord?: { path: string; reserve: string };
   /** Run by the monitor when diyc is gone at exit, to clean up. */
   cleanupHook?: string[];
+  /**
+   * --rm: the monitor holds the mount namespace until it has reported the
+   * exit (op HoldMountNamespace). Only for a container whose directory goes
+   * with it: a container that is kept may be started again at once, and its
+   * next overlay must not share the upper and work directories with the old
+   * one while the kernel still unmounts it.
+   */
+  holdMountNamespace?: boolean;
   /** Whether a bind mount's source is a directory (else a file); asked of the host. */
   isDirectory: (hostPath: string) => boolean;
   /** What a "cgroup" mount in the spec expands to on this host. */
@@ -519,6 +527,9 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   ops.push(...timeNamespaceOps(spec));
   if (inputs.exitRecord !== undefined) ops.push({ code: "ExitRecord", args: [inputs.exitRecord.path, inputs.exitRecord.reserve], describe: "" });
   if (inputs.cleanupHook !== undefined) ops.push({ code: "CleanupHook", args: [{ list: inputs.cleanupHook }], describe: "" });
+  if (inputs.holdMountNamespace && flags & CLONE.NEWNS) {
+    ops.push({ code: "HoldMountNamespace", args: [], describe: "the monitor holds the mount namespace (/proc/PID/ns/mnt) until it has reported the exit" });
+  }
   if (inputs.oci) {
     if (inputs.oci.startFifo) ops.push({ code: "StartFifo", args: [inputs.oci.startFifo], describe: `the start barrier is the FIFO ${inputs.oci.startFifo}` });
     const console = inputs.oci.consoleSocket;

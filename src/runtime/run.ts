@@ -38,6 +38,8 @@ export interface CreatedContainer {
   state: ContainerState;
   channel: HelperChannel;
   initPid: number;
+  /** The monitor holds the mount namespace until it has reported the exit (--rm: op HoldMountNamespace). */
+  holdsMountNamespace: boolean;
 }
 
 /**
@@ -128,6 +130,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
       rootfs: { lowerdirs, upperdir: files.upper, workdir: files.work, merged: files.merged },
       exitRecord: { path: files.exit, reserve: files.exitReserve },
       cleanupHook: [...ctx.diycCommand, "--root", store.root, "--networks", store.networkDir, "_cleanup", name],
+      holdMountNamespace: request.autoRemove,
       isDirectory,
       // In a user namespace cgroup v1 cannot be mounted: the container's own cgroups are bound instead.
       cgroupView: usernsBase === undefined ? cgroupViewForContainers(ctx.cgroups())
@@ -150,6 +153,8 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     trace?.host(plan.ops[0]!.describe);
     // The helper's own kernel steps for the init, before CONTINUE: idmapped copies (--userns=auto).
     for (const op of plan.ops.filter((o) => o.code === "IdmapMount")) trace?.host(`${op.describe} (open_tree, mount_setattr)`);
+    const hold = plan.ops.find((o) => o.code === "HoldMountNamespace");
+    if (hold) trace?.host(hold.describe);
     // While the helper starts and clones: the cgroup needs no pid to exist.
     const cgroup = createContainerCgroup(ctx.cgroups(), name, spec.linux.resources);
     const initPid = channel.expect(Sync.Pid, "clone the container").a;
@@ -171,7 +176,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     trace?.host("release the init: run the plan");
     channel.send(Sync.Continue);
     channel.expect(Sync.Ready, "set up the container");
-    return { name, config, state, channel, initPid };
+    return { name, config, state, channel, initPid, holdsMountNamespace: hold !== undefined };
   } catch (error) {
     await undoFailedCreate(ctx, name, isNew, channel);
     throw error;
@@ -259,6 +264,8 @@ export async function waitContainer(ctx: RuntimeContext, created: CreatedContain
     const message = await created.channel.receiveAsync();
     if (message?.type !== Sync.Exit) throw created.channel.failure(message, "report the exit status");
     ctx.trace?.host(`the init exited (wait status ${message.a})`);
+    // The kernel's unmounting overlaps the clean-up; diyc still waits for the monitor, so for it too.
+    if (created.holdsMountNamespace) ctx.trace?.host("the monitor closes the mount namespace: the kernel unmounts the container's mounts");
     return exitCodeOf(message.a);
   } finally {
     for (const [signal, handler] of handlers) process.off(signal, handler);
