@@ -1,6 +1,6 @@
 // Start latency of `diyc run` against `runc run` and `crun run`, side by side in one run.
 //
-//   node_modules/.bin/bun bench/start-latency.ts [--runs N] [--warmup N] [--profile] [--throughput] [--no-hyperfine] [--rev COMMIT]
+//   node_modules/.bin/bun bench/start-latency.ts [--runs N] [--warmup N] [--profile] [--throughput] [--floor] [--no-hyperfine] [--rev COMMIT]
 //
 // Needs root, and: runc and crun (required), hyperfine and time (optional second
 // opinions), busybox-static (diyc's built-in image is made from /bin/busybox).
@@ -14,12 +14,15 @@
 // so it runs in a private mount namespace without the cgroup2 mount
 // (lib.ts withoutUnifiedCgroup); that wrapper is timed alone in the same
 // rounds and its median subtracted. --throughput adds containers started per
-// second with 1, 2, 4 and 8 at once. See bench/README.md.
+// second with 1, 2, 4 and 8 at once. --floor adds a fourth command, the floor
+// of a start path without Bun (bench/c-floor.c: diyc's own plan, prepared in
+// advance, run by the helper from a C driver; needs cc and strace). See bench/README.md.
 
 import { spawnSync } from "bun";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { parseCgroupMounts } from "../src/cgroups/detect";
 import { cpuCount, kernelRelease, makeUsage, median, mountsUnder, parseFlags, percentile, REPO, stampedRun, type Timed, timedRun, unifiedCgroupMounted, withoutUnifiedCgroup } from "./lib";
 
 const BUN = process.execPath;
@@ -31,6 +34,8 @@ interface Options {
   runs: number;
   warmup: number;
   profile: boolean;
+  /** Also time bench/c-floor.c: the same container without Bun. */
+  floor: boolean;
   /** Containers per second with 1, 2, 4, 8 at once; this many rounds per level. */
   throughputRounds?: number;
   hyperfine: boolean;
@@ -47,15 +52,16 @@ interface Target {
   version: string;
 }
 
-const usage = makeUsage("start-latency", "usage: bun bench/start-latency.ts [--runs N] [--warmup N] [--profile] [--throughput] [--throughput-rounds N] [--no-hyperfine] [--rev COMMIT]");
+const usage = makeUsage("start-latency", "usage: bun bench/start-latency.ts [--runs N] [--warmup N] [--profile] [--throughput] [--throughput-rounds N] [--floor] [--no-hyperfine] [--rev COMMIT]");
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { runs: 100, warmup: 5, profile: false, hyperfine: true };
+  const options: Options = { runs: 100, warmup: 5, profile: false, floor: false, hyperfine: true };
   parseFlags(argv, usage, {
     "--runs": (args) => { options.runs = args.count(); },
     "--warmup": (args) => { options.warmup = args.count(); },
     "--profile": () => { options.profile = true; },
     "--throughput": () => { options.throughputRounds ??= 5; },
+    "--floor": () => { options.floor = true; },
     "--throughput-rounds": (args) => { options.throughputRounds = args.count(); },
     "--no-hyperfine": () => { options.hyperfine = false; },
     "--rev": (args) => { options.rev = args.value("a commit"); },
@@ -118,8 +124,10 @@ const crunArgv = (tmp: string, ...args: string[]): string[] => withoutUnifiedCgr
  * Leaves nothing behind: our runc containers deleted, no mounts under the
  * temporary directory, the directory removed. Returns what it found wrong.
  */
-function cleanup(tmp: string): string[] {
+function cleanup(tmp: string, diyc?: string): string[] {
   const problems: string[] = [];
+  // A failed --floor run leaves its container's cgroups: diyc removes what it has under the name.
+  if (diyc && existsSync(join(tmp, "store", "containers", FLOOR_NAME))) spawnSync([diyc, "--root", join(tmp, "store"), "rm", "-f", FLOOR_NAME]);
   for (const id of ourRuncContainers()) {
     problems.push(`runc container ${id} was left; deleted it`);
     spawnSync(["runc", "delete", "--force", id]);
@@ -267,6 +275,81 @@ async function throughput(commands: Record<string, (worker: number) => string[]>
   return lines;
 }
 
+/** The container name the floor uses in the bench's store: its plan, files and cgroups are diyc's for this name. */
+const FLOOR_NAME = "floor";
+/** Made by the monitor or the overlay, not by diyc before the helper starts. */
+const MADE_BY_OTHERS = new Set(["exit.json", "container.log"]);
+
+/** A script line of bench/c-floor.c: fields separated by tabs, text with \n, \t and \\ escaped. */
+const step = (...fields: string[]) => fields.map((f) => f.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\t/g, "\\t")).join("\t");
+
+/** Where diyc primes the cgroup migration (src/runtime/limits.ts primeCgroupMigration): our own cgroup in the first v1 hierarchy. */
+function primePath(): string {
+  const [controller, mountpoint] = [...parseCgroupMounts(readFileSync("/proc/self/mountinfo", "utf8")).v1][0] ?? [];
+  if (!controller) throw new Error("--floor: no cgroup v1 hierarchy (the script follows diyc's v1 steps)");
+  const own = readFileSync("/proc/self/cgroup", "utf8").split("\n").map((line) => line.split(":"))
+    .find(([, controllers]) => controllers?.split(",").includes(controller))?.[2] ?? "/";
+  return `${mountpoint}${own === "/" ? "" : own}/cgroup.procs`;
+}
+
+/**
+ * The framed plan diyc sends its helper for `diyc run --rm floor busybox
+ * /bin/true`, read back from strace: the write that starts with a length and
+ * the plan's magic (src/plan/encode.ts). Exactly diyc's bytes, not a copy of its compiler's inputs.
+ */
+function capturePlan(diyc: string, store: string, tmp: string): Uint8Array {
+  const log = join(tmp, "plan.strace");
+  run(["strace", "-f", "-qq", "-e", "trace=write", "-xx", "-s", "1000000", "-o", log, diyc, "--root", store, "run", "--rm", FLOOR_NAME, "busybox", "/bin/true"]);
+  const magic = Buffer.from("DIYCPLAN").toString("hex");
+  for (const line of readFileSync(log, "utf8").split("\n")) {
+    const match = /write\(\d+, "((?:\\x[0-9a-f]{2})+)"/.exec(line);
+    if (!match) continue;
+    const bytes = Buffer.from(match[1]!.replace(/\\x/g, ""), "hex");
+    if (bytes.length > 12 && bytes.subarray(4, 12).toString("hex") === magic && bytes.readUInt32LE(0) === bytes.length - 4) return bytes;
+  }
+  throw new Error(`no framed plan in ${log}`);
+}
+
+/**
+ * The script of bench/c-floor.c: what diyc does on the host for the same
+ * container, in its order. The container's files as a kept run of the name
+ * leaves them (sizes matter, not contents), the cgroup steps from a -v
+ * trace, and the plan from capturePlan.
+ */
+function floorScript(diyc: string, store: string, tmp: string): string {
+  const planFile = join(tmp, "floor.plan");
+  writeFileSync(planFile, capturePlan(diyc, store, tmp));
+  const dir = join(store, "containers", FLOOR_NAME);
+  run([diyc, "--root", store, "run", FLOOR_NAME, "busybox", "/bin/true"]);
+  const files = readdirSync(dir, { withFileTypes: true });
+  const lines = [step("prime", primePath())];
+  lines.push(step("mkdir", dir, "700"));
+  for (const entry of files.filter((e) => e.isDirectory())) lines.push(step("mkdir", join(dir, entry.name), "755"));
+  for (const entry of files.filter((e) => e.isFile() && !MADE_BY_OTHERS.has(e.name))) {
+    lines.push(step("file", join(dir, entry.name), readFileSync(join(dir, entry.name), "utf8")));
+  }
+  lines.push(step("file", join(dir, "exit.json.reserve"), `${" ".repeat(127)}\n`));
+  run([diyc, "--root", store, "rm", FLOOR_NAME]);
+  const traced = spawnSync([diyc, "--root", store, "run", "-v", "--rm", FLOOR_NAME, "busybox", "/bin/true"], { stdout: "ignore", stderr: "pipe" });
+  if (!traced.success) throw new Error(`diyc run -v failed: ${traced.stderr.toString()}`);
+  let spawned = false;
+  for (const line of traced.stderr.toString().split("\n")) {
+    const cgroup = /^HOST\| cgroup (mkdir|write|rmdir) (\S+)(?: (".*"))?$/.exec(line);
+    if (!cgroup) continue;
+    const [, verb, path, value] = cgroup;
+    if (!spawned) {
+      // diyc makes the cgroup while the helper starts and clones.
+      lines.push(step("plan", planFile), step("spawn"));
+      spawned = true;
+    }
+    if (verb === "write" && path!.endsWith("/cgroup.procs")) lines.push(step("procs", path!));
+    else if (verb === "write") lines.push(step("write", path!, JSON.parse(value!) as string));
+    else lines.push(step(verb!, path!, verb === "mkdir" ? "755" : ""));
+  }
+  lines.push(step("rmtree", dir));
+  return `${lines.join("\n")}\n`;
+}
+
 function hyperfineSummary(hyperfine: string, diycCmd: string[], runcCmd: string[], tmp: string): { text: string; table: string } {
   const exportPath = join(tmp, "hyperfine.md");
   // -N: no intermediate shell, so neither command pays for one.
@@ -326,8 +409,10 @@ async function main(): Promise<void> {
   const store = join(tmp, "store");
   const bundle = join(tmp, "bundle");
   let report = "";
+  let diycForCleanup: string | undefined;
   try {
     const target = prepareTarget(options.rev, tmp);
+    diycForCleanup = target.diyc;
     if (!existsSync(target.helper)) throw new Error(`${target.helper} missing: make -C native`);
     // The first run assembles the busybox image: this is the shared rootfs.
     run([target.diyc, "--root", store, "run", "--rm", "warm", "busybox", "true"]);
@@ -348,6 +433,13 @@ async function main(): Promise<void> {
     // The wrapper crun needs here, alone: its median is subtracted from crun's.
     const wrapped = unifiedCgroupMounted();
     const wrapperCmd = withoutUnifiedCgroup(["true"]);
+    let floorCmd: string[] | undefined;
+    if (options.floor) {
+      const driver = join(tmp, "c-floor");
+      run(["cc", "-O2", "-pthread", "-o", driver, join(import.meta.dir, "c-floor.c")]);
+      writeFileSync(join(tmp, "floor.script"), floorScript(target.diyc, store, tmp));
+      floorCmd = [driver, target.helper, join(tmp, "floor.script")];
+    }
 
     console.error(`warming up: ${options.warmup} runs each`);
     for (let i = 0; i < options.warmup; i++) {
@@ -355,17 +447,20 @@ async function main(): Promise<void> {
       timedRun(runcCmd());
       timedRun(crunCmd());
       if (wrapped) timedRun(wrapperCmd);
+      if (floorCmd) timedRun(floorCmd);
     }
     console.error(`measuring: ${options.runs} runs each, interleaved`);
     const diyc: Timed[] = [];
     const runc: Timed[] = [];
     const crun: Timed[] = [];
     const wrapper: Timed[] = [];
+    const floor: Timed[] = [];
     for (let i = 0; i < options.runs; i++) {
       diyc.push(timedRun(diycCmd));
       runc.push(timedRun(runcCmd()));
       crun.push(timedRun(crunCmd()));
       if (wrapped) wrapper.push(timedRun(wrapperCmd));
+      if (floorCmd) floor.push(timedRun(floorCmd));
     }
 
     let rssSource = "wait4 ru_maxrss (Bun resourceUsage), median over the timed runs";
@@ -384,6 +479,8 @@ async function main(): Promise<void> {
     const c = summarize(crun, crunRss);
     const w = wrapped ? summarize(wrapper, 0) : { median: 0, p10: 0, p90: 0, rssKiB: 0 };
     const crunNet = c.median - w.median;
+    // wait4 reports the largest of all the children Bun ever reaped (diyc among them): only time(1) measures the driver alone.
+    const f = floorCmd ? summarize(floor, time ? rssWithTime(time, floorCmd, 5) : NaN) : undefined;
     const ratio = d.median / r.median;
 
     const hf = hyperfine ? hyperfineSummary(hyperfine, diycCmd, ["runc", "run", "--bundle", bundle, `${RUNC_PREFIX}hf`], tmp) : undefined;
@@ -417,9 +514,14 @@ async function main(): Promise<void> {
         `| the wrapper alone (\`${wrapperCmd.map((a) => (/[\s"$&]/.test(a) ? `'${a}'` : a)).join(" ")}\`) | ${w.median.toFixed(1)} | ${w.p10.toFixed(1)} | ${w.p90.toFixed(1)} | |`,
         `| \`crun run\` less the wrapper (difference of medians) | ${crunNet.toFixed(1)} | | | |`,
       ] : []),
+      ...(f ? [row("the floor without Bun (`bench/c-floor.c`, --floor)", f)] : []),
       "",
       `**diyc / runc (ratio of medians): ${ratio.toFixed(2)}×** (design target: ≤ 0.5×). `
         + `**diyc / crun: ${(d.median / crunNet).toFixed(2)}×**${wrapped ? " (crun's median less the wrapper's)" : ""}; runc / crun: ${(r.median / crunNet).toFixed(2)}×.`,
+      ...(f ? ["", `The floor of a start path without Bun: ${(f.median / r.median).toFixed(2)}× runc, ${(f.median / crunNet).toFixed(2)}× crun. `
+        + "bench/c-floor.c runs the plan diyc sends its helper (captured with strace) through the same helper and protocol, "
+        + "with diyc's host steps for the same container (its files, the cgroup steps of a `-v` trace, the migration primed on a thread, the clean-up), from a script made in advance; "
+        + "it leaves out Bun, diyc's code, the plan's compilation, the lock and the JSON bookkeeping."] : []),
       ...(wrapped ? ["", `crun refuses this hybrid cgroup host, so each \`crun run\` runs in a private mount namespace without ${"`/sys/fs/cgroup/unified`"} (bench/lib.ts withoutUnifiedCgroup); the wrapper was timed alone in the same rounds.`] : []),
       "",
       `Peak RSS: ${rssSource}; it is the largest of the process and the children it waited for.`,
@@ -429,7 +531,7 @@ async function main(): Promise<void> {
       "",
     ].join("\n");
   } finally {
-    const problems = cleanup(tmp);
+    const problems = cleanup(tmp, diycForCleanup);
     for (const p of problems) console.error(`start-latency: cleanup: ${p}`);
     if (problems.length > 0) process.exitCode = 1;
   }
