@@ -180,21 +180,27 @@ function medianOf(argv: string[], runs: number, mustSucceed = true): number {
  * the medians of commands that each do a prefix of what `diyc run` does,
  * and the arrival time of each -v trace line in one verbose run.
  */
-async function profile(target: Target, store: string, runs: number): Promise<string[]> {
+async function profile(target: Target, store: string, runs: number, tmp: string): Promise<string[]> {
   const lines: string[] = [];
+  // The reference for build/diyc: a compiled program that only loads node:fs, built the same way.
+  const empty = join(tmp, "empty");
+  writeFileSync(`${empty}.ts`, 'import { writeSync } from "node:fs"; writeSync(1, "");\n');
+  run([BUN, "build", "--compile", "--bytecode", `${empty}.ts`, "--outfile", empty]);
   const stages: [string, string[]][] = [
     ["`bun -e 1`: Bun start-up alone", [BUN, "-e", "1"]],
     // diyc's run path imports these Node built-ins at load time; each is a JS module Bun builds on import.
     ["`bun -e 'require(\"node:fs\")'`", [BUN, "-e", "require('node:fs')"]],
     ["`bun -e 'require(\"node:zlib\")'` (image/tar.ts)", [BUN, "-e", "require('node:zlib')"]],
     ["`bun -e 'require(\"node:child_process\")'` (image/images.ts)", [BUN, "-e", "require('node:child_process')"]],
-    ["`bun -e 'require(\"node:url\")'` (runtime/helper-channel.ts)", [BUN, "-e", "require('node:url')"]],
+    ["`bun -e 'require(\"node:net\")'` (cli/run.ts, now only with --dns or --add-host)", [BUN, "-e", "require('node:net')"]],
     ["`bun -e 'require(\"node:crypto\")'` (network/)", [BUN, "-e", "require('node:crypto')"]],
     // The first write to process.stdout/stderr builds a Node WriteStream; `diyc run -v`, errors and --help pay it.
     ["`bun -e 'process.stderr.write(\"\")'`", [BUN, "-e", "process.stderr.write('')"]],
     ["`sh -c 'exec bun -e 1'`: Bun through a sh launcher, as bin/diyc does", ["sh", "-c", `exec '${BUN}' -e 1`]],
     // Imports the whole CLI without running a command: the load-time cost of diyc's module graph.
     ["`bun -e 'await import(\"src/cli/main.ts\")'`: Bun + loading diyc's modules", [BUN, "-e", `await import(${JSON.stringify(join(target.root, "src/cli/main.ts"))})`]],
+    ["a program that loads node:fs, compiled as build/diyc is (`bun build --compile --bytecode`)", [empty]],
+    ["`bin/diyc --version`: the same plus diyc's modules (and bin/diyc's sh launcher)", [target.diyc, "--version"]],
     // --print-plan on empty input fails by design; only its exec cost matters here.
     ["`diyc-helper --print-plan < /dev/null`: exec of the C helper", [target.helper, "--print-plan"]],
     ["`bin/diyc run --rm bench busybox /bin/true`: the whole run", [target.diyc, "--root", store, "run", "--rm", "bench", "busybox", "/bin/true"]],
@@ -492,7 +498,7 @@ async function main(): Promise<void> {
     const ratio = d.median / r.median;
 
     const hf = hyperfine ? hyperfineSummary(hyperfine, diycCmd, ["runc", "run", "--bundle", bundle, `${RUNC_PREFIX}hf`], tmp) : undefined;
-    const prof = options.profile ? await profile(target, store, Math.min(options.runs, 20)) : undefined;
+    const prof = options.profile ? await profile(target, store, Math.min(options.runs, 20), tmp) : undefined;
     const tput = options.throughputRounds
       ? await throughput({
         diyc: (worker) => [target.diyc, "--root", store, "run", "--rm", `tp-${worker}`, "busybox", "/bin/true"],
