@@ -248,8 +248,10 @@ const CONCURRENCY = [1, 2, 4, 8];
  */
 async function throughput(commands: Record<string, (worker: number) => string[]>, rounds: number): Promise<string[]> {
   const names = Object.keys(commands);
-  // A failed run is counted, not fatal: the worker's exit status is how many failed.
-  const loop = `i=0; f=0; while [ $i -lt ${PER_WORKER} ]; do "$@" >/dev/null 2>&1 || f=$((f+1)); i=$((i+1)); done; exit $f`;
+  // A failed run is counted, not fatal: the worker's exit status is how many
+  // failed, and its stderr (a successful run prints nothing) says why.
+  const loop = `i=0; f=0; while [ $i -lt ${PER_WORKER} ]; do "$@" >/dev/null || f=$((f+1)); i=$((i+1)); done; exit $f`;
+  const errors: string[] = [];
   const workerArgv = (name: string, worker: number) => {
     const argv = ["sh", "-c", loop, "sh", ...commands[name]!(worker)];
     return name === "crun" ? withoutUnifiedCgroup(argv) : argv;
@@ -273,6 +275,12 @@ async function throughput(commands: Record<string, (worker: number) => string[]>
         const seconds = (performance.now() - start) / 1000;
         const failed = codes.reduce((sum, code) => sum + (code ?? PER_WORKER), 0);
         failures[name]! += failed;
+        if (failed > 0) {
+          for (const worker of workers) {
+            const text = (await new Response(worker.stderr).text()).trim();
+            if (text) errors.push(`${name}, ${n} at once: ${text.split("\n")[0]}`);
+          }
+        }
         rates[name]!.push((n * PER_WORKER - failed) / seconds);
       }
     }
@@ -281,6 +289,7 @@ async function throughput(commands: Record<string, (worker: number) => string[]>
     lines.push(`| ${n} | ${names.map(cell).join(" | ")} | ${medians.slice(1).map((m) => `${(medians[0]! / m).toFixed(2)}×`).join(" | ")} |`);
   }
   lines.push("", "diyc / X here is a ratio of rates: above 1 diyc starts more containers per second. A failed run counts as no container started.");
+  if (errors.length > 0) lines.push("", "Failed runs said:", "", ...errors.map((e) => `- ${e}`));
   return lines;
 }
 
