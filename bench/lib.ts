@@ -155,6 +155,28 @@ export function kernelRelease(): string {
   return readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
 }
 
+/**
+ * The cgroup2 mount of a hybrid host (systemd puts it here). crun 1.8 refuses
+ * such a host (it sees cgroup2 beside the v1 controllers), so the benches run
+ * it where that mount is gone: a private mount namespace of its own.
+ */
+export const UNIFIED_CGROUP = "/sys/fs/cgroup/unified";
+
+export function unifiedCgroupMounted(): boolean {
+  return readFileSync("/proc/self/mountinfo", "utf8").includes(` ${UNIFIED_CGROUP} `);
+}
+
+/**
+ * `argv` run in a private mount namespace without the hybrid host's cgroup2
+ * mount (the host's mounts are untouched), or `argv` itself where there is
+ * none. On this host the wrapper (unshare, sh, umount) costs a few ms per
+ * command: measure `withoutUnifiedCgroup(["true"])` beside what it wraps.
+ */
+export function withoutUnifiedCgroup(argv: string[]): string[] {
+  if (!unifiedCgroupMounted()) return argv;
+  return ["unshare", "--mount", "--propagation", "private", "sh", "-c", `umount ${UNIFIED_CGROUP} && exec "$0" "$@"`, ...argv];
+}
+
 /** The number of CPUs listed in /proc/cpuinfo. */
 export function cpuCount(): number {
   return readFileSync("/proc/cpuinfo", "utf8").split("\n").filter((line) => line.startsWith("processor")).length;

@@ -14,7 +14,7 @@
 import { spawnSync } from "bun";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cpuCount, f1, kernelRelease, makeUsage, median, mountsUnder, parseFlags, percentile, REPO, timedRun } from "./lib";
+import { cpuCount, f1, kernelRelease, makeUsage, median, mountsUnder, parseFlags, percentile, REPO, timedRun, unifiedCgroupMounted, withoutUnifiedCgroup } from "./lib";
 
 const RESULTS = join(import.meta.dir, "results", "oci-run.md");
 const usage = makeUsage("oci-run", "usage: bun bench/oci-run.ts [--runs N] [--warmup N]");
@@ -26,11 +26,9 @@ parseFlags(argv, usage, {
 });
 
 if (process.getuid?.() !== 0) usage("needs root");
-const unifiedMounted = readFileSync("/proc/self/mountinfo", "utf8").includes(" /sys/fs/cgroup/unified ");
-if (!process.argv.includes("--inner") && unifiedMounted) {
+if (!process.argv.includes("--inner") && unifiedCgroupMounted()) {
   // Re-run in a private mount namespace without the cgroup2 mount (see above).
-  const child = spawnSync(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-    `umount /sys/fs/cgroup/unified && exec "$0" "$@" --inner`, process.execPath, import.meta.path, ...argv], { stdio: ["inherit", "inherit", "inherit"] });
+  const child = spawnSync(withoutUnifiedCgroup([process.execPath, import.meta.path, ...argv, "--inner"]), { stdio: ["inherit", "inherit", "inherit"] });
   process.exit(child.exitCode ?? 1);
 }
 

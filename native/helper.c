@@ -396,6 +396,20 @@ int main(int argc, char **argv)
 		run_init(&plan, sockets[1], &log);
 	}
 	close(sockets[1]);
+	/*
+	 * HoldMountNamespace: a reference to the init's mount namespace, so that
+	 * the kernel's teardown of its mounts (an RCU wait per unmount batch, a
+	 * few ms) happens when the monitor closes this, after it has reported the
+	 * exit, instead of inside the init's exit, before it. Opened now, while
+	 * the init is parked: after exec a short command may be gone already.
+	 * Best effort: without it the teardown happens at the exit, as it would.
+	 */
+	int held_mnt_ns = -1;
+	if (plan_find(&plan, OP_HOLD_MOUNT_NAMESPACE)) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)init);
+		held_mnt_ns = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	/* The init has the --preserve-fds now; a monitor holding its copies would keep a caller's pipe from ending. */
 	if (preserved > 0)
 		syscall(SYS_close_range, HELPER_PRESERVED_FD, HELPER_PRESERVED_FD + (unsigned)preserved - 1, 0);
@@ -453,5 +467,5 @@ int main(int argc, char **argv)
 		return 0;
 
 	/* 5. the monitor */
-	return monitor_run(&plan, init, control_fd, &log, terminal);
+	return monitor_run(&plan, init, control_fd, &log, terminal, held_mnt_ns);
 }

@@ -149,7 +149,7 @@ static void let_go_of_stdio(void)
 		close(null);
 }
 
-int monitor_run(const struct plan *plan, pid_t init, int control_fd, const struct log_pipes *log, int terminal)
+int monitor_run(const struct plan *plan, pid_t init, int control_fd, const struct log_pipes *log, int terminal, int held_mnt_ns)
 {
 	if (plan_find(plan, OP_DETACH))
 		let_go_of_stdio();
@@ -180,7 +180,15 @@ int monitor_run(const struct plan *plan, pid_t init, int control_fd, const struc
 	 * before DONE (killed while removing a --rm container), the hook does it.
 	 */
 	struct sync_msg reply;
-	if (sync_send(control_fd, SYNC_EXIT, status, 0) == 0 && sync_recv(control_fd, &reply) == 1 && reply.type == SYNC_DONE)
+	int reported = sync_send(control_fd, SYNC_EXIT, status, 0);
+	/*
+	 * The exit is reported: let go of the mount namespace. The kernel unmounts
+	 * the container's mounts here, while diyc releases the cgroup and removes
+	 * the container; diyc returns only after we have exited, so after this.
+	 */
+	if (held_mnt_ns >= 0)
+		close(held_mnt_ns);
+	if (reported == 0 && sync_recv(control_fd, &reply) == 1 && reply.type == SYNC_DONE)
 		return 0;
 	monitor_diyc_gone(plan, control_fd);
 	return 0;

@@ -63,6 +63,7 @@ enum op_code {
 	OP_TIME_NAMESPACE = 62, /* setting (u64 monotonic_s, u64 monotonic_ns, u64 boottime_s, u64 boottime_ns): OCI: unshare a time namespace for the init */
 	OP_IDMAP_MOUNT = 63, /* setting (source, u64 recursive, u64 attributes): OCI: a detached bind, idmapped to the init's user namespace */
 	OP_ATTACH_MOUNT = 64, /* step (u64 index, target): move_mount the index-th detached mount the helper sent onto target */
+	OP_HOLD_MOUNT_NAMESPACE = 65, /* setting (): the monitor holds the init's mount namespace until it has reported the exit, so that the kernel unmounts the container's mounts after the report, not before it (--rm) */
 };
 
 enum op_flag {
@@ -137,6 +138,7 @@ static const struct op_shape OP_SHAPES[] = {
 	{ OP_TIME_NAMESPACE, "time-namespace", 1, 4, 4, "uuuu" },
 	{ OP_IDMAP_MOUNT, "idmap-mount", 2, 3, 3, "suu" },
 	{ OP_ATTACH_MOUNT, "attach-mount", 0, 2, 2, "us" },
+	{ OP_HOLD_MOUNT_NAMESPACE, "hold-mount-namespace", 1, 0, 0, "" },
 };
 
 /* Each argument's position, by name: plan_str(op, ARG_MOUNT_TARGET), not plan_str(op, 1). */

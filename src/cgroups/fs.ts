@@ -168,6 +168,27 @@ export function removeCgroupDir(fs: CgroupFs, path: string, patienceMs = 2000): 
 }
 
 /**
+ * Runs `step`, something done in diyc's shared parent cgroup, again after
+ * `remake` when the parent vanished under it. Each container's release
+ * removes the parent once it is empty (removeParent), and with containers
+ * started side by side that can fall between our mkdir of the parent and of
+ * our own directory in it (ENOENT), or on a read of a parent's file (ENODEV:
+ * the files of a removed cgroup). Once our directory is in it, the parent is
+ * not empty and stays. The bound only stops a parent that vanishes every time.
+ */
+export function remakingVanishedParent<T>(step: () => T, remake: () => void, attempts = 20): T {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return step();
+    } catch (error) {
+      const vanished = error instanceof CgroupError && (error.errno === Errno.ENOENT || error.errno === Errno.ENODEV);
+      if (!vanished || attempt >= attempts) throw error;
+      remake();
+    }
+  }
+}
+
+/**
  * Makes `dirs` in order (each may exist already) and moves `pid` into the
  * last: how a process joins a cgroup diyc does not otherwise manage (the v1
  * freezer, OCI's side hierarchies).

@@ -7,7 +7,8 @@
 
 import { UsageError } from "../linux/errors";
 import { HelperChannel } from "../runtime/helper-channel";
-import { finishRun } from "../runtime/run";
+import { readConfig } from "../runtime/container";
+import { finishRun, holdsMountNamespace } from "../runtime/run";
 import type { Command } from "./context";
 import { reportOutcome } from "./run";
 import { runtimeContext } from "./runtime-context";
@@ -22,6 +23,7 @@ export const finish: Command = async (args, ctx) => {
   const [fd, helperPid, type, a, b] = numbers.map(Number) as [number, number, number, number, number];
   const runtime = runtimeContext(ctx, ctx.verbose);
   const channel = HelperChannel.adopt(fd, helperPid, ctx.syscalls);
-  const outcome = await finishRun(runtime, name, channel, type === 0 ? undefined : { type, a, b });
+  const request = readConfig(ctx.store, name)?.request;
+  const outcome = await finishRun(runtime, name, channel, type === 0 ? undefined : { type, a, b }, request !== undefined && holdsMountNamespace(request));
   return reportOutcome(ctx, name, outcome);
 };

@@ -12,7 +12,8 @@ import { CLONE, NAMESPACES } from "../linux/namespaces";
 import { RLIMIT } from "../linux/rlimits";
 import { DiycError } from "../linux/errors";
 import type { Hook, LinuxSeccomp, Mount, NamespaceType, Process, Spec } from "../spec/oci";
-import { compileSeccompWithFlags, SECCOMP_FILTER_FLAGS } from "../seccomp/bpf";
+import { SECCOMP_FILTER_FLAGS } from "../seccomp/bpf";
+import { seccompProgram } from "../seccomp/precompiled";
 import { DEV_SYMLINKS } from "../spec/defaults";
 import { describeFlags, describeMountAttributes, MOUNT_ATTR, MS, parseMountOptions, PROPAGATION } from "./mount-options";
 import { type Op, OpFlag, type Plan, settingsFirst } from "./ops";
@@ -89,6 +90,14 @@ export interface ContainerPlanInputs {
   exitRecord?: { path: string; reserve: string };
   /** Run by the monitor when diyc is gone at exit, to clean up. */
   cleanupHook?: string[];
+  /**
+   * --rm: the monitor holds the mount namespace until it has reported the
+   * exit (op HoldMountNamespace). Only for a container whose directory goes
+   * with it: a container that is kept may be started again at once, and its
+   * next overlay must not share the upper and work directories with the old
+   * one while the kernel still unmounts it.
+   */
+  holdMountNamespace?: boolean;
   /** Whether a bind mount's source is a directory (else a file); asked of the host. */
   isDirectory: (hostPath: string) => boolean;
   /** What a "cgroup" mount in the spec expands to on this host. */
@@ -413,7 +422,7 @@ function rlimitOps(proc: Process): Op[] {
 
 /** -v (logDenials): the kernel logs each call the filter refuses (SECCOMP_FILTER_FLAG_LOG), so diyc can say which. */
 function seccompOp(profile: LinuxSeccomp, logDenials = false): Op {
-  const compiled = compileSeccompWithFlags(profile, process.arch);
+  const compiled = seccompProgram(profile, process.arch);
   const LOG = SECCOMP_FILTER_FLAGS.SECCOMP_FILTER_FLAG_LOG!;
   const flags = compiled.flags | (logDenials ? LOG : 0);
   const fallback = profile.defaultAction === "SCMP_ACT_ERRNO" ? `errno ${profile.defaultErrnoRet ?? 1}` : profile.defaultAction;
@@ -525,6 +534,9 @@ export function compileContainerPlan(inputs: ContainerPlanInputs, lastCap: numbe
   ops.push(...timeNamespaceOps(spec));
   if (inputs.exitRecord !== undefined) ops.push({ code: "ExitRecord", args: [inputs.exitRecord.path, inputs.exitRecord.reserve], describe: "" });
   if (inputs.cleanupHook !== undefined) ops.push({ code: "CleanupHook", args: [{ list: inputs.cleanupHook }], describe: "" });
+  if (inputs.holdMountNamespace && flags & CLONE.NEWNS) {
+    ops.push({ code: "HoldMountNamespace", args: [], describe: "the monitor holds the mount namespace (/proc/PID/ns/mnt) until it has reported the exit" });
+  }
   if (inputs.oci) {
     if (inputs.oci.startFifo) ops.push({ code: "StartFifo", args: [inputs.oci.startFifo], describe: `the start barrier is the FIFO ${inputs.oci.startFifo}` });
     const console = inputs.oci.consoleSocket;

@@ -36,6 +36,7 @@ export const OPS = {
   Leave: { code: 52, setting: "once", args: [], doc: "leave once the command has started (exec -d, OCI exec --detach): no monitor" },
   PreserveFds: { code: 58, setting: "once", args: [["count", "u64"]], doc: "OCI: keep fds 5..5+count-1 (--preserve-fds)" },
   TimeNamespace: { code: 62, setting: "once", args: [["monotonic_s", "u64"], ["monotonic_ns", "u64"], ["boottime_s", "u64"], ["boottime_ns", "u64"]], doc: "OCI: unshare a time namespace for the init" },
+  HoldMountNamespace: { code: 65, setting: "once", args: [], doc: "the monitor holds the init's mount namespace until it has reported the exit, so that the kernel unmounts the container's mounts after the report, not before it (--rm)" },
   IdmapMount: { code: 63, setting: "repeat", args: [["source", "str"], ["recursive", "u64"], ["attributes", "u64"]], doc: "OCI: a detached bind, idmapped to the init's user namespace" },
 
   // Steps: run by the init, in order, inside the new namespaces.

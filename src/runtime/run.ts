@@ -41,6 +41,8 @@ export interface CreatedContainer {
   state: ContainerState;
   channel: HelperChannel;
   initPid: number;
+  /** The monitor holds the mount namespace until it has reported the exit (--rm: op HoldMountNamespace). */
+  holdsMountNamespace: boolean;
 }
 
 /**
@@ -98,6 +100,16 @@ function claimContainer(store: Store, name: string, image: string): boolean {
   return false;
 }
 
+/**
+ * Whether the monitor holds the init's mount namespace until it has reported
+ * the exit (the kernel's unmounting then overlaps diyc's clean-up). Only with
+ * --rm: a kept container's next run must not mount an overlay over upper/work
+ * that the kernel is still unmounting.
+ */
+export function holdsMountNamespace(request: RunRequest): boolean {
+  return request.autoRemove;
+}
+
 /** Creates the container up to the start barrier. The caller holds its lock. */
 export async function createContainer(ctx: RuntimeContext, request: RunRequest, restartCount = 0): Promise<CreatedContainer> {
   const { store, trace } = ctx;
@@ -134,6 +146,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
       rootfs: { lowerdirs, upperdir: files.upper, workdir: files.work, merged: files.merged },
       exitRecord: { path: files.exit, reserve: files.exitReserve },
       cleanupHook: [...ctx.diycCommand, "--root", store.root, "--networks", store.networkDir, "_cleanup", name],
+      holdMountNamespace: holdsMountNamespace(request),
       isDirectory,
       // In a user namespace cgroup v1 cannot be mounted: the container's own cgroups are bound instead.
       cgroupView: usernsBase === undefined && !(rootless && ctx.cgroups().mountpoints.length > 0) ? cgroupViewForContainers(ctx.cgroups())
@@ -157,6 +170,8 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     trace?.host(plan.ops[0]!.describe);
     // The helper's own kernel steps for the init, before CONTINUE: idmapped copies (--userns=auto).
     for (const op of plan.ops.filter((o) => o.code === "IdmapMount")) trace?.host(`${op.describe} (open_tree, mount_setattr)`);
+    const hold = plan.ops.find((o) => o.code === "HoldMountNamespace");
+    if (hold) trace?.host(hold.describe);
     // While the helper starts and clones: the cgroup needs no pid to exist.
     const cgroup = createContainerCgroup(ctx.cgroups(), name, spec.linux.resources);
     const initPid = channel.expect(Sync.Pid, "clone the container").a;
@@ -181,7 +196,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     trace?.host("release the init: run the plan");
     channel.send(Sync.Continue);
     channel.expect(Sync.Ready, "set up the container");
-    return { name, config, state, channel, initPid };
+    return { name, config, state, channel, initPid, holdsMountNamespace: hold !== undefined };
   } catch (error) {
     await undoFailedCreate(ctx, name, isNew, channel);
     throw error;
@@ -326,13 +341,17 @@ async function exitsWithin(channel: HelperChannel, ms: number): Promise<boolean>
  * clean-up, then DONE. The monitor waits for DONE: if we die before it, it
  * runs the cleanup hook itself.
  */
-export async function finishRun(ctx: RuntimeContext, name: string, channel: HelperChannel, message: SyncMessage | undefined): Promise<RunOutcome> {
+export async function finishRun(
+  ctx: RuntimeContext, name: string, channel: HelperChannel, message: SyncMessage | undefined, holdsMountNamespace: boolean,
+): Promise<RunOutcome> {
   if (message?.type !== Sync.Exit) {
     channel.close(); // the helper cleans up with the hook
     await channel.helper.exited;
     throw channel.failure(message, "report the exit status");
   }
   ctx.trace?.host(`the init exited (wait status ${message.a})`);
+  // The kernel's unmounting overlaps the clean-up; diyc still waits for the monitor, so for it too.
+  if (holdsMountNamespace) ctx.trace?.host("the monitor closes the mount namespace: the kernel unmounts the container's mounts");
   const exitCode = exitCodeOf(message.a);
   const outcome = await withContainerLock(ctx.store, name, ctx.syscalls, () => finishContainer(ctx, name));
   channel.done();
@@ -409,7 +428,7 @@ export async function runContainer(ctx: RuntimeContext, request: RunRequest, opt
   } finally {
     denials?.stop();
   }
-  return finishRun(ctx, request.name, created.channel, message);
+  return finishRun(ctx, request.name, created.channel, message, created.holdsMountNamespace);
 }
 
 function finishAfterFailure(ctx: RuntimeContext, name: string, lock: ContainerLock): void {

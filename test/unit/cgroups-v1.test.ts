@@ -52,6 +52,39 @@ describe("v1 driver on a mimic of cgroupfs", () => {
     expect(existsSync(cg("freezer", "diyc"))).toBe(false);
   });
 
+  test("the shared parent removed by another container's release between its mkdir and ours: made again", () => {
+    // As `diyc run --rm` side by side: the other's removeParent finds diyc/test empty and removes it.
+    let mkdirRaced = false, readRaced = false;
+    const { manager } = host({
+      fs: (real) => ({
+        rmdir: (path) => real.rmdir(path),
+        write: (path, value) => real.write(path, value),
+        exists: (path) => real.exists(path),
+        attachDeviceProgram: (path, program) => real.attachDeviceProgram(path, program),
+        mkdir(path) {
+          if (path === cg("pids", "diyc/test/web") && !mkdirRaced) {
+            mkdirRaced = true;
+            real.rmdir(cg("pids", "diyc/test"));
+          }
+          real.mkdir(path);
+        },
+        read(path) {
+          // A file of a removed cgroup reads as ENODEV.
+          if (path === cg("cpuset", "diyc/test/cpuset.cpus") && !readRaced) {
+            readRaced = true;
+            real.rmdir(cg("cpuset", "diyc/test"));
+            throw new CgroupError("read", path, Errno.ENODEV);
+          }
+          return real.read(path);
+        },
+      }),
+    });
+    const cgroup = manager.create("web", {});
+    expect([mkdirRaced, readRaced]).toEqual([true, true]);
+    for (const dir of cgroup.paths) expect(existsSync(dir)).toBe(true);
+    expect(file(cg("cpuset", "diyc/test/web/cpuset.cpus")).trim()).not.toBe("");
+  });
+
   test("devices: deny all, then allow exactly a container /dev, one rule per write", () => {
     const { manager } = host();
     manager.create("web", {});

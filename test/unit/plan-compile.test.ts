@@ -16,8 +16,9 @@ function spec(overrides: Partial<ContainerOptions> = {}) {
   return buildContainerSpec({ name: "web", args: ["sh"], env: [], terminal: false, network: "host", etcFiles, ...overrides });
 }
 
-function compile(overrides: Partial<ContainerOptions> = {}) {
+function compile(overrides: Partial<ContainerOptions> = {}, holdMountNamespace = false) {
   return compileContainerPlan({
+    holdMountNamespace,
     spec: spec(overrides),
     rootfs: { lowerdirs: ["/s/images/busybox/rootfs"], upperdir: "/s/c/web/upper", workdir: "/s/c/web/work", merged: "/s/c/web/merged" },
     exitRecord: { path: "/s/c/web/exit.json", reserve: "/s/c/web/exit.json.reserve" },
@@ -51,6 +52,15 @@ describe("container plan", () => {
     expect(at("created: wait for start")).toBe(s.length - 3);
     expect(s.at(-2)).toMatch(/^seccomp filter: \d+ BPF instructions, default errno 38$/);
     expect(s.at(-1)).toBe('exec "sh"');
+  });
+
+  test("--rm: the monitor holds the mount namespace (a setting, before clone); a kept container's is not held", () => {
+    const held = compile({}, true).ops;
+    const at = held.findIndex((op) => op.code === "HoldMountNamespace");
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(at).toBeLessThan(held.findIndex((op) => op.code === "SetDumpable"));
+    expect(held[at]!.args).toEqual([]);
+    expect(compile().ops.some((op) => op.code === "HoldMountNamespace")).toBe(false);
   });
 
   test("never the host's devtmpfs", () => {

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import type { LinuxResources } from "../../spec/resources";
 import { Errno } from "../../linux/errors";
 import { CgroupError } from "../errors";
-import { type CgroupFs, removeCgroupDir } from "../fs";
+import { type CgroupFs, remakingVanishedParent, removeCgroupDir } from "../fs";
 import { checkId, parentLevels, parentSegments, parsePids } from "../paths";
 import type { Cgroup, CgroupId, CgroupManager, CgroupStats } from "../types";
 import type { V1Controller, V1ControllerName } from "./controller";
@@ -83,11 +83,11 @@ export class V1CgroupManager implements CgroupManager {
     }
     const made: string[] = [];
     try {
-      for (const hierarchy of this.hierarchies) this.ensureParent(hierarchy);
+      for (const hierarchy of this.hierarchies) remakingVanishedParent(() => this.ensureParent(hierarchy), () => {});
       for (const hierarchy of this.hierarchies) {
         const parentDir = join(hierarchy.mountpoint, ...this.segments);
         const dir = join(parentDir, id);
-        this.fs.mkdir(dir);
+        remakingVanishedParent(() => this.fs.mkdir(dir), () => this.ensureParent(hierarchy));
         made.push(dir);
         for (const controller of hierarchy.controllers) controller.prepare?.(this.fs, dir, parentDir);
       }

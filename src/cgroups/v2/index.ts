@@ -16,7 +16,7 @@ import { join } from "node:path";
 import type { LinuxResources } from "../../spec/resources";
 import { Errno } from "../../linux/errors";
 import { CgroupError } from "../errors";
-import { type CgroupFs, removeCgroupDir } from "../fs";
+import { type CgroupFs, remakingVanishedParent, removeCgroupDir } from "../fs";
 import { checkId, parentLevels, parentSegments, parsePids } from "../paths";
 import type { Cgroup, CgroupId, CgroupManager, CgroupStats } from "../types";
 import type { V2Controller } from "./controller";
@@ -86,19 +86,12 @@ export class V2CgroupManager implements CgroupManager {
 
   create(id: CgroupId, resources: LinuxResources): Cgroup {
     checkId(id, this.parentPath);
-    for (const [parentDir, dir] of parentLevels(this.root, this.segments)) {
-      enableForChildren(this.fs, parentDir, NAMES);
-      try {
-        this.fs.mkdir(dir);
-      } catch (error) {
-        // Made by an earlier container or a concurrent diyc: shared, fine.
-        if (!(error instanceof CgroupError && error.errno === Errno.EEXIST)) throw error;
-      }
-    }
-    enableForChildren(this.fs, this.parentPath, NAMES);
-
+    remakingVanishedParent(() => this.ensureParent(), () => {});
     const dir = join(this.parentPath, id);
-    this.fs.mkdir(dir);
+    remakingVanishedParent(() => {
+      enableForChildren(this.fs, this.parentPath, NAMES);
+      this.fs.mkdir(dir);
+    }, () => this.ensureParent());
     try {
       const available = availableControllers(this.fs, dir);
       for (const controller of CONTROLLERS) {
@@ -122,6 +115,19 @@ export class V2CgroupManager implements CgroupManager {
       throw error;
     }
     return new V2Cgroup(id, this.fs, dir);
+  }
+
+  /** diyc's parent cgroup, shared by its containers, and every level above it, each handing the controllers down. */
+  private ensureParent(): void {
+    for (const [parentDir, dir] of parentLevels(this.root, this.segments)) {
+      enableForChildren(this.fs, parentDir, NAMES);
+      try {
+        this.fs.mkdir(dir);
+      } catch (error) {
+        // Made by an earlier container or a concurrent diyc: shared, fine.
+        if (!(error instanceof CgroupError && error.errno === Errno.EEXIST)) throw error;
+      }
+    }
   }
 
   open(id: CgroupId): Cgroup | undefined {
