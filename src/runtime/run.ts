@@ -132,8 +132,6 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     if (usernsBase !== undefined) trace?.host(`user namespace: the container's ids 0-65535 are the host's ${usernsBase}-${usernsBase + 65535}`);
     for (const dir of [files.upper, files.work, files.merged]) mkdirSync(dir, { recursive: true, mode: 0o755 });
     writeEtcFiles(files, spec.hostname!, request.options);
-    rmSync(files.exit, { force: true });
-    rmSync(files.state, { force: true });
     writeFileSync(files.exitReserve, " ".repeat(EXIT_RECORD_RESERVE - 1) + "\n");
     const config: ContainerConfig = {
       name, image: request.image, createdAtMs: Date.now(), spec, request,
@@ -179,6 +177,9 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     const init = identify(initPid);
     if (!monitor || !init) throw new DiycError(`container ${name}: its init (pid ${initPid}) died during set-up`);
     const state: ContainerState = { monitor, init, createdAtMs: Date.now(), ...(restartCount > 0 ? { restartCount } : {}) };
+    // The last run's records stay until now: a restart's ps and logs -f see "restarting" (its
+    // state names the restarter) until this run's state replaces them, never a gap with none.
+    rmSync(files.exit, { force: true });
     writeState(store, name, state);
     if (rootless) {
       trace?.host(`newuidmap, newgidmap: map pid ${initPid}'s user namespace: 0 is uid ${rootless.uid}, 1-65536 are ${rootless.subuid}-${rootless.subuid + 65535} (gids ${rootless.gid}, ${rootless.subgid}-${rootless.subgid + 65535})`);

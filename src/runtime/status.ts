@@ -58,7 +58,8 @@ export function containerStatus(store: Store, name: string): ContainerStatus {
       decideRestart(policy, exitCodeOf(record.waitStatus), state!.restartCount ?? 0, state!.stopRequested ?? false).restart;
     return { status: "exited", exitCode: exitCodeOf(record.waitStatus), finishedAtMs: record.finishedAtMs, ...(restarting ? { restarting } : {}) };
   }
-  if (state?.startedAtMs && !isAlive(state.monitor)) return { status: "exited", monitorLost: true };
+  const restarter = state?.restartingBy !== undefined && isAlive(state.restartingBy);
+  if (state?.startedAtMs && !isAlive(state.monitor) && !restarter) return { status: "exited", monitorLost: true };
   // The init is gone and its monitor is still recording the exit (and draining the log):
   // what comes next (a restart, the clean-up) is not decided yet.
   if (state?.startedAtMs) return { status: "exited", settling: true };
