@@ -82,13 +82,13 @@ static int wait_for(pid_t init)
 
 /*
  * exit.json, written to a temporary file and renamed: readers never see half.
- * The temporary file is the one diyc made at create (`reserve`, 128 bytes):
+ * The temporary file is the one diyc made at create (`reserve`, EXIT_RECORD_BYTES):
  * overwriting it in place needs no new disk blocks, so a full disk cannot
  * lose the exit status. Without it, a new file is tried.
  */
 static void write_exit_record(const char *path, const char *reserve, int status)
 {
-	char tmp[4096], body[128];
+	char tmp[4096], body[EXIT_RECORD_BYTES];
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;

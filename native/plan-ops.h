@@ -8,6 +8,11 @@
 
 #include <stdint.h>
 
+#define PLAN_MAX_ARGS 8u
+#define PLAN_MAX_BYTES 16777216u
+#define HELPER_PRESERVED_FD 5u
+#define EXIT_RECORD_BYTES 128u
+
 enum op_code {
 	OP_CLONE = 1, /* setting (u64 flags): clone flags for the init */
 	OP_EXIT_RECORD = 2, /* setting (path, reserve): where the monitor writes the exit status; reserve: a file made for it in advance */

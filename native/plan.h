@@ -29,17 +29,16 @@
 
 #define PLAN_MAGIC "DIYCPLAN"
 #define PLAN_VERSION 1
-#define PLAN_MAX_BYTES (16u << 20)
 
-/* The opcodes, op flags and each op's shape come from the op table (src/plan/ops.ts). */
+/* The opcodes, op flags, each op's shape and the numbers diyc and the helper share
+ * (PLAN_MAX_ARGS, PLAN_MAX_BYTES, HELPER_PRESERVED_FD, EXIT_RECORD_BYTES) come from the
+ * op table (src/plan/ops.ts). */
 #include "plan-ops.h"
 
 struct plan_arg {
 	uint32_t len;
 	const char *data; /* NUL-terminated */
 };
-
-#define PLAN_MAX_ARGS 8
 
 struct plan_op {
 	uint16_t code;

@@ -71,8 +71,7 @@
 #include <stdint.h>
 
 #define HELPER_SOCKET_FD 3
-/* OCI --preserve-fds: the caller's fds 3..3+N-1 arrive as the helper's 5..5+N-1 (OP_PRESERVE_FDS, OP_MOVE_FDS). */
-#define HELPER_PRESERVED_FD 5
+/* OCI --preserve-fds: the caller's fds 3..3+N-1 arrive as the helper's HELPER_PRESERVED_FD.. (plan-ops.h). */
 
 enum sync_type {
 	/* diyc -> helper -> init */

@@ -1,10 +1,11 @@
-// Writes native/plan-ops.h from the op table (src/plan/ops.ts): the opcodes,
+// Writes native/plan-ops.h from the op table (src/plan/ops.ts): the numbers
+// diyc and the helper share (NATIVE_CONSTANTS), the opcodes,
 // the op flags, and each op's shape (name, setting or step, argument counts
 // and kinds), which the helper checks every op of a plan against before the
 // first one runs. Run with `npm run gen:ops`; a unit test fails when the
 // checked-in header is not what this writes.
 
-import { OPS, OpFlag, type ArgKind } from "./ops";
+import { NATIVE_CONSTANTS, OPS, OpFlag, type ArgKind } from "./ops";
 
 const snake = (name: string) => name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 const kebab = (name: string) => name.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase();
@@ -22,6 +23,8 @@ export function renderOpHeader(): string {
     "#define DIYC_PLAN_OPS_H",
     "",
     "#include <stdint.h>",
+    "",
+    ...Object.entries(NATIVE_CONSTANTS).map(([name, value]) => `#define ${name} ${value}u`),
     "",
     "enum op_code {",
   ];

@@ -16,7 +16,7 @@ import { SECCOMP_FILTER_FLAGS } from "../seccomp/bpf";
 import { seccompProgram } from "../seccomp/precompiled";
 import { DEV_SYMLINKS } from "../spec/defaults";
 import { describeFlags, describeMountAttributes, MOUNT_ATTR, MS, parseMountOptions, PROPAGATION } from "./mount-options";
-import { type Op, OpFlag, type Plan, settingsFirst } from "./ops";
+import { NATIVE_CONSTANTS, type Op, OpFlag, type Plan, settingsFirst } from "./ops";
 
 
 const S_IFCHR = 0o020000;
@@ -47,8 +47,7 @@ export interface BundleRootfs {
  * barrier is a FIFO that a later `diyc-oci start` opens, and the pty master
  * goes to the caller's console socket. See native/protocol.h.
  */
-/** OCI --preserve-fds: the caller's fds 3..3+N-1 reach the helper as 5.. (native/protocol.h). */
-export const HELPER_PRESERVED_FD = 5;
+const { HELPER_PRESERVED_FD } = NATIVE_CONSTANTS;
 
 /** The helper setting that keeps N preserved fds, and the init's step that makes them 3.. just before exec. */
 export function preserveFdOps(count: number): { helper: Op[]; beforeExec: Op[] } {

@@ -2,11 +2,11 @@
 
 import { CONTAINER_PREFIX } from "../linux/trace";
 import { DiycError } from "../linux/errors";
-import { OPS, OpCode, type OpArg, type Plan } from "./ops";
+import { NATIVE_CONSTANTS, OPS, OpCode, type OpArg, type Plan } from "./ops";
 
-/** The helper's limits (native/plan.h): PLAN_MAX_ARGS and PLAN_MAX_BYTES. */
-const MAX_ARGS = 8;
-const MAX_BYTES = 16 << 20;
+/** The helper's limits (NATIVE_CONSTANTS, native/plan-ops.h). */
+const MAX_ARGS = NATIVE_CONSTANTS.PLAN_MAX_ARGS;
+const MAX_BYTES = NATIVE_CONSTANTS.PLAN_MAX_BYTES;
 
 const MAGIC = "DIYCPLAN";
 export const PLAN_VERSION = 1;

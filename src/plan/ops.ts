@@ -88,6 +88,24 @@ export type OpCodeName = keyof typeof OPS;
 /** The numbers alone, by name. */
 export const OpCode = Object.fromEntries(Object.entries(OPS).map(([name, def]) => [name, def.code])) as { [K in OpCodeName]: (typeof OPS)[K]["code"] };
 
+/**
+ * Numbers diyc and the helper must agree on. c-header.ts writes them into
+ * native/plan-ops.h, so each is written once, here.
+ */
+export const NATIVE_CONSTANTS = {
+  /** The most arguments one op may have (native/plan.h struct plan_op). */
+  PLAN_MAX_ARGS: 8,
+  /** The largest encoded plan the helper reads. */
+  PLAN_MAX_BYTES: 16 << 20,
+  /** OCI --preserve-fds: the caller's fds 3..3+N-1 reach the helper as these, from 5 (OP_PRESERVE_FDS, OP_MOVE_FDS). */
+  HELPER_PRESERVED_FD: 5,
+  /**
+   * Bytes diyc reserves for the exit record at create (exit.json.reserve);
+   * the monitor writes at most this, over it, so a full disk cannot lose it.
+   */
+  EXIT_RECORD_BYTES: 128,
+} as const;
+
 export const OpFlag = {
   /** Resolve the path inside the container's root (openat2 RESOLVE_IN_ROOT); an error when no root is open. */
   InRoot: 1,

@@ -9,6 +9,7 @@ import { SIGNALS } from "../linux/signals";
 import { DiycError, UsageError } from "../linux/errors";
 import { compileContainerPlan } from "../plan/compile";
 import { encodePlan } from "../plan/encode";
+import { NATIVE_CONSTANTS } from "../plan/ops";
 import { buildContainerSpec } from "../spec/container-spec";
 import { validateName } from "../spec/names";
 import {
@@ -45,12 +46,8 @@ export interface CreatedContainer {
   holdsMountNamespace: boolean;
 }
 
-/**
- * Bytes kept for the exit record (native/monitor.c writes at most this): the
- * monitor overwrites this file in place, which needs no new disk blocks, then
- * renames it to exit.json.
- */
-const EXIT_RECORD_RESERVE = 128;
+/** The exit record's reserved space: the monitor overwrites it in place, then renames it to exit.json. */
+const EXIT_RECORD_RESERVE = NATIVE_CONSTANTS.EXIT_RECORD_BYTES;
 
 function isDirectory(path: string): boolean {
   try {
