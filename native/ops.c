@@ -520,35 +520,55 @@ static int op_reset_signals(void)
 }
 
 /*
- * execve with a PATH search in the container's PATH (given by the plan), not
- * the helper's. ENOENT moves on to the next directory; any other error is
- * remembered, as execvp(3) does, so "permission denied" beats "not found".
+ * The PATH search of op_exec and op_find_exec, in the container's PATH (given
+ * by the plan), not the helper's: `try` gets each directory's candidate in
+ * order, or `file` itself when it holds a '/' or there is no PATH, until it
+ * returns nonzero; that value is returned (0 when none did).
  */
-static int op_exec(const struct plan_op *op)
+static int search_path(const char *file, const char *search, int (*try)(const char *candidate, void *ctx), void *ctx)
 {
-	const char *file = plan_str(op, ARG_EXEC_FILE), *search = plan_str(op, ARG_EXEC_SEARCH);
-	char **argv = plan_list(op, ARG_EXEC_ARGV), **envp = plan_list(op, ARG_EXEC_ENVP);
 	char candidate[PATH_MAX];
-	int best = ENOENT;
-
-	if (!file || !search || !argv || !envp || !*file)
-		return -EINVAL;
-	if (strchr(file, '/') || !*search) {
-		execve(file, argv, envp);
-		return fail();
-	}
-	const char *dir = search;
-	while (*dir) {
+	if (strchr(file, '/') || !*search)
+		return try(file, ctx);
+	for (const char *dir = search; *dir;) {
 		const char *end = strchrnul(dir, ':');
 		int n = snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)(end - dir), dir, file);
 		if (n > 0 && (size_t)n < sizeof(candidate)) {
-			execve(candidate, argv, envp);
-			if (errno != ENOENT && errno != ENOTDIR)
-				best = errno;
+			int rc = try(candidate, ctx);
+			if (rc)
+				return rc;
 		}
 		dir = *end ? end + 1 : end;
 	}
-	return -best;
+	return 0;
+}
+
+struct exec_attempt {
+	char **argv, **envp;
+	int last, best;
+};
+
+/* Returns only if execve failed: ENOENT moves on; any other error is remembered, as execvp(3) does. */
+static int try_execve(const char *candidate, void *ctx)
+{
+	struct exec_attempt *a = ctx;
+	execve(candidate, a->argv, a->envp);
+	a->last = errno;
+	if (errno != ENOENT && errno != ENOTDIR)
+		a->best = errno;
+	return 0;
+}
+
+/* execve with the PATH search: "permission denied" beats "not found"; a path's own error is its own. */
+static int op_exec(const struct plan_op *op)
+{
+	const char *file = plan_str(op, ARG_EXEC_FILE), *search = plan_str(op, ARG_EXEC_SEARCH);
+	struct exec_attempt attempt = { plan_list(op, ARG_EXEC_ARGV), plan_list(op, ARG_EXEC_ENVP), ENOENT, ENOENT };
+
+	if (!file || !search || !attempt.argv || !attempt.envp || !*file)
+		return -EINVAL;
+	search_path(file, search, try_execve, &attempt);
+	return -(strchr(file, '/') || !*search ? attempt.last : attempt.best);
 }
 
 /*
@@ -605,32 +625,23 @@ static int await_start_fifo(int sync_fd)
  * create checks first, as runc does, with the same PATH search as op_exec.
  * ENOENT when no candidate exists; EACCES when one exists but is not executable.
  */
-static int is_executable_file(const char *path, int *found)
+static int is_executable_file(const char *path, void *found)
 {
 	struct stat st;
 	if (stat(path, &st) < 0)
 		return 0;
-	*found = 1;
+	*(int *)found = 1;
 	return S_ISREG(st.st_mode) && (st.st_mode & 0111);
 }
 
 static int op_find_exec(const struct plan_op *op)
 {
 	const char *file = plan_str(op, ARG_FIND_EXEC_FILE), *search = plan_str(op, ARG_FIND_EXEC_SEARCH);
-	char candidate[PATH_MAX];
 	int found = 0;
 	if (!file || !search || !*file)
 		return -EINVAL;
-	if (strchr(file, '/') || !*search)
-		return is_executable_file(file, &found) ? 0 : (found ? -EACCES : -ENOENT);
-	const char *dir = search;
-	while (*dir) {
-		const char *end = strchrnul(dir, ':');
-		int n = snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)(end - dir), dir, file);
-		if (n > 0 && (size_t)n < sizeof(candidate) && is_executable_file(candidate, &found))
-			return 0;
-		dir = *end ? end + 1 : end;
-	}
+	if (search_path(file, search, is_executable_file, &found))
+		return 0;
 	return found ? -EACCES : -ENOENT;
 }
 
