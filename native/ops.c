@@ -727,17 +727,28 @@ static int op_hook_state(const struct plan_op *op)
 	return hook_state_fd < 0 ? fail() : 0;
 }
 
-/* 0 when the hook exited 0; -ETIMEDOUT when killed at its timeout; -ECANCELED for any other end. */
+/*
+ * 0 when the hook exited 0; its execve's errno when it could not be run (a
+ * close-on-exec pipe carries it back); -ETIMEDOUT when killed at its
+ * timeout; -ECANCELED for any other end.
+ */
 static int op_run_hook(const struct plan_op *op)
 {
 	const char *path = plan_str(op, ARG_RUN_HOOK_PATH);
 	char **argv = plan_list(op, ARG_RUN_HOOK_ARGV), **envp = plan_list(op, ARG_RUN_HOOK_ENVP);
 	uint64_t timeout;
+	int exec_error[2];
 	if (!path || !argv || !envp || plan_u64(op, ARG_RUN_HOOK_TIMEOUT_S, &timeout) < 0)
 		return -EINVAL;
-	pid_t child = fork();
-	if (child < 0)
+	if (pipe2(exec_error, O_CLOEXEC) < 0)
 		return fail();
+	pid_t child = fork();
+	if (child < 0) {
+		int rc = fail();
+		close(exec_error[0]);
+		close(exec_error[1]);
+		return rc;
+	}
 	if (child == 0) {
 		if (hook_state_fd >= 0) {
 			/* The child's own offset is shared with ours: rewind, and make it stdin. */
@@ -745,20 +756,35 @@ static int op_run_hook(const struct plan_op *op)
 			dup2(hook_state_fd, STDIN_FILENO);
 		}
 		execve(path, argv, envp);
+		int e = errno;
+		ssize_t ignored = write(exec_error[1], &e, sizeof(e));
+		(void)ignored;
 		_exit(127);
 	}
+	close(exec_error[1]);
 	/* Poll in 10 ms steps: no signal handler of ours may run in the init. */
 	uint64_t waited_ms = 0;
 	for (;;) {
 		int status;
 		pid_t done = waitpid(child, &status, WNOHANG);
-		if (done == child)
+		if (done == child) {
+			/* Reaped: the write end is closed (by execve, or by the exit), so this read does not block. */
+			int e = 0;
+			ssize_t n = read(exec_error[0], &e, sizeof(e));
+			close(exec_error[0]);
+			if (n == (ssize_t)sizeof(e) && e > 0)
+				return -e;
 			return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECANCELED;
-		if (done < 0 && errno != EINTR)
-			return fail();
+		}
+		if (done < 0 && errno != EINTR) {
+			int rc = fail();
+			close(exec_error[0]);
+			return rc;
+		}
 		if (timeout > 0 && waited_ms >= timeout * 1000) {
 			kill(child, SIGKILL);
 			waitpid(child, &status, 0);
+			close(exec_error[0]);
 			return -ETIMEDOUT;
 		}
 		struct timespec step = { 0, 10 * 1000 * 1000 };

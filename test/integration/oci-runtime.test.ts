@@ -423,6 +423,11 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     rmSync(join(rootfs, "hook-in-container.sh"));
     const slow = oci(["create", "--bundle", bundle("oci-test-slowhook", (c) => (c.hooks = { createContainer: [{ path: "/bin/sleep", args: ["sleep", "5"], timeout: 1 }] })), "oci-test-slowhook"]);
     expect(slow.stderr).toBe("diyc-oci: createContainer hook /bin/sleep timed out after 1 s\n");
+    // A hook that cannot be run at all says why (its execve's errno), not just that it failed.
+    const missing = oci(["create", "--bundle", bundle("oci-test-nohook", (c) => (c.hooks = { createContainer: [{ path: "/no/such/hook" }] })), "oci-test-nohook"]);
+    expect(missing.code).toBe(125);
+    expect(missing.stderr).toMatch(/^diyc-oci: createContainer hook \/no\/such\/hook.*: no such file or directory \(ENOENT\)\n$/);
+    expect(existsSync(join(root, "oci-test-nohook"))).toBe(false);
 
     const failing = "oci-test-hookfail";
     const r = oci(["create", "--bundle", bundle(failing, (c) => (c.hooks = { prestart: [{ path: "/bin/false" }] })), failing]);
