@@ -7,16 +7,11 @@
 
 import { readFileSync } from "node:fs";
 import { UsageError } from "../linux/errors";
-import type { LinuxSeccomp, SeccompAction, SeccompArg, SeccompOperator, SeccompRule } from "../spec/oci";
+import { SECCOMP_ACTIONS, SECCOMP_OPERATORS, type LinuxSeccomp, type SeccompAction, type SeccompArg, type SeccompOperator, type SeccompRule } from "../spec/oci";
 import { SYSCALLS_X86_64 } from "./syscalls-x86_64";
 
-const ACTIONS: ReadonlySet<string> = new Set([
-  "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS",
-  "SCMP_ACT_TRAP", "SCMP_ACT_TRACE", "SCMP_ACT_LOG",
-]);
-const OPERATORS: ReadonlySet<string> = new Set([
-  "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ",
-]);
+const ACTIONS: ReadonlySet<string> = new Set(SECCOMP_ACTIONS);
+const OPERATORS: ReadonlySet<string> = new Set(SECCOMP_OPERATORS);
 const NATIVE_ARCH = "SCMP_ARCH_X86_64";
 
 interface Condition {

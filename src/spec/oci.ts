@@ -109,12 +109,18 @@ export interface LinuxSeccomp {
   syscalls: SeccompRule[];
 }
 
-export type SeccompAction =
-  | "SCMP_ACT_ALLOW" | "SCMP_ACT_ERRNO" | "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" | "SCMP_ACT_KILL_PROCESS"
-  | "SCMP_ACT_TRAP" | "SCMP_ACT_TRACE" | "SCMP_ACT_LOG";
+/** The seccomp actions diyc knows: the profile reader accepts these, the compiler turns each into a BPF return, `features` lists them. */
+export const SECCOMP_ACTIONS = [
+  "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS",
+  "SCMP_ACT_TRAP", "SCMP_ACT_TRACE", "SCMP_ACT_LOG",
+] as const;
+export type SeccompAction = (typeof SECCOMP_ACTIONS)[number];
 
-export type SeccompOperator =
-  | "SCMP_CMP_NE" | "SCMP_CMP_LT" | "SCMP_CMP_LE" | "SCMP_CMP_EQ" | "SCMP_CMP_GE" | "SCMP_CMP_GT" | "SCMP_CMP_MASKED_EQ";
+/** The argument comparisons diyc knows, likewise. */
+export const SECCOMP_OPERATORS = [
+  "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ",
+] as const;
+export type SeccompOperator = (typeof SECCOMP_OPERATORS)[number];
 
 export interface SeccompArg {
   index: number;

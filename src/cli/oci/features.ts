@@ -1,5 +1,6 @@
 // diyc-oci features: what this runtime supports, as the runtime-spec's features document (features.md).
 
+import { SECCOMP_ACTIONS, SECCOMP_OPERATORS } from "../../spec/oci";
 import { CAPABILITIES } from "../../linux/capabilities";
 import type { OciCommand } from "./context";
 
@@ -19,8 +20,8 @@ export function featuresDocument() {
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
       seccomp: {
         enabled: true,
-        actions: ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
-        operators: ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+        actions: [...SECCOMP_ACTIONS].sort(),
+        operators: [...SECCOMP_OPERATORS].sort(),
         archs: ["SCMP_ARCH_X86_64"],
       },
       apparmor: { enabled: false },
