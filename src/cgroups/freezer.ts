@@ -7,34 +7,33 @@
 
 import { join } from "node:path";
 import { CgroupError } from "./errors";
-import { hostCgroupFs, joinCgroupDirs, removeCgroupDir, type CgroupFs } from "./fs";
+import { hostCgroupFs, type CgroupFs } from "./fs";
 import { parseCgroupMounts } from "./detect";
-import { parentLevels, parentSegments, checkId } from "./paths";
-import { Errno } from "../linux/errors";
+import { parentSegments, checkId } from "./paths";
+import { SideCgroupV1 } from "./v1/side";
 
 export class Freezer {
   private constructor(
     readonly version: "v1" | "v2",
     readonly dir: string,
-    private readonly parentDirs: string[],
+    /** v1: the freezer hierarchy's cgroup, made and removed like any side cgroup. */
+    private readonly v1: SideCgroupV1 | undefined,
     private readonly fs: CgroupFs,
   ) {}
 
   /** The freezer of PARENT/NAME on this host, or undefined if the host has none. */
   static locate(mountinfo: string, parent: string, name: string, fs: CgroupFs = hostCgroupFs): Freezer | undefined {
     checkId(name, parent);
+    const v1 = SideCgroupV1.locate(mountinfo, "freezer", parent, name, fs);
+    if (v1) return new Freezer("v1", v1.dir, v1, fs);
     const mounts = parseCgroupMounts(mountinfo);
-    const v1 = mounts.v1.get("freezer");
-    const segments = parentSegments(parent);
-    if (v1) return new Freezer("v1", join(v1, ...segments, name), parentLevels(v1, segments).map(([, dir]) => dir), fs);
-    if (mounts.v1.size === 0 && mounts.v2) return new Freezer("v2", join(mounts.v2, ...segments, name), [], fs);
+    if (mounts.v1.size === 0 && mounts.v2) return new Freezer("v2", join(mounts.v2, ...parentSegments(parent), name), undefined, fs);
     return undefined;
   }
 
   /** v1: makes the freezer cgroup (and its parents) and moves `pid` in. v2: nothing to make. */
   join(pid: number): void {
-    if (this.version === "v2") return;
-    joinCgroupDirs(this.fs, [...this.parentDirs, this.dir], pid);
+    this.v1?.join(pid);
   }
 
   frozen(): boolean {
@@ -60,19 +59,13 @@ export class Freezer {
 
   /** v1: rmdir the innermost parent level; EBUSY (other containers) and ENOENT are fine. */
   removeParent(): void {
-    const parent = this.parentDirs.at(-1);
-    if (this.version === "v2" || !parent) return;
-    try {
-      this.fs.rmdir(parent);
-    } catch (error) {
-      if (!(error instanceof CgroupError && (error.errno === Errno.EBUSY || error.errno === Errno.ENOENT))) throw error;
-    }
+    this.v1?.removeParent();
   }
 
   /** v1: rmdir the freezer cgroup (thawed first: a frozen cgroup's killed processes cannot exit). */
   remove(): void {
-    if (this.version === "v2" || !this.fs.exists(this.dir)) return;
-    if (this.frozen()) this.fs.write(join(this.dir, "freezer.state"), "THAWED");
-    removeCgroupDir(this.fs, this.dir); // waits out EBUSY while the killed processes finish exiting
+    if (!this.v1) return;
+    if (this.fs.exists(this.dir) && this.frozen()) this.fs.write(join(this.dir, "freezer.state"), "THAWED");
+    this.v1.remove(); // waits out EBUSY while the killed processes finish exiting
   }
 }
