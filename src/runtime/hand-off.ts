@@ -20,6 +20,9 @@ import type { HelperChannel } from "./helper-channel";
 
 export const WAITER_PATH: string = waiterFile;
 
+/** How long the event loop runs, signals blocked on this thread, before the execve (see handOffWait). */
+const SIGNAL_DRAIN_MS = 3;
+
 /** What diyc-wait does with the signals it gets: the same as diyc's own handlers (run.ts). */
 export interface SignalPolicy {
   /** Sent on to the container's init. */
@@ -48,8 +51,9 @@ export interface HandOff {
  * default action: death, for SIGTERM); diyc-wait unblocks them once its
  * handlers are set. Bun's other threads do not block them, so one that
  * arrives now is taken by Bun's handler there: the event loop runs once
- * more, so that diyc's handlers forward (or count) it before the policy is
- * read. Only the last synchronous steps, microseconds, are left uncovered.
+ * more (SIGNAL_DRAIN_MS), so that diyc's handlers forward (or count) it
+ * before the policy is read. Only the last synchronous steps, microseconds,
+ * are left uncovered.
  */
 export async function handOffWait(ctx: RuntimeContext, handOff: HandOff): Promise<void> {
   const { syscalls, store, trace } = ctx;
@@ -71,7 +75,10 @@ export async function handOffWait(ctx: RuntimeContext, handOff: HandOff): Promis
   trace?.host(`the init runs on: hand the wait to diyc-wait (execve, the pid stays); diyc runs again once it has exited`);
   const blocked = syscalls.blockSignals(caught);
   const unblock = caught.filter((signal) => !blocked.includes(signal));
-  await new Promise((resolve) => setImmediate(resolve));
+  // A signal one of Bun's other threads took reaches diyc's handlers through the event loop's
+  // wake-up, which one setImmediate turn does not always wait for (a SIGTERM in 40 was lost
+  // so, under load): a short timer lets the loop poll for it.
+  await Bun.sleep(SIGNAL_DRAIN_MS);
   const signals = handOff.signals();
   const { count } = signals;
   const argv = [
