@@ -25,9 +25,13 @@ import { DEFAULT_ROOT, type Store } from "../store/store";
  * subtree delegated to the user (delegatedSubtree).
  */
 export function cgroupParentFor(store: Store): string {
-  const base = store.root === DEFAULT_ROOT ? "diyc" : `diyc-${new Bun.CryptoHasher("sha256").update(store.root).digest("hex").slice(0, 10)}`;
   const delegated = store.rootless ? delegatedSubtree() : undefined;
-  return delegated === undefined ? base : `${delegated}/${base}`;
+  return delegated === undefined ? storeCgroupName(store) : `${delegated}/${storeCgroupName(store)}`;
+}
+
+/** The store's own level of cgroups, wherever it is placed. */
+function storeCgroupName(store: Store): string {
+  return store.root === DEFAULT_ROOT ? "diyc" : `diyc-${new Bun.CryptoHasher("sha256").update(store.root).digest("hex").slice(0, 10)}`;
 }
 
 let mountinfo: string | undefined;
@@ -120,8 +124,7 @@ function rootlessCgroups(store: Store, log?: Log): CgroupManager {
   }
   // Rooted at the delegated subtree: the levels above it are root's, and diyc enables nothing there.
   const fs = log === undefined ? hostCgroupFs : tracedCgroupFs(hostCgroupFs, log);
-  const parent = cgroupParentFor(store).slice(delegated.length + 1);
-  return new V2CgroupManager({ root: join(mounts.v2, delegated), parent, fs, noDeviceProgram: true });
+  return new V2CgroupManager({ root: join(mounts.v2, delegated), parent: storeCgroupName(store), fs, noDeviceProgram: true });
 }
 
 /** Creates the container's cgroup with its limits, and moves the init into it. */
