@@ -100,3 +100,30 @@ export function removeStore(root: string): void {
   rmSync(root, { recursive: true, force: true });
   expect(existsSync(root)).toBe(false);
 }
+
+/**
+ * Polls `check` every 20 ms until it holds; a throw counts as "not yet" (a
+ * file may not exist yet). Throws after `timeoutMs`, naming `what` and the
+ * check's last error, if any.
+ */
+export async function until(check: () => boolean, timeoutMs = 5000, what = "the condition"): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      if (check()) return;
+      last = undefined;
+    } catch (error) {
+      last = error;
+    }
+    if (performance.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? "" : ` (last: ${(last as Error).message})`}`);
+    }
+    await Bun.sleep(20);
+  }
+}
+
+/** `diyc ps [-a] --format json` on the store: one object per container. */
+export function psJson(root: string, all = true): Record<string, unknown>[] {
+  return JSON.parse(diyc(root, ["ps", ...(all ? ["-a"] : []), "--format", "json"]).stdout) as Record<string, unknown>[];
+}

@@ -5,7 +5,7 @@
 // ones that run inside the test VM (test/vm/guest/cgroups-v2.guest.ts).
 
 import { expect } from "bun:test";
-import { DIYC, diyc, diycEnv, pidsFromTrace, processExists, type Result } from "./diyc";
+import { DIYC, diyc, diycEnv, pidsFromTrace, processExists, until, type Result } from "./diyc";
 
 /** The parent cgroup of a store, computed here independently of src/: diyc-<first 10 hex of sha256(root)>. */
 export function cgroupParentOf(root: string): string {
@@ -45,13 +45,7 @@ async function collect(stream: ReadableStream<Uint8Array>, sink: (text: string) 
   for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
 }
 
-export async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
+export { until };
 
 /**
  * `diyc run -v ARGS` in the background; returns once -v has printed the init's pid (pushed, with the

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { DIYC, diyc, diycEnv, isRoot, mountsUnder, pidsFromTrace, processExists, removeStore, storeCgroups, tempStore } from "../helpers/diyc";
+import { DIYC, diyc, diycEnv, isRoot, mountsUnder, pidsFromTrace, processExists, psJson, removeStore, storeCgroups, tempStore, until } from "../helpers/diyc";
 
 const describeRoot = isRoot ? describe : describe.skip;
 
@@ -15,14 +15,6 @@ beforeAll(() => {
 });
 afterAll(() => removeStore(root));
 
-async function until(what: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await Bun.sleep(20);
-  }
-}
-
 const containerDir = (name: string) => join(root, "containers", name);
 const readLink = (path: string) => {
   try {
@@ -31,7 +23,7 @@ const readLink = (path: string) => {
     return undefined; // gone
   }
 };
-const psJson = () => JSON.parse(diyc(root, ["ps", "-a", "--format", "json"]).stdout) as { name: string; status: string; exitCode: number | null }[];
+const containers = () => psJson(root) as { name: string; status: string; exitCode: number | null }[];
 
 /** Starts `diyc run -v ARGS` and SIGKILLs it as soon as its trace shows `line`. Returns the pids it printed. */
 async function killRunAt(line: string, args: string[]): Promise<{ init: number; monitor: number }> {
@@ -63,7 +55,7 @@ describeRoot("diyc run killed half-way through create", () => {
   test("without --rm: the container is left exited, never running, and rm removes it", async () => {
     const { init, monitor } = await killRunAt("init is pid", ["kept", "busybox", "sleep", "30"]);
     await until(() => !processExists(monitor) && !processExists(init));
-    expect(psJson().find((c) => c.name === "kept")?.status).toBe("exited");
+    expect(containers().find((c) => c.name === "kept")?.status).toBe("exited");
     expect(diyc(root, ["rm", "kept"]).code).toBe(0);
   });
 });
@@ -115,9 +107,9 @@ describeRoot("detached containers that end at once", () => {
 
   test("run -d ten in a row: every exit code is known (the start time is taken before START)", async () => {
     for (let i = 0; i < 10; i++) expect(diyc(root, ["run", "-d", `code${i}`, "busybox", "sh", "-c", `exit ${i}`])).toMatchObject({ code: 0, stderr: "" });
-    await until(() => psJson().filter((c) => c.name.startsWith("code") && c.status === "exited" && c.exitCode !== null).length === 10, 10_000);
+    await until(() => containers().filter((c) => c.name.startsWith("code") && c.status === "exited" && c.exitCode !== null).length === 10, 10_000);
     for (let i = 0; i < 10; i++) {
-      expect(psJson().find((c) => c.name === `code${i}`)?.exitCode).toBe(i);
+      expect(containers().find((c) => c.name === `code${i}`)?.exitCode).toBe(i);
       expect(diyc(root, ["rm", `code${i}`]).code).toBe(0);
     }
   });

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { join } from "node:path";
 import { cgroupParentFor } from "../../src/runtime/limits";
 import { Store } from "../../src/store/store";
-import { DIYC, diyc, diycEnv, helperProcesses, isRoot, mountsUnder, processExists, removeStore, tempStore } from "../helpers/diyc";
+import { DIYC, diyc, diycEnv, helperProcesses, isRoot, mountsUnder, processExists, psJson, removeStore, tempStore, until } from "../helpers/diyc";
 
 const describeRoot = isRoot ? describe : describe.skip;
 
@@ -27,24 +27,7 @@ interface State {
   restartCount?: number;
 }
 const state = (name: string): State => JSON.parse(readFileSync(join(root, "containers", name, "state.json"), "utf8"));
-const psJson = (all = true) => JSON.parse(diyc(root, ["ps", ...(all ? ["-a"] : []), "--format", "json"]).stdout) as Record<string, unknown>[];
-const view = (name: string) => psJson().find((c) => c.name === name);
-
-/** Polls `what` (a throw counts as "not yet": a file may not exist yet) until it holds. */
-async function until(what: () => boolean, ms = 5000): Promise<void> {
-  const holds = () => {
-    try {
-      return what();
-    } catch {
-      return false;
-    }
-  };
-  const deadline = Date.now() + ms;
-  while (!holds()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await Bun.sleep(20);
-  }
-}
+const view = (name: string) => psJson(root).find((c) => c.name === name);
 
 function cgroupDirs(name: string): string[] {
   const parent = cgroupParentFor(new Store(root));
@@ -64,7 +47,7 @@ describeRoot("a detached container, end to end", () => {
     expect(running).toMatchObject({ name: "app", image: "busybox", status: "running", exitCode: null, oomKilled: false, ip: null });
     expect(processExists(running.pid as number)).toBe(true);
     expect(Date.parse(running.startedAt as string)).toBeGreaterThan(Date.now() - 60_000);
-    expect(psJson(false).map((c) => c.name)).toContain("app");
+    expect(psJson(root, false).map((c) => c.name)).toContain("app");
     expect(diyc(root, ["ps"]).stdout).toMatch(/^NAME\s+IMAGE\s+COMMAND\s+STATUS\s+PORTS\s+PID\s+IP\napp\s+busybox\s+"sh -c .*"\s+Up \d+s\s+\d+/);
 
     await until(() => diyc(root, ["logs", "app"]).stdout.includes("out 3"));

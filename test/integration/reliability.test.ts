@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { cgroupParentFor } from "../../src/runtime/limits";
 import { Store } from "../../src/store/store";
-import { DIYC, diyc, diycEnv, isRoot, mountsUnder, processExists, removeStore, tempStore } from "../helpers/diyc";
+import { DIYC, diyc, diycEnv, isRoot, mountsUnder, processExists, psJson, removeStore, tempStore } from "../helpers/diyc";
 
 const describeRoot = isRoot ? describe : describe.skip;
 
@@ -24,8 +24,7 @@ afterAll(() => {
   removeStore(root);
 });
 
-const psJson = () => JSON.parse(diyc(root, ["ps", "-a", "--format", "json"]).stdout) as Record<string, unknown>[];
-const view = (name: string) => psJson().find((c) => c.name === name);
+const view = (name: string) => psJson(root).find((c) => c.name === name);
 const containerDir = (name: string) => join(root, "containers", name);
 const lockFile = (name: string) => join(root, "locks", `${name}.lock`);
 const state = (name: string) => JSON.parse(readFileSync(join(containerDir(name), "state.json"), "utf8")) as { init: { pid: number }; monitor: { pid: number } };
@@ -80,7 +79,7 @@ describeRoot("after a crash, rm -f removes what is left", () => {
         else writeFileSync(path, entry.startsWith("container.json") ? '{"name":' : "x\n");
       }
     }
-    const listed = psJson().filter((c) => String(c.name).startsWith("rl-half"));
+    const listed = psJson(root).filter((c) => String(c.name).startsWith("rl-half"));
     expect(listed.map((c) => [c.name, c.status, c.image])).toEqual([
       ["rl-half1", "exited", null], ["rl-half2", "exited", null], ["rl-half3", "exited", null],
     ]);

@@ -19,7 +19,7 @@ import { parseIpv4 } from "../../src/network/ipv4";
 import { formatMac, macForIpv4, macForName } from "../../src/network/mac";
 import { hostVethName } from "../../src/network/veth";
 import {
-  DIYC, diyc, isRoot, mountsUnder, pidsFromTrace, processExists, removeStore, tempStore, type Result,
+  DIYC, diyc, isRoot, mountsUnder, pidsFromTrace, processExists, removeStore, tempStore, until, type Result,
 } from "../helpers/diyc";
 
 const canRun = isRoot && existsSync("/usr/sbin/nft") && existsSync("/bin/busybox");
@@ -150,14 +150,6 @@ function ipOf(name: string): string {
   return found[0];
 }
 
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
-}
-
 /**
  * A container's veth pair goes with its network namespace: the kernel deletes
  * it, asynchronously, once the container's last process is gone (diyc does not
@@ -165,10 +157,10 @@ async function until(what: string, check: () => boolean, ms = 5000): Promise<voi
  */
 async function vethsGone(containers: Iterable<string>): Promise<void> {
   const veths = [...containers].map(hostVethName);
-  await until(`the kernel to delete ${veths.join(", ")}`, () => {
+  await until(() => {
     const links = hostLinks();
     return veths.every((veth) => !links.includes(veth));
-  }, 3000);
+  }, 3000, `the kernel to delete ${veths.join(", ")}`);
 }
 
 /** Container A's command: its view of its network on stdout, then httpd with a CGI that prints the client's address. */
@@ -216,7 +208,7 @@ describeRoot("diyc run on a network of its own", () => {
     // Fixed at creation, from the bridge's name (src/network/mac.ts).
     expect(gatewayMac).toBe(formatMac(macForName(bridge)));
     a = await start(aName, ["--net", bridge, "-i", aIp, "-p", `127.0.0.1:${loPort}:8080`, "-p", `${gateway}:${gwPort}:8080`], WEB);
-    await until("A's report of its network", () => a.stdout.includes("--end\n"));
+    await until(() => a.stdout.includes("--end\n"), 5000, "A's report of its network");
     expect(hostFetch(`http://${aIp}:8080/`, 50)).toBe("hello-from-a\n");
   }, 60000);
 
@@ -306,13 +298,7 @@ describeRoot("diyc run on a network of its own", () => {
     const client = Bun.spawn(["unshare", "--net", "/bin/busybox", "sleep", "60"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
     try {
       const hostNetns = readlinkSync("/proc/self/ns/net");
-      await until("the client namespace", () => {
-        try {
-          return readlinkSync(`/proc/${client.pid}/ns/net`) !== hostNetns;
-        } catch {
-          return false;
-        }
-      });
+      await until(() => readlinkSync(`/proc/${client.pid}/ns/net`) !== hostNetns, 5000, "the client namespace");
       expect(sh(["ip", "link", "add", outerHost, "type", "veth", "peer", "name", "eth0", "netns", String(client.pid)]).code).toBe(0);
       expect(sh(["ip", "addr", "add", `10.213.${y}.1/30`, "dev", outerHost]).code).toBe(0);
       expect(sh(["ip", "link", "set", outerHost, "up"]).code).toBe(0);
@@ -362,7 +348,7 @@ describeRoot("diyc run on a network of its own", () => {
 
   test("-p CTRPORT and -p HOSTIP::CTRPORT: a free host port is chosen, shown by ps and diyc port, and serves", async () => {
     const c = await start("freeport", ["--net", bridge, "-p", "8080", "-p", "127.0.0.1::8080/tcp"], WEB);
-    await until("its web server", () => c.stdout.includes("--end\n"));
+    await until(() => c.stdout.includes("--end\n"), 5000, "its web server");
     const listed = diyc(root, ["port", "freeport"]).stdout.trim().split("\n");
     expect(listed).toHaveLength(2);
     const ports = listed.map((line) => {
@@ -487,13 +473,7 @@ describeRoot("diyc run on a network of its own", () => {
     // Something outside diyc keeps the container's network namespace: a process of the test's own in it.
     const holder = Bun.spawn(["nsenter", "-t", String(x.init), "-n", "sleep", "60"], { stdin: "ignore" });
     try {
-      await until("the holder to join the namespace", () => {
-        try {
-          return readlinkSync(`/proc/${holder.pid}/ns/net`) === readlinkSync(`/proc/${x.init}/ns/net`);
-        } catch {
-          return false;
-        }
-      });
+      await until(() => readlinkSync(`/proc/${holder.pid}/ns/net`) === readlinkSync(`/proc/${x.init}/ns/net`), 5000, "the holder to join the namespace");
       expect(await stop(x)).toBe(137);
       expect(ip in leases()).toBe(false);
       expect(sh(["ip", "-o", "link", "show", "master", bridge]).stdout).toContain(`${stray}@`);
@@ -528,9 +508,9 @@ describeRoot("diyc run on a network of its own", () => {
     } catch {
       // the monitor may already have taken the init down
     }
-    await until("the monitor's cleanup", () =>
+    await until(() =>
       !hostLinks().includes(hostVethName("killed")) && !(ip in leases()) && !portRules().includes("diyc container killed")
-      && !portClaims().includes(`tcp-${port}`) && !existsSync(join(root, "containers", "killed")) && !processExists(k.monitor), 5000);
+      && !portClaims().includes(`tcp-${port}`) && !existsSync(join(root, "containers", "killed")) && !processExists(k.monitor), 5000, "the monitor's cleanup");
     expect(leases()).toEqual({ [aIp]: aName });
     expect(readFileSync(join(root, "containers", aName, "hosts"), "utf8")).not.toContain("killed");
     expect(sh(["curl", "-s", "--noproxy", "*", "--max-time", "2", `http://127.0.0.1:${port}/`]).code).not.toBe(0);
