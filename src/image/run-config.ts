@@ -13,7 +13,7 @@
 //             them); supplementary groups from /etc/group.
 //   StopSignal, ExposedPorts, Labels: kept with the container (stop, inspect).
 
-import { lstatSync, readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ImageError } from "./errors";
 import type { ImageConfig } from "./oci-image";
@@ -156,6 +156,35 @@ const MAX_ACCOUNT_FILE = 4 << 20;
  * reads as absent. Opaque directories are not looked at: an image whose
  * upper layer makes /etc opaque and has no passwd would show a lower one.
  */
+/**
+ * Reads LAYER/PARTS... through file descriptors, each component opened with
+ * O_NOFOLLOW below the one before: the upper layer is the running
+ * container's to change, and between an lstat and a read by path it could
+ * swap in a symlink to a host file (read by diyc, as root). Undefined if any
+ * component is not what it was (a symlink now, gone), or the file is larger
+ * than an account file can be.
+ */
+function readWithoutSymlinks(layer: string, parts: string[]): string | undefined {
+  const opened: number[] = [];
+  try {
+    opened.push(openSync(layer, constants.O_RDONLY | constants.O_DIRECTORY));
+    for (const [index, part] of parts.entries()) {
+      const last = index === parts.length - 1;
+      // /proc/self/fd/N/PART: PART resolved in the directory already opened, never through a symlink.
+      const flags = constants.O_RDONLY | constants.O_NOFOLLOW | (last ? 0 : constants.O_DIRECTORY);
+      opened.push(openSync(`/proc/self/fd/${opened.at(-1)}/${part}`, flags));
+    }
+    const file = opened.at(-1)!;
+    const stats = fstatSync(file);
+    if (!stats.isFile() || stats.size > MAX_ACCOUNT_FILE) return undefined;
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined; // changed under us: a symlink (ELOOP), not a directory any more, gone
+  } finally {
+    for (const fd of opened) closeSync(fd);
+  }
+}
+
 export function layerFileReader(lowerdirs: string[]): ImageFileReader {
   return (path) => {
     const parts = path.split("/").filter(Boolean);
@@ -166,10 +195,7 @@ export function layerFileReader(lowerdirs: string[]): ImageFileReader {
         const stats = lstatSync(at, { throwIfNoEntry: false });
         if (stats === undefined) break; // not in this layer: look below
         if (stats.isCharacterDevice() && stats.rdev === 0) return undefined; // a whiteout
-        if (index === parts.length - 1) {
-          if (!stats.isFile() || stats.size > MAX_ACCOUNT_FILE) return undefined;
-          return readFileSync(at, "utf8");
-        }
+        if (index === parts.length - 1) return stats.isFile() ? readWithoutSymlinks(layer, parts) : undefined;
         if (!stats.isDirectory()) return undefined;
         dir = at;
       }

@@ -3,7 +3,7 @@
 // and the overlay's lowerdir page limit.
 
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../../src/linux/errors";
 import { fitLowerdirs, MOUNT_OPTIONS_LIMIT } from "../../src/image/images";
@@ -92,8 +92,18 @@ describe("files through layers, and the lowerdir limit", () => {
     writeFileSync(join(middle!, "etc/passwd"), "middle");
     expect(layerFileReader([top!, middle!, bottom!])("/etc/passwd")).toBe("middle");
     expect(layerFileReader([top!, bottom!])("/etc/group")).toBeUndefined();
-    Bun.spawnSync(["mknod", join(top!, "etc/passwd"), "c", "0", "0"]);
-    if (existsSync(join(top!, "etc/passwd"))) expect(layerFileReader([top!, middle!, bottom!])("/etc/passwd")).toBeUndefined();
+    // A symlink, to a file outside the layers (it would resolve on the host): read as absent, not followed.
+    writeFileSync(join(tmp, "host-secret"), "secret");
+    symlinkSync(join(tmp, "host-secret"), join(top!, "etc/group"));
+    expect(layerFileReader([top!, bottom!])("/etc/group")).toBeUndefined();
+    // The same for a directory on the way.
+    const linked = join(tmp, "linked");
+    mkdirSync(linked);
+    symlinkSync(join(middle!, "etc"), join(linked, "etc"));
+    expect(layerFileReader([linked, bottom!])("/etc/passwd")).toBeUndefined();
+    // A whiteout (a 0:0 character device: mknod needs no privilege for it) hides the lower layers' file.
+    expect(Bun.spawnSync(["mknod", join(top!, "etc/passwd"), "c", "0", "0"]).exitCode).toBe(0);
+    expect(layerFileReader([top!, middle!, bottom!])("/etc/passwd")).toBeUndefined();
   });
 
   test("past a page of mount options, layers get short names; past that, a clear error", () => {
