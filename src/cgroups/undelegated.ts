@@ -6,7 +6,8 @@
 // at all. There, rootless containers run without a cgroup: the container
 // works, but limits cannot be enforced. We say so when limits are asked for,
 // before anything is made, rather than fail half-way through a create or
-// silently drop the limit (podman rootless refuses the same way on v1).
+// drop the limit with a warning (as podman does on v1): a memory limit that
+// silently limits nothing is worse than a clear refusal.
 
 import { UsageError } from "../linux/errors";
 import type { LinuxResources } from "../spec/resources";
