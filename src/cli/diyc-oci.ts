@@ -3,4 +3,4 @@
 
 import { main } from "./oci/main";
 
-main({ argv: process.argv.slice(2) }).then((code) => process.exit(code));
+main({ argv: process.argv.slice(2), euid: process.geteuid?.() ?? 0 }).then((code) => process.exit(code));

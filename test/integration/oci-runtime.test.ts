@@ -578,4 +578,18 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
     expect(features.linux.seccomp.operators).toContain("SCMP_CMP_MASKED_EQ");
     expect(oci(["--version"]).stdout).toStartWith("diyc-oci version ");
   });
+
+  test("an ordinary user is refused in one line, before anything is read or made (features still answers)", () => {
+    const asNobody = (args: string[]) => {
+      const child = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DIYC_OCI, "--root", root, ...args], { env: { PATH: "/usr/bin:/bin" } });
+      return { code: child.exitCode, stdout: child.stdout.toString(), stderr: child.stderr.toString() };
+    };
+    for (const args of [["list"], ["state", "x"], ["create", "--bundle", dir, "oci-test-nobody"]]) {
+      expect([args[0], asNobody(args)]).toEqual([args[0], {
+        code: 125, stdout: "", stderr: "diyc-oci: this runtime needs root (uid 0; this is uid 65534): rootless containers are diyc's (diyc run as an ordinary user), not yet the OCI runtime's\n",
+      }]);
+    }
+    expect(asNobody(["features"]).code).toBe(0);
+    expect(existsSync(join(root, "oci-test-nobody"))).toBe(false);
+  });
 });

@@ -144,6 +144,7 @@ function logOptions(argv: string[]): Pick<Globals, "log" | "logFormat"> {
 
 export interface OciInvocation {
   argv: string[];
+  euid: number;
 }
 
 export async function main(invocation: OciInvocation): Promise<number> {
@@ -163,6 +164,10 @@ export async function main(invocation: OciInvocation): Promise<number> {
     }
     const command = COMMANDS[name];
     if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}; see diyc-oci --help`);
+    // Refused up front: without root, a kernel step would fail half-way. (diyc itself runs rootless: docs/rootless.md.)
+    if (invocation.euid !== 0 && name !== "features") {
+      throw new DiycError(`this runtime needs root (uid 0; this is uid ${invocation.euid}): rootless containers are diyc's (diyc run as an ordinary user), not yet the OCI runtime's`);
+    }
     const cli: OciCli = {
       ctx: {
         root: parsed.root,
