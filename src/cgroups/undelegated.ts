@@ -46,8 +46,9 @@ export class UndelegatedCgroups implements CgroupManager {
     return new NoCgroup(id);
   }
 
-  open(): undefined {
-    return undefined;
+  /** Every container "has" its empty cgroup: exec joins it, stats show "--", release removes nothing. */
+  open(id: CgroupId): Cgroup {
+    return new NoCgroup(id);
   }
 
   removeParent(): void {}

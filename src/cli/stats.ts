@@ -42,9 +42,8 @@ export const stats: Command = async (args, ctx) => {
   const sample = (): Map<string, CgroupStats> => {
     const samples = new Map<string, CgroupStats>();
     for (const name of names()) {
-      // A container without a cgroup (rootless where none is delegated: docs/rootless.md) is listed with "--".
       const cgroup = runtime.cgroups().open(name);
-      samples.set(name, cgroup ? cgroup.stats() : { sampledAtNs: Number(process.hrtime.bigint()) });
+      if (cgroup) samples.set(name, cgroup.stats());
     }
     return samples;
   };

@@ -119,20 +119,21 @@ export function writeMapsWithHelpers(pid: number, identity: RootlessIdentity): v
  * user's subordinate ids, which only such a root may chown or delete.
  * Throws with the command's own error output when it fails.
  */
-export function runAsNamespaceRoot(identity: RootlessIdentity, argv: string[], input?: string): void {
+export function runAsNamespaceRoot(identity: RootlessIdentity, argv: string[]): void {
   const range = (start: number) => `${start},1,${SUBORDINATE_IDS}`;
   // --map-users OUTER,INNER,COUNT (util-linux 2.38) goes through newuidmap, as ours does.
   const args = ["--user", "--map-root-user", `--map-users=${range(identity.subuid)}`, `--map-groups=${range(identity.subgid)}`, "--", ...argv];
-  const result = runTool([UNSHARE, ...args], input);
+  const result = runTool([UNSHARE, ...args]);
   if (result.exitCode !== 0) throw new DiycError(`${argv.join(" ")} (as root of a user namespace): ${result.error}`);
 }
 
 /**
- * Bun.spawnSync rather than node:child_process: loading that module costs
- * every diyc command start-up time (bench/README.md), rootless or not.
+ * Runs a host tool and waits: its exit status, and its own error output for
+ * the message. Bun.spawnSync rather than node:child_process: loading that
+ * module costs every diyc command start-up time (bench/README.md).
  */
-function runTool(cmd: string[], input?: string): { exitCode: number; error: string } {
-  const result = Bun.spawnSync({ cmd, stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "ignore", stderr: "pipe" });
+export function runTool(cmd: string[]): { exitCode: number; error: string } {
+  const result = Bun.spawnSync({ cmd, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   const stderr = result.stderr?.toString().trim() ?? "";
   return { exitCode: result.exitCode ?? 1, error: stderr || `exit status ${result.exitCode ?? `signal ${result.signalCode}`}` };
 }

@@ -20,6 +20,7 @@ import { DiycError, UsageError } from "../linux/errors";
 import { removeIfExists } from "./claim";
 import { claimPorts, formatPublish, releasePorts, type PortClaim, type PortMapping } from "./ports";
 import { hostPortUsers } from "./listening";
+import { runTool } from "../linux/rootless";
 import type { Log } from "../linux/trace";
 import type { Store } from "../store/store";
 
@@ -33,16 +34,10 @@ export const PASTA_NETWORK = "pasta";
 /** How long pasta gets to exit after SIGTERM before SIGKILL. */
 const PASTA_STOP_MS = 1000;
 
-function run(cmd: string[]): { ok: boolean; error: string } {
-  const result = Bun.spawnSync({ cmd, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  const error = result.stderr?.toString().trim() || `exit status ${result.exitCode ?? `signal ${result.signalCode}`}`;
-  return { ok: result.exitCode === 0, error };
-}
-
 /** --net none: lo up in the container's namespace, entered through its user namespace. */
 export function bringUpLoopbackAsOwner(pid: number, log: Log): void {
-  const result = run([NSENTER, `--target=${pid}`, "--user", "--net", "--preserve-credentials", IP, "link", "set", "lo", "up"]);
-  if (!result.ok) throw new DiycError(`set lo up in the network namespace of pid ${pid} (nsenter --user --net): ${result.error}`);
+  const result = runTool([NSENTER, `--target=${pid}`, "--user", "--net", "--preserve-credentials", IP, "link", "set", "lo", "up"]);
+  if (result.exitCode !== 0) throw new DiycError(`set lo up in the network namespace of pid ${pid} (nsenter --user --net): ${result.error}`);
   log(`nsenter --user --net --target ${pid}: set lo up`);
 }
 
@@ -76,8 +71,8 @@ export function attachWithPasta(
   try {
     const args = [PASTA, "--config-net", "--quiet", "-P", request.pidFile, ...publish.flatMap(pastaPortOption), String(request.pid)];
     log(`${args.join(" ")}: eth0 in pid ${request.pid}'s network namespace${publish.length ? `, publish ${publish.map(formatPublish).join(" ")}` : ""}`);
-    const result = run(args);
-    if (!result.ok) throw new DiycError(`pasta for pid ${request.pid}: ${result.error}`);
+    const result = runTool(args);
+    if (result.exitCode !== 0) throw new DiycError(`pasta for pid ${request.pid}: ${result.error}`);
   } catch (error) {
     stopPasta(request.pidFile, log);
     releasePorts(store, PASTA_NETWORK, request.container);

@@ -58,8 +58,6 @@ export async function execInContainer(ctx: RuntimeContext, name: string, request
     : ([request.interactive || request.terminal ? "inherit" : "ignore", "inherit", "inherit"] as const);
   const channel = HelperChannel.open(plan, encodePlan(plan, ctx.trace !== undefined), ctx.syscalls, stdio);
   const joinCgroup = (pid: number) => {
-    // A rootless container without a cgroup (cgroups/undelegated.ts) has none to join, by design.
-    if (ctx.store.rootless && ctx.cgroups().mountpoints.length === 0) return;
     ctx.trace?.host(`process is pid ${pid} on the host; put it in the container's cgroup`);
     // Before any of its code runs, like the init: limits apply to exec'd processes too.
     const cgroup = ctx.cgroups().open(name);

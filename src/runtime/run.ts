@@ -143,9 +143,10 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
       cleanupHook: [...ctx.diycCommand, "--root", store.root, "--networks", store.networkDir, "_cleanup", name],
       holdMountNamespace: holdsMountNamespace(request),
       isDirectory,
-      // In a user namespace cgroup v1 cannot be mounted: the container's own cgroups are bound instead.
-      cgroupView: usernsBase === undefined && !(rootless && ctx.cgroups().mountpoints.length > 0) ? cgroupViewForContainers(ctx.cgroups())
-        : withOwnCgroup(cgroupViewForContainers(ctx.cgroups()), cgroupParentFor(store), name),
+      // In a user namespace cgroup v1 cannot be mounted: the container's own cgroups are bound instead (if it has any: rootless, maybe none).
+      cgroupView: spec.linux.uidMappings && ctx.cgroups().mountpoints.length > 0
+        ? withOwnCgroup(cgroupViewForContainers(ctx.cgroups()), cgroupParentFor(store), name)
+        : cgroupViewForContainers(ctx.cgroups()),
       rootless: rootless !== undefined,
       detached: request.detach,
       log: { path: files.log, maxBytes: request.logMaxBytes },
