@@ -157,7 +157,8 @@ static void run_init(const struct plan *plan, int init_fd, const struct log_pipe
 }
 
 /*
- * Relay the init's next message to diyc; returns its type, or 0 at EOF. The
+ * Relay the init's next message to diyc; returns its type, 0 at EOF, or
+ * -errno when the read failed (never taken for EOF: that would fake a start). The
  * pty master (TERMINAL) is the monitor's to keep, not diyc's: it is stored
  * in *terminal and the wait goes on.
  */
@@ -168,7 +169,7 @@ static int relay_from_init(int init_fd, int control_fd, int *terminal)
 	for (;;) {
 		int rc = sync_recv_fd(init_fd, &msg, &passed);
 		if (rc <= 0)
-			return 0;
+			return rc; /* 0: EOF; -errno: the read failed (-EIO: half a message) */
 		if (msg.type != SYNC_TERMINAL)
 			break;
 		*terminal = passed;
@@ -431,7 +432,9 @@ int main(int argc, char **argv)
 	sync_send(init_fd, SYNC_CONTINUE, 0, 0);
 	int terminal = -1;
 	int relayed = relay_from_init(init_fd, control_fd, &terminal);
-	if (relayed == 0) /* the init died without a word: diyc must hear of it, not wait forever */
+	if (relayed < 0)
+		helper_error(control_fd, HELPER_RELAY_FROM_INIT, -relayed);
+	else if (relayed == 0) /* the init died without a word: diyc must hear of it, not wait forever */
 		helper_error(control_fd, HELPER_INIT_VANISHED, ESRCH);
 	if (relayed != SYNC_READY)
 		return abandon(&plan, init, control_fd, -1); /* the error went to diyc: wait for its ABORT */
@@ -458,7 +461,10 @@ int main(int argc, char **argv)
 	 * (An init killed between START and execve also reads as started; the
 	 * monitor then reports its wait status like any exit.)
 	 */
-	if (relay_from_init(init_fd, control_fd, &terminal) != 0)
+	int started = relay_from_init(init_fd, control_fd, &terminal);
+	if (started < 0) /* not EOF: nothing says the command started */
+		helper_error(control_fd, HELPER_RELAY_FROM_INIT, -started);
+	if (started != 0)
 		return abandon(&plan, init, control_fd, -1); /* an ERROR: execve failed, already relayed */
 	close(init_fd);
 	sync_send(control_fd, SYNC_STARTED, 0, 0);

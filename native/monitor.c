@@ -26,21 +26,23 @@
 #include <unistd.h>
 
 static volatile pid_t forward_to;
+/* The init is in our process group (nsexec: it keeps the user's terminal). */
+static volatile int init_in_our_group;
 
 /*
- * Forward every signal we get to the init: those a process sent us (kill(2))
+ * Forward the signals we get to the init: those a process sent us (kill(2))
  * and those the user's terminal sent our process group (Ctrl-C, Ctrl-\, a
- * hang-up). The init is in a session of its own (OP_NEW_SESSION or
- * OP_TERMINAL), so the terminal never signals it directly: we are its only
- * way in, and nothing arrives twice.
+ * hang-up; si_code > 0, from the kernel). A container's init is in a session
+ * of its own (OP_NEW_SESSION or OP_TERMINAL), so the terminal never signals
+ * it directly: we are its only way in. An init still in our process group
+ * got the terminal's signal itself: passing it on would deliver it twice.
  */
 static void forward_signal(int sig, siginfo_t *info, void *context)
 {
 	(void)context;
-	(void)info;
 	if (sig == SIGWINCH)
 		terminal_window_changed = 1; /* the user's terminal was resized: the relay passes it on */
-	else if (forward_to > 0)
+	else if (forward_to > 0 && !(init_in_our_group && info->si_code > 0))
 		kill(forward_to, sig);
 }
 
@@ -51,6 +53,8 @@ static void install_forwarding(pid_t init)
 	action.sa_sigaction = forward_signal;
 	action.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&action.sa_mask);
+	/* After START: the init has made any session of its own by now. */
+	init_in_our_group = getpgid(init) == getpgrp();
 	forward_to = init;
 	for (int sig = 1; sig < 32; sig++) {
 		switch (sig) {

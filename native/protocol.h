@@ -101,6 +101,7 @@ enum helper_step {
 	HELPER_PIPE = 5,
 	HELPER_INIT_VANISHED = 6, /* the init ended during set-up without a word (errno ESRCH) */
 	HELPER_CONSOLE_SOCKET = 7, /* connect or send to the OCI --console-socket */
+	HELPER_RELAY_FROM_INIT = 8, /* reading the init's messages failed (b = errno; EIO: half a message) */
 };
 
 struct sync_msg {

@@ -156,8 +156,13 @@ int main(int argc, char **argv)
 
 	/* 2. the monitor's EXIT, or EOF if it died */
 	struct sync_msg msg = { 0, 0, 0, 0 };
-	if (sync_recv((int)channel, &msg) != 1)
+	int got = sync_recv((int)channel, &msg);
+	if (got != 1) {
+		/* Read as EOF from here on (diyc cleans up as when the monitor died), but not silently. */
+		if (got < 0)
+			dprintf(2, "diyc-wait: read the monitor's message: %s\n", strerror(-got));
 		memset(&msg, 0, sizeof(msg));
+	}
 
 	/* 3. diyc again, with the message: COMMAND... TYPE A B */
 	char words[3][16];

@@ -42,7 +42,8 @@ export const HELPER_STEPS: Record<number, string> = {
   4: "socketpair",
   5: "pipe",
   6: "the init ended during set-up",
-  7: "send the terminal to the console socket",
+  7: "connect to the console socket and send it the terminal",
+  8: "read the init's messages",
 };
 
 const MESSAGE_SIZE = 16;
