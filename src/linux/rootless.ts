@@ -64,7 +64,15 @@ export function rangesFor(text: string, owners: string[]): IdRange[] {
     .map((f) => ({ start: Number(f[1]), count: Number(f[2]) }));
 }
 
-const read = (path: string) => (existsSync(path) ? readFileSync(path, "utf8") : "");
+/** A file's text; "" if there is none (a host without /etc/subgid gives no ids). */
+function read(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "";
+    throw error;
+  }
+}
 
 /**
  * Who runs diyc, and the ids /etc/subuid and /etc/subgid give them. Refuses,

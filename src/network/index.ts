@@ -25,7 +25,7 @@ import { ensureBridge } from "./bridge";
 import { readIfExists, readJsonIfExists } from "../store/atomic";
 import { removeIfExists, sweepStaleClaims } from "./claim";
 import { writeHostsFiles } from "./hosts";
-import { claimAddress, homeStoreRoot, leasesDir, listLeases, networkStateDir, ownerRoot, releaseLeases, storeScope, unusableReason, type Lease } from "./ipam";
+import { claimAddress, homeStoreRoot, leasesDir, listLeases, networkStateDir, ownerRoot, releaseLeases, storeField, storeScope, unusableReason, type Lease } from "./ipam";
 import { formatIpv4, parseIpv4, parseSubnet, type Subnet } from "./ipv4";
 import { deleteLink, deleteLinkByIndex, findLink, getLink, listPorts, MAX_LINK_NAME, setLinkUp, setMaster } from "./link";
 import { formatMac, macForName } from "./mac";
@@ -33,7 +33,7 @@ import { withNetlink, type NetlinkSocket } from "./netlink";
 import { assertOwnNetns, openNetlinkIn } from "./netns";
 import { addPortRules, deletePortRules, deleteTable, ensureNetworkRules, TABLE_PATTERN } from "./nftables";
 import { ANY_PORT, claimPorts, formatPublish, listPortClaims, portsDir, releasePorts, type PortMapping } from "./ports";
-import { describeRoute, hostPortUsers, hostRoutes, overlaps } from "./listening";
+import { describeRoute, HostPorts, hostRoutes, overlaps } from "./listening";
 import { ipForwardPath, readSysctl, routeLocalnetPath, writeSysctl } from "./sysctl";
 import { CONTAINER_IFNAME, createVethPair, storeVethName } from "./veth";
 
@@ -430,10 +430,10 @@ export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachReq
     // The runtime holds the name, so anything still recorded under it is left
     // over from an earlier run that died before detaching.
     detachContainer(store, cfg, req.container, log);
-    const hostPortUser = hostPortUsers();
+    const hostPorts = new HostPorts();
     // Before any claim: a port a host service has bound would have its traffic taken by our DNAT.
     for (const p of req.publish.filter((m) => m.hostPort !== ANY_PORT)) {
-      const user = hostPortUser(p.protocol, p.hostPort, p.hostIp);
+      const user = hostPorts.user(p.protocol, p.hostPort, p.hostIp);
       if (user !== undefined) throw new UsageError(`host port ${p.hostPort}/${p.protocol} is already in use on the host: bound by ${user}`);
     }
     const ip = claimAddress(store, { name: cfg.name, subnet: net.subnet, gateway: net.gateway }, req.container, requested, req.hostname);
@@ -446,8 +446,8 @@ export function attachContainer(store: Store, cfg: NetworkConfig, req: AttachReq
       // before we could claim it, so its pair, if still on the bridge, is stray now.
       deleteStrayVeths(host, store, cfg, bridge.index, log);
       // `-p 80`: a free host port is chosen here, one no claim and no host socket holds.
-      const claimed = claimPorts(store, req.publish.map((p) => ({ ...p, container: req.container, network: cfg.name, containerIp: ip, ...(scope === undefined ? {} : { store: scope }) })),
-        (p) => hostPortUser(p.protocol, p.hostPort, p.hostIp) === undefined);
+      const claimed = claimPorts(store, req.publish.map((p) => ({ ...p, container: req.container, network: cfg.name, containerIp: ip, ...storeField(store) })),
+        (p) => hostPorts.isFree(p));
       publish = claimed.map(({ hostIp, hostPort, containerPort, protocol }) => ({ ...(hostIp === undefined ? {} : { hostIp }), hostPort, containerPort, protocol }));
       for (const p of publish) log(`claim host port ${formatPublish(p)} for ${req.container}`);
       createVethPair(host, veth, CONTAINER_IFNAME, req.pid, parseIpv4(ip)!);

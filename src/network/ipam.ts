@@ -48,6 +48,12 @@ export function storeScope(store: Store): string | undefined {
   return store.root === homeStoreRoot(store) ? undefined : store.root;
 }
 
+/** A record's `store` field: storeScope's, absent for the registry's home store. */
+export function storeField(store: Store): { store?: string } {
+  const scope = storeScope(store);
+  return scope === undefined ? {} : { store: scope };
+}
+
 /** A lease file: the container, its store (empty for the home store), its hostname if another. */
 function leaseContent(store: Store, container: string, hostname?: string): string {
   const scope = storeScope(store);

@@ -93,22 +93,32 @@ function socketOwner(inode: string): string | undefined {
 }
 
 /**
- * Who on the host has bound a port where a published port would take it, or
- * undefined if nobody: "127.0.0.1:18095 (pid 1234, python3)". A port
- * published on every address (no `hostIp`) collides with a socket on any
- * address; one published on an address, with a socket on it or on the wildcard.
- * /proc/net is read once per protocol, for the many ports one attach asks
- * about (each -p, and the search for a free one).
+ * The host's bound sockets, read from /proc/net once per protocol: for the
+ * many ports one attach asks about (each -p, and the search for a free one).
+ * A port published on every address (no `hostIp`) collides with a socket on
+ * any address; one published on an address, with a socket on it or on the
+ * wildcard.
  */
-export function hostPortUsers(): (protocol: Protocol, port: number, hostIp?: string) => string | undefined {
-  const read = new Map<Protocol, BoundSocket[]>();
-  return (protocol, port, hostIp) => {
-    if (!read.has(protocol)) read.set(protocol, boundSockets(protocol));
-    const socket = read.get(protocol)!.find((s) => s.port === port && (hostIp === undefined || s.wildcard || s.address === hostIp));
+export class HostPorts {
+  private readonly read = new Map<Protocol, BoundSocket[]>();
+
+  /** Whether a published port would collide with a host socket (cheap: no owner lookup). */
+  isFree(p: { protocol: Protocol; hostPort: number; hostIp?: string }): boolean {
+    return this.socketAt(p.protocol, p.hostPort, p.hostIp) === undefined;
+  }
+
+  /** Who has bound it, or undefined: "127.0.0.1:18095, pid 1234 (python3)" (the owner costs a walk of /proc). */
+  user(protocol: Protocol, port: number, hostIp?: string): string | undefined {
+    const socket = this.socketAt(protocol, port, hostIp);
     if (socket === undefined) return undefined;
     const owner = socketOwner(socket.inode);
     return `${socket.address}:${socket.port}${owner === undefined ? "" : `, ${owner}`}`;
-  };
+  }
+
+  private socketAt(protocol: Protocol, port: number, hostIp?: string): BoundSocket | undefined {
+    if (!this.read.has(protocol)) this.read.set(protocol, boundSockets(protocol));
+    return this.read.get(protocol)!.find((s) => s.port === port && (hostIp === undefined || s.wildcard || s.address === hostIp));
+  }
 }
 
 export interface HostRoute {

@@ -8,7 +8,7 @@
 // (no `ip`, no shell) is needed inside the image.
 
 import { closeSync, openSync, statSync } from "node:fs";
-import { DiycError } from "../linux/errors";
+import { DiycError, SyscallError } from "../linux/errors";
 import { CLONE } from "../linux/namespaces";
 import { linuxSyscalls } from "../linux/syscalls";
 import { NetlinkSocket } from "./netlink";
@@ -51,9 +51,12 @@ export function openNetlinkIn(pid: number): NetlinkSocket {
         linuxSyscalls.setns(home, CLONE.NEWNET, OWN_NETNS);
       } catch (err) {
         // Practically impossible (we hold an fd to our own namespace). Should it
-        // happen, later steps would act on the container's network, not the
-        // host's: harmless to the host, and the error ends the command.
-        throw new DiycError(`cannot return to the host network namespace: ${String(err)}`);
+        // happen, this thread stays in the container's namespace: the error (the
+        // setns call, its errno and path) goes up to end the command, and undo
+        // steps on the way would act on the container's network, not the host's
+        // (host records they free may then outlive their rules).
+        if (err instanceof SyscallError) throw err;
+        throw new DiycError(`cannot return to the host network namespace: ${String(err)}`, undefined, { cause: err });
       }
     }
     return sock;

@@ -6,7 +6,7 @@
 // A host port is a host-wide resource, so claims live beside the networks, not
 // inside one, in the registry every store shares: publishing 8080 twice fails
 // whichever diyc networks and stores the two containers are in. A port a host
-// service has bound is refused too (listening.ts hostPortUsers). Claims are taken like leases (link(2) of a complete file,
+// service has bound is refused too (listening.ts HostPorts). Claims are taken like leases (link(2) of a complete file,
 // see ipam.ts), so concurrent runs cannot both win a port. The names start
 // with "." so they can never clash with a network's directory.
 

@@ -19,7 +19,8 @@ import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { DiycError, UsageError } from "../linux/errors";
 import { removeIfExists } from "./claim";
 import { claimPorts, formatPublish, releasePorts, type PortClaim, type PortMapping } from "./ports";
-import { hostPortUsers } from "./listening";
+import { storeField } from "./ipam";
+import { HostPorts } from "./listening";
 import { runTool } from "../linux/rootless";
 import type { Log } from "../linux/trace";
 import type { Store } from "../store/store";
@@ -64,10 +65,9 @@ export function attachWithPasta(
   } catch {
     throw new UsageError(`a rootless container's network needs ${TUN} usable by you (mode 0666, as Debian's udev makes it)`);
   }
-  const wanted: PortClaim[] = request.publish.map((p) => ({ ...p, container: request.container, network: PASTA_NETWORK, containerIp: "", store: store.root }));
-  const hostPortUser = hostPortUsers();
-  const isFree = (p: PortMapping) => hostPortUser(p.protocol, p.hostPort, p.hostIp) === undefined;
-  const publish = claimPorts(store, wanted, isFree);
+  const wanted: PortClaim[] = request.publish.map((p) => ({ ...p, container: request.container, network: PASTA_NETWORK, containerIp: "", ...storeField(store) }));
+  const hostPorts = new HostPorts();
+  const publish = claimPorts(store, wanted, (p) => hostPorts.isFree(p));
   try {
     const args = [PASTA, "--config-net", "--quiet", "-P", request.pidFile, ...publish.flatMap(pastaPortOption), String(request.pid)];
     log(`${args.join(" ")}: eth0 in pid ${request.pid}'s network namespace${publish.length ? `, publish ${publish.map(formatPublish).join(" ")}` : ""}`);

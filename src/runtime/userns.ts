@@ -8,13 +8,14 @@
 // a range, whatever their stores. A claim names its container and store, and
 // is released with the container's other host resources (cleanup.ts).
 
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../linux/errors";
 import { rangesFor, type IdRange } from "../linux/rootless";
 import { claimExclusive, removeIfExists, sweepStaleClaims } from "../network/claim";
 import { USERNS_SIZE } from "../spec/container-spec";
 import type { IdMapping } from "../spec/oci";
+import { readIfExists } from "../store/atomic";
 import type { Store } from "../store/store";
 
 const OWNERS = ["diyc", "root"];
@@ -26,10 +27,9 @@ export interface SubidFiles {
 
 export const HOST_SUBID_FILES: SubidFiles = { subuid: "/etc/subuid", subgid: "/etc/subgid" };
 
-type SubidRange = IdRange;
 
 /** The ranges /etc/subuid (or /etc/subgid) gives the first of OWNERS that has any. */
-export function subordinateRanges(text: string): SubidRange[] {
+export function subordinateRanges(text: string): IdRange[] {
   for (const owner of OWNERS) {
     const ranges = rangesFor(text, [owner]);
     if (ranges.length > 0) return ranges;
@@ -47,10 +47,9 @@ function claimsDir(store: Store): string {
  * the same owner and group). Returns the host id that is the container's 0.
  */
 export function claimIdRange(store: Store, container: string, files: SubidFiles = HOST_SUBID_FILES): number {
-  const read = (path: string) => (existsSync(path) ? readFileSync(path, "utf8") : "");
-  const uids = subordinateRanges(read(files.subuid));
-  const gids = subordinateRanges(read(files.subgid));
-  const inside = (ranges: SubidRange[], base: number) => ranges.some((r) => base >= r.start && base + USERNS_SIZE <= r.start + r.count);
+  const uids = subordinateRanges(readIfExists(files.subuid) ?? "");
+  const gids = subordinateRanges(readIfExists(files.subgid) ?? "");
+  const inside = (ranges: IdRange[], base: number) => ranges.some((r) => base >= r.start && base + USERNS_SIZE <= r.start + r.count);
   const dir = claimsDir(store);
   sweepStaleClaims(dir);
   for (const range of uids) {
@@ -71,7 +70,8 @@ export function releaseIdRanges(store: Store, container: string): void {
   if (!existsSync(dir)) return;
   for (const name of readdirSync(dir)) {
     if (!/^\d+$/.test(name)) continue;
-    const [owner, root] = (readFileSync(join(dir, name), "utf8").split("\n"));
+    // The directory is the host's: another container may release its range meanwhile.
+    const [owner, root] = (readIfExists(join(dir, name)) ?? "").split("\n");
     if (owner === container && root === store.root) removeIfExists(join(dir, name));
   }
 }
