@@ -29,7 +29,7 @@ function writeAll(chunk: LogChunk): void {
 
 const HELP = `Usage: diyc logs [-f] [-t] [--tail N] [--since TIME] NAME
 
-A detached container's output, stdout to stdout and stderr to stderr.
+A container's output, stdout to stdout and stderr to stderr.
   -f, --follow      follow it until the container exits
   -t, --timestamps  each line with the time the monitor read it (RFC 3339)
   -n, --tail N      only the last N lines

@@ -61,7 +61,7 @@ Commands:
   exec     run a command in a running container
   ps       list containers
   port     where a container's ports are published on the host
-  logs     a detached container's output
+  logs     a container's output
   inspect  a container's configuration and state, as JSON
   rm       delete containers
   image    import, list, inspect, remove and prune images
@@ -98,7 +98,7 @@ export interface Invocation {
   argv: string[];
   env: Record<string, string | undefined>;
   diycCommand: string[];
-  /** The effective uid: diyc needs root (rootless mode does not exist yet). */
+  /** The effective uid: 0 is root; any other is rootless (docs/rootless.md). */
   euid: number;
   egid: number;
 }

@@ -194,7 +194,7 @@ export class Extractor implements TarSink {
     this.setXattrs(file.path, entry);
   }
 
-  /** Directory metadata, deepest first; closes a file left open by a failed parse. */
+  /** Directory metadata, deepest first, once the parser has ended (abort() closes a file a failed parse left open). */
   finish(): void {
     applyDirectoryMetadata([...this.pendingDirectories.values()], this.root, this.options);
   }

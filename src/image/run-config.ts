@@ -149,14 +149,6 @@ export function resolveUser(text: string, readFile: ImageFileReader, whose = "th
 const MAX_ACCOUNT_FILE = 4 << 20;
 
 /**
- * A reader for `/etc/passwd`-like files through an image's layers, top
- * first: the first layer with the file wins; a whiteout (a 0:0 character
- * device) of the file or of a directory above it hides everything below.
- * Symlinks are not followed (they would resolve on the host): such a file
- * reads as absent. Opaque directories are not looked at: an image whose
- * upper layer makes /etc opaque and has no passwd would show a lower one.
- */
-/**
  * Reads LAYER/PARTS... through file descriptors, each component opened with
  * O_NOFOLLOW below the one before: the upper layer is the running
  * container's to change, and between an lstat and a read by path it could
@@ -185,6 +177,14 @@ function readWithoutSymlinks(layer: string, parts: string[]): string | undefined
   }
 }
 
+/**
+ * A reader for `/etc/passwd`-like files through an image's layers, top
+ * first: the first layer with the file wins; a whiteout (a 0:0 character
+ * device) of the file or of a directory above it hides everything below.
+ * Symlinks are not followed (they would resolve on the host): such a file
+ * reads as absent. Opaque directories are not looked at: an image whose
+ * upper layer makes /etc opaque and has no passwd would show a lower one.
+ */
 export function layerFileReader(lowerdirs: string[]): ImageFileReader {
   return (path) => {
     const parts = path.split("/").filter(Boolean);

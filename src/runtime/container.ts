@@ -32,7 +32,7 @@ export interface RunRequest {
   network: NetworkRequest;
   /** Return once started; the monitor keeps the log and cleans up (run -d). */
   detach: boolean;
-  /** A detached container's log: rotated to log.1 past this size. */
+  /** The container's log (every container has one): rotated to log.1 past this size. */
   logMaxBytes: number;
   restart: RestartPolicy;
   /** --init: a reaper as pid 1 that forwards signals to the command. */

@@ -1,4 +1,4 @@
-// Reading the log the monitor writes for a detached container
+// Reading the log the monitor writes for every container
 // (native/log.c). Records are "<o|e><length>@<ms>\n<bytes>", so stdout and
 // stderr stay apart and byte-exact, and each read carries the time it arrived
 // (logs written before the stamp was added have no "@<ms>"). Past its size bound the file is renamed

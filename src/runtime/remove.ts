@@ -101,7 +101,7 @@ function removeDirectory(dir: string, rootless: RootlessIdentity | undefined): v
  * (mkdir) leaves one, and no `rm NAME` can name it. Each is taken without
  * waiting (one that is held belongs to a command at work) and released, which
  * unlinks it since its container is gone (src/store/lock.ts). `rm` does this
- * after its own work.
+ * after its own work, and `ps` before it lists.
  */
 export function sweepStaleLocks(store: Store, syscalls: Syscalls): void {
   let entries: string[];

@@ -1,8 +1,9 @@
 // System call numbers on x86-64, generated from the kernel's uapi header
 // (asm/unistd_64.h, Linux 6.1 as Debian 12 ships it) plus the calls added
 // up to Linux 6.17 (numbers 451-469, from arch/x86/entry/syscalls/syscall_64.tbl).
-// A name missing here is refused by the compiler; a number missing here is
-// unknown to every profile and gets the profile's default action.
+// A name missing here is skipped by the compiler (another architecture's call,
+// as libseccomp skips it); a number missing here is unknown to every profile
+// and gets the profile's default action.
 
 export const AUDIT_ARCH_X86_64 = 0xc000003e;
 /** x32 ABI calls carry this bit; the filter refuses them all. */

@@ -216,10 +216,10 @@ export function buildContainerSpec(options: ContainerOptions): Spec {
   };
 }
 
-/** A user namespace maps the container's 0-65535 onto the host ids from `base`. */
 /** The ids a --userns=auto container gets: 0..65535 inside, a claimed slice of /etc/subuid outside. */
 export const USERNS_SIZE = 65536;
 
+/** A user namespace maps the container's 0-65535 onto the host ids from `base`. */
 function idMappingsFor(base: number): IdMapping[] {
   return [{ containerID: 0, hostID: base, size: USERNS_SIZE }];
 }

@@ -96,7 +96,7 @@ export class Store {
 /**
  * The network registry chosen by --networks, else DIYC_NETWORKS, else the
  * host's. A rootless store keeps its own: the host's belongs to root, and an
- * ordinary user's containers use no host bridge (network/pasta.ts).
+ * ordinary user's containers use no host bridge (network/rootless.ts).
  */
 export function resolveNetworkRegistry(flag: string | undefined, env: Record<string, string | undefined>, storeRoot: string, rootless: boolean): string {
   // Absolute: the monitor's cleanup hook runs diyc again from another directory.
