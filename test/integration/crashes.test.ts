@@ -3,7 +3,7 @@
 // moment of a container's life and checks what is left.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import { DIYC, diyc, diycEnv, isRoot, mountsUnder, pidsFromTrace, processExists, psJson, removeStore, storeCgroups, tempStore, until } from "../helpers/diyc";
 
@@ -36,8 +36,11 @@ async function killRunAt(line: string, args: string[]): Promise<{ init: number; 
     if (done) break;
     trace += decoder.decode(value);
   }
+  // The kill must land at that moment: a run that ended first would prove nothing.
+  if (!trace.includes(line)) throw new Error(`the trace never showed ${JSON.stringify(line)}: ${trace}`);
   run.kill("SIGKILL");
   await run.exited;
+  expect(run.signalCode).toBe("SIGKILL");
   const pids = pidsFromTrace(trace);
   if (!pids) throw new Error(`no pids in the trace: ${trace}`);
   return pids;
@@ -124,6 +127,9 @@ describeRoot("a full store keeps the exit status", () => {
       expect(diyc(small, ["run", "-d", "full", "busybox", "sh", "-c", "sleep 0.5; exit 7"]).code).toBe(0);
       // Fill the store's filesystem to the last byte.
       Bun.spawnSync(["dd", "if=/dev/zero", `of=${join(small, "filler")}`, "bs=64k"], { stderr: "ignore" });
+      // Full while the container still runs: its exit record must go into the reserve.
+      expect(statfsSync(small).bavail).toBe(0);
+      expect((psJson(small)[0] as { status: string }).status).toBe("running");
       await until(() => JSON.parse(diyc(small, ["ps", "-a", "--format", "json"]).stdout)[0]?.status === "exited");
       const record = JSON.parse(readFileSync(join(small, "containers/full/exit.json"), "utf8"));
       expect(record.waitStatus >> 8).toBe(7);

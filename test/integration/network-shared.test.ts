@@ -365,7 +365,11 @@ async function faultInjection(store: string): Promise<void> {
     // The sweep: one rm -f of every container the store lists (ps also removes lock files no container owns).
     const listed = JSON.parse(diyc(store, ["ps", "-a", "--format", "json"]).stdout).map((c: { name: string }) => c.name);
     expect(listed.every((n: string) => names.includes(n))).toBe(true);
-    if (listed.length > 0) expect(diyc(store, ["rm", "-f", ...listed])).toMatchObject({ code: 0, stderr: "" });
+    // The kills did land mid-create: containers, monitors and leases were left to sweep.
+    expect(listed.length).toBeGreaterThan(0);
+    expect(monitors.length).toBeGreaterThan(0);
+    expect(leases("drl9").length).toBeGreaterThan(0);
+    expect(diyc(store, ["rm", "-f", ...listed])).toMatchObject({ code: 0, stderr: "" });
     expect(until(() => monitors.every((pid) => !processExists(pid)))).toBe(true);
     expect(readdirSync(join(store, "containers"))).toEqual([]);
     expect(readdirSync(join(store, "locks"))).toEqual([]);
@@ -374,7 +378,9 @@ async function faultInjection(store: string): Promise<void> {
     expect(leases("drl9")).toEqual([]);
     expect(existsSync(join(registry, ".ports")) ? readdirSync(join(registry, ".ports")) : []).toEqual([]);
     expect(until(() => portsOf("drl9").length === 0)).toBe(true);
-    expect(sh(["nft", "list", "chain", "ip", "diyc_drl9", "ports"]).stdout).not.toContain("diyc container");
+    const chain = sh(["nft", "list", "chain", "ip", "diyc_drl9", "ports"]);
+    expect(chain.code).toBe(0);
+    expect(chain.stdout).not.toContain("diyc container");
     // And the store still works.
     const fresh = diyc(store, ["run", "--rm", "--net", "drl9", "rl-f-new", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | awk '{print $4}'"]);
     expect(fresh).toMatchObject({ code: 0, stdout: "10.231.29.2/24\n", stderr: "" });

@@ -9,9 +9,9 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { DIYC, diycEnv, isRoot, processExists, removeStore, REPO, tempStore } from "../helpers/diyc";
 import { until } from "../helpers/traced-runs";
+import { SESSION } from "../helpers/terminal";
 
 const describeRoot = isRoot ? describe : describe.skip;
-const SESSION = join(import.meta.dir, "../fixtures/pty-session.py");
 /** The issue's bound: a waiting foreground run at ≤ 2 MiB resident. */
 const MAX_RSS_KB = 2048;
 
@@ -123,11 +123,13 @@ describeRoot("a foreground run that waits", () => {
 
   test("a SIGTERM at any moment around the hand-off reaches the container: never lost, never the death of diyc", async () => {
     // The hand-off comes 50 ms after the start; the signals land from 20 to 80 ms after it, spread evenly.
+    const receivers = new Set<string>();
     for (let k = 0; k < 10; k++) {
       const run = spawnRun(["--rm", `around${k}`, "busybox", "sh", "-c", "trap 'exit 3' TERM; echo ready; while :; do sleep 0.01; done"]);
       try {
         await run.stdout.getReader().read(); // "ready": the command runs
         await Bun.sleep(20 + k * 6);
+        receivers.add(exe(run.pid).startsWith("/memfd:diyc-wait") ? "diyc-wait" : exe(run.pid));
         run.kill("SIGTERM");
         // A lost signal would leave it running (-1 here); a diyc killed by it would exit 143.
         expect(await Promise.race([run.exited, Bun.sleep(3000).then(() => -1)])).toBe(3);
@@ -137,6 +139,8 @@ describeRoot("a foreground run that waits", () => {
       }
       await until(() => !existsSync(join(root, "containers", `around${k}`)), 5000, "the --rm removal");
     }
+    // Signals landed on both sides of the hand-off: Bun's and diyc-wait's.
+    expect([...receivers].sort()).toEqual([join(REPO, "build/diyc"), "diyc-wait"].sort());
   });
 
   test("-v still traces every step, the hand-off and the exit included", async () => {
@@ -164,7 +168,7 @@ describeRoot("a foreground run that waits", () => {
       const state = join(root, "containers", "filtered", "state.json");
       await until(() => existsSync(state) && JSON.parse(readFileSync(state, "utf8")).startedAtMs !== undefined, 5000, "the start");
       await Bun.sleep(300);
-      expect(exe(run.pid)).not.toStartWith("/memfd:diyc-wait");
+      expect(exe(run.pid)).toBe(join(REPO, "build/diyc"));
       const pids = containerPids("filtered");
       expect(await run.exited).toBe(0);
       await nothingLeft("filtered", pids);
