@@ -218,8 +218,7 @@ static int new_time_namespace(const struct plan_op *op)
 	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	ssize_t written = write(fd, text, (size_t)len);
-	int rc = written == len ? 0 : written < 0 ? -errno : -EIO; /* a short write leaves errno as it was */
+	int rc = write_all(fd, text, (size_t)len);
 	close(fd);
 	return rc;
 }

@@ -85,7 +85,7 @@ int write_all(int fd, const char *data, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return -1;
+			return n < 0 ? -errno : -EIO; /* a write of nothing sets no errno */
 		data += n;
 		len -= (size_t)n;
 	}

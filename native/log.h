@@ -38,7 +38,7 @@ int log_file_from_plan(const struct plan *plan, struct log_file *lf);
 void log_record(struct log_file *lf, char stream, const char *data, size_t len);
 void log_file_close(struct log_file *lf);
 
-/* Writes all of data, going on after EINTR. 0, or -1 once a write fails. */
+/* Writes all of data, going on after EINTR and short writes. 0, or -errno (-EIO for a write of nothing). */
 int write_all(int fd, const char *data, size_t len);
 
 /* Drains the init's pipes into the log (and, with tee, to our stdout/stderr) until both close. */

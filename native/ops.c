@@ -12,6 +12,7 @@
  * The kernel then mounts on the resolved file through /proc/self/fd/N.
  */
 #define _GNU_SOURCE
+#include "log.h"
 #include "ops.h"
 #include "protocol.h"
 #include "sync.h"
@@ -45,13 +46,7 @@
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
-/* mount_setattr(2) (Linux 5.12): musl has no wrapper, number or struct for it yet. */
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
+/* mount_setattr(2) (Linux 5.12): musl has no wrapper for it; its number and AT_RECURSIVE come with the kernel headers helper.c uses too. */
 struct mount_attr_args { /* struct mount_attr in linux/mount.h, which clashes with sys/mount.h */
 	uint64_t attr_set;
 	uint64_t attr_clr;
@@ -382,20 +377,7 @@ static int op_write_file(const struct plan_op *op)
 	int fd = open_path(op, path, O_WRONLY | O_TRUNC | O_CLOEXEC, 0);
 	if (fd < 0)
 		return fail();
-	const char *data = op->args[1].data;
-	size_t left = op->args[1].len;
-	int rc = 0;
-	while (left > 0) {
-		ssize_t n = write(fd, data, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? fail() : -EIO;
-			break;
-		}
-		data += n;
-		left -= (size_t)n;
-	}
+	int rc = write_all(fd, op->args[1].data, op->args[1].len);
 	close(fd);
 	return rc;
 }

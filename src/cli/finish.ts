@@ -7,8 +7,7 @@
 
 import { UsageError } from "../linux/errors";
 import { HelperChannel } from "../runtime/helper-channel";
-import { readConfig } from "../runtime/container";
-import { finishRun, holdsMountNamespace } from "../runtime/run";
+import { finishRun } from "../runtime/run";
 import type { Command } from "./context";
 import { reportOutcome } from "./run";
 import { runtimeContext } from "./runtime-context";
@@ -23,7 +22,6 @@ export const finish: Command = async (args, ctx) => {
   const [fd, helperPid, type, a, b] = numbers.map(Number) as [number, number, number, number, number];
   const runtime = runtimeContext(ctx, ctx.verbose);
   const channel = HelperChannel.adopt(fd, helperPid, ctx.syscalls);
-  const request = readConfig(ctx.store, name)?.request;
-  const outcome = await finishRun(runtime, name, channel, type === 0 ? undefined : { type, a, b }, request !== undefined && holdsMountNamespace(request));
+  const outcome = await finishRun(runtime, name, channel, type === 0 ? undefined : { type, a, b });
   return reportOutcome(ctx, name, outcome);
 };

@@ -52,14 +52,16 @@ export const network: Command = async (args, ctx) => {
   }
   switch (subcommand) {
     case "setup": {
-      const config = configFromFlags(rest, ctx, "setup");
-      setupNetwork(ctx.store, config, trace(ctx, rest));
+      const { config, log } = configFromFlags(rest, ctx, "setup");
+      setupNetwork(ctx.store, config, log);
       ctx.print(`network ${config.name}: bridge ${config.bridge}, subnet ${config.subnet}, gateway ${config.gateway}, nft table ${config.table}`);
       return 0;
     }
-    case "clean":
-      cleanNetwork(ctx.store, configFromFlags(rest, ctx, "clean"), trace(ctx, rest));
+    case "clean": {
+      const { config, log } = configFromFlags(rest, ctx, "clean");
+      cleanNetwork(ctx.store, config, log);
       return 0;
+    }
     case "ls":
     case "list":
       return listCommand(rest, ctx);
@@ -71,10 +73,6 @@ export const network: Command = async (args, ctx) => {
 function printHelp(ctx: CliContext): number {
   ctx.print(HELP);
   return 0;
-}
-
-function trace(ctx: CliContext, args: string[]): (line: string) => void {
-  return ctx.verbose || has(parseArgs(args, FLAGS, false), "verbose") ? traceTo(ctx.log).host : () => {};
 }
 
 const FLAGS: OptionSpec[] = [{ long: "bridge", value: true }, { long: "subnet", value: true }, { long: "gateway", value: true }, VERBOSE];
@@ -94,14 +92,16 @@ function parseFlags(args: string[], command: string): { bridge?: string; subnet?
  * setup builds the config from the flags; clean prefers what setup recorded in
  * the store, so `clean --bridge NAME` needs no --subnet.
  */
-function configFromFlags(args: string[], ctx: CliContext, command: "setup" | "clean"): NetworkConfig {
+function configFromFlags(args: string[], ctx: CliContext, command: "setup" | "clean"): { config: NetworkConfig; log: (line: string) => void } {
   const flags = parseFlags(args, command);
+  // -v before the command (ctx.verbose) or after it: each step as a HOST| line.
+  const log = ctx.verbose || flags.verbose ? traceTo(ctx.log).host : () => {};
   const bridge = flags.bridge;
   if (command === "clean") {
     const known = loadNetworkConfig(ctx.store, bridge ?? DEFAULT_NETWORK.name);
-    if (known !== undefined) return known;
+    if (known !== undefined) return { config: known, log };
   }
-  return networkConfigFor({ bridge, subnet: flags.subnet, gateway: flags.gateway });
+  return { config: networkConfigFor({ bridge, subnet: flags.subnet, gateway: flags.gateway }), log };
 }
 
 function listCommand(args: string[], ctx: CliContext): number {

@@ -40,7 +40,7 @@ function statusText(c: ContainerView, now: number): string {
 
 
 /** A command as a shell would show it: words with spaces or quotes in single quotes. */
-export function commandAsTyped(args: readonly string[]): string {
+function commandAsTyped(args: readonly string[]): string {
   return args.map((arg) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`)).join(" ");
 }
 

@@ -22,7 +22,7 @@ import { ensureImage, ensureOptions, PULL_OPTIONS } from "./pull";
 import { applyImageConfig, layerFileReader } from "../image/run-config";
 import { findImage, imageConfig, imageLayout, layerRoots } from "../image/images";
 import { parseReference } from "../image/reference";
-import { BUILTIN_IMAGE } from "./runtime-context";
+import { BUILTIN_IMAGE } from "../image/builtin";
 
 export const RUN_HELP = `Usage: diyc run [options] NAME IMAGE [CMD [ARG...]]    (the seed's form)
        diyc run [options] [--name NAME] IMAGE [CMD [ARG...]]   (docker's form)

@@ -11,7 +11,6 @@ import { HOST_SUBID_FILES } from "../runtime/userns";
 import type { CliContext } from "./context";
 import { traceTo } from "../linux/trace";
 
-export { BUILTIN_IMAGE };
 
 export function runtimeContext(ctx: CliContext, verbose: boolean): RuntimeContext {
   let cgroups: CgroupManager | undefined;

@@ -38,6 +38,7 @@ const lib = dlopen("libc.so.6", {
   pthread_sigmask: { args: [i32, ptr, ptr], returns: i32 },
   execv: { args: [cstring, ptr], returns: i32 },
   waitpid: { args: [i32, ptr, i32], returns: i32 },
+  lsetxattr: { args: [cstring, cstring, ptr, u64, i32], returns: i32 },
   // For system calls libc has no wrapper for (bpf). Variadic in C; every
   // argument here is an integer or a pointer, passed in registers either way.
   syscall: { args: [i64, i32, ptr, u32], returns: i64 },

@@ -4,17 +4,10 @@
 // xattr API. The l- variant never follows a symlink: a layer's symlink gets
 // the attribute itself (or EPERM for user.*), never its target.
 
-import { dlopen, FFIType } from "bun:ffi";
-import { check, cString } from "./libc";
-
-const { i32, u64, ptr, cstring } = FFIType;
-
-const lib = dlopen("libc.so.6", {
-  lsetxattr: { args: [cstring, cstring, ptr, u64, i32], returns: i32 },
-});
+import { check, cString, symbols } from "./libc";
 
 export function lsetxattr(path: string, name: string, value: Uint8Array): void {
   // A zero-length value still needs a valid pointer.
   const buffer = value.length === 0 ? new Uint8Array(1) : value;
-  check("lsetxattr", lib.symbols.lsetxattr(cString(path), cString(name), buffer, value.length, 0), path, name);
+  check("lsetxattr", symbols.lsetxattr(cString(path), cString(name), buffer, value.length, 0), path, name);
 }

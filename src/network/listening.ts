@@ -41,8 +41,10 @@ function formatAddress(hex: string): string {
 function readProcNet(file: string): string[] {
   try {
     return readFileSync(`/proc/net/${file}`, "utf8").split("\n").slice(1).filter((l) => l.trim() !== "");
-  } catch {
-    return []; // no IPv6 in this kernel: nothing bound there
+  } catch (error) {
+    // No IPv6 in this kernel: nothing bound there. Any other failure is the caller's to hear of.
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
   }
 }
 

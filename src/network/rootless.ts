@@ -62,8 +62,9 @@ export function attachWithPasta(
   if (!existsSync(PASTA)) throw new UsageError(`a rootless container's network needs ${PASTA} (Debian package passt)`);
   try {
     accessSync(TUN, constants.R_OK | constants.W_OK);
-  } catch {
-    throw new UsageError(`a rootless container's network needs ${TUN} usable by you (mode 0666, as Debian's udev makes it)`);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "error";
+    throw new UsageError(`a rootless container's network needs ${TUN} usable by you (mode 0666, as Debian's udev makes it): access ${TUN}: ${code}`);
   }
   const wanted: PortClaim[] = request.publish.map((p) => ({ ...p, container: request.container, network: PASTA_NETWORK, containerIp: "", ...storeField(store) }));
   const hostPorts = new HostPorts();

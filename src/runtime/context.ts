@@ -25,3 +25,11 @@ export interface RuntimeContext {
   /** The host's cgroup driver (v1, v2 or hybrid), detected on first use. */
   cgroups: () => CgroupManager;
 }
+
+/**
+ * diyc run again on this store and network registry (the monitor's cleanup
+ * hook, diyc-wait's `_finish`): `args` follow the global options.
+ */
+export function diycAgain(ctx: Pick<RuntimeContext, "diycCommand" | "store">, args: string[]): string[] {
+  return [...ctx.diycCommand, "--root", ctx.store.root, "--networks", ctx.store.networkDir, ...args];
+}

@@ -15,10 +15,10 @@ import { readFileSync } from "node:fs";
 import waiterFile from "../../native/build/diyc-wait" with { type: "file" };
 import { ExitCode } from "../linux/errors";
 import { HOST_PREFIX } from "../linux/trace";
-import type { RuntimeContext } from "./context";
+import { diycAgain, type RuntimeContext } from "./context";
 import type { HelperChannel } from "./helper-channel";
 
-export const WAITER_PATH: string = waiterFile;
+const WAITER_PATH: string = waiterFile;
 
 /** How long the event loop runs, signals blocked on this thread, before the execve (see handOffWait). */
 const SIGNAL_DRAIN_MS = 3;
@@ -56,12 +56,9 @@ export interface HandOff {
  * are left uncovered.
  */
 export async function handOffWait(ctx: RuntimeContext, handOff: HandOff): Promise<void> {
-  const { syscalls, store, trace } = ctx;
+  const { syscalls, trace } = ctx;
   const { channel } = handOff;
-  const then = [
-    ...ctx.diycCommand, "--root", store.root, "--networks", store.networkDir, ...(trace ? ["-v"] : []),
-    "_finish", handOff.name, String(channel.fd), String(channel.helper.pid),
-  ];
+  const then = diycAgain(ctx, [...(trace ? ["-v"] : []), "_finish", handOff.name, String(channel.fd), String(channel.helper.pid)]);
   const policy = handOff.signals();
   const caught = [...new Set([...policy.forward, ...policy.catchOnly, policy.count.signal])];
   const list = (numbers: number[]) => numbers.join(",");

@@ -88,8 +88,9 @@ export function hostCgroups(store: Store, log?: Log): CgroupManager {
  * the user may write. Relative to the cgroup2 mount; undefined if none.
  */
 export function delegatedSubtree(mountinfo = hostMountinfo(), procSelfCgroup = () => readFileSync("/proc/self/cgroup", "utf8")): string | undefined {
-  const mount = parseCgroupMounts(mountinfo).v2;
-  if (!mount || parseCgroupMounts(mountinfo).v1.size > 0) return undefined;
+  const mounts = parseCgroupMounts(mountinfo);
+  const mount = mounts.v2;
+  if (!mount || mounts.v1.size > 0) return undefined;
   const own = procSelfCgroup().split("\n").find((line) => line.startsWith("0::"))?.slice(3);
   if (!own) return undefined;
   const parts = own.split("/").filter(Boolean);

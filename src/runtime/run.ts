@@ -16,7 +16,7 @@ import {
   containerFiles, readConfig, writeConfig, writeState,
   type ContainerConfig, type ContainerFiles, type ContainerState, type RunRequest,
 } from "./container";
-import type { RuntimeContext } from "./context";
+import { diycAgain, type RuntimeContext } from "./context";
 import { removeTree } from "../image/tree";
 import { exitCodeOf } from "../linux/wait-status";
 import { HelperChannel, Sync, type SyncMessage } from "./helper-channel";
@@ -42,8 +42,6 @@ export interface CreatedContainer {
   state: ContainerState;
   channel: HelperChannel;
   initPid: number;
-  /** The monitor holds the mount namespace until it has reported the exit (--rm: op HoldMountNamespace). */
-  holdsMountNamespace: boolean;
 }
 
 /** The exit record's reserved space: the monitor overwrites it in place, then renames it to exit.json. */
@@ -140,7 +138,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
       spec,
       rootfs: { lowerdirs, upperdir: files.upper, workdir: files.work, merged: files.merged },
       exitRecord: { path: files.exit, reserve: files.exitReserve },
-      cleanupHook: [...ctx.diycCommand, "--root", store.root, "--networks", store.networkDir, "_cleanup", name],
+      cleanupHook: diycAgain(ctx, ["_cleanup", name]),
       holdMountNamespace: holdsMountNamespace(request),
       isDirectory,
       // In a user namespace cgroup v1 cannot be mounted: the container's own cgroups are bound instead (if it has any: rootless, maybe none).
@@ -195,7 +193,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     trace?.host("release the init: run the plan");
     channel.send(Sync.Continue);
     channel.expect(Sync.Ready, "set up the container");
-    return { name, config, state, channel, initPid, holdsMountNamespace: hold !== undefined };
+    return { name, config, state, channel, initPid };
   } catch (error) {
     await undoFailedCreate(ctx, name, isNew, channel);
     throw error;
@@ -341,7 +339,7 @@ async function exitsWithin(channel: HelperChannel, ms: number): Promise<boolean>
  * runs the cleanup hook itself.
  */
 export async function finishRun(
-  ctx: RuntimeContext, name: string, channel: HelperChannel, message: SyncMessage | undefined, holdsMountNamespace: boolean,
+  ctx: RuntimeContext, name: string, channel: HelperChannel, message: SyncMessage | undefined,
 ): Promise<RunOutcome> {
   if (message?.type !== Sync.Exit) {
     channel.close(); // the helper cleans up with the hook
@@ -350,7 +348,9 @@ export async function finishRun(
   }
   ctx.trace?.host(`the init exited (wait status ${message.a})`);
   // The kernel's unmounting overlaps the clean-up; diyc still waits for the monitor, so for it too.
-  if (holdsMountNamespace) ctx.trace?.host("the monitor closes the mount namespace: the kernel unmounts the container's mounts");
+  // (Only -v needs the request for this line: the clean-up reads it itself.)
+  const request = ctx.trace ? readConfig(ctx.store, name)?.request : undefined;
+  if (request && holdsMountNamespace(request)) ctx.trace?.host("the monitor closes the mount namespace: the kernel unmounts the container's mounts");
   const exitCode = exitCodeOf(message.a);
   const outcome = await withContainerLock(ctx.store, name, ctx.syscalls, () => finishContainer(ctx, name));
   channel.done();
@@ -427,7 +427,7 @@ export async function runContainer(ctx: RuntimeContext, request: RunRequest, opt
   } finally {
     denials?.stop();
   }
-  return finishRun(ctx, request.name, created.channel, message, created.holdsMountNamespace);
+  return finishRun(ctx, request.name, created.channel, message);
 }
 
 function finishAfterFailure(ctx: RuntimeContext, name: string, lock: ContainerLock): void {

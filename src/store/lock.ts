@@ -76,8 +76,9 @@ function isFileAt(fd: number, path: string): boolean {
   try {
     const current = statSync(path);
     return current.ino === held.ino && current.dev === held.dev;
-  } catch {
-    return false; // unlinked: ENOENT
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false; // unlinked
+    throw error;
   }
 }
 
