@@ -62,7 +62,7 @@ function errnoCode(error: unknown): string | undefined {
 
 /** Writes a small blob (a manifest or config) after checking it is what its digest says. */
 export function writeBlob(layout: ImageLayout, digest: string, bytes: Uint8Array): void {
-  const actual = `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}`;
+  const actual = sha256(bytes);
   if (actual !== digest) throw new ImageError(`blob ${digest}: digest mismatch: got ${actual}`);
   layout.ensure();
   const path = layout.blob(digest);
@@ -83,14 +83,8 @@ export function readBlob(layout: ImageLayout, digest: string): Uint8Array {
 }
 
 export function readRefs(layout: ImageLayout): Record<string, string> {
-  const text = readIfExists(layout.refsFile);
-  if (text === undefined) return {};
-  try {
-    const refs = JSON.parse(text) as Record<string, string>;
-    return Object.fromEntries(Object.entries(refs).filter(([, id]) => typeof id === "string" && DIGEST_PATTERN.test(id)));
-  } catch {
-    throw new ImageError(`${layout.refsFile} is damaged: not JSON`);
-  }
+  const refs = readJsonIfExists<Record<string, unknown>>(layout.refsFile) ?? {};
+  return Object.fromEntries(Object.entries(refs).filter((entry): entry is [string, string] => typeof entry[1] === "string" && DIGEST_PATTERN.test(entry[1])));
 }
 
 /** Read-modify-write of refs.json under its own lock (concurrent pulls). */

@@ -23,10 +23,11 @@ import type { Store } from "../store/store";
 import { ImageError } from "./errors";
 import { commitImage, imageLayout, sha256, singleLayerImage, type ImageRecord } from "./images";
 import { decompress, unpackLayer } from "./layers";
-import { stagingDir, withImagesLock, type ImageLayout } from "./layout";
+import { hexOf, stagingDir, withImagesLock, type ImageLayout } from "./layout";
 import { materializeImage, type BlobSource, type Progress } from "./materialize";
-import { choosePlatform, DIGEST_PATTERN, hostPlatform, isIndex, MediaType, parseIndex, parseJson, type Descriptor, type Platform } from "./oci-image";
+import { choosePlatform, hostPlatform, isIndex, MediaType, parseIndex, parseJson, type Descriptor, type Platform } from "./oci-image";
 import { parseReference } from "./reference";
+import { MAX_DOCUMENT_BYTES } from "./registry";
 import { TarParser, type TarEntry } from "./tar";
 import { removeTree } from "./tree";
 import { normalizeEntryPath } from "./extract";
@@ -213,7 +214,8 @@ interface LayoutFiles {
   stream(path: string): AsyncIterable<Uint8Array>;
 }
 
-const MAX_SMALL_FILE = 16 << 20;
+/** A JSON document of an archive: as large as one a registry may send. */
+const MAX_SMALL_FILE = MAX_DOCUMENT_BYTES;
 
 function directoryFiles(root: string): LayoutFiles {
   const full = (path: string) => {
@@ -266,8 +268,7 @@ function tarFiles(file: string, index: TarIndex): LayoutFiles {
 }
 
 function blobPath(digest: string): string {
-  if (!DIGEST_PATTERN.test(digest)) throw new ImageError(`unsupported digest ${JSON.stringify(digest)}`);
-  return `blobs/sha256/${digest.slice(7)}`;
+  return `blobs/sha256/${hexOf(digest)}`;
 }
 
 function layoutBlobSource(files: LayoutFiles): BlobSource {
@@ -370,6 +371,6 @@ function nameList(given: string | undefined, fromArchive: string | undefined): s
 }
 
 function checkDigest(label: string, descriptor: Descriptor, bytes: Uint8Array): void {
-  const actual = `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}`;
+  const actual = sha256(bytes);
   if (actual !== descriptor.digest) throw new ImageError(`${label}: blob ${descriptor.digest}: digest mismatch: got ${actual}`);
 }

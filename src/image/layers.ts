@@ -217,8 +217,8 @@ export async function unpackLayer(
       removeTree(staging, layout.store.rootless);
       return { ...base, ...readLayerRecord(layout, diffId), existed: true };
     }
-    const record: LayerRecord = { diffId, ...measureTree(root) };
-    record.entries = extractor.entries;
+    // The archive's entries (whiteouts and links included), the tree's size.
+    const record: LayerRecord = { diffId, size: measureTree(root).size, entries: extractor.entries };
     // Measured first: the user cannot read a directory once it is a subordinate id's (0700).
     if (owner && deferred) applyDeferredOwnership(owner, root, deferred, ownershipListFile(staging));
     if (!installLayer(layout, staging, record)) return { ...base, ...readLayerRecord(layout, diffId), existed: true };

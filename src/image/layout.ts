@@ -11,13 +11,15 @@
 //     holds/CONTAINER           the image id a container was created from: a
 //                               reference record, so image rm and prune never
 //                               need to read the runtime's own files
-//     tmp/                      staging: layers being unpacked, blobs being written
+//     tmp/                      staging: layers being unpacked, archives spooled
+//     l/SHORT                   short names of layers (symlinks), for long lowerdir lists
 //     lock                      flock(2): shared by pulls, imports and container
 //                               creation; exclusive for rm and prune
 //
-// Everything appears by rename(2) from tmp/: a layer directory, a blob or a
-// record is whole or absent, even after a SIGKILL. What a killed process left
-// in tmp/ is removed by the next prune (and never read).
+// Everything appears by rename(2): a layer directory from tmp/, a blob or a
+// record from a .tmp-PID file beside it (store/atomic.ts), so each is whole or
+// absent, even after a SIGKILL. What a killed process left is removed by the
+// next prune (and never read).
 
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -126,15 +128,13 @@ export async function withImagesLock<T>(
   }
 }
 
-/**
- * Staging directories are named KIND-PID-XXXXXX. Those of a process that is
- * gone (a pull killed with SIGKILL) are removed; a live one's are left alone.
- */
+/** A private staging directory under tmp/, named KIND-PID-XXXXXX (sweepStaleStaging reads the pid). */
 export function stagingDir(layout: ImageLayout, kind: string): string {
   layout.ensure();
   return mkdtempSync(join(layout.tmpDir, `${kind}-${process.pid}-`));
 }
 
+/** Removes the staging directories of processes that are gone (a pull killed with SIGKILL); a live one's stay. */
 export function sweepStaleStaging(layout: ImageLayout): void {
   for (const entry of readdirSync(layout.tmpDir)) {
     const pid = Number(/^[a-z]+-(\d+)-/.exec(entry)?.[1]);

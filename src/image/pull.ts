@@ -7,7 +7,6 @@
 //
 // Both live in the store's root, so --root gives a test (or a user) its own.
 
-import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Syscalls } from "../linux/syscalls";
 import { readJsonIfExists, writeFileAtomic } from "../store/atomic";
@@ -67,7 +66,6 @@ export function writeCredentials(store: Store, registry: string, credentials: Cr
   else delete doc.auths[registry];
   store.ensure();
   writeFileAtomic(path, `${JSON.stringify(doc, null, 2)}\n`, 0o600);
-  if (existsSync(path)) chmodSync(path, 0o600);
 }
 
 export function registryClient(store: Store, registry: string, repository: string, options: Pick<PullOptions, "insecureRegistries" | "trace">): RegistryClient {
