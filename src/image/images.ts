@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameS
 import { basename, dirname, join } from "node:path";
 import { asDiycError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
-import { readIfExists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../store/atomic";
+import { readDirIfExists, readIfExists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../store/atomic";
 import { ContainerLock } from "../store/lock";
 import type { Store } from "../store/store";
 import { ImageError } from "./errors";
@@ -190,18 +190,9 @@ export function requireImage(layout: ImageLayout, text: string): ImageRecord {
 }
 
 function listRecordIds(layout: ImageLayout): string[] {
-  return readDirectoryOrEmpty(layout.recordsDir)
+  return readDirIfExists(layout.recordsDir)
     .filter((file) => /^[a-f0-9]{64}\.json$/.test(file))
     .map((file) => `sha256:${file.slice(0, 64)}`);
-}
-
-function readDirectoryOrEmpty(path: string): string[] {
-  try {
-    return readdirSync(path);
-  } catch (error) {
-    if (errnoCode(error) === "ENOENT") return [];
-    throw asDiycError(error, path);
-  }
 }
 
 export function imageConfig(layout: ImageLayout, record: ImageRecord): ImageConfig {
@@ -255,7 +246,7 @@ export function holdImageForContainer(store: Store, image: string, container: st
 export function heldImages(store: Store, syscalls: Syscalls): Map<string, string[]> {
   const layout = imageLayout(store);
   const held = new Map<string, string[]>();
-  for (const container of readDirectoryOrEmpty(layout.holdsDir)) {
+  for (const container of readDirIfExists(layout.holdsDir)) {
     if (container.includes(".tmp-")) continue;
     const id = readIfExists(layout.hold(container))?.trim();
     if (id === undefined || !DIGEST_PATTERN.test(id)) continue;
@@ -282,7 +273,7 @@ function containerIsAround(store: Store, container: string, syscalls: Syscalls):
 /** Removes the holds of containers that are gone. The caller holds the exclusive lock. */
 function dropStaleHolds(store: Store, syscalls: Syscalls): void {
   const layout = imageLayout(store);
-  for (const container of readDirectoryOrEmpty(layout.holdsDir)) {
+  for (const container of readDirIfExists(layout.holdsDir)) {
     if (!containerIsAround(store, container, syscalls)) rmSync(layout.hold(container), { force: true });
   }
 }
@@ -418,7 +409,7 @@ function collectGarbage(store: Store): { layers: number; bytes: number } {
   }
   let layers = 0;
   let bytes = 0;
-  for (const hex of readDirectoryOrEmpty(layout.layersDir)) {
+  for (const hex of readDirIfExists(layout.layersDir)) {
     if (liveLayers.has(hex)) continue;
     try {
       bytes += readLayerRecord(layout, `sha256:${hex}`).size;
@@ -436,13 +427,13 @@ function collectGarbage(store: Store): { layers: number; bytes: number } {
     removeTree(doomed, layout.store.rootless);
     layers++;
   }
-  for (const hex of readDirectoryOrEmpty(layout.blobsDir)) {
+  for (const hex of readDirIfExists(layout.blobsDir)) {
     if (hex.includes(".tmp-") || !liveBlobs.has(hex)) rmSync(join(layout.blobsDir, hex), { force: true });
   }
-  for (const entry of readDirectoryOrEmpty(layout.tmpDir)) removeTree(join(layout.tmpDir, entry), layout.store.rootless);
+  for (const entry of readDirIfExists(layout.tmpDir)) removeTree(join(layout.tmpDir, entry), layout.store.rootless);
   // Short layer names (fitLowerdirs) whose layer is gone.
   const linksDir = join(layout.dir, "l");
-  for (const link of readDirectoryOrEmpty(linksDir)) {
+  for (const link of readDirIfExists(linksDir)) {
     if (!existsSync(join(linksDir, link))) rmSync(join(linksDir, link), { force: true });
   }
   return { layers, bytes };

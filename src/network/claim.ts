@@ -5,7 +5,8 @@
 // exactly one claimer wins, and since the file was complete before it got its
 // name, a reader never sees it half-written (O_EXCL + write would allow that).
 
-import { linkSync, mkdirSync, readdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { readDirIfExists } from "../store/atomic";
 import { join } from "node:path";
 
 /** Creates `dir/name` holding `content` unless it exists; true if we created it. */
@@ -52,14 +53,8 @@ function processExists(pid: number): boolean {
  * claimer's file is left alone: it is about to link it. Returns how many went.
  */
 export function sweepStaleClaims(dir: string): number {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return 0; // no directory yet: nothing claimed, nothing stale
-  }
   let removed = 0;
-  for (const entry of entries) {
+  for (const entry of readDirIfExists(dir)) {
     const match = CLAIM_TEMP.exec(entry);
     if (match && Number(match[1]) !== process.pid && !processExists(Number(match[1])) && removeIfExists(join(dir, entry))) removed++;
   }

@@ -1,6 +1,7 @@
 // What ps and inspect show about a container, worked out from its files and
 // from the live processes (status.ts), never from a cached word.
 
+import { DiycError } from "../linux/errors";
 import { readConfig, readState, type ContainerConfig, type ContainerState } from "./container";
 import { listContainerNames } from "./list";
 import { containerExists, containerStatus, type Status } from "./status";
@@ -53,8 +54,11 @@ function incompleteView(name: string): ContainerView {
 function readConfigOrIncomplete(store: Store, name: string): ContainerConfig | undefined {
   try {
     return readConfig(store, name);
-  } catch {
-    return undefined; // not valid JSON: written by hand or damaged; rm -f removes it
+  } catch (error) {
+    // Not valid JSON (readJsonIfExists says so with a DiycError): written by hand or
+    // damaged; rm -f removes it. A failing read (EACCES, EIO) is an error of its own.
+    if (error instanceof DiycError) return undefined;
+    throw error;
   }
 }
 

@@ -8,7 +8,8 @@
 // nothing of the container left; its lock file goes when the lock is released
 // (src/store/lock.ts).
 
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { readDirIfExists } from "../store/atomic";
 import { DiycError, UsageError } from "../linux/errors";
 import { containerFiles, readExitRecord, readState } from "./container";
 import { ContainerLock } from "../store/lock";
@@ -104,13 +105,7 @@ function removeDirectory(dir: string, rootless: RootlessIdentity | undefined): v
  * after its own work, and `ps` before it lists.
  */
 export function sweepStaleLocks(store: Store, syscalls: Syscalls): void {
-  let entries: string[];
-  try {
-    entries = readdirSync(store.locksDir);
-  } catch {
-    return; // no locks directory: an empty store
-  }
-  for (const entry of entries) {
+  for (const entry of readDirIfExists(store.locksDir)) {
     const name = entry.endsWith(".lock") ? entry.slice(0, -".lock".length) : "";
     if (!NAME_PATTERN.test(name) || containerExists(store, name)) continue;
     ContainerLock.tryAcquire(store, name, syscalls)?.release();

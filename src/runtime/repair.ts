@@ -1,7 +1,8 @@
 // Repairs of what a killed diyc left in a container's directory, done by the
 // next command that holds the container's lock.
 
-import { readdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
+import { readDirIfExists } from "../store/atomic";
 import { join } from "node:path";
 import { identify } from "./process-identity";
 
@@ -11,13 +12,7 @@ import { identify } from "./process-identity";
  * those of processes that are gone are removed. The caller holds the lock.
  */
 export function removeStaleTempFiles(dir: string): void {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return; // no directory: nothing to repair
-  }
-  for (const entry of entries) {
+  for (const entry of readDirIfExists(dir)) {
     const match = /\.tmp-(\d+)$/.exec(entry);
     if (match && !identify(Number(match[1]))) rmSync(join(dir, entry), { force: true });
   }

@@ -8,14 +8,14 @@
 // a range, whatever their stores. A claim names its container and store, and
 // is released with the container's other host resources (cleanup.ts).
 
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../linux/errors";
 import { rangesFor, type IdRange } from "../linux/rootless";
 import { claimExclusive, removeIfExists, sweepStaleClaims } from "../network/claim";
 import { USERNS_SIZE } from "../spec/container-spec";
 import type { IdMapping } from "../spec/oci";
-import { readIfExists } from "../store/atomic";
+import { readDirIfExists, readIfExists } from "../store/atomic";
 import type { Store } from "../store/store";
 
 const OWNERS = ["diyc", "root"];
@@ -67,8 +67,7 @@ export function claimIdRange(store: Store, container: string, files: SubidFiles 
 /** Gives back every range `container` of this store holds. Idempotent. */
 export function releaseIdRanges(store: Store, container: string): void {
   const dir = claimsDir(store);
-  if (!existsSync(dir)) return;
-  for (const name of readdirSync(dir)) {
+  for (const name of readDirIfExists(dir)) {
     if (!/^\d+$/.test(name)) continue;
     // The directory is the host's: another container may release its range meanwhile.
     const [owner, root] = (readIfExists(join(dir, name)) ?? "").split("\n");

@@ -8,8 +8,8 @@
 // is stopped anyway and its status is derived again from pids (status.ts).
 // Pass durable for data that must survive a crash of the machine.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { DiycError } from "../linux/errors";
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { asDiycError, DiycError } from "../linux/errors";
 
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, durable = false): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -34,6 +34,16 @@ export function readIfExists(path: string): string | undefined {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
+  }
+}
+
+/** A directory's entries; none if it does not exist (yet). Any other failure is an error with its path. */
+export function readDirIfExists(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw asDiycError(error, path);
   }
 }
 
