@@ -127,3 +127,11 @@ export async function until(check: () => boolean, timeoutMs = 5000, what = "the 
 export function psJson(root: string, all = true): Record<string, unknown>[] {
   return JSON.parse(diyc(root, ["ps", ...(all ? ["-a"] : []), "--format", "json"]).stdout) as Record<string, unknown>[];
 }
+
+/** A container's cgroup directories that exist: the v2 tree's and every v1 hierarchy's, under the store's parent or at the top. */
+export function containerCgroups(root: string, name: string): string[] {
+  const parent = cgroupParentFor(new Store(root));
+  const hierarchies = readdirSync("/sys/fs/cgroup");
+  const candidates = [`/sys/fs/cgroup/${parent}/${name}`, ...hierarchies.flatMap((h) => [`/sys/fs/cgroup/${h}/${parent}/${name}`, `/sys/fs/cgroup/${h}/${name}`])];
+  return candidates.filter((d) => existsSync(d));
+}

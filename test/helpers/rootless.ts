@@ -35,6 +35,9 @@ function freeSubidStart(): number {
   return start;
 }
 
+/** The host's "nobody": an ordinary user with no subordinate ids. */
+export const NOBODY: TestUser = { name: "nobody", uid: 65534, gid: 65534, subid: 0 };
+
 export const rootlessTools = ["/usr/sbin/useradd", "/usr/bin/setpriv", "/usr/bin/newuidmap", "/usr/bin/unshare"];
 
 export function createTestUser(): TestUser {

@@ -2,7 +2,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { diyc, diycEnv, isRoot, removeStore, tempStore } from "../helpers/diyc";
+import { DIYC, diyc, diycEnv, isRoot, removeStore, tempStore } from "../helpers/diyc";
 
 const describeRoot = isRoot ? describe : describe.skip;
 
@@ -134,7 +134,7 @@ describeRoot("run: names, forms, stdin, environment", () => {
 
   test("without -i the command reads nothing: a loop over a list runs once per line", () => {
     const loop = Bun.spawnSync(["sh", "-c", `printf 'a\\nb\\nc\\n' | while read x; do "$DIYC" --root "$ROOT" run --rm loop busybox sh -c "echo got:$x; cat"; done`],
-      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DIYC: `${import.meta.dir}/../../bin/diyc`, ROOT: root } });
+      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DIYC: DIYC, ROOT: root } });
     expect(loop.stdout.toString()).toBe("got:a\ngot:b\ngot:c\n");
     // With -i it reads the caller's stdin.
     expect(diyc(root, ["run", "--rm", "-i", "withstdin", "busybox", "cat"], { stdin: "piped\n" }).stdout).toBe("piped\n");
@@ -172,7 +172,7 @@ describeRoot("restarts as docker shows them", () => {
   test("between two runs ps says Restarting (N), and logs -f follows across restarts", async () => {
     // Exits 3 a while after each start: the backoff (0.1 s, 0.2 s, 0.4 s...) is where "Restarting" shows.
     expect(diyc(root, ["run", "-d", "--restart", "on-failure:3", "--name", "phoenix", "busybox", "sh", "-c", "echo run; sleep 0.3; exit 3"]).code).toBe(0);
-    const follow = Bun.spawn([`${import.meta.dir}/../../bin/diyc`, "--root", root, "logs", "-f", "phoenix"], { stdout: "pipe", stderr: "pipe", env: diycEnv(root) });
+    const follow = Bun.spawn([DIYC, "--root", root, "logs", "-f", "phoenix"], { stdout: "pipe", stderr: "pipe", env: diycEnv(root) });
     let sawRestarting = false;
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && !sawRestarting) {

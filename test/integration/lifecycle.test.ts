@@ -3,11 +3,9 @@
 // rotation and restarts; state after SIGKILLs; volumes; names under contention.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cgroupParentFor } from "../../src/runtime/limits";
-import { Store } from "../../src/store/store";
-import { DIYC, diyc, diycEnv, helperProcesses, isRoot, mountsUnder, processExists, psJson, removeStore, tempStore, until } from "../helpers/diyc";
+import { containerCgroups, DIYC, diyc, diycEnv, helperProcesses, isRoot, mountsUnder, processExists, psJson, removeStore, tempStore, until } from "../helpers/diyc";
 
 const describeRoot = isRoot ? describe : describe.skip;
 
@@ -28,14 +26,6 @@ interface State {
 }
 const state = (name: string): State => JSON.parse(readFileSync(join(root, "containers", name, "state.json"), "utf8"));
 const view = (name: string) => psJson(root).find((c) => c.name === name);
-
-function cgroupDirs(name: string): string[] {
-  const parent = cgroupParentFor(new Store(root));
-  return readdirSync("/sys/fs/cgroup").flatMap((h) => {
-    const dirs = [`/sys/fs/cgroup/${h}/${parent}/${name}`, `/sys/fs/cgroup/${h}/${name}`];
-    return dirs.filter((d) => existsSync(d));
-  });
-}
 
 describeRoot("a detached container, end to end", () => {
   test("run -d, ps, logs, exec, stop, start, rm", async () => {
@@ -74,7 +64,7 @@ describeRoot("a detached container, end to end", () => {
     expect(stop).toMatchObject({ code: 0, stdout: "app\n" });
     expect(view("app")).toMatchObject({ status: "exited", exitCode: 3, pid: null });
     expect(processExists(monitor.pid)).toBe(false);
-    expect(cgroupDirs("app")).toEqual([]);
+    expect(containerCgroups(root, "app")).toEqual([]);
     expect(diyc(root, ["logs", "app"]).stdout).toContain("bye\n");
 
     // start: the same container again, files kept.
@@ -95,7 +85,7 @@ describeRoot("a detached container, end to end", () => {
     expect(processExists(init.pid)).toBe(false);
     await until(() => !processExists(monitor2.pid));
     expect(existsSync(join(root, "containers/app"))).toBe(false);
-    expect(cgroupDirs("app")).toEqual([]);
+    expect(containerCgroups(root, "app")).toEqual([]);
     expect(mountsUnder(root)).toEqual([]);
   });
 
@@ -124,7 +114,7 @@ describeRoot("status from facts", () => {
     process.kill(init.pid, "SIGKILL");
     await until(() => !processExists(monitor.pid));
     expect(view("k1")).toMatchObject({ status: "exited", exitCode: 137 });
-    expect(cgroupDirs("k1")).toEqual([]);
+    expect(containerCgroups(root, "k1")).toEqual([]);
   });
 
   test("the monitor killed with SIGKILL: the container dies with it; ps says the monitor was lost; rm cleans up", async () => {
@@ -135,7 +125,7 @@ describeRoot("status from facts", () => {
     expect(view("k2")).toMatchObject({ status: "exited", monitorLost: true, pid: null, ip: null });
     expect(diyc(root, ["ps", "-a"]).stdout).toContain("Exited (monitor lost)");
     expect(diyc(root, ["rm", "k2"]).code).toBe(0);
-    expect(cgroupDirs("k2")).toEqual([]);
+    expect(containerCgroups(root, "k2")).toEqual([]);
   });
 
   test("a fault in the monitor kills it (it never spins) and its container; ps says the monitor was lost", async () => {
@@ -145,7 +135,7 @@ describeRoot("status from facts", () => {
     await until(() => !processExists(monitor.pid) && !processExists(init.pid));
     expect(view("k4")).toMatchObject({ status: "exited", monitorLost: true });
     expect(diyc(root, ["rm", "k4"]).code).toBe(0);
-    expect(cgroupDirs("k4")).toEqual([]);
+    expect(containerCgroups(root, "k4")).toEqual([]);
   });
 
   test("every process gone at once (as after a reboot): exited, never running, and the next command reconciles", async () => {
@@ -156,7 +146,7 @@ describeRoot("status from facts", () => {
     await until(() => !processExists(init.pid) && !processExists(monitor.pid));
     expect(view("k3")).toMatchObject({ status: "exited", pid: null });
     expect(diyc(root, ["rm", "k3"]).code).toBe(0);
-    expect(cgroupDirs("k3")).toEqual([]);
+    expect(containerCgroups(root, "k3")).toEqual([]);
   });
 });
 

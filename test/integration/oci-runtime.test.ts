@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { helperProcesses, isRoot } from "../helpers/diyc";
+import { asUser, NOBODY } from "../helpers/rootless";
 import { DIYC_OCI, makeBusyboxRootfs, mountsMentioning, processesInCgroupsMentioning, removeCgroupTree, topCgroups } from "../helpers/oci";
 
 const describeRoot = isRoot ? describe : describe.skip;
@@ -581,7 +582,7 @@ describeRoot("config.json, beyond what podman and containerd send", () => {
 
   test("an ordinary user is refused in one line, before anything is read or made (features still answers)", () => {
     const asNobody = (args: string[]) => {
-      const child = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DIYC_OCI, "--root", root, ...args], { env: { PATH: "/usr/bin:/bin" } });
+      const child = Bun.spawnSync(asUser(NOBODY, [DIYC_OCI, "--root", root, ...args]), { env: { PATH: "/usr/bin:/bin" } });
       return { code: child.exitCode, stdout: child.stdout.toString(), stderr: child.stderr.toString() };
     };
     for (const args of [["list"], ["state", "x"], ["create", "--bundle", dir, "oci-test-nobody"]]) {

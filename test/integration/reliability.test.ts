@@ -6,11 +6,12 @@
 // Isolation: a store of this file's own, container names "rl-*", no network.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cgroupParentFor } from "../../src/runtime/limits";
 import { Store } from "../../src/store/store";
-import { DIYC, diyc, diycEnv, isRoot, mountsUnder, processExists, psJson, removeStore, tempStore } from "../helpers/diyc";
+import { containerCgroups, DIYC, diyc, diycEnv, isRoot, mountsUnder, processExists, psJson, removeStore, tempStore } from "../helpers/diyc";
+import { asUser, NOBODY } from "../helpers/rootless";
 
 const describeRoot = isRoot ? describe : describe.skip;
 
@@ -29,18 +30,11 @@ const containerDir = (name: string) => join(root, "containers", name);
 const lockFile = (name: string) => join(root, "locks", `${name}.lock`);
 const state = (name: string) => JSON.parse(readFileSync(join(containerDir(name), "state.json"), "utf8")) as { init: { pid: number }; monitor: { pid: number } };
 
-function cgroupDirs(name: string): string[] {
-  const parent = cgroupParentFor(new Store(root));
-  // v2: one tree (/sys/fs/cgroup/PARENT/NAME); v1: one per hierarchy.
-  const candidates = [`/sys/fs/cgroup/${parent}/${name}`, ...readdirSync("/sys/fs/cgroup").map((h) => `/sys/fs/cgroup/${h}/${parent}/${name}`)];
-  return candidates.filter((d) => existsSync(d));
-}
-
 /** Proves that nothing of the container is left: directory, lock file, cgroups. */
 function expectGone(name: string): void {
   expect(existsSync(containerDir(name))).toBe(false);
   expect(existsSync(lockFile(name))).toBe(false);
-  expect(cgroupDirs(name)).toEqual([]);
+  expect(containerCgroups(root, name)).toEqual([]);
   expect(mountsUnder(containerDir(name))).toEqual([]);
 }
 
@@ -59,7 +53,7 @@ describeRoot("after a crash, rm -f removes what is left", () => {
     const parent = cgroupParentFor(new Store(root));
     for (const h of ["cpuset", "cpu", "pids"]) mkdirSync(`/sys/fs/cgroup/${h}/${parent}/rl-part2`, { recursive: true });
     expect(diyc(root, ["start", "-a", "rl-part2"])).toMatchObject({ code: 0, stderr: "" });
-    expect(cgroupDirs("rl-part2")).toEqual([]);
+    expect(containerCgroups(root, "rl-part2")).toEqual([]);
     expect(diyc(root, ["rm", "rl-part2"]).code).toBe(0);
     expectGone("rl-part2");
   });
@@ -203,7 +197,7 @@ describeRoot("messages that tell the truth", () => {
   test("as a user with no subordinate ids: every command says what rootless diyc needs, 125, and touches nothing", () => {
     expect(diyc(root, ["run", "-d", "rl-user", "busybox", "sleep", "30"]).code).toBe(0);
     const asNobody = (args: string[]) => {
-      const p = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DIYC, "--root", root, ...args], { stderr: "pipe" });
+      const p = Bun.spawnSync(asUser(NOBODY, [DIYC, "--root", root, ...args]), { stderr: "pipe" });
       return { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
     };
     // An ordinary user is rootless (docs/rootless.md); nobody has no subordinate ids, so nothing can run.

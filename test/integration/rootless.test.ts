@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { DIYC, isRoot, mountsUnder } from "../helpers/diyc";
 import { freePort, push, REGISTRY_BINARY, SKOPEO, startRegistry } from "../helpers/registry";
 import { buildProbe } from "../helpers/probe";
-import { asUser, createTestUser, diycAs, removeTestUser, rootlessTools, userDirectory, userEnv, type TestUser } from "../helpers/rootless";
+import { asUser, createTestUser, diycAs, NOBODY, removeTestUser, rootlessTools, userDirectory, userEnv, type TestUser } from "../helpers/rootless";
 import { busyboxEntries, OciLayoutWriter } from "../fixtures/oci-layout";
 
 const ready = isRoot && rootlessTools.every((tool) => existsSync(tool)) && existsSync("/usr/bin/pasta") && existsSync("/bin/busybox");
@@ -208,8 +208,7 @@ describeRootless("rootless: an ordinary user runs containers", () => {
   });
 
   test("a user without subordinate ids gets one line saying what to add", () => {
-    const nobody: TestUser = { name: "nobody", uid: 65534, gid: 65534, subid: 0 };
-    const r = diycAs(nobody, "/tmp", ["ps"]);
+    const r = diycAs(NOBODY, "/tmp", ["ps"]);
     expect(r.code).toBe(125);
     expect(r.stderr).toMatch(/^diyc: rootless diyc needs 65536 subordinate ids for nobody in \/etc\/subuid \(as root: usermod --add-subuids .*\)\n$/);
   });
