@@ -206,10 +206,13 @@ static int send_console(const struct plan *plan, int sock, int terminal)
  */
 static int new_time_namespace(const struct plan_op *op)
 {
+	static const unsigned order[4] = {
+		ARG_TIME_NAMESPACE_MONOTONIC_S, ARG_TIME_NAMESPACE_MONOTONIC_NS, ARG_TIME_NAMESPACE_BOOTTIME_S, ARG_TIME_NAMESPACE_BOOTTIME_NS,
+	};
 	uint64_t v[4];
 	char text[128];
 	for (unsigned i = 0; i < 4; i++)
-		if (plan_u64(op, i, &v[i]) < 0)
+		if (plan_u64(op, order[i], &v[i]) < 0)
 			return -EINVAL;
 	if (unshare(CLONE_NEWTIME) < 0)
 		return -errno;

@@ -438,11 +438,11 @@ static int op_set_caps(const struct plan_op *op)
 	return syscall(SYS_capset, &header, data) < 0 ? fail() : 0;
 }
 
-/* KeepCaps, SetDumpable (on), ParentDeathSignal (signal): one value; NoNewPrivs: none, meaning 1. */
-static int op_prctl_flag(const struct plan_op *op, int option)
+/* KeepCaps, SetDumpable (on), ParentDeathSignal (signal): the value at `arg`; NoNewPrivs: none (arg -1), meaning 1. */
+static int op_prctl_flag(const struct plan_op *op, int option, int arg)
 {
 	uint64_t on = 1;
-	if (op->argc > 0 && plan_u64(op, 0, &on) < 0)
+	if (arg >= 0 && plan_u64(op, (unsigned)arg, &on) < 0)
 		return -EINVAL;
 	return prctl(option, (unsigned long)on, 0, 0, 0) < 0 ? fail() : 0;
 }
@@ -835,9 +835,9 @@ static int run_one(const struct plan_op *op, int sync_fd)
 	case OP_SET_CAPS: return op_set_caps(op);
 	case OP_CLEAR_AMBIENT:
 		return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ? fail() : 0;
-	case OP_NO_NEW_PRIVS: return op_prctl_flag(op, PR_SET_NO_NEW_PRIVS);
-	case OP_KEEP_CAPS: return op_prctl_flag(op, PR_SET_KEEPCAPS);
-	case OP_SET_DUMPABLE: return op_prctl_flag(op, PR_SET_DUMPABLE);
+	case OP_NO_NEW_PRIVS: return op_prctl_flag(op, PR_SET_NO_NEW_PRIVS, -1);
+	case OP_KEEP_CAPS: return op_prctl_flag(op, PR_SET_KEEPCAPS, ARG_KEEP_CAPS_ON);
+	case OP_SET_DUMPABLE: return op_prctl_flag(op, PR_SET_DUMPABLE, ARG_SET_DUMPABLE_ON);
 	case OP_SECCOMP: return op_seccomp(op);
 	case OP_UNSHARE: return op_unshare(op);
 	case OP_TERMINAL: return op_terminal(sync_fd);
@@ -845,7 +845,7 @@ static int run_one(const struct plan_op *op, int sync_fd)
 	case OP_NEW_SESSION: return setsid() < 0 ? fail() : 0;
 	case OP_MOUNT_SETATTR: return op_mount_setattr(op);
 	case OP_WRITE_FILE: return op_write_file(op);
-	case OP_PARENT_DEATH_SIGNAL: return op_prctl_flag(op, PR_SET_PDEATHSIG);
+	case OP_PARENT_DEATH_SIGNAL: return op_prctl_flag(op, PR_SET_PDEATHSIG, ARG_PARENT_DEATH_SIGNAL_SIGNAL);
 	case OP_CHDIR: return op_chdir(op);
 	case OP_CLOEXEC_FDS: return op_cloexec_fds(op);
 	case OP_RESET_SIGNALS: return op_reset_signals();
