@@ -365,10 +365,10 @@ async function faultInjection(store: string): Promise<void> {
     // The sweep: one rm -f of every container the store lists (ps also removes lock files no container owns).
     const listed = JSON.parse(diyc(store, ["ps", "-a", "--format", "json"]).stdout).map((c: { name: string }) => c.name);
     expect(listed.every((n: string) => names.includes(n))).toBe(true);
-    // The kills did land mid-create: containers, monitors and leases were left to sweep.
+    // The kills did land mid-create: containers and monitors were left to sweep (whether a
+    // lease is left depends on how far each got, which the machine's speed decides).
     expect(listed.length).toBeGreaterThan(0);
     expect(monitors.length).toBeGreaterThan(0);
-    expect(leases("drl9").length).toBeGreaterThan(0);
     expect(diyc(store, ["rm", "-f", ...listed])).toMatchObject({ code: 0, stderr: "" });
     expect(until(() => monitors.every((pid) => !processExists(pid)))).toBe(true);
     expect(readdirSync(join(store, "containers"))).toEqual([]);
