@@ -18,6 +18,15 @@ import type { DeviceProgram } from "./v2/devices";
 export interface CgroupFs {
   /** mkdir(2), not recursive: EEXIST is an error, so two creators never share a cgroup. */
   mkdir(path: string): void;
+  /** mkdir(2) of a cgroup that is shared (diyc's parent, a side hierarchy's level): EEXIST is fine. */
+  ensureDir(path: string): void;
+  /**
+   * When `path` holds nothing (a new v1 cpuset's cpus and mems), writes it
+   * what `from` holds (its parent's): the kernel refuses tasks in an empty
+   * cpuset. One operation, so a recording of the steps (runtime/prepared.ts)
+   * keeps the condition instead of the value seen once.
+   */
+  copyIfEmpty(path: string, from: string): void;
   /** rmdir(2). On cgroupfs this removes a cgroup with no processes and no children. */
   rmdir(path: string): void;
   /** One write(2) of `value` to an existing control file. */
@@ -34,6 +43,12 @@ export const hostCgroupFs: CgroupFs = {
   },
   rmdir(path) {
     attempt("rmdir", path, () => rmdirSync(path));
+  },
+  ensureDir(path) {
+    ensureDirWith(hostCgroupFs, path);
+  },
+  copyIfEmpty(path, from) {
+    copyIfEmptyWith(hostCgroupFs, path, from);
   },
   write(path, value) {
     // No O_CREAT: a control file the kernel does not have must fail (ENOENT),
@@ -79,6 +94,20 @@ export const hostCgroupFs: CgroupFs = {
   },
 };
 
+/** ensureDir over a CgroupFs's own mkdir. */
+export function ensureDirWith(fs: CgroupFs, path: string): void {
+  try {
+    fs.mkdir(path);
+  } catch (error) {
+    if (!(error instanceof CgroupError && error.errno === Errno.EEXIST)) throw error;
+  }
+}
+
+/** copyIfEmpty over a CgroupFs's own read and write. */
+export function copyIfEmptyWith(fs: CgroupFs, path: string, from: string): void {
+  if (fs.read(path).trim() === "") fs.write(path, fs.read(from).trim());
+}
+
 function attempt<T>(op: "mkdir" | "rmdir" | "write" | "read", path: string, body: () => T): T {
   try {
     return body();
@@ -98,6 +127,14 @@ export function tracedCgroupFs(inner: CgroupFs, log: (line: string) => void): Cg
     rmdir(path) {
       log(`cgroup rmdir ${path}`);
       inner.rmdir(path);
+    },
+    ensureDir(path) {
+      log(`cgroup mkdir ${path}`);
+      inner.ensureDir(path);
+    },
+    // Through this wrapper's own write, so that the copy, when it happens, is traced.
+    copyIfEmpty(path, from) {
+      copyIfEmptyWith(this, path, from);
     },
     write(path, value) {
       log(`cgroup write ${path} ${JSON.stringify(value)}`);
@@ -194,13 +231,7 @@ export function remakingVanishedParent<T>(step: () => T, remake: () => void, att
  * freezer, OCI's side hierarchies).
  */
 export function joinCgroupDirs(fs: CgroupFs, dirs: string[], pid: number): void {
-  for (const dir of dirs) {
-    try {
-      fs.mkdir(dir);
-    } catch (error) {
-      if (!(error instanceof CgroupError && error.errno === Errno.EEXIST)) throw error;
-    }
-  }
+  for (const dir of dirs) fs.ensureDir(dir);
   fs.write(join(dirs.at(-1)!, "cgroup.procs"), String(pid));
 }
 

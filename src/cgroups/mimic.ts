@@ -21,7 +21,7 @@ import { appendFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "n
 import { basename, dirname, join } from "node:path";
 import { Errno } from "../linux/errors";
 import { CgroupError } from "./errors";
-import { type CgroupFs, hostCgroupFs } from "./fs";
+import { type CgroupFs, copyIfEmptyWith, ensureDirWith, hostCgroupFs } from "./fs";
 import type { DeviceProgram } from "./v2/devices";
 
 /** What v1 writes for "no limit" (PAGE_COUNTER_MAX pages of 4 KiB). */
@@ -74,6 +74,14 @@ export class MimicCgroupFs implements CgroupFs {
   mkdir(path: string): void {
     hostCgroupFs.mkdir(path);
     this.populate(path, this.filesFor(path));
+  }
+
+  ensureDir(path: string): void {
+    ensureDirWith(this, path);
+  }
+
+  copyIfEmpty(path: string, from: string): void {
+    copyIfEmptyWith(this, path, from);
   }
 
   rmdir(path: string): void {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CgroupError, DEFAULT_DEVICE_RULES, deviceRuleText, detectCgroupManager, type CgroupFs } from "../../src/cgroups";
 import { mimicV1Host, type MimicCgroupFs } from "../../src/cgroups/mimic";
+import { copyIfEmptyWith, ensureDirWith } from "../../src/cgroups/fs";
 import { memoryV1 } from "../../src/cgroups/v1/memory";
 import { Errno } from "../../src/linux/errors";
 import type { LinuxResources } from "../../src/spec/resources";
@@ -61,6 +62,12 @@ describe("v1 driver on a mimic of cgroupfs", () => {
         write: (path, value) => real.write(path, value),
         exists: (path) => real.exists(path),
         attachDeviceProgram: (path, program) => real.attachDeviceProgram(path, program),
+        ensureDir(path) {
+          ensureDirWith(this, path);
+        },
+        copyIfEmpty(path, from) {
+          copyIfEmptyWith(this, path, from);
+        },
         mkdir(path) {
           if (path === cg("pids", "diyc/test/web") && !mkdirRaced) {
             mkdirRaced = true;
@@ -191,6 +198,12 @@ describe("v1 driver on a mimic of cgroupfs", () => {
       read: (p) => mimic.read(p),
       exists: (p) => mimic.exists(p),
       attachDeviceProgram: (p, program) => mimic.attachDeviceProgram(p, program),
+      ensureDir(p) {
+        ensureDirWith(this, p);
+      },
+      copyIfEmpty(p, from) {
+        copyIfEmptyWith(this, p, from);
+      },
       write: (p, v) => {
         if (p.endsWith("pids.max")) throw new CgroupError("write", p, Errno.EBUSY);
         mimic.write(p, v);

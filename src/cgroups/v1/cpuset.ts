@@ -20,11 +20,7 @@ export const cpusetV1: V1Controller = {
 
   prepare(fs: CgroupFs, dir: string, parentDir: string) {
     // cpus before mems is arbitrary; both must be set before a process joins.
-    for (const file of ["cpuset.cpus", "cpuset.mems"]) {
-      if (fs.read(join(dir, file)).trim() === "") {
-        fs.write(join(dir, file), fs.read(join(parentDir, file)).trim());
-      }
-    }
+    for (const file of ["cpuset.cpus", "cpuset.mems"]) fs.copyIfEmpty(join(dir, file), join(parentDir, file));
   },
 
   apply(fs: CgroupFs, dir: string, resources: LinuxResources) {

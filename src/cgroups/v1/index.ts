@@ -128,12 +128,7 @@ export class V1CgroupManager implements CgroupManager {
 
   private ensureParent(hierarchy: Hierarchy): void {
     for (const [parentDir, dir] of parentLevels(hierarchy.mountpoint, this.segments)) {
-      try {
-        this.fs.mkdir(dir);
-      } catch (error) {
-        // Another container (or another diyc) made it first: that is fine, it is shared.
-        if (!(error instanceof CgroupError && error.errno === Errno.EEXIST)) throw error;
-      }
+      this.fs.ensureDir(dir); // another container (or another diyc) may have made it first: it is shared
       // Also on an existing level: one made by a diyc that died before copying
       // cpuset values down is still empty, and prepare only fills empty files.
       for (const controller of hierarchy.controllers) controller.prepare?.(this.fs, dir, parentDir);

@@ -121,12 +121,7 @@ export class V2CgroupManager implements CgroupManager {
   private ensureParent(): void {
     for (const [parentDir, dir] of parentLevels(this.root, this.segments)) {
       enableForChildren(this.fs, parentDir, NAMES);
-      try {
-        this.fs.mkdir(dir);
-      } catch (error) {
-        // Made by an earlier container or a concurrent diyc: shared, fine.
-        if (!(error instanceof CgroupError && error.errno === Errno.EEXIST)) throw error;
-      }
+      this.fs.ensureDir(dir); // made by an earlier container or a concurrent diyc: shared, fine
     }
   }
 
