@@ -27,6 +27,7 @@
  * handlers are in place.
  */
 #define _GNU_SOURCE
+#include "forward.h"
 #include "sync.h"
 
 #include <errno.h>
@@ -36,40 +37,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
-
-static pid_t target;
-static sigset_t forwarded;
-static int count_signal, count_after, count_action;
-static volatile sig_atomic_t counted;
-static const char *note;
-static size_t note_len;
-
-/* Every function called here is async-signal-safe (signal-safety(7)). */
-static void on_signal(int sig)
-{
-	int saved = errno;
-	if (sig == count_signal && ++counted >= count_after) {
-		if (note)
-			(void)!write(STDERR_FILENO, note, note_len);
-		kill(target, count_action);
-	} else if (sigismember(&forwarded, sig) == 1)
-		kill(target, sig);
-	errno = saved;
-}
-
-/* "15,1,10": each number into *set. 0, or -1 if one is not a signal number. */
-static int parse_signals(const char *text, sigset_t *set)
-{
-	char *end;
-	while (*text) {
-		long sig = strtol(text, &end, 10);
-		if (end == text || sig < 1 || sig >= 32 || (*end != ',' && *end != '\0'))
-			return -1;
-		sigaddset(set, (int)sig);
-		text = *end == ',' ? end + 1 : end;
-	}
-	return 0;
-}
 
 static int parse_int(const char *text, long min, long max, long *out)
 {
@@ -82,19 +49,6 @@ static int parse_int(const char *text, long min, long max, long *out)
 	return 0;
 }
 
-/* "2:3:9": SIG:N:ACTION. */
-static int parse_count(const char *text)
-{
-	int sig, after, action, used = 0;
-	if (sscanf(text, "%d:%d:%d%n", &sig, &after, &action, &used) != 3 || text[used] != '\0' ||
-	    sig < 1 || sig >= 32 || after < 1 || action < 1 || action >= 32)
-		return -1;
-	count_signal = sig;
-	count_after = after;
-	count_action = action;
-	return 0;
-}
-
 static int usage(const char *why, int code)
 {
 	fprintf(stderr, "diyc-wait: %s (it is run by diyc, not by hand)\n", why);
@@ -103,29 +57,27 @@ static int usage(const char *why, int code)
 
 int main(int argc, char **argv)
 {
-	sigset_t caught, unblock;
+	struct forward_policy policy = { .note = NULL };
+	sigset_t unblock;
 	long channel, pid, fail = 1;
 	int k;
 
-	sigemptyset(&forwarded);
-	sigemptyset(&caught);
+	sigemptyset(&policy.forwarded);
+	sigemptyset(&policy.caught);
 	sigemptyset(&unblock);
 	if (argc < 3 || parse_int(argv[1], 0, 1 << 30, &channel) < 0 || parse_int(argv[2], 1, 1 << 30, &pid) < 0)
 		return usage("needs CHANNEL_FD and TARGET_PID", (int)fail);
-	target = (pid_t)pid;
 	for (k = 3; k + 1 < argc && strcmp(argv[k], "--") != 0; k += 2) {
 		const char *option = argv[k], *value = argv[k + 1];
 		int bad = 0;
 		if (strcmp(option, "--forward") == 0)
-			bad = parse_signals(value, &forwarded) < 0 || parse_signals(value, &caught) < 0;
+			bad = parse_signals(value, &policy.forwarded) < 0 || parse_signals(value, &policy.caught) < 0;
 		else if (strcmp(option, "--catch") == 0)
-			bad = parse_signals(value, &caught) < 0;
+			bad = parse_signals(value, &policy.caught) < 0;
 		else if (strcmp(option, "--count") == 0)
-			bad = parse_count(value) < 0 || sigaddset(&caught, count_signal) < 0;
-		else if (strcmp(option, "--note") == 0) {
-			note = value;
-			note_len = strlen(value);
-		}
+			bad = parse_count(value, &policy) < 0;
+		else if (strcmp(option, "--note") == 0)
+			policy.note = value;
 		else if (strcmp(option, "--unblock") == 0)
 			bad = parse_signals(value, &unblock) < 0;
 		else if (strcmp(option, "--fail") == 0)
@@ -144,14 +96,7 @@ int main(int argc, char **argv)
 	prctl(PR_SET_NAME, "diyc-wait", 0, 0, 0);
 
 	/* 1. the handlers first, then what arrived during the execve is delivered */
-	struct sigaction action;
-	memset(&action, 0, sizeof(action));
-	action.sa_handler = on_signal;
-	action.sa_flags = SA_RESTART;
-	sigfillset(&action.sa_mask);
-	for (int sig = 1; sig < 32; sig++)
-		if (sigismember(&caught, sig) == 1)
-			sigaction(sig, &action, NULL);
+	forward_signals((pid_t)pid, &policy);
 	sigprocmask(SIG_UNBLOCK, &unblock, NULL);
 
 	/* 2. the monitor's EXIT, or EOF if it died */

@@ -2,6 +2,7 @@
 // parse their own argv, call the library, and format the result. The library
 // never sees argv or process.env: it gets values from here.
 
+import type { TrackedEnvironment } from "./env-reads";
 import type { Store } from "../store/store";
 import type { Syscalls } from "../linux/syscalls";
 
@@ -18,6 +19,8 @@ export interface CliContext {
   diycCommand: string[];
   /** The caller's environment, for `-e VAR` (pass a variable through). Commands only, never the library. */
   env?: Record<string, string | undefined>;
+  /** The environment's names read so far, for a recorded run (cli/prepared.ts). */
+  environment?: TrackedEnvironment;
 }
 
 /** A command: parse `args` (everything after the command's name), act, return the exit code. */

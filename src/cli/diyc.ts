@@ -1,6 +1,7 @@
 // Entry point of bin/diyc. The only file that reads process.argv and
 // process.env; everything else receives them.
 
+import { trackEnvironment } from "./env-reads";
 import { main } from "./main";
 
 // Compiled (build/diyc, `bun build --compile`), the binary is the whole
@@ -8,9 +9,14 @@ import { main } from "./main";
 // cleanup hook runs diyc again with exactly this.
 const compiled = Bun.main.startsWith("/$bunfs/");
 
+// The front's request to record this run (cli/prepared.ts) is for this process only.
+const environment = trackEnvironment({ ...process.env });
+delete process.env.DIYC_PREPARE;
+
 main({
   argv: process.argv.slice(2),
-  env: process.env,
+  env: environment.env,
+  environment,
   diycCommand: compiled ? [process.execPath] : [process.execPath, import.meta.path],
   euid: process.geteuid?.() ?? 0,
   egid: process.getegid?.() ?? 0,

@@ -3,6 +3,7 @@
 // `diyc: <message>`, and the error's exit code. Never a stack trace.
 
 import { writeSync } from "node:fs";
+import type { TrackedEnvironment } from "./env-reads";
 // Bundled into the binary at build time (bun build --compile).
 import packageJson from "../../package.json" with { type: "json" };
 import { DiycError, ExitCode, fsErrorAsSyscallError, UsageError } from "../linux/errors";
@@ -97,6 +98,8 @@ function writeBestEffort(fd: number, text: string): void {
 export interface Invocation {
   argv: string[];
   env: Record<string, string | undefined>;
+  /** The same environment, with the names read so far (cli/env-reads.ts); absent in tests that call main. */
+  environment?: TrackedEnvironment;
   diycCommand: string[];
   /** The effective uid: 0 is root; any other is rootless (docs/rootless.md). */
   euid: number;
@@ -152,6 +155,7 @@ export async function main(invocation: Invocation): Promise<number> {
       print: (line) => writeBestEffort(1, `${line}\n`),
       diycCommand: invocation.diycCommand,
       env: invocation.env,
+      environment: invocation.environment,
     };
     if (first === "--version" || first === "version") {
       ctx.print(`diyc version ${packageJson.version}`);

@@ -18,6 +18,7 @@ import { all, has, last, parseArgs, type OptionSpec, type ParsedArgs } from "./a
 import type { CliContext, Command } from "./context";
 import { formatBytes } from "./format";
 import { runtimeContext } from "./runtime-context";
+import { finishRecording, startRecording } from "./prepared";
 import { ensureImage, ensureOptions, PULL_OPTIONS } from "./pull";
 import { applyImageConfig, layerFileReader } from "../image/run-config";
 import { findImage, imageConfig, imageLayout, layerRoots } from "../image/images";
@@ -198,7 +199,7 @@ function generatedName(ctx: CliContext): string {
  * else docker's when the first word is one, with a generated name. Else the
  * seed's, whose missing image is then reported (with a hint, see below).
  */
-function chooseForm(ctx: CliContext, parsed: ParsedArgs): { name: string; image: string; command: string[]; seedForm: boolean } {
+function chooseForm(ctx: CliContext, parsed: ParsedArgs): { name: string; image: string; command: string[]; seedForm: boolean; nameGenerated?: boolean } {
   const [first, second, ...rest] = parsed.positionals;
   const named = last(parsed, "name");
   if (named !== undefined) {
@@ -207,7 +208,7 @@ function chooseForm(ctx: CliContext, parsed: ParsedArgs): { name: string; image:
   }
   if (!first) throw new UsageError("run needs NAME and IMAGE (or --name NAME IMAGE); see diyc run --help");
   if (second !== undefined && isImage(ctx, second)) return { name: first, image: second, command: rest, seedForm: true };
-  if (isImage(ctx, first)) return { name: generatedName(ctx), image: first, command: second === undefined ? [] : [second, ...rest], seedForm: false };
+  if (isImage(ctx, first)) return { name: generatedName(ctx), image: first, command: second === undefined ? [] : [second, ...rest], seedForm: false, nameGenerated: true };
   if (second === undefined) throw new UsageError(`no such image: ${first}; see diyc image ls`);
   return { name: first, image: second, command: rest, seedForm: true };
 }
@@ -370,7 +371,7 @@ export const run: Command = async (args, ctx) => {
     ctx.print(RUN_HELP);
     return 0;
   }
-  const { name, image, command, seedForm } = chooseForm(ctx, parsed);
+  const { name, image, command, seedForm, nameGenerated = false } = chooseForm(ctx, parsed);
   const verbose = ctx.verbose || has(parsed, "verbose");
   const runtime = runtimeContext(ctx, verbose);
   // The image first (pulled if missing): its config decides the defaults below.
@@ -416,7 +417,12 @@ export const run: Command = async (args, ctx) => {
     detach, restart, init: has(parsed, "init"), interactive: has(parsed, "interactive") || seedInteractive, logMaxBytes: logSize === undefined ? DEFAULT_LOG_MAX_BYTES : parseMemory("--log-max-size", logSize, false),
   };
   // A wait that lasts goes on in diyc-wait, and `diyc _finish` (finish.ts) reports the outcome the same way.
-  const outcome = await runContainer(runtime, request, { inTerminalForeground: ctx.syscalls.inTerminalForeground(), handOff: true });
+  // Asked by the front (native/front.c): the host steps, recorded to be replayed without Bun next time.
+  const recording = startRecording(ctx, request, verbose, nameGenerated);
+  const outcome = await runContainer(recording ? runtimeContext(ctx, verbose, recording) : runtime, request, {
+    inTerminalForeground: ctx.syscalls.inTerminalForeground(), handOff: true,
+  });
+  finishRecording(recording, outcome);
   return reportOutcome(ctx, name, outcome);
 };
 

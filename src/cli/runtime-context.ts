@@ -2,7 +2,9 @@
 // the command line's choices.
 
 import { BUILTIN_IMAGE, ensureBuiltinImage } from "../image/builtin";
-import { findImage, fitLowerdirs, holdImageForContainer, imageLayout } from "../image/images";
+import { findImage, fitLowerdirs, holdImageForContainer, imageLayout, recordImageHold } from "../image/images";
+import { hostCgroupFs } from "../cgroups/index";
+import type { StartRecording } from "../runtime/prepared";
 import type { CgroupManager } from "../cgroups/index";
 import { containerFiles } from "../runtime/container";
 import { hostCgroups } from "../runtime/limits";
@@ -12,11 +14,12 @@ import type { CliContext } from "./context";
 import { traceTo } from "../linux/trace";
 
 
-export function runtimeContext(ctx: CliContext, verbose: boolean): RuntimeContext {
+export function runtimeContext(ctx: CliContext, verbose: boolean, recording?: StartRecording): RuntimeContext {
   let cgroups: CgroupManager | undefined;
   const trace = verbose ? traceTo(ctx.log) : undefined;
   return {
-    cgroups: () => (cgroups ??= hostCgroups(ctx.store, trace?.host)),
+    cgroups: () => (cgroups ??= hostCgroups(ctx.store, trace?.host, recording?.cgroupFs(hostCgroupFs))),
+    recording,
     store: ctx.store,
     syscalls: ctx.syscalls,
     trace,
@@ -32,11 +35,14 @@ export function runtimeContext(ctx: CliContext, verbose: boolean): RuntimeContex
         await ensureBuiltinImage(ctx.store, ctx.syscalls);
       }
       // The overlay mount's -v line shows the layers; no line of its own here.
-      const { lowerdirs } = holdImageForContainer(ctx.store, image, container, ctx.syscalls);
+      const { record, lowerdirs } = holdImageForContainer(ctx.store, image, container, ctx.syscalls);
+      if (recording) recordImageHold(recording, imageLayout(ctx.store), record, container);
       // upperdir=DIR/upper,workdir=DIR/work: what else goes in overlayfs's one page of options.
       const { upper, work } = containerFiles(ctx.store, container);
       const others = `,upperdir=${upper},workdir=${work}`.length;
-      return fitLowerdirs(ctx.store, lowerdirs, others);
+      const fitted = fitLowerdirs(ctx.store, lowerdirs, others);
+      if (fitted !== lowerdirs) recording?.refuse("the layers' short names (l/)");
+      return fitted;
     },
   };
 }

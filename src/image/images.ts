@@ -7,12 +7,13 @@
 // names in refs.json. A record is only written once everything it names
 // exists; a name only once its record does.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { asDiycError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";
 import { readDirIfExists, readIfExists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../store/atomic";
 import { ContainerLock } from "../store/lock";
+import type { HostStepRecorder } from "../store/recording";
 import type { Store } from "../store/store";
 import { ImageError } from "./errors";
 import { layerExists, readLayerRecord } from "./layers";
@@ -231,11 +232,25 @@ export function holdImageForContainer(store: Store, image: string, container: st
     for (const diffId of record.layers) {
       if (!layerExists(layout, diffId)) throw new ImageError(`image ${image}: layer ${diffId} is missing from the store`);
     }
-    writeFileAtomic(layout.hold(container), `${record.id}\n`, 0o600);
+    // Written in place: its readers (image rm, prune) hold the exclusive lock, so none sees it half-written.
+    writeFileSync(layout.hold(container), `${record.id}\n`, { mode: 0o600 });
     return { record, lowerdirs: layerRoots(layout, record) };
   } finally {
     lock.release();
   }
+}
+
+/**
+ * holdImageForContainer's steps, for a recorded run (runtime/prepared.ts):
+ * under the shared lock, the image's record and layers must be these very
+ * files (a removed and pulled again layer is another inode), then the hold.
+ */
+export function recordImageHold(recording: HostStepRecorder, layout: ImageLayout, record: ImageRecord, container: string): void {
+  recording.add("shared-lock", layout.lockFile);
+  recording.sameFile(layout.record(record.id));
+  for (const diffId of record.layers) recording.sameFile(join(layout.layerDir(diffId), "layer.json"));
+  recording.add("file", layout.hold(container), "600", `${record.id}\n`);
+  recording.add("unlock", layout.lockFile);
 }
 
 /**

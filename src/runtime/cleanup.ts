@@ -32,6 +32,7 @@ export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcom
   releaseIdRanges(ctx.store, name); // the ids are the running container's: the next run may get others
   if (config.request.autoRemove) {
     ctx.trace?.host(`remove container ${name} (--rm)`);
+    ctx.recording?.add("rmtree", containerFiles(ctx.store, name).dir);
     removeTree(containerFiles(ctx.store, name).dir, ctx.store.rootless);
   }
   return outcome;

@@ -7,6 +7,7 @@ import type { Syscalls } from "../linux/syscalls";
 import type { Trace } from "../linux/trace";
 import type { Store } from "../store/store";
 import type { SubidFiles } from "./userns";
+import type { StartRecording } from "./prepared";
 
 export interface RuntimeContext {
   store: Store;
@@ -24,6 +25,8 @@ export interface RuntimeContext {
   subidFiles?: SubidFiles;
   /** The host's cgroup driver (v1, v2 or hybrid), detected on first use. */
   cgroups: () => CgroupManager;
+  /** A run whose host steps are being recorded for the front (prepared.ts). */
+  recording?: StartRecording;
 }
 
 /**

@@ -17,6 +17,7 @@ import { ExitCode } from "../linux/errors";
 import { HOST_PREFIX } from "../linux/trace";
 import { diycAgain, type RuntimeContext } from "./context";
 import type { HelperChannel } from "./helper-channel";
+import { SUSPENDED_SUFFIX } from "./prepared";
 
 const WAITER_PATH: string = waiterFile;
 
@@ -58,7 +59,10 @@ export interface HandOff {
 export async function handOffWait(ctx: RuntimeContext, handOff: HandOff): Promise<void> {
   const { syscalls, trace } = ctx;
   const { channel } = handOff;
-  const then = diycAgain(ctx, [...(trace ? ["-v"] : []), "_finish", handOff.name, String(channel.fd), String(channel.helper.pid)]);
+  // A recorded run (prepared.ts) is suspended here, and `_finish` records the end.
+  const suspended = ctx.recording ? `${ctx.recording.path}${SUSPENDED_SUFFIX}${process.pid}` : undefined;
+  const recordingArgs = suspended !== undefined && ctx.recording!.save(suspended) ? ["--recording", suspended] : [];
+  const then = diycAgain(ctx, [...(trace ? ["-v"] : []), "_finish", handOff.name, ...recordingArgs, String(channel.fd), String(channel.helper.pid)]);
   const policy = handOff.signals();
   const caught = [...new Set([...policy.forward, ...policy.catchOnly, policy.count.signal])];
   const list = (numbers: number[]) => numbers.join(",");

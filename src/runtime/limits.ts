@@ -7,7 +7,7 @@ import { accessSync, constants, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import {
-  CgroupError, detectCgroupManager, hostCgroupFs, parseCgroupMounts, tracedCgroupFs, V2CgroupManager, type Cgroup, type CgroupManager,
+  CgroupError, detectCgroupManager, hostCgroupFs, type CgroupFs, parseCgroupMounts, tracedCgroupFs, V2CgroupManager, type Cgroup, type CgroupManager,
 } from "../cgroups/index";
 import { UndelegatedCgroups } from "../cgroups/undelegated";
 import { Errno } from "../linux/errors";
@@ -57,23 +57,25 @@ export function hostMountinfo(): string {
  * thread builds the container; when the init is moved into its own cgroup
  * a few ms later, the wait has already been paid.
  */
-export function primeCgroupMigration(mountinfo = hostMountinfo()): void {
+export function primeCgroupMigration(mountinfo = hostMountinfo()): string | undefined {
   const mounts = parseCgroupMounts(mountinfo);
   // Any one hierarchy will do: the lock is global. "" stands for v2's single one.
   const [controller, mountpoint] = [...mounts.v1][0] ?? ["", mounts.v2];
-  if (!mountpoint) return;
+  if (!mountpoint) return undefined;
   const own = readFileSync("/proc/self/cgroup", "utf8").split("\n")
     .map((line) => line.split(":"))
     .find(([, controllers]) => (controller === "" ? controllers === "" : controllers?.split(",").includes(controller)))?.[2];
-  if (own === undefined) return;
-  writeFile(`${mountpoint}${own === "/" ? "" : own}/cgroup.procs`, String(process.pid)).catch(() => {
+  if (own === undefined) return undefined;
+  const procs = `${mountpoint}${own === "/" ? "" : own}/cgroup.procs`;
+  writeFile(procs, String(process.pid)).catch(() => {
     // best effort: an optimisation only; the real migration reports its own errors
   });
+  return procs;
 }
 
-export function hostCgroups(store: Store, log?: Log): CgroupManager {
+export function hostCgroups(store: Store, log?: Log, fs?: CgroupFs): CgroupManager {
   if (store.rootless) return rootlessCgroups(store, log);
-  return detectCgroupManager({ parent: cgroupParentFor(store), log, mountsText: hostMountinfo() });
+  return detectCgroupManager({ parent: cgroupParentFor(store), log, mountsText: hostMountinfo(), fs });
 }
 
 /**

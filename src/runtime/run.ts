@@ -18,6 +18,7 @@ import {
 } from "./container";
 import { diycAgain, type RuntimeContext } from "./context";
 import { removeTree } from "../image/tree";
+import { jsonText } from "../store/atomic";
 import { exitCodeOf } from "../linux/wait-status";
 import { HelperChannel, Sync, type SyncMessage } from "./helper-channel";
 import { handOffWait } from "./hand-off";
@@ -32,6 +33,8 @@ import { removeStaleTempFiles } from "./repair";
 import { claimIdRange, writeIdMaps } from "./userns";
 import { rootlessIdMaps, writeMapsWithHelpers } from "../linux/rootless";
 import { watchSeccompDenials, type SeccompWatch } from "./seccomp-watch";
+import { sentinel, template, type StartRecording } from "./prepared";
+import { framePlan } from "../plan/encode";
 import type { Store } from "../store/store";
 
 
@@ -57,19 +60,32 @@ function isDirectory(path: string): boolean {
 
 
 /** The files diyc provides inside the container, kept in its directory and bind-mounted. */
-function writeEtcFiles(files: ContainerFiles, hostname: string, options: RunRequest["options"]): void {
-  writeFileSync(files.hostname, `${hostname}\n`);
+function writeEtcFiles(files: ContainerFiles, hostname: string, options: RunRequest["options"], recording?: StartRecording): void {
+  // writeFileSync's mode, 0666 less the umask, as the front's open(2) gives it.
+  const write = (path: string, text: string, mode = 0o666) => {
+    recording?.add("file", path, mode.toString(8), text);
+    writeFileSync(path, text, { mode });
+  };
+  write(files.hostname, `${hostname}\n`);
   // --add-host entries are kept beside it: a bridge network rewrites the file
   // with every container of the network, and appends these (network/hosts.ts).
+  // (None is no file: its reader takes a missing one for empty, and a file costs a create and an unlink.)
   const extra = (options.extraHosts ?? []).map((h) => ({ ip: h.ip, names: [h.name] }));
-  writeFileSync(files.hostsExtra, extra.map((e) => `${e.ip}\t${e.names.join(" ")}\n`).join(""));
-  writeFileSync(files.hosts, hostsFileContent([...standaloneEntries(hostname), ...extra]));
+  if (extra.length > 0) write(files.hostsExtra, extra.map((e) => `${e.ip}\t${e.names.join(" ")}\n`).join(""));
+  else {
+    recording?.add("rm", files.hostsExtra);
+    rmSync(files.hostsExtra, { force: true }); // a rerun's earlier --add-host entries
+  }
+  write(files.hosts, hostsFileContent([...standaloneEntries(hostname), ...extra]));
   // The host's resolver configuration (or --dns and --dns-search), as a file of the
   // container's own with the mode of /etc/hosts (a copy would keep the host file's mode, 0755 on some hosts).
+  const hostResolver = !options.dns && existsSync("/etc/resolv.conf");
+  if (hostResolver) recording?.sameFile("/etc/resolv.conf");
   const resolver = options.dns
     ? [...options.dns.servers.map((s) => `nameserver ${s}\n`), ...(options.dns.search.length > 0 ? [`search ${options.dns.search.join(" ")}\n`] : [])].join("")
-    : existsSync("/etc/resolv.conf") ? readFileSync("/etc/resolv.conf") : "";
-  writeFileSync(files.resolvConf, resolver, { mode: 0o644 });
+    : hostResolver ? readFileSync("/etc/resolv.conf", "utf8") : "";
+  write(files.resolvConf, resolver, 0o644);
+  recording?.add("chmod", files.resolvConf, "644");
   chmodSync(files.resolvConf, 0o644); // an existing file (a rerun) keeps its mode through writeFileSync
 }
 
@@ -77,14 +93,16 @@ function writeEtcFiles(files: ContainerFiles, hostname: string, options: RunRequ
  * Claims the name, or reuses the stopped container of that name: its files
  * persist between runs (the seed's behaviour). Returns whether it is new.
  */
-function claimContainer(store: Store, name: string, image: string): boolean {
+function claimContainer(store: Store, name: string, image: string, recording?: StartRecording): boolean {
   const files = containerFiles(store, name);
   try {
     mkdirSync(files.dir, { mode: 0o700 });
+    recording?.add("claim", files.dir, "700");
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
+  recording?.refuse("the container existed before this run");
   const status = containerStatus(store, name);
   if (status.status !== "exited") throw new UsageError(`container ${name} is already ${status.status}`);
   removeStaleTempFiles(files.dir); // a killed diyc's half-written files
@@ -107,7 +125,7 @@ export function holdsMountNamespace(request: RunRequest): boolean {
 
 /** Creates the container up to the start barrier. The caller holds its lock. */
 export async function createContainer(ctx: RuntimeContext, request: RunRequest, restartCount = 0): Promise<CreatedContainer> {
-  const { store, trace } = ctx;
+  const { store, trace, recording } = ctx;
   const name = validateName("container", request.name);
   // By id when known: a container keeps the image it was made from, even if the name moves on.
   const lowerdirs = await ctx.imageLayers(request.imageConfig?.id ?? request.image, name);
@@ -117,7 +135,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
   const rootlessMaps = rootless ? rootlessIdMaps(rootless) : undefined;
   // (--userns=auto is checked once its range is claimed; a rootless container refuses it here.)
   const checked = buildContainerSpec({ ...request.options, userns: rootless ? request.options.userns : "host", rootlessMaps, name, etcFiles: files, network: request.network.mode });
-  const isNew = claimContainer(store, name, request.image);
+  const isNew = claimContainer(store, name, request.image, recording);
   let channel: HelperChannel | undefined;
   try {
     // --userns=auto: a range of host ids of the container's own, claimed host-wide.
@@ -125,12 +143,17 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     const spec = usernsBase === undefined ? checked
       : buildContainerSpec({ ...request.options, usernsBase, name, etcFiles: files, network: request.network.mode });
     if (usernsBase !== undefined) trace?.host(`user namespace: the container's ids 0-65535 are the host's ${usernsBase}-${usernsBase + 65535}`);
-    for (const dir of [files.upper, files.work, files.merged]) mkdirSync(dir, { recursive: true, mode: 0o755 });
-    writeEtcFiles(files, spec.hostname!, request.options);
+    for (const dir of [files.upper, files.work, files.merged]) {
+      recording?.add("mkdir", dir, "755");
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+    }
+    writeEtcFiles(files, spec.hostname!, request.options, recording);
+    recording?.add("file", files.exitReserve, "666", " ".repeat(EXIT_RECORD_RESERVE - 1) + "\n");
     writeFileSync(files.exitReserve, " ".repeat(EXIT_RECORD_RESERVE - 1) + "\n");
     const config: ContainerConfig = {
       name, image: request.image, createdAtMs: Date.now(), spec, request,
     };
+    recording?.add("atomic", files.config, "644", template(jsonText({ ...config, createdAtMs: sentinel("now") })));
     writeConfig(store, config);
     prepareNetwork(ctx, name, request.network);
 
@@ -160,14 +183,19 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     const stdio = request.detach
       ? (["ignore", "ignore", trace ? "inherit" : "ignore"] as const)
       : ([request.interactive !== false || request.options.terminal ? "inherit" : "ignore", "inherit", "inherit"] as const);
-    channel = HelperChannel.open(plan, encodePlan(plan, trace !== undefined), ctx.syscalls, stdio);
+    const encoded = encodePlan(plan, trace !== undefined);
+    recording?.add("spawn", stdio[0] === "inherit" ? "inherit" : "null", Buffer.from(framePlan(encoded)).toString("hex"));
+    channel = HelperChannel.open(plan, encoded, ctx.syscalls, stdio);
     trace?.host(plan.ops[0]!.describe);
     // The helper's own kernel steps for the init, before CONTINUE: idmapped copies (--userns=auto).
     for (const op of plan.ops.filter((o) => o.code === "IdmapMount")) trace?.host(`${op.describe} (open_tree, mount_setattr)`);
     const hold = plan.ops.find((o) => o.code === "HoldMountNamespace");
     if (hold) trace?.host(hold.describe);
     // While the helper starts and clones: the cgroup needs no pid to exist.
+    recording?.enter("create");
     const cgroup = createContainerCgroup(ctx.cgroups(), name, spec.linux.resources);
+    recording?.enter("other");
+    recording?.add("pid");
     const initPid = channel.expect(Sync.Pid, "clone the container").a;
     const monitor = identify(channel.helper.pid);
     const init = identify(initPid);
@@ -175,7 +203,9 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     const state: ContainerState = { monitor, init, createdAtMs: Date.now(), ...(restartCount > 0 ? { restartCount } : {}) };
     // The last run's records stay until now: a restart's ps and logs -f see "restarting" (its
     // state names the restarter) until this run's state replaces them, never a gap with none.
+    recording?.add("rm", files.exit);
     rmSync(files.exit, { force: true });
+    recording?.add("atomic", files.state, "644", stateTemplate(state));
     writeState(store, name, state);
     if (rootless) {
       trace?.host(`newuidmap, newgidmap: map pid ${initPid}'s user namespace: 0 is uid ${rootless.uid}, 1-65536 are ${rootless.subuid}-${rootless.subuid + 65535} (gids ${rootless.gid}, ${rootless.subgid}-${rootless.subgid + 65535})`);
@@ -186,11 +216,14 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     }
     trace?.host(`init is pid ${initPid} on the host; monitor is pid ${monitor.pid}`);
 
+    recording?.enter("procs");
     cgroup.addProcess(initPid);
+    recording?.enter("other");
     config.network = connectContainer(ctx, name, initPid, request.network, spec.hostname);
     if (config.network) writeConfig(store, config);
 
     trace?.host("release the init: run the plan");
+    recording?.add("continue");
     channel.send(Sync.Continue);
     channel.expect(Sync.Ready, "set up the container");
     return { name, config, state, channel, initPid };
@@ -232,6 +265,7 @@ export async function startContainer(ctx: RuntimeContext, created: CreatedContai
   // finish time) before STARTED reaches us, and an exit record older than
   // the start would be taken for an earlier run's.
   const startedAtMs = Date.now();
+  ctx.recording?.add("start");
   created.channel.send(Sync.Start);
   try {
     created.channel.expect(Sync.Started, "start the command");
@@ -240,7 +274,18 @@ export async function startContainer(ctx: RuntimeContext, created: CreatedContai
     await created.channel.helper.exited;
     throw error;
   }
+  ctx.recording?.add("atomic", containerFiles(ctx.store, created.name).state, "644", stateTemplate({ ...created.state, startedAtMs: sentinel("started") }));
   writeState(ctx.store, created.name, { ...created.state, startedAtMs });
+}
+
+/** state.json as the front writes it: the identities and the creation time are the run's own. */
+function stateTemplate(state: ContainerState): string {
+  return template(jsonText({
+    ...state,
+    monitor: { pid: sentinel("monitor.pid"), startTime: sentinel("monitor.start") },
+    init: { pid: sentinel("init.pid"), startTime: sentinel("init.start") },
+    createdAtMs: sentinel("created"),
+  }));
 }
 
 const FORWARDED_SIGNALS = ["TERM", "HUP", "USR1", "USR2", "INT", "QUIT"] as const;
@@ -294,6 +339,12 @@ export async function waitContainer(
     if (forwarded.has(signal)) send(SIGNALS[signal]!);
   };
   const handlers = FORWARDED_SIGNALS.map((signal) => [`SIG${signal}` as const, handle(signal)] as const);
+  // The front waits as diyc-wait does, by the same policy, and ends as _finish when it cannot end alone.
+  const numbers = (signals: readonly string[]) => signals.map((signal) => String(SIGNALS[signal]!)).join(",");
+  ctx.recording?.add(
+    "wait", numbers(FORWARDED_SIGNALS.filter((s) => forwarded.has(s))), numbers(FORWARDED_SIGNALS.filter((s) => !forwarded.has(s))),
+    `${SIGNALS.INT}:${INTERRUPTS_TO_FORCE}:${SIGNALS.KILL}`,
+  );
   for (const [signal, handler] of handlers) process.on(signal, handler);
   try {
     if (handOff) {
@@ -352,7 +403,13 @@ export async function finishRun(
   const request = ctx.trace ? readConfig(ctx.store, name)?.request : undefined;
   if (request && holdsMountNamespace(request)) ctx.trace?.host("the monitor closes the mount namespace: the kernel unmounts the container's mounts");
   const exitCode = exitCodeOf(message.a);
+  const { recording } = ctx;
+  recording?.add("lock", ctx.store.containerLock(name), containerFiles(ctx.store, name).dir);
+  recording?.enter("release");
   const outcome = await withContainerLock(ctx.store, name, ctx.syscalls, () => finishContainer(ctx, name));
+  recording?.enter("other");
+  recording?.add("unlock", ctx.store.containerLock(name));
+  recording?.add("done");
   channel.done();
   await channel.helper.exited;
   return { exitCode, ...outcome };
@@ -392,8 +449,15 @@ export interface RunOptions {
 export async function runContainer(ctx: RuntimeContext, request: RunRequest, options: RunOptions): Promise<RunOutcome> {
   const { inTerminalForeground, restartCount = 0, proceed = () => true, handOff = false } = options;
   validateName("container", request.name); // before the name becomes a lock file's name
-  if (!ctx.store.rootless) primeCgroupMigration(); // a rootless container has no cgroup to migrate into
-  ctx.store.ensure();
+  const { recording } = ctx;
+  // How the front hands a started run back to diyc: `_finish`, as diyc-wait does (hand-off.ts).
+  recording?.add("finish", ...diycAgain(ctx, ["_finish", request.name]));
+  if (!ctx.store.rootless) {
+    const primed = primeCgroupMigration(); // a rootless container has no cgroup to migrate into
+    if (primed) recording?.add("prime", primed);
+  }
+  for (const dir of ctx.store.ensure()) recording?.add("ensure", dir, "700");
+  recording?.add("lock", ctx.store.containerLock(request.name), containerFiles(ctx.store, request.name).dir);
   const lock = ContainerLock.acquire(ctx.store, request.name, ctx.syscalls);
   if (!proceed()) {
     lock.release();
@@ -411,6 +475,7 @@ export async function runContainer(ctx: RuntimeContext, request: RunRequest, opt
     finishAfterFailure(ctx, request.name, lock);
     throw error;
   }
+  recording?.add("unlock", ctx.store.containerLock(request.name));
   lock.release();
   if (request.detach) {
     detachFrom(created);

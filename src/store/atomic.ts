@@ -23,8 +23,13 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   renameSync(tmp, path);
 }
 
+/** A state file's JSON text, as writeJsonAtomic writes it. */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2) + "\n";
+}
+
 export function writeJsonAtomic(path: string, value: unknown, durable = false): void {
-  writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", 0o644, durable);
+  writeFileAtomic(path, jsonText(value), 0o644, durable);
 }
 
 /** Reads a small state file; undefined if it does not exist (never written, or removed). */

@@ -86,10 +86,11 @@ export class Store {
   }
 
   /** Creates the top-level directories; cheap when they exist. */
-  ensure(): void {
-    for (const dir of [this.imagesDir, this.containersDir, this.locksDir]) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-    }
+  /** Makes the store's directories that are missing; returns them all (a run records them, runtime/prepared.ts). */
+  ensure(): string[] {
+    const dirs = [this.imagesDir, this.containersDir, this.locksDir];
+    for (const dir of dirs) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dirs;
   }
 }
 
