@@ -308,6 +308,7 @@ static void __attribute__((noreturn)) exec_diyc(const char *prepare)
 	char *entry = NULL;
 	if (prepare && asprintf(&entry, "%s=%s", PREPARE_VARIABLE, prepare) > 0)
 		env[count] = entry;
+	signal(SIGPIPE, SIG_DFL); /* as we were started */
 	execve(path, argv, env);
 	fprintf(stderr, "diyc: cannot run %s: %s\n", path, strerror(errno));
 	exit(RUNTIME_ERROR);
@@ -339,8 +340,9 @@ static long long monitor_start, init_start, created_ms = -1, started_ms = -1;
 static int started;
 /* After EXIT: the message, for _finish. */
 static struct sync_msg exit_msg;
-static int exited;
-/* `wait`'s THEN: how to run diyc's _finish. */
+/* The wait began (from then on diyc _finish ends the run), and EXIT came. */
+static int waited, exited;
+/* The `finish` step's command: how to run diyc's _finish. */
 static char **finish_command;
 static int finish_len;
 
@@ -380,9 +382,10 @@ static void *remove_subtrees(void *arg)
  * A container's directory: unlink and rmdir cost a quarter of a millisecond
  * each on ext4 here, a dozen and a half of them, so the subdirectories (the
  * overlay's upper and work) go on a second thread while this one unlinks the
- * files; then the directory itself.
+ * files; `last` (the container's record) after every other, then the
+ * directory itself. A removal cut short leaves a container diyc still knows.
  */
-static int remove_tree_parallel(const char *path)
+static int remove_tree_parallel(const char *path, const char *last)
 {
 	DIR *dir = opendir(path);
 	if (!dir)
@@ -395,7 +398,9 @@ static int remove_tree_parallel(const char *path)
 		char *full;
 		if (asprintf(&full, "%s/%s", path, entry->d_name) < 0)
 			return -1;
-		if (entry->d_type == DT_DIR && dir_count < 64)
+		if (!strcmp(entry->d_name, last))
+			free(full); /* below, once the rest is gone */
+		else if (entry->d_type == DT_DIR && dir_count < 64)
 			dirs[dir_count++] = full;
 		else if (entry->d_type != DT_DIR && file_count < 64)
 			files[file_count++] = full;
@@ -413,7 +418,11 @@ static int remove_tree_parallel(const char *path)
 			failed = 1;
 	if (threaded)
 		pthread_join(thread, NULL);
-	return failed || subtrees.failed || (rmdir(path) < 0 && errno != ENOENT) ? -1 : 0;
+	if (failed || subtrees.failed)
+		return -1;
+	char record[PATH_MAX];
+	snprintf(record, sizeof(record), "%s/%s", path, last);
+	return (unlink(record) < 0 && errno != ENOENT) || (rmdir(path) < 0 && errno != ENOENT) ? -1 : 0;
 }
 
 /* rmdir of a cgroup whose last process may still be leaving (removeCgroupDir): EBUSY for up to 2 s. */
@@ -483,18 +492,28 @@ static void __attribute__((noreturn)) finish_in_diyc(void)
 		argv[finish_len + i] = numbers[i];
 	int flags = fcntl(control, F_GETFD);
 	fcntl(control, F_SETFD, flags & ~FD_CLOEXEC);
+	signal(SIGPIPE, SIG_DFL);
 	execv(argv[0], argv);
 	/* The socket closes as we exit: the monitor, still waiting for DONE, runs the cleanup hook. */
 	fprintf(stderr, "diyc: cannot run %s again to finish the run: %s\n", argv[0], strerror(errno));
 	exit(RUNTIME_ERROR);
 }
 
-/* A step went wrong: before the start, diyc does the run; after it, diyc finishes it. */
-static void __attribute__((noreturn)) fail(void)
+/*
+ * A step went wrong. Before the start, diyc does the run. Between the start
+ * and the wait (the state's start time), diyc would stop there with an
+ * error, and the container runs on, cleaned up by its monitor's hook when it
+ * exits: so do we. Once the wait began, diyc _finish ends the run (with the
+ * monitor's message, or none if it died).
+ */
+static void __attribute__((noreturn)) fail(char **fields, int n)
 {
-	if (started)
+	if (!started)
+		miss();
+	if (waited)
 		finish_in_diyc();
-	miss();
+	fprintf(stderr, "diyc: %s %s: %s\n", fields[0], n > 1 ? fields[1] : "", strerror(errno));
+	exit(RUNTIME_ERROR);
 }
 
 /* ------------------------------------------------------------------ */
@@ -578,8 +597,9 @@ static int write_file(const char *path, const char *text, size_t len, int flags,
 	int fd = open(path, O_WRONLY | O_CLOEXEC | flags, mode);
 	if (fd < 0)
 		return -1;
-	int result = write_all_fd(fd, text, len);
+	int result = write_all_fd(fd, text, len), saved = errno;
 	close(fd);
+	errno = saved;
 	return result;
 }
 
@@ -589,7 +609,9 @@ static int write_atomic(const char *path, mode_t mode, const char *text)
 	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid());
 	if (write_file(tmp, text, strlen(text), O_CREAT | O_TRUNC, mode) < 0 || rename(tmp, path) < 0) {
+		int saved = errno;
 		unlink(tmp);
+		errno = saved;
 		return -1;
 	}
 	return 0;
@@ -706,9 +728,11 @@ static int spawn_helper(const char *stdin_mode, const char *plan_hex)
 		if (socket_fd < 0 || image_fd < 0 || (null >= 0 && dup2(null, 0) < 0) || dup2(socket_fd, CONTROL_FD) < 0 ||
 		    dup2(image_fd, HELPER_IMAGE_FD) < 0)
 			_exit(127);
+		/* Nothing of ours is passed on: no blocked signal, and SIGPIPE no longer ignored (main). */
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
 		char *argv[] = { "diyc-helper", NULL }, *env[] = { NULL };
 		execve("/proc/self/fd/4", argv, env);
 		_exit(127);
@@ -764,6 +788,7 @@ static int wait_for_exit(char **f, int n)
 	    parse_signals(f[2], &policy.caught) < 0 || parse_count(f[3], &policy) < 0)
 		return -1;
 	forward_signals(init_pid, &policy);
+	waited = 1;
 	int got = sync_recv(control, &exit_msg);
 	if (got != 1 || exit_msg.type != SYNC_EXIT)
 		return -1;
@@ -928,8 +953,8 @@ static int step(char **f, int n)
 		rmdir(f[1]); /* best effort: other containers of this store may still be in it */
 		return 0;
 	}
-	if (!strcmp(op, "rmtree") && n == 2)
-		return remove_tree_parallel(f[1]);
+	if (!strcmp(op, "rmtree") && n == 3)
+		return remove_tree_parallel(f[1], f[2]);
 	if (!strcmp(op, "done") && n == 1) {
 		sync_send(control, SYNC_DONE, 0, 0);
 		int status;
@@ -993,6 +1018,11 @@ int main(int argc, char **argv)
 		exec_diyc(recipe_path);
 	free(inputs.data);
 
+	/*
+	 * A helper that died must be a failed step (EPIPE), not our death: as in
+	 * Bun, where diyc runs. The helper gets SIGPIPE back (spawn_helper).
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	/* Our name in ps, as diyc's would be. */
 	prctl(PR_SET_NAME, "diyc", 0, 0, 0);
 	while ((line = strtok_r(NULL, "\n", &save))) {
@@ -1003,8 +1033,10 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			unescape(fields[i]);
 		if (step(fields, n) < 0)
-			fail();
+			fail(fields, n);
 	}
 	/* A recipe always ends with `done`: one that does not is not ours. */
-	fail();
+	errno = EINVAL;
+	char *end[] = { "the recipe's end" };
+	fail(end, 1);
 }

@@ -5,6 +5,7 @@
 // gone, `stop`, `rm` and restarts. Each step is idempotent, so two of them
 // racing, or one running after a crash, is harmless.
 
+import { basename } from "node:path";
 import { detachEverywhere } from "../network/index";
 import { containerFiles, readConfig, readExitRecord, readState, writeState } from "./container";
 import type { RuntimeContext } from "./context";
@@ -32,8 +33,10 @@ export function finishContainer(ctx: RuntimeContext, name: string): CgroupOutcom
   releaseIdRanges(ctx.store, name); // the ids are the running container's: the next run may get others
   if (config.request.autoRemove) {
     ctx.trace?.host(`remove container ${name} (--rm)`);
-    ctx.recording?.add("rmtree", containerFiles(ctx.store, name).dir);
-    removeTree(containerFiles(ctx.store, name).dir, ctx.store.rootless);
+    // The front removes the record last: a removal cut short leaves a container diyc still knows (and finishes).
+    const files = containerFiles(ctx.store, name);
+    ctx.recording?.add("rmtree", files.dir, basename(files.config));
+    removeTree(files.dir, ctx.store.rootless);
   }
   return outcome;
 }

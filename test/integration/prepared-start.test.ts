@@ -7,6 +7,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { DIYC, diyc, diycEnv, helperProcesses, isRoot, processExists, removeStore, REPO, storeCgroups, tempStore, type Result } from "../helpers/diyc";
 import { uniqueName, until } from "../helpers/traced-runs";
@@ -66,6 +67,29 @@ function processBelongs(pid: number, name: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** `diyc _cleanup NAME` processes (a monitor's hook) of this store. */
+function hooksOf(name: string): number[] {
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      return argv.includes("_cleanup") && argv.includes(name) && argv.includes(root);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Processes running build/diyc-front (the front, or its child before it executes the helper). */
+function frontProcesses(): number[] {
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/exe`) === join(REPO, "build/diyc-front");
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** The recipes in the store. */
@@ -130,8 +154,8 @@ describeRoot("a prepared start", () => {
     expect(traced(args)).toMatchObject({ ranBun: true, code: 0 });
     gone(name);
     const run = Bun.spawn([DIYC, "--root", root, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: diycEnv(root) });
-    const state = join(root, "containers", name, "state.json");
-    await until(() => existsSync(state) && readJson(state).startedAtMs !== undefined, 5000, "the container to start");
+    // Waiting: its handlers are in place (SIGTERM is caught), so the container has started.
+    await until(() => catches(run.pid, 15), 5000, "the front to wait, SIGTERM caught");
     // The process the user started is the front itself, not Bun: 2 MiB at most while it waits.
     expect(readlinkSync(`/proc/${run.pid}/exe`)).toBe(join(REPO, "build/diyc-front"));
     const rss = Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${run.pid}/status`, "utf8"))![1]);
@@ -218,6 +242,85 @@ describeRoot("a prepared start", () => {
     gone(name);
   });
 
+  // strace injects the fault into the front alone (no -f): the Nth call of a system call
+  // fails (the step that made it did not go as recorded), or the front is killed there.
+  const FAULTED = ["mkdir", "open", "rename", "unlink", "rmdir", "fork"];
+
+  /** The replay of `args` with the `when`th `syscall` of the front faulted (`inject` is strace's action). */
+  function faulted(args: string[], syscall: string, when: number, inject: string): Result {
+    const child = Bun.spawnSync(["strace", "-qq", "-o", "/dev/null", "-e", `trace=${syscall}`, "-e", `inject=${syscall}:${inject}:when=${when}`, DIYC, "--root", root, ...args], {
+      stdin: "ignore", env: diycEnv(root),
+    });
+    // strace dies of the signal that killed the front: 128 + N, as a shell says it.
+    const code = child.exitCode ?? (child.signalCode ? 128 + osConstants.signals[child.signalCode as NodeJS.Signals] : -1);
+    return { code, stdout: child.stdout.toString(), stderr: child.stderr.toString() };
+  }
+
+  /** How many times the front makes `syscall` in a replay of `args` (strace -c counts them). */
+  function callsIn(args: string[], syscall: string): number {
+    const log = join(traces, `${uniqueName("count")}.log`);
+    Bun.spawnSync(["strace", "-qq", "-c", "-o", log, "-e", `trace=${syscall}`, DIYC, "--root", root, ...args], { stdin: "ignore", env: diycEnv(root) });
+    // "% time  seconds  usecs/call  calls  [errors]  syscall": the fourth field of its line.
+    const line = readFileSync(log, "utf8").split("\n").map((l) => l.trim().split(/\s+/)).find((fields) => fields.at(-1) === syscall);
+    rmSync(log);
+    return Number(line?.[3] ?? 0);
+  }
+
+  test("a system call that fails at any step: the run happens once, or says why, and leaves nothing", async () => {
+    const name = uniqueName("rf");
+    const args = ["run", "--rm", name, "busybox", "sh", "-c", "echo ran"];
+    traced(args);
+    for (const syscall of FAULTED) {
+      const calls = callsIn(args, syscall);
+      expect(calls).toBeGreaterThan(0);
+      for (let when = 1; when <= calls; when++) {
+        // Before the start, the front undoes its steps and diyc does the run; once it waits,
+        // diyc _finish ends it. Between the two (the state's start time), diyc would stop
+        // with an error and leave the container to its monitor: so does the front.
+        const run = faulted(args, syscall, when, "error=EIO");
+        if (run.code === 125) {
+          expect({ syscall, when, stderr: run.stderr }).toEqual({ syscall, when, stderr: expect.stringMatching(/^diyc: atomic \S+\/state\.json: I\/O error\n$/) });
+          await until(() => !existsSync(join(root, "containers", name)), 10000, "the monitor's clean-up");
+          await until(() => helperProcesses().every((pid) => !processBelongs(pid, name)), 10000, "the monitor to exit");
+          expect(traced(args).code).toBe(0); // and the lock file goes with the next run
+        } else expect({ syscall, when, ...run }).toEqual({ syscall, when, code: 0, stdout: "ran\n", stderr: "" });
+        // A removal cut short at its last rmdir leaves the container's empty directory: diyc lists it and removes it.
+        if (existsSync(join(root, "containers", name))) {
+          expect({ syscall, when, listed: diyc(root, ["ps", "-aq"]).stdout.split("\n").includes(name) }).toEqual({ syscall, when, listed: true });
+          expect(diyc(root, ["rm", "-f", name]).code).toBe(0);
+        }
+        // And the next run works (a lock file whose unlink failed goes with it).
+        expect(traced(args).code).toBe(0);
+        gone(name);
+      }
+    }
+  });
+
+  test("the front killed at any step: what it left is cleaned up by the monitor's hook or the next command", async () => {
+    const name = uniqueName("rk");
+    const args = ["run", "--rm", name, "busybox", "true"];
+    traced(args);
+    for (const syscall of ["mkdir", "open", "rename", "rmdir"]) {
+      const calls = callsIn(args, syscall);
+      for (let when = 1; when <= calls; when++) {
+        const run = faulted(args, syscall, when, "signal=KILL");
+        expect({ syscall, when, killed: run.code }).toEqual({ syscall, when, killed: 137 });
+        // The monitor, if there was one by then, runs the cleanup hook; what is left before that
+        // (a half-made directory, the lock file) is the next command's to reconcile.
+        // (A monitor holds no file of the container to tell it by: no helper of any container is left, as this file
+        // runs alone; nor a child of the front not yet executing the helper.)
+        await until(() => helperProcesses().length === 0 && frontProcesses().length === 0 && hooksOf(name).length === 0, 10000, "the monitor's clean-up");
+        if (existsSync(join(root, "containers", name))) {
+          const rm = diyc(root, ["rm", "-f", name]);
+          expect({ syscall, when, ...rm, left: existsSync(join(root, "containers", name)) ? readdirSync(join(root, "containers", name)) : null }).toEqual({ syscall, when, code: 0, stdout: `${name}\n`, stderr: "", left: null });
+        }
+        // The next run works (and its release takes the lock file a kill left).
+        expect(traced(args).code).toBe(0);
+        gone(name);
+      }
+    }
+  });
+
   test("-v and -d runs are never replayed", () => {
     const name = uniqueName("rv");
     for (const args of [["run", "-v", "--rm", name, "busybox", "true"], ["run", "-d", name, "busybox", "true"]]) {
@@ -230,6 +333,12 @@ describeRoot("a prepared start", () => {
     gone(name);
   });
 });
+
+/** Whether `pid` has a handler for `signal` (SigCgt in /proc/PID/status). */
+function catches(pid: number, signal: number): boolean {
+  const mask = /^SigCgt:\s+([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "0";
+  return ((BigInt(`0x${mask}`) >> BigInt(signal - 1)) & 1n) === 1n;
+}
 
 function readJson(path: string): Record<string, unknown> {
   return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
