@@ -694,7 +694,8 @@ static int hex_digit(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-static int spawn_helper(const char *stdin_mode, const char *plan_hex)
+/* "inherit" or "null", for each of fds 0, 1 and 2 (a detached container's monitor holds no terminal). */
+static int spawn_helper(char **stdio, const char *plan_hex)
 {
 	size_t hex_len = strlen(plan_hex), plan_len = hex_len / 2;
 	char *plan = malloc(plan_len + 1);
@@ -715,18 +716,24 @@ static int spawn_helper(const char *stdin_mode, const char *plan_hex)
 	int pair[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
 		return -1;
-	int null = strcmp(stdin_mode, "null") == 0 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0)
+		return -1;
 	helper = fork();
 	if (helper < 0)
 		return -1;
 	if (helper == 0) {
 		/*
-		 * As diyc spawns it: stdin (or /dev/null), stdout, stderr, the socket on 3, its image on 4,
-		 * no environment. Both are moved above 4 first: either may be 3 or 4 itself now.
+		 * As diyc spawns it: fds 0-2 ours or /dev/null, the socket on 3, its image on 4, no
+		 * environment. Both are moved above 4 first: either may be 3 or 4 itself now.
 		 */
 		int socket_fd = fcntl(pair[1], F_DUPFD_CLOEXEC, 10), image_fd = fcntl(image, F_DUPFD_CLOEXEC, 10);
-		if (socket_fd < 0 || image_fd < 0 || (null >= 0 && dup2(null, 0) < 0) || dup2(socket_fd, CONTROL_FD) < 0 ||
-		    dup2(image_fd, HELPER_IMAGE_FD) < 0)
+		if (socket_fd < 0 || image_fd < 0)
+			_exit(127);
+		for (int fd = 0; fd < 3; fd++)
+			if (strcmp(stdio[fd], "null") == 0 && dup2(null, fd) < 0)
+				_exit(127);
+		if (dup2(socket_fd, CONTROL_FD) < 0 || dup2(image_fd, HELPER_IMAGE_FD) < 0)
 			_exit(127);
 		/* Nothing of ours is passed on: no blocked signal, and SIGPIPE no longer ignored (main). */
 		sigset_t none;
@@ -739,8 +746,7 @@ static int spawn_helper(const char *stdin_mode, const char *plan_hex)
 	}
 	close(pair[1]);
 	close(image);
-	if (null >= 0)
-		close(null);
+	close(null);
 	control = pair[0];
 	int result = write_all_fd(control, plan, plan_len);
 	free(plan);
@@ -876,8 +882,8 @@ static int step(char **f, int n)
 	}
 	if (!strcmp(op, "rm") && n == 2)
 		return unlink(f[1]) < 0 && errno != ENOENT ? -1 : 0;
-	if (!strcmp(op, "spawn") && n == 3)
-		return spawn_helper(f[1], f[2]);
+	if (!strcmp(op, "spawn") && n == 5)
+		return spawn_helper(f + 1, f[4]);
 	if (!strcmp(op, "cg-ensure") && n == 2)
 		return mkdir(f[1], 0755) < 0 && errno != EEXIST ? -1 : 0;
 	if (!strcmp(op, "cg-mkdir") && n == 2) {
@@ -955,6 +961,16 @@ static int step(char **f, int n)
 	}
 	if (!strcmp(op, "rmtree") && n == 3)
 		return remove_tree_parallel(f[1], f[2]);
+	if (!strcmp(op, "detach") && n == 1) {
+		/* The monitor carries on alone: its EXIT will find nobody, and it runs the cleanup hook. */
+		close(control);
+		control = -1;
+		return 0;
+	}
+	if (!strcmp(op, "print") && n == 2)
+		return write_all_fd(STDOUT_FILENO, f[1], strlen(f[1]));
+	if (!strcmp(op, "exit") && n == 2)
+		exit((int)field_number(f[1]));
 	if (!strcmp(op, "done") && n == 1) {
 		sync_send(control, SYNC_DONE, 0, 0);
 		int status;

@@ -66,8 +66,15 @@ export function startRecording(ctx: CliContext, request: RunRequest, verbose: bo
   return recording;
 }
 
-/** Writes the recipe, if the run went as one that can be replayed. */
-export function finishRecording(recording: StartRecording | undefined, outcome: RunOutcome): void {
-  if (outcome.exitCode === undefined || outcome.processOomKilled) recording?.refuse("the run did not end as recorded");
+/**
+ * Writes the recipe, if the run went as one that can be replayed; `printed`
+ * is what the command then prints (a detached run's name), its status 0.
+ */
+export function finishRecording(recording: StartRecording | undefined, outcome: RunOutcome, printed?: string): void {
+  if (outcome.processOomKilled || outcome.cancelled) recording?.refuse("the run did not end as recorded");
+  if (outcome.exitCode === undefined) {
+    recording?.add("print", printed ?? "");
+    recording?.add("exit", "0");
+  }
   recording?.save();
 }

@@ -422,14 +422,17 @@ export const run: Command = async (args, ctx) => {
   const outcome = await runContainer(recording ? runtimeContext(ctx, verbose, recording) : runtime, request, {
     inTerminalForeground: ctx.syscalls.inTerminalForeground(), handOff: true,
   });
-  finishRecording(recording, outcome);
+  finishRecording(recording, outcome, `${detachedLine(name)}\n`);
   return reportOutcome(ctx, name, outcome);
 };
 
 /** The exit code to return, and the OOM line docker users expect. */
+/** What a detached run prints: the name, as docker prints the id. */
+const detachedLine = (name: string) => name;
+
 export function reportOutcome(ctx: CliContext, name: string, outcome: RunOutcome): number {
   if (outcome.exitCode === undefined) {
-    ctx.print(name); // detached: the name, as docker prints the id
+    ctx.print(detachedLine(name));
     return 0;
   }
   const limit = outcome.memoryLimitBytes === undefined ? "" : ` (limit ${formatBytes(outcome.memoryLimitBytes, { space: true })})`;

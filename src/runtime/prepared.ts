@@ -269,7 +269,6 @@ export function uncoveredBy(request: RunRequest, store: Store, verbose: boolean)
   const { options } = request;
   if (verbose) return "-v";
   if (store.rootless) return "rootless";
-  if (request.detach) return "-d";
   if (options.terminal) return "-t";
   if (request.network.mode !== "host") return `--net ${request.network.mode}`;
   if ((options.mounts ?? []).length > 0) return "volumes or tmpfs";

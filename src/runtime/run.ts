@@ -184,7 +184,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
       ? (["ignore", "ignore", trace ? "inherit" : "ignore"] as const)
       : ([request.interactive !== false || request.options.terminal ? "inherit" : "ignore", "inherit", "inherit"] as const);
     const encoded = encodePlan(plan, trace !== undefined);
-    recording?.add("spawn", stdio[0] === "inherit" ? "inherit" : "null", Buffer.from(framePlan(encoded)).toString("hex"));
+    recording?.add("spawn", ...stdio.map((mode) => (mode === "inherit" ? "inherit" : "null")), Buffer.from(framePlan(encoded)).toString("hex"));
     channel = HelperChannel.open(plan, encoded, ctx.syscalls, stdio);
     trace?.host(plan.ops[0]!.describe);
     // The helper's own kernel steps for the init, before CONTINUE: idmapped copies (--userns=auto).
@@ -478,6 +478,7 @@ export async function runContainer(ctx: RuntimeContext, request: RunRequest, opt
   recording?.add("unlock", ctx.store.containerLock(request.name));
   lock.release();
   if (request.detach) {
+    recording?.add("detach");
     detachFrom(created);
     return { oomKilled: false };
   }
