@@ -20,9 +20,10 @@
 #include "forward.h"
 #include "sync.h"
 #include <dirent.h>
+#include <linux/bpf.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -203,7 +204,7 @@ static int read_inputs(struct buf *in)
 		return -1;
 	int first = 1;
 	for (char *l = strtok(status, "\n"); l; l = strtok(NULL, "\n")) {
-		if (strncmp(l, "Cap", 3) != 0)
+		if (strncmp(l, "Cap", 3) != 0 && strncmp(l, "Cpus_allowed_list:", 18) != 0)
 			continue;
 		if (!first)
 			puts_buf(in, "\n");
@@ -352,16 +353,35 @@ static void push_undo(enum undo_kind kind, const char *path)
 		undo_list[undo_count++] = (struct undo){ kind, strdup(path) };
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/*
+ * Removes `name` in `dir` and, if it is a directory, everything in it, by
+ * fds (openat, unlinkat): no path is resolved twice, no symlink followed,
+ * and no depth limit but the fds it holds, one per level.
+ */
+static int remove_at(int dir, const char *name)
 {
-	(void)st;
-	(void)ftw;
-	return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+	if (unlinkat(dir, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *entries = fd < 0 ? NULL : fdopendir(fd);
+	if (!entries) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	int failed = 0;
+	for (struct dirent *entry; (entry = readdir(entries));)
+		if (strcmp(entry->d_name, ".") && strcmp(entry->d_name, ".."))
+			failed = remove_at(fd, entry->d_name) < 0 || failed;
+	closedir(entries);
+	return failed || (unlinkat(dir, name, AT_REMOVEDIR) < 0 && errno != ENOENT) ? -1 : 0;
 }
 
 static int remove_tree(const char *path)
 {
-	return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT ? -1 : 0;
+	return remove_at(AT_FDCWD, path);
 }
 
 struct subtrees {
@@ -413,8 +433,8 @@ static int remove_tree_parallel(const char *path, const char *last)
 	int threaded = pthread_create(&thread, NULL, remove_subtrees, &subtrees) == 0;
 	if (!threaded)
 		remove_subtrees(&subtrees);
-	for (int i = 0; i < file_count; i++)
-		if (unlink(files[i]) < 0 && errno != ENOENT)
+	for (int i = 0; i < file_count; i++) /* remove_tree, not unlink: a file system without d_type says DT_UNKNOWN */
+		if (remove_tree(files[i]) < 0)
 			failed = 1;
 	if (threaded)
 		pthread_join(thread, NULL);
@@ -450,8 +470,8 @@ static void release_lock(struct lock *lock)
 	lock->fd = -1;
 }
 
-/* Before the start: put everything back as it was, and let diyc do the run. */
-static void __attribute__((noreturn)) miss(void)
+/* Puts everything back as it was: the helper told to ABORT (it kills the init), what was made removed, the locks released. */
+static void undo(void)
 {
 	if (helper > 0) {
 		/* ABORT: the helper kills the init and exits, without the cleanup hook. */
@@ -468,6 +488,12 @@ static void __attribute__((noreturn)) miss(void)
 	}
 	for (int i = MAX_LOCKS - 1; i >= 0; i--)
 		release_lock(&locks[i]);
+}
+
+/* Before the start: put everything back as it was, and let diyc do the run. */
+static void __attribute__((noreturn)) miss(void)
+{
+	undo();
 	exec_diyc(recipe_path);
 }
 
@@ -552,42 +578,56 @@ static long long start_time(pid_t pid)
 	return value;
 }
 
-/* `${name}` in a template, filled in with this run's numbers. */
+/* A placeholder's value: this run's numbers. */
+static int placeholder(const char *name, size_t len, long long *value)
+{
+	static const struct {
+		const char *name;
+		long long *value;
+	} names[] = {
+		{ "created", &created_ms }, { "started", &started_ms }, { "monitor.start", &monitor_start },
+		{ "init.start", &init_start },
+	};
+	if (len == 3 && !strncmp(name, "now", 3))
+		*value = now_ms();
+	else if (len == 11 && !strncmp(name, "monitor.pid", 11))
+		*value = helper;
+	else if (len == 8 && !strncmp(name, "init.pid", 8))
+		*value = init_pid;
+	else {
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == len && !strncmp(name, names[i].name, len)) {
+				*value = *names[i].value;
+				return 0;
+			}
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A template field, still escaped (prepared.ts escapeField): escapes and
+ * placeholders are read in one pass, so that an escaped "\$" of the run's own
+ * text (a command line's ${HOME}) stays text and only a bare "${name}" is a number.
+ */
 static int fill_template(const char *text, struct buf *out)
 {
-	for (const char *p = text; *p;) {
-		const char *mark = strstr(p, "${");
-		if (!mark) {
-			puts_buf(out, p);
-			break;
-		}
-		put(out, p, (size_t)(mark - p));
-		const char *close = strchr(mark, '}');
-		if (!close)
-			return -1;
-		size_t len = (size_t)(close - mark - 2);
-		long long value;
-		const char *name = mark + 2;
-		if (len == 3 && !strncmp(name, "now", 3))
-			value = now_ms();
-		else if (len == 7 && !strncmp(name, "created", 7))
-			value = created_ms;
-		else if (len == 7 && !strncmp(name, "started", 7))
-			value = started_ms;
-		else if (len == 11 && !strncmp(name, "monitor.pid", 11))
-			value = helper;
-		else if (len == 13 && !strncmp(name, "monitor.start", 13))
-			value = monitor_start;
-		else if (len == 8 && !strncmp(name, "init.pid", 8))
-			value = init_pid;
-		else if (len == 10 && !strncmp(name, "init.start", 10))
-			value = init_start;
-		else
-			return -1;
-		char number[32];
-		snprintf(number, sizeof(number), "%lld", value);
-		puts_buf(out, number);
-		p = close + 1;
+	for (const char *p = text; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			char c = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p == '0' ? '\0' : *p;
+			put(out, &c, 1);
+		} else if (*p == '$' && p[1] == '{') {
+			const char *close = strchr(p, '}');
+			long long value;
+			if (!close || placeholder(p + 2, (size_t)(close - p - 2), &value) < 0)
+				return errno = EINVAL, -1;
+			char number[32];
+			snprintf(number, sizeof(number), "%lld", value);
+			puts_buf(out, number);
+			p = close;
+		} else
+			put(out, p, 1);
 	}
 	return 0;
 }
@@ -694,6 +734,18 @@ static int hex_digit(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* `len` bytes from 2 × len hex digits; 0 if one is not a digit. By hand: sscanf per byte cost 1.5 ms for a plan. */
+static int decode_hex(const char *hex, char *out, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		int high = hex_digit(hex[2 * i]), low = hex_digit(hex[2 * i + 1]);
+		if (high < 0 || low < 0)
+			return 0;
+		out[i] = (char)(high << 4 | low);
+	}
+	return 1;
+}
+
 /* "inherit" or "null", for each of fds 0, 1 and 2 (a detached container's monitor holds no terminal). */
 static int spawn_helper(char **stdio, const char *plan_hex)
 {
@@ -701,12 +753,8 @@ static int spawn_helper(char **stdio, const char *plan_hex)
 	char *plan = malloc(plan_len + 1);
 	if (!plan || hex_len % 2)
 		return -1;
-	for (size_t i = 0; i < plan_len; i++) {
-		int high = hex_digit(plan_hex[2 * i]), low = hex_digit(plan_hex[2 * i + 1]);
-		if (high < 0 || low < 0)
-			return -1;
-		plan[i] = (char)(high << 4 | low);
-	}
+	if (!decode_hex(plan_hex, plan, plan_len))
+		return -1;
 	/* The helper from a sealed memfd, never from a file a container could reach (helper-channel.ts). */
 	int image = memfd_create("diyc-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	size_t size = (size_t)(diyc_helper_end - diyc_helper_start);
@@ -735,11 +783,17 @@ static int spawn_helper(char **stdio, const char *plan_hex)
 				_exit(127);
 		if (dup2(socket_fd, CONTROL_FD) < 0 || dup2(image_fd, HELPER_IMAGE_FD) < 0)
 			_exit(127);
-		/* Nothing of ours is passed on: no blocked signal, and SIGPIPE no longer ignored (main). */
+		/*
+		 * Nothing of ours or of our caller's is passed on: no blocked signal, every disposition
+		 * the default (as Bun spawns it: a caller that ignores SIGCHLD would make the monitor's
+		 * waitpid fail), SIGPIPE no longer ignored (main).
+		 */
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				signal(sig, SIG_DFL);
 		char *argv[] = { "diyc-helper", NULL }, *env[] = { NULL };
 		execve("/proc/self/fd/4", argv, env);
 		_exit(127);
@@ -756,11 +810,94 @@ static int spawn_helper(char **stdio, const char *plan_hex)
 static int expect(uint32_t type, struct sync_msg *msg)
 {
 	struct sync_msg got;
-	if (sync_recv(control, &got) != 1 || got.type != type)
+	int received = sync_recv(control, &got);
+	if (received != 1 || got.type != type) {
+		errno = received < 0 ? -received : EPROTO; /* EOF, or another message (an error the helper reports) */
 		return -1;
+	}
 	if (msg)
 		*msg = got;
 	return 0;
+}
+
+/* Whether `word` is one of the space-separated words of `text`. */
+static int has_word(const char *text, const char *word, size_t len)
+{
+	for (const char *p = text; *p;) {
+		p += strspn(p, " \t\n");
+		size_t n = strcspn(p, " \t\n");
+		if (n == len && !strncmp(p, word, len))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* cgroups/fs.ts enableControllersWith: "+name" for each of WANTED that DIR offers and has not enabled. */
+static int enable_controllers(const char *dir, const char *wanted)
+{
+	char path[PATH_MAX];
+	size_t len;
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
+	char *available = read_all(path, &len);
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
+	char *enabled = read_all(path, &len);
+	struct buf missing = { 0 };
+	int result = available && enabled ? 0 : -1;
+	for (const char *w = wanted; result == 0 && *w;) {
+		w += strspn(w, " ");
+		size_t n = strcspn(w, " ");
+		if (n > 0 && has_word(available, w, n) && !has_word(enabled, w, n)) {
+			if (missing.len > 0)
+				puts_buf(&missing, " ");
+			puts_buf(&missing, "+");
+			put(&missing, w, n);
+		}
+		w += n;
+	}
+	if (result == 0 && missing.len > 0)
+		result = write_file(path, missing.data, missing.len, O_TRUNC, 0);
+	free(available);
+	free(enabled);
+	free(missing.data);
+	return result;
+}
+
+/*
+ * linux/bpf.ts: the device program (struct bpf_insn[], given in hex) loaded
+ * as BPF_PROG_TYPE_CGROUP_DEVICE and attached to DIR with BPF_F_ALLOW_MULTI.
+ */
+static int attach_device_program(const char *dir, const char *hex)
+{
+	size_t len = strlen(hex) / 2;
+	unsigned char *insns = malloc(len ? len : 1);
+	if (!insns || !decode_hex(hex, (char *)insns, len))
+		return free(insns), errno = EINVAL, -1;
+	static const char license[] = "MIT";
+	union bpf_attr load;
+	memset(&load, 0, sizeof(load));
+	load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+	load.insn_cnt = (uint32_t)(len / 8);
+	load.insns = (uint64_t)(uintptr_t)insns;
+	load.license = (uint64_t)(uintptr_t)license;
+	int program = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
+	free(insns);
+	if (program < 0)
+		return -1;
+	int cgroup = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	union bpf_attr attach;
+	memset(&attach, 0, sizeof(attach));
+	attach.target_fd = (uint32_t)cgroup;
+	attach.attach_bpf_fd = (uint32_t)program;
+	attach.attach_type = BPF_CGROUP_DEVICE;
+	attach.attach_flags = BPF_F_ALLOW_MULTI;
+	int result = cgroup < 0 ? -1 : (int)syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof(attach));
+	int saved = errno;
+	if (cgroup >= 0)
+		close(cgroup);
+	close(program);
+	errno = saved;
+	return result < 0 ? -1 : 0;
 }
 
 /* The keyed count in a cgroup file ("oom_kill N"); 0 when absent. */
@@ -796,17 +933,25 @@ static int wait_for_exit(char **f, int n)
 	forward_signals(init_pid, &policy);
 	waited = 1;
 	int got = sync_recv(control, &exit_msg);
+	/* As diyc removes its handlers once the wait is over: the init is gone, its pid may be another's. */
+	for (int sig = 1; sig < 32; sig++)
+		if (sigismember(&policy.caught, sig) == 1)
+			signal(sig, SIG_DFL);
 	if (got != 1 || exit_msg.type != SYNC_EXIT)
 		return -1;
 	exited = 1;
 	return 0;
 }
 
-static int mode_of(const char *text)
+/* An octal mode; a field that is not one makes the step fail (never 07777 by accident). */
+static int mode_of(const char *text, mode_t *mode)
 {
 	char *end;
-	long mode = strtol(text, &end, 8);
-	return *end || end == text ? -1 : (int)mode;
+	long value = strtol(text, &end, 8);
+	if (*end || end == text || value < 0 || value > 07777)
+		return errno = EINVAL, -1;
+	*mode = (mode_t)value;
+	return 0;
 }
 
 /* One step; -1 when it did not go as recorded. */
@@ -849,8 +994,14 @@ static int step(char **f, int n)
 			pthread_detach(thread);
 		return 0; /* best effort, as diyc's */
 	}
+	mode_t mode = 0;
+	if ((!strcmp(op, "ensure") || !strcmp(op, "claim") || !strcmp(op, "mkdir") || !strcmp(op, "chmod")) && n == 3 &&
+	    mode_of(f[2], &mode) < 0)
+		return -1;
+	if ((!strcmp(op, "file") || !strcmp(op, "atomic")) && n == 4 && mode_of(f[2], &mode) < 0)
+		return -1;
 	if (!strcmp(op, "ensure") && n == 3)
-		return mkdir(f[1], (mode_t)mode_of(f[2])) < 0 && errno != EEXIST ? -1 : 0;
+		return mkdir(f[1], mode) < 0 && errno != EEXIST ? -1 : 0;
 	if (!strcmp(op, "lock") && n == 3)
 		return take_lock(f[1], f[2], LOCK_EX);
 	if (!strcmp(op, "shared-lock") && n == 2)
@@ -863,20 +1014,20 @@ static int step(char **f, int n)
 		return 0;
 	}
 	if (!strcmp(op, "claim") && n == 3) {
-		if (mkdir(f[1], (mode_t)mode_of(f[2])) < 0)
+		if (mkdir(f[1], mode) < 0)
 			return -1; /* EEXIST: a container of that name; diyc says what to do */
 		push_undo(UNDO_RMTREE, f[1]);
 		return 0;
 	}
 	if (!strcmp(op, "mkdir") && n == 3)
-		return mkdir(f[1], (mode_t)mode_of(f[2]));
+		return mkdir(f[1], mode);
 	if (!strcmp(op, "file") && n == 4)
-		return write_file(f[1], f[3], strlen(f[3]), O_CREAT | O_TRUNC, (mode_t)mode_of(f[2]));
+		return write_file(f[1], f[3], strlen(f[3]), O_CREAT | O_TRUNC, mode);
 	if (!strcmp(op, "chmod") && n == 3)
-		return chmod(f[1], (mode_t)mode_of(f[2]));
+		return chmod(f[1], mode);
 	if (!strcmp(op, "atomic") && n == 4) {
 		struct buf text = { 0 };
-		int result = fill_template(f[3], &text) == 0 ? write_atomic(f[1], (mode_t)mode_of(f[2]), text.data ? text.data : "") : -1;
+		int result = fill_template(f[3], &text) == 0 ? write_atomic(f[1], mode, text.data ? text.data : "") : -1;
 		free(text.data);
 		return result;
 	}
@@ -911,6 +1062,10 @@ static int step(char **f, int n)
 		free(from);
 		return result;
 	}
+	if (!strcmp(op, "cg-enable") && n == 3)
+		return enable_controllers(f[1], f[2]);
+	if (!strcmp(op, "cg-bpf") && n == 3)
+		return attach_device_program(f[1], f[2]);
 	if (!strcmp(op, "cg-write") && n == 3)
 		return write_file(f[1], f[2], strlen(f[2]), O_TRUNC, 0);
 	if (!strcmp(op, "pid") && n == 1) {
@@ -933,9 +1088,15 @@ static int step(char **f, int n)
 	if (!strcmp(op, "start") && n == 1) {
 		/* Taken before START, as runtime/run.ts startContainer does. */
 		started_ms = now_ms();
-		if (sync_send(control, SYNC_START, 0, 0) < 0 || expect(SYNC_STARTED, NULL) < 0)
+		if (sync_send(control, SYNC_START, 0, 0) < 0)
 			return -1;
+		/* From here the command may have run: whatever happens, diyc must not run it again (fail). */
 		started = 1;
+		if (expect(SYNC_STARTED, NULL) < 0) {
+			undo(); /* as diyc: ABORT, and what was made is removed */
+			fprintf(stderr, "diyc: start the command: the helper did not confirm the start\n");
+			exit(RUNTIME_ERROR);
+		}
 		return 0;
 	}
 	if (!strcmp(op, "wait"))
@@ -984,23 +1145,37 @@ static int step(char **f, int n)
 
 /* ------------------------------------------------------------------ */
 
-/* The recipe, if it is root's alone (a recipe is a list of steps run as root). */
-static char *read_recipe(const char *path, size_t *len)
+/* A directory or file opened at `dir` without following a symlink, if it is root's and nobody else may write it. */
+static int open_owned(int dir, const char *name, int flags)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	struct stat st, dir;
-	char parent[PATH_MAX];
-	snprintf(parent, sizeof(parent), "%s", path);
-	*strrchr(parent, '/') = 0;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) ||
-	    lstat(parent, &dir) < 0 || !S_ISDIR(dir.st_mode) || dir.st_uid != 0 || (dir.st_mode & 022)) {
+	int fd = openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 022))) {
 		close(fd);
-		return NULL;
+		return -1;
 	}
-	close(fd);
-	return read_all(path, len);
+	return fd;
+}
+
+/*
+ * The recipe, if the store, its directory of recipes and the recipe are
+ * root's and nobody else may write them: a recipe is a list of steps run as
+ * root. Each is opened from the one before and checked through its own fd,
+ * so that nothing can be swapped in between the check and the read.
+ */
+static char *read_recipe(const char *root, const char *name, size_t *len)
+{
+	int store = open_owned(AT_FDCWD, root, O_RDONLY | O_DIRECTORY);
+	int prepared = store < 0 ? -1 : open_owned(store, "prepared", O_RDONLY | O_DIRECTORY);
+	int fd = prepared < 0 ? -1 : open_owned(prepared, name, O_RDONLY);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	struct stat st;
+	char *recipe = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read_all(path, len) : NULL;
+	for (int opened[] = { fd, prepared, store }, i = 0; i < 3; i++)
+		if (opened[i] >= 0)
+			close(opened[i]);
+	return recipe;
 }
 
 int main(int argc, char **argv)
@@ -1015,10 +1190,11 @@ int main(int argc, char **argv)
 		exec_diyc(NULL);
 	char root[PATH_MAX];
 	guess_store(root, sizeof(root), argc, argv);
-	snprintf(recipe_path, sizeof(recipe_path), "%s/prepared/%016llx", root,
-		 (unsigned long long)fnv1a(inputs.data, inputs.len));
+	char recipe_name[32];
+	snprintf(recipe_name, sizeof(recipe_name), "%016llx", (unsigned long long)fnv1a(inputs.data, inputs.len));
+	snprintf(recipe_path, sizeof(recipe_path), "%s/prepared/%s", root, recipe_name);
 	size_t len;
-	char *recipe = read_recipe(recipe_path, &len);
+	char *recipe = read_recipe(root, recipe_name, &len);
 	if (!recipe)
 		exec_diyc(recipe_path);
 
@@ -1046,8 +1222,10 @@ int main(int argc, char **argv)
 		int n = 0;
 		for (char *rest = line; rest && n < MAX_FIELDS;)
 			fields[n++] = strsep(&rest, "\t");
+		/* An `atomic` step's text is a template: fill_template reads its escapes itself. */
 		for (int i = 0; i < n; i++)
-			unescape(fields[i]);
+			if (!(i == 3 && !strcmp(fields[0], "atomic")))
+				unescape(fields[i]);
 		if (step(fields, n) < 0)
 			fail(fields, n);
 	}

@@ -27,6 +27,12 @@ export interface CgroupFs {
    * keeps the condition instead of the value seen once.
    */
   copyIfEmpty(path: string, from: string): void;
+  /**
+   * v2: turns on, in `dir`'s cgroup.subtree_control, those of `wanted` that
+   * `dir` offers (cgroup.controllers) and has not enabled yet. One operation,
+   * for the same reason as copyIfEmpty.
+   */
+  enableControllers(dir: string, wanted: readonly string[]): void;
   /** rmdir(2). On cgroupfs this removes a cgroup with no processes and no children. */
   rmdir(path: string): void;
   /** One write(2) of `value` to an existing control file. */
@@ -49,6 +55,9 @@ export const hostCgroupFs: CgroupFs = {
   },
   copyIfEmpty(path, from) {
     copyIfEmptyWith(hostCgroupFs, path, from);
+  },
+  enableControllers(dir, wanted) {
+    enableControllersWith(hostCgroupFs, dir, wanted);
   },
   write(path, value) {
     // No O_CREAT: a control file the kernel does not have must fail (ENOENT),
@@ -108,6 +117,19 @@ export function copyIfEmptyWith(fs: CgroupFs, path: string, from: string): void 
   if (fs.read(path).trim() === "") fs.write(path, fs.read(from).trim());
 }
 
+/** The words of a cgroup file (cgroup.controllers, cgroup.subtree_control). */
+export function cgroupWords(fs: CgroupFs, path: string): Set<string> {
+  return new Set(fs.read(path).split(/\s+/).filter((w) => w !== ""));
+}
+
+/** enableControllers over a CgroupFs's own read and write. */
+export function enableControllersWith(fs: CgroupFs, dir: string, wanted: readonly string[]): void {
+  const available = cgroupWords(fs, join(dir, "cgroup.controllers"));
+  const enabled = cgroupWords(fs, join(dir, "cgroup.subtree_control"));
+  const missing = wanted.filter((name) => available.has(name) && !enabled.has(name));
+  if (missing.length > 0) fs.write(join(dir, "cgroup.subtree_control"), missing.map((n) => `+${n}`).join(" "));
+}
+
 function attempt<T>(op: "mkdir" | "rmdir" | "write" | "read", path: string, body: () => T): T {
   try {
     return body();
@@ -135,6 +157,9 @@ export function tracedCgroupFs(inner: CgroupFs, log: (line: string) => void): Cg
     // Through this wrapper's own write, so that the copy, when it happens, is traced.
     copyIfEmpty(path, from) {
       copyIfEmptyWith(this, path, from);
+    },
+    enableControllers(dir, wanted) {
+      enableControllersWith(this, dir, wanted);
     },
     write(path, value) {
       log(`cgroup write ${path} ${JSON.stringify(value)}`);

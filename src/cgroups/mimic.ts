@@ -21,7 +21,7 @@ import { appendFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "n
 import { basename, dirname, join } from "node:path";
 import { Errno } from "../linux/errors";
 import { CgroupError } from "./errors";
-import { type CgroupFs, copyIfEmptyWith, ensureDirWith, hostCgroupFs } from "./fs";
+import { type CgroupFs, copyIfEmptyWith, enableControllersWith, ensureDirWith, hostCgroupFs } from "./fs";
 import type { DeviceProgram } from "./v2/devices";
 
 /** What v1 writes for "no limit" (PAGE_COUNTER_MAX pages of 4 KiB). */
@@ -82,6 +82,10 @@ export class MimicCgroupFs implements CgroupFs {
 
   copyIfEmpty(path: string, from: string): void {
     copyIfEmptyWith(this, path, from);
+  }
+
+  enableControllers(dir: string, wanted: readonly string[]): void {
+    enableControllersWith(this, dir, wanted);
   }
 
   rmdir(path: string): void {

@@ -20,13 +20,15 @@ import { WHOLE_ENVIRONMENT } from "./env-reads";
  * The inputs a recipe is keyed by, as the front computes them (front.c
  * read_inputs): the command line exactly as the process got it
  * (/proc/self/cmdline), the working directory, the ids, which of fds 0-2 are
- * terminals, whether the process is its terminal's foreground, and its
- * capability sets. The environment is not among them: the recipe lists the
+ * terminals, whether the process is its terminal's foreground, its
+ * capability sets and the CPUs it may run on. The environment is not among them: the recipe lists the
  * variables the run read (finishRecording).
  */
 function inputsOf(syscalls: Syscalls): string {
   const cmdline = readFileSync("/proc/self/cmdline", "utf8");
-  const status = readFileSync("/proc/self/status", "utf8").split("\n").filter((line) => line.startsWith("Cap")).join("\n");
+  // The capability sets (--cap-add ALL) and the CPUs we may run on (--cpus, --cpuset-cpus are checked against them).
+  const status = readFileSync("/proc/self/status", "utf8").split("\n")
+    .filter((line) => line.startsWith("Cap") || line.startsWith("Cpus_allowed_list:")).join("\n");
   const ttys = [0, 1, 2].map((fd) => (syscalls.isatty(fd) ? "1" : "0")).join("");
   const ids = [process.getuid!(), process.geteuid!(), process.getgid!(), process.getegid!()].join(",");
   return [
@@ -39,7 +41,9 @@ function inputsOf(syscalls: Syscalls): string {
  * for another store (the front guessed the store from --root and DIYC_ROOT;
  * a wrong guess is only a miss), or a run the front cannot replay.
  */
-export function startRecording(ctx: CliContext, request: RunRequest, verbose: boolean, nameGenerated: boolean): StartRecording | undefined {
+export function startRecording(
+  ctx: CliContext, request: RunRequest, verbose: boolean, nameGenerated: boolean, filesRead: readonly string[],
+): StartRecording | undefined {
   const at = ctx.env?.[PREPARE_VARIABLE];
   if (at === undefined || dirname(at) !== preparedDir(ctx.store)) return undefined;
   // A replay would give every run the name this one drew.
@@ -60,6 +64,11 @@ export function startRecording(ctx: CliContext, request: RunRequest, verbose: bo
   const refs = imageLayout(ctx.store).refsFile;
   if (existsSync(refs)) recording.sameFile(refs);
   else recording.absent(refs);
+  // Files the command line named, read for the request (--env-file), and the host's resolver
+  // configuration (copied into the container, and read for --dns-search alone).
+  for (const file of filesRead) recording.sameFile(file);
+  if (existsSync("/etc/resolv.conf")) recording.sameFile("/etc/resolv.conf");
+  else recording.absent("/etc/resolv.conf");
   recording.sameText("/proc/sys/kernel/cap_last_cap");
   recording.sameText("/proc/self/cgroup");
   recording.add("mounts", "cgroup,cgroup2", mountLinesOfTypes(hostMountinfo()));

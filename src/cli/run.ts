@@ -418,7 +418,7 @@ export const run: Command = async (args, ctx) => {
   };
   // A wait that lasts goes on in diyc-wait, and `diyc _finish` (finish.ts) reports the outcome the same way.
   // Asked by the front (native/front.c): the host steps, recorded to be replayed without Bun next time.
-  const recording = startRecording(ctx, request, verbose, nameGenerated);
+  const recording = startRecording(ctx, request, verbose, nameGenerated, all(parsed, "env-file"));
   const outcome = await runContainer(recording ? runtimeContext(ctx, verbose, recording) : runtime, request, {
     inTerminalForeground: ctx.syscalls.inTerminalForeground(), handOff: true,
   });

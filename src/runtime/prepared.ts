@@ -145,29 +145,34 @@ export class StartRecording implements HostStepRecorder {
       if (recording.phase !== "create") recording.refuse(`a cgroup ${what} outside the container's create`);
     };
     return {
+      // Each step is recorded once done: one that failed and was retried (a shared parent
+      // that vanished, cgroups/fs.ts remakingVanishedParent) is in the recipe once.
       mkdir(path) {
         inCreate("mkdir");
+        inner.mkdir(path);
         recording.made.add(path);
         recording.add("cg-mkdir", path);
-        inner.mkdir(path);
       },
       ensureDir(path) {
         inCreate("mkdir");
-        recording.add("cg-ensure", path);
         inner.ensureDir(path);
+        recording.add("cg-ensure", path);
       },
       copyIfEmpty(path, from) {
         inCreate("write");
-        recording.add("cg-fill", path, from);
         inner.copyIfEmpty(path, from);
+        recording.add("cg-fill", path, from);
+      },
+      enableControllers(dir, wanted) {
+        inCreate("write");
+        inner.enableControllers(dir, wanted);
+        recording.add("cg-enable", dir, wanted.join(" "));
       },
       write(path, value) {
-        if (recording.phase === "procs") recording.add("cg-procs", path);
-        else {
-          inCreate("write");
-          recording.add("cg-write", path, value);
-        }
+        if (recording.phase !== "procs") inCreate("write");
         inner.write(path, value);
+        if (recording.phase === "procs") recording.add("cg-procs", path);
+        else recording.add("cg-write", path, value);
       },
       rmdir(path) {
         if (recording.phase !== "release") recording.refuse("a cgroup was removed before the container ran (a stale one)");
@@ -185,10 +190,14 @@ export class StartRecording implements HostStepRecorder {
         else if (!(recording.phase === "create" && recording.made.has(dirname(path)))) recording.refuse(`a cgroup read (${path}) decided a step`);
         return inner.read(path);
       },
+      // What exists decides nothing a replay could get wrong: before the create, whether a
+      // stale cgroup is there (a replay's mkdir then fails: a miss); during it, whether a
+      // control file of a cgroup just made is there (v1's memsw: the kernel's, for the boot).
       exists: (path) => inner.exists(path),
       attachDeviceProgram(path: string, program: DeviceProgram) {
-        recording.refuse("a cgroup v2 device program");
+        inCreate("bpf");
         inner.attachDeviceProgram(path, program);
+        recording.add("cg-bpf", path, Buffer.from(program.instructions).toString("hex"));
       },
     };
   }

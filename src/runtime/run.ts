@@ -79,8 +79,7 @@ function writeEtcFiles(files: ContainerFiles, hostname: string, options: RunRequ
   write(files.hosts, hostsFileContent([...standaloneEntries(hostname), ...extra]));
   // The host's resolver configuration (or --dns and --dns-search), as a file of the
   // container's own with the mode of /etc/hosts (a copy would keep the host file's mode, 0755 on some hosts).
-  const hostResolver = !options.dns && existsSync("/etc/resolv.conf");
-  if (hostResolver) recording?.sameFile("/etc/resolv.conf");
+  const hostResolver = !options.dns && existsSync("/etc/resolv.conf"); // (a recording checks it: cli/prepared.ts)
   const resolver = options.dns
     ? [...options.dns.servers.map((s) => `nameserver ${s}\n`), ...(options.dns.search.length > 0 ? [`search ${options.dns.search.join(" ")}\n`] : [])].join("")
     : hostResolver ? readFileSync("/etc/resolv.conf", "utf8") : "";

@@ -6,7 +6,7 @@
 // does the run (and reports what is wrong) exactly as without a front.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { DIYC, diyc, diycEnv, helperProcesses, isRoot, processExists, removeStore, REPO, storeCgroups, tempStore, type Result } from "../helpers/diyc";
@@ -100,11 +100,12 @@ const recipes = () => (existsSync(join(root, "prepared")) ? readdirSync(join(roo
 describeRoot("a prepared start", () => {
   test("run --rm again: replayed without Bun, with the same output, status and clean-up", () => {
     const name = uniqueName("rp");
-    const args = ["run", "--rm", "-e", "GREETING=hi there", name, "busybox", "sh", "-c", "echo $GREETING; hostname; cat /etc/hosts; id -u; ls /sys/fs/cgroup; exit 3"];
+    // (A "${...}" of the command's own is text in the recipe, not one of its placeholders.)
+    const args = ["run", "--rm", "-e", "GREETING=hi there", "-e", "LITERAL=${now}", name, "busybox", "sh", "-c", "echo ${GREETING} $LITERAL; hostname; cat /etc/hosts; id -u; ls /sys/fs/cgroup; exit 3"];
     const first = traced(args);
     expect(first.ranBun).toBe(true);
     expect(first.code).toBe(3);
-    expect(first.stdout).toStartWith(`hi there\n${name}\n`);
+    expect(first.stdout).toStartWith(`hi there \${now}\n${name}\n`);
     gone(name);
     expect(recipes().length).toBeGreaterThan(0);
     const second = traced(args);
@@ -178,6 +179,14 @@ describeRoot("a prepared start", () => {
     expect(traced(args, { DIYC_SUBUID: "/etc/subuid" }).ranBun).toBe(false);
     // A variable it does not read changes nothing.
     expect(traced(args, { DIYC_SUBUID: "/etc/subuid", UNRELATED: "x" })).toMatchObject({ ranBun: false, code: 0 });
+    // A file the command line names: --env-file's contents.
+    const envFile = join(traces, "env");
+    writeFileSync(envFile, "A=1\n");
+    const withFile = ["run", "--rm", "--env-file", envFile, name, "busybox", "sh", "-c", "echo $A"];
+    expect(traced(withFile)).toMatchObject({ ranBun: true, stdout: "1\n" });
+    expect(traced(withFile)).toMatchObject({ ranBun: false, stdout: "1\n" });
+    writeFileSync(envFile, "A=2\n");
+    expect(traced(withFile)).toMatchObject({ ranBun: true, stdout: "2\n" });
     // The image: removed and made again (the built-in image: its layer is another directory now).
     expect(diyc(root, ["image", "rm", "busybox"]).code).toBe(0);
     expect(traced(args)).toMatchObject({ ranBun: true, code: 0 });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CgroupError, DEFAULT_DEVICE_RULES, deviceRuleText, detectCgroupManager, type CgroupFs } from "../../src/cgroups";
 import { mimicV1Host, type MimicCgroupFs } from "../../src/cgroups/mimic";
-import { copyIfEmptyWith, ensureDirWith } from "../../src/cgroups/fs";
+import { copyIfEmptyWith, enableControllersWith, ensureDirWith } from "../../src/cgroups/fs";
 import { memoryV1 } from "../../src/cgroups/v1/memory";
 import { Errno } from "../../src/linux/errors";
 import type { LinuxResources } from "../../src/spec/resources";
@@ -67,6 +67,9 @@ describe("v1 driver on a mimic of cgroupfs", () => {
         },
         copyIfEmpty(path, from) {
           copyIfEmptyWith(this, path, from);
+        },
+        enableControllers(dir, wanted) {
+          enableControllersWith(this, dir, wanted);
         },
         mkdir(path) {
           if (path === cg("pids", "diyc/test/web") && !mkdirRaced) {
@@ -203,6 +206,9 @@ describe("v1 driver on a mimic of cgroupfs", () => {
       },
       copyIfEmpty(p, from) {
         copyIfEmptyWith(this, p, from);
+      },
+      enableControllers(dir, wanted) {
+        enableControllersWith(this, dir, wanted);
       },
       write: (p, v) => {
         if (p.endsWith("pids.max")) throw new CgroupError("write", p, Errno.EBUSY);

@@ -9,22 +9,14 @@
 // so an existing parent shared with other containers is left as it is.
 
 import { join } from "node:path";
-import type { CgroupFs } from "../fs";
+import { cgroupWords, type CgroupFs } from "../fs";
 import type { V2ControllerName } from "./controller";
 
-function words(fs: CgroupFs, path: string): Set<string> {
-  return new Set(fs.read(path).split(/\s+/).filter((w) => w !== ""));
-}
-
 export function availableControllers(fs: CgroupFs, dir: string): Set<string> {
-  return words(fs, join(dir, "cgroup.controllers"));
+  return cgroupWords(fs, join(dir, "cgroup.controllers"));
 }
 
 /** Turns on, in `dir`'s cgroup.subtree_control, those of `wanted` that `dir` has and has not enabled yet. */
 export function enableForChildren(fs: CgroupFs, dir: string, wanted: readonly V2ControllerName[]): void {
-  const available = availableControllers(fs, dir);
-  const enabled = words(fs, join(dir, "cgroup.subtree_control"));
-  const missing = wanted.filter((name) => available.has(name) && !enabled.has(name));
-  // One write for all: the kernel applies it all or nothing.
-  if (missing.length > 0) fs.write(join(dir, "cgroup.subtree_control"), missing.map((n) => `+${n}`).join(" "));
+  fs.enableControllers(dir, wanted);
 }

@@ -327,6 +327,28 @@ describe("devices (the eBPF program)", () => {
   }, 120_000);
 });
 
+describe("the front (docs/start-path.md) on cgroup v2", () => {
+  test("a repeated run is replayed without Bun: the same limits inside, the device program, the same output", async () => {
+    const root = store();
+    const name = uniqueName("front");
+    // /dev/kmsg (1:11) made by the container (CAP_MKNOD given): the device program refuses it.
+    const script = "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; mknod /tmp/kmsg c 1 11; cat /tmp/kmsg 2>&1 | head -1; sleep 1";
+    const args = ["run", "--rm", "-m", "32", "--pids-limit", "20", "--cap-add", "MKNOD", name, "busybox", "sh", "-c", script];
+    const expected = `${32 * MiB}\n20\ncat: can't open '/tmp/kmsg': Operation not permitted\n`;
+    // The first run is diyc's (Bun), and is recorded (through the hand-off: it lasts a second).
+    expect(diyc(root, args)).toMatchObject({ code: 0, stdout: expected, stderr: "" });
+    expect(readdirSync(join(root, "prepared"))).toHaveLength(1);
+    // The second is the front's: the process the user started is build/diyc-front while it waits.
+    const replay = Bun.spawn([DIYC, "--root", root, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: diycEnv(root) });
+    const state = join(root, "containers", name, "state.json");
+    await until(() => existsSync(state) && readFileSync(state, "utf8").includes("startedAtMs"), 30_000, "the replayed container to start");
+    expect(readlinkSync(`/proc/${replay.pid}/exe`)).toBe(join(REPO, "build/diyc-front"));
+    expect(await replay.exited).toBe(0);
+    expect(await new Response(replay.stdout).text()).toBe(expected);
+    expect(await new Response(replay.stderr).text()).toBe("");
+  }, 120_000);
+});
+
 describe("diyc stats", () => {
   test("--no-stream --format json: memory limit, pids and CPU of a running container; 125 for an unknown name", async () => {
     const root = store();
