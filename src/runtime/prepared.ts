@@ -21,7 +21,7 @@
 // The front only substitutes the run's own numbers (times, pids) and runs
 // the steps. docs/start-path.md describes the format and each step.
 
-import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { CgroupFs } from "../cgroups/index";
 import type { DeviceProgram } from "../cgroups/v2/devices";
@@ -226,11 +226,31 @@ export class StartRecording implements HostStepRecorder {
     }
     try {
       writeFileAtomic(path, `${text}\n`, 0o600);
-      return true;
     } catch {
       return false; // best effort: without a recipe the next run takes the slow path again
     }
+    pruneRecipes(dirname(path));
+    return true;
   }
+}
+
+/**
+ * How many recipes a store keeps. Each distinct command line has its own
+ * (tens of kB: the plan, the configuration), and names made up per run
+ * (`run --rm job-$RANDOM`) would add one each time: past this many, the
+ * oldest written go. One in use is only recorded again.
+ */
+export const MAX_RECIPES = 64;
+
+/** Removes the oldest recipes (and suspended ones) beyond MAX_RECIPES. Best effort. */
+function pruneRecipes(dir: string): void {
+  let entries: { path: string; mtimeMs: number }[];
+  try {
+    entries = readdirSync(dir).map((name) => ({ path: join(dir, name), mtimeMs: statSync(join(dir, name)).mtimeMs }));
+  } catch {
+    return; // one removed meanwhile by another diyc: the next save prunes
+  }
+  for (const old of entries.sort((a, b) => b.mtimeMs - a.mtimeMs).slice(MAX_RECIPES)) rmSync(old.path, { force: true });
 }
 
 /** A recipe line: its fields escaped, joined by tabs. */
