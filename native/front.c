@@ -339,6 +339,8 @@ static pid_t helper = -1;
 static pid_t init_pid;
 static long long monitor_start, init_start, created_ms = -1, started_ms = -1;
 static int started;
+/* The command did not start: the exit code, once the clean-up steps are done (start_failed). */
+static int start_failure;
 /* After EXIT: the message, for _finish. */
 static struct sync_msg exit_msg;
 /* The wait began (from then on diyc _finish ends the run), and EXIT came. */
@@ -460,7 +462,7 @@ static int remove_cgroup(const char *path)
 
 static void release_lock(struct lock *lock)
 {
-	if (lock->fd < 0)
+	if (!lock->path || lock->fd < 0) /* an unused slot (fd 0 in a static array: not ours to close) */
 		return;
 	struct stat st;
 	if (lock->dir && stat(lock->dir, &st) < 0 && errno == ENOENT)
@@ -954,6 +956,30 @@ static int mode_of(const char *text, mode_t *mode)
 	return 0;
 }
 
+/*
+ * The command did not start (its exec failed): as diyc does (run.ts
+ * startContainer, helper-channel.ts failure), ABORT, one line, and the
+ * clean-up of a run that ended; the steps after the start that only a
+ * started run has (its state, the wait, a detached run's name) are skipped.
+ * Exit 127 for "not found", 126 for "cannot run" (the shells'), as diyc
+ * says of an exec; the op is not known here, so any other step's failure
+ * after the start is 126 too.
+ */
+static void start_failed(const struct sync_msg *msg)
+{
+	int error = msg->type == SYNC_ERROR ? msg->b : 0;
+	sync_send(control, SYNC_ABORT, 0, 0);
+	int status;
+	while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
+		;
+	helper = -1;
+	if (error)
+		fprintf(stderr, "diyc: exec the command: %s\n", strerror(error));
+	else
+		fprintf(stderr, "diyc: start the command: the helper ended before it started it\n");
+	start_failure = error == ENOENT || error == ENOTDIR ? 127 : error ? 126 : RUNTIME_ERROR;
+}
+
 /* One step; -1 when it did not go as recorded. */
 static int step(char **f, int n)
 {
@@ -974,7 +1000,7 @@ static int step(char **f, int n)
 	if (!strcmp(op, "unset") && n == 2)
 		return getenv(f[1]) ? -1 : 0;
 	if (!strcmp(op, "absent") && n == 2)
-		return lstat(f[1], &st) < 0 && errno == ENOENT ? 0 : -1;
+		return stat(f[1], &st) < 0 && errno == ENOENT ? 0 : -1; /* as existsSync: a dangling symlink is absent */
 	if (!strcmp(op, "same") && n == 3) {
 		size_t len;
 		char *text = read_all(f[1], &len);
@@ -1092,11 +1118,9 @@ static int step(char **f, int n)
 			return -1;
 		/* From here the command may have run: whatever happens, diyc must not run it again (fail). */
 		started = 1;
-		if (expect(SYNC_STARTED, NULL) < 0) {
-			undo(); /* as diyc: ABORT, and what was made is removed */
-			fprintf(stderr, "diyc: start the command: the helper did not confirm the start\n");
-			exit(RUNTIME_ERROR);
-		}
+		struct sync_msg msg = { 0, 0, 0, 0 };
+		if (sync_recv(control, &msg) != 1 || msg.type != SYNC_STARTED)
+			start_failed(&msg);
 		return 0;
 	}
 	if (!strcmp(op, "wait"))
@@ -1128,10 +1152,14 @@ static int step(char **f, int n)
 		control = -1;
 		return 0;
 	}
-	if (!strcmp(op, "print") && n == 2)
-		return write_all_fd(STDOUT_FILENO, f[1], strlen(f[1]));
+	if (!strcmp(op, "print") && n == 2) {
+		(void)write_all_fd(STDOUT_FILENO, f[1], strlen(f[1])); /* best effort, as diyc's print */
+		return 0;
+	}
 	if (!strcmp(op, "exit") && n == 2)
-		exit((int)field_number(f[1]));
+		exit(start_failure ? start_failure : (int)field_number(f[1]));
+	if (!strcmp(op, "done") && n == 1 && start_failure)
+		exit(start_failure); /* the helper is gone already (ABORT) */
 	if (!strcmp(op, "done") && n == 1) {
 		sync_send(control, SYNC_DONE, 0, 0);
 		int status;
@@ -1181,6 +1209,13 @@ static char *read_recipe(const char *root, const char *name, size_t *len)
 int main(int argc, char **argv)
 {
 	args = argv;
+	/*
+	 * fds 0-2 are always something, as in Bun (which opens /dev/null on a closed one): else the
+	 * first file we open would become one, and the container's output would go there.
+	 */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			return RUNTIME_ERROR;
 	/* Recipes are root's (rootless diyc records none): anyone else goes to diyc at once. */
 	const char *from_source = getenv("DIYC_FROM_SOURCE");
 	if (geteuid() != 0 || argc < 2 || (from_source && *from_source))
@@ -1226,6 +1261,10 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			if (!(i == 3 && !strcmp(fields[0], "atomic")))
 				unescape(fields[i]);
+		/* A run whose command did not start has no state of a started run, no wait, no name to print. */
+		if (start_failure && (!strcmp(fields[0], "atomic") || !strcmp(fields[0], "wait") || !strcmp(fields[0], "print") ||
+				      !strcmp(fields[0], "detach")))
+			continue;
 		if (step(fields, n) < 0)
 			fail(fields, n);
 	}

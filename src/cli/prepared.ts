@@ -3,7 +3,7 @@
 // DIYC_PREPARE=PATH at the end of the environment; a covered run records its
 // steps and writes them to PATH once it has cleaned up.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Syscalls } from "../linux/syscalls";
 import type { RunRequest } from "../runtime/container";
@@ -24,16 +24,26 @@ import { WHOLE_ENVIRONMENT } from "./env-reads";
  * capability sets and the CPUs it may run on. The environment is not among them: the recipe lists the
  * variables the run read (finishRecording).
  */
-function inputsOf(syscalls: Syscalls): string {
-  const cmdline = readFileSync("/proc/self/cmdline", "utf8");
+function inputsOf(syscalls: Syscalls): string | undefined {
+  const cmdline = utf8Only(readFileSync("/proc/self/cmdline"));
+  const cwd = utf8Only(readlinkSync("/proc/self/cwd", { encoding: "buffer" }));
   // The capability sets (--cap-add ALL) and the CPUs we may run on (--cpus, --cpuset-cpus are checked against them).
   const status = readFileSync("/proc/self/status", "utf8").split("\n")
     .filter((line) => line.startsWith("Cap") || line.startsWith("Cpus_allowed_list:")).join("\n");
   const ttys = [0, 1, 2].map((fd) => (syscalls.isatty(fd) ? "1" : "0")).join("");
   const ids = [process.getuid!(), process.geteuid!(), process.getgid!(), process.getegid!()].join(",");
-  return [
-    `argv ${cmdline}`, `cwd ${process.cwd()}`, `ids ${ids}`, `tty ${ttys}`, `fg ${syscalls.inTerminalForeground() ? 1 : 0}`, status,
-  ].join("\n");
+  if (cmdline === undefined || cwd === undefined) return undefined;
+  return [`argv ${cmdline}`, `cwd ${cwd}`, `ids ${ids}`, `tty ${ttys}`, `fg ${syscalls.inTerminalForeground() ? 1 : 0}`, status].join("\n");
+}
+
+/**
+ * The bytes as text, if they are UTF-8: the recipe is UTF-8 text and the
+ * front compares bytes, so a command line or directory in another encoding
+ * is not recorded (it would miss every time).
+ */
+function utf8Only(bytes: Buffer): string | undefined {
+  const text = bytes.toString("utf8");
+  return Buffer.from(text, "utf8").equals(bytes) ? text : undefined;
 }
 
 /**
@@ -56,7 +66,9 @@ export function startRecording(
   // The variables the run read, with the values it found (not the front's own request).
   const environment = (): EnvironmentRead[] | undefined => (tracked.reads.has(WHOLE_ENVIRONMENT) ? undefined
     : [...tracked.reads].filter((name) => name !== PREPARE_VARIABLE).sort().map((name) => [name, tracked.values[name]] as const));
-  const recording = StartRecording.start(at, inputsOf(ctx.syscalls), environment);
+  const inputs = inputsOf(ctx.syscalls);
+  if (inputs === undefined) return undefined;
+  const recording = StartRecording.start(at, inputs, environment);
   // What the run's decisions came from, beyond the inputs: the build, the store, the
   // image names, the capability count, our own cgroup (the priming), the cgroup mounts.
   for (const file of build) recording.sameFile(file);

@@ -26,7 +26,7 @@ import { dirname, join } from "node:path";
 import type { CgroupFs } from "../cgroups/index";
 import type { DeviceProgram } from "../cgroups/v2/devices";
 import type { RunRequest } from "./container";
-import { writeFileAtomic } from "../store/atomic";
+import { jsonText, writeFileAtomic } from "../store/atomic";
 import type { HostStepRecorder } from "../store/recording";
 import type { Store } from "../store/store";
 
@@ -100,8 +100,28 @@ export class StartRecording implements HostStepRecorder {
   }
 
   add(op: string, ...fields: string[]): void {
-    this.lastStep = line([op, ...fields]);
-    this.lines.push(this.lastStep);
+    this.push(line([op, ...fields]));
+  }
+
+  private push(escaped: string): void {
+    this.lastStep = escaped;
+    this.lines.push(escaped);
+  }
+
+  /**
+   * `atomic PATH MODE TEMPLATE`: `value` as writeJsonAtomic writes it, where
+   * the numbers made by sentinel() for `used` become `${name}`. A text that
+   * holds a sentinel's digits anywhere else (a user's string) is refused: the
+   * front would fill it in.
+   */
+  atomicJson(path: string, mode: string, value: unknown, used: readonly Placeholder[]): void {
+    let text = escapeField(jsonText(value)); // digits and "-" pass through escapeField unchanged
+    for (const name of PLACEHOLDERS) {
+      const pieces = text.split(String(sentinel(name)));
+      if (pieces.length !== (used.includes(name) ? 2 : 1)) this.refuse(`a value of the run looks like the placeholder ${name}`);
+      text = pieces.join(`\${${name}}`);
+    }
+    this.push(line(["atomic", path, mode]) + `\t${text}`);
   }
 
   refuse(why: string): void {
@@ -242,44 +262,46 @@ export class StartRecording implements HostStepRecorder {
  */
 export const MAX_RECIPES = 64;
 
-/** Removes the oldest recipes (and suspended ones) beyond MAX_RECIPES. Best effort. */
+/** A recipe's name: 16 hex digits (front.c's hash of the inputs). */
+const RECIPE_NAME = /^[0-9a-f]{16}$/;
+
+/**
+ * Removes the oldest recipes beyond MAX_RECIPES. Best effort. Only recipes:
+ * a suspended recording is its `diyc _finish`'s, which removes it.
+ */
 function pruneRecipes(dir: string): void {
-  let entries: { path: string; mtimeMs: number }[];
+  const entries: { path: string; mtimeMs: number }[] = [];
   try {
-    entries = readdirSync(dir).map((name) => ({ path: join(dir, name), mtimeMs: statSync(join(dir, name)).mtimeMs }));
+    for (const name of readdirSync(dir).filter((n) => RECIPE_NAME.test(n))) {
+      entries.push({ path: join(dir, name), mtimeMs: statSync(join(dir, name)).mtimeMs });
+    }
   } catch {
     return; // one removed meanwhile by another diyc: the next save prunes
   }
-  for (const old of entries.sort((a, b) => b.mtimeMs - a.mtimeMs).slice(MAX_RECIPES)) rmSync(old.path, { force: true });
+  for (const old of entries.sort((a, b) => b.mtimeMs - a.mtimeMs).slice(MAX_RECIPES)) {
+    try {
+      rmSync(old.path, { force: true });
+    } catch {
+      // best effort: a recipe that stays is only a file
+    }
+  }
 }
 
 /** A recipe line: its fields escaped, joined by tabs. */
 const line = (fields: readonly string[]) => fields.map(escapeField).join("\t");
 
-/** Stands around a placeholder's name in a template until the line is written (JSON escapes it in text). */
-const MARK = "\u0001";
-
 /**
- * A field of a recipe line: backslash, tab, newline, NUL and "$" escaped, so that
- * a field is one line and `${name}` appears only where template() put it.
+ * A field of a recipe line: backslash, tab, newline, NUL and "$" escaped, so
+ * that a field is one line and a bare `${name}` is only ever a placeholder
+ * (atomicJson).
  */
 export function escapeField(text: string): string {
-  return text
-    .replace(/[\\\t\n$\0]/g, (c) => (c === "\t" ? "\\t" : c === "\n" ? "\\n" : c === "\0" ? "\\0" : `\\${c}`))
-    .replace(new RegExp(`${MARK}([a-z.]+)${MARK}`, "g"), (_, name: string) => `\${${name}}`);
+  return text.replace(/[\\\t\n$\0]/g, (c) => (c === "\t" ? "\\t" : c === "\n" ? "\\n" : c === "\0" ? "\\0" : `\\${c}`));
 }
 
 /** escapeField undone (as native/front.c unescape does). */
 export function unescapeField(text: string): string {
   return text.replace(/\\(.)/g, (_, c: string) => (c === "t" ? "\t" : c === "n" ? "\n" : c === "0" ? "\0" : c));
-}
-
-/**
- * A text with placeholders: the numbers made by sentinel() (in a JSON text
- * written by the run) become `${name}` once the line is written.
- */
-export function template(text: string): string {
-  return PLACEHOLDERS.reduce((out, name) => out.split(String(sentinel(name))).join(`${MARK}${name}${MARK}`), text);
 }
 
 /** The lines of a mount table whose fs type (the field after " - ") is one of `types`. */

@@ -18,7 +18,6 @@ import {
 } from "./container";
 import { diycAgain, type RuntimeContext } from "./context";
 import { removeTree } from "../image/tree";
-import { jsonText } from "../store/atomic";
 import { exitCodeOf } from "../linux/wait-status";
 import { HelperChannel, Sync, type SyncMessage } from "./helper-channel";
 import { handOffWait } from "./hand-off";
@@ -33,7 +32,7 @@ import { removeStaleTempFiles } from "./repair";
 import { claimIdRange, writeIdMaps } from "./userns";
 import { rootlessIdMaps, writeMapsWithHelpers } from "../linux/rootless";
 import { watchSeccompDenials, type SeccompWatch } from "./seccomp-watch";
-import { sentinel, template, type StartRecording } from "./prepared";
+import { sentinel, type StartRecording } from "./prepared";
 import { framePlan } from "../plan/encode";
 import type { Store } from "../store/store";
 
@@ -152,7 +151,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     const config: ContainerConfig = {
       name, image: request.image, createdAtMs: Date.now(), spec, request,
     };
-    recording?.add("atomic", files.config, "644", template(jsonText({ ...config, createdAtMs: sentinel("now") })));
+    recording?.atomicJson(files.config, "644", { ...config, createdAtMs: sentinel("now") }, ["now"]);
     writeConfig(store, config);
     prepareNetwork(ctx, name, request.network);
 
@@ -204,7 +203,7 @@ export async function createContainer(ctx: RuntimeContext, request: RunRequest, 
     // state names the restarter) until this run's state replaces them, never a gap with none.
     recording?.add("rm", files.exit);
     rmSync(files.exit, { force: true });
-    recording?.add("atomic", files.state, "644", stateTemplate(state));
+    recordState(recording, files.state, state);
     writeState(store, name, state);
     if (rootless) {
       trace?.host(`newuidmap, newgidmap: map pid ${initPid}'s user namespace: 0 is uid ${rootless.uid}, 1-65536 are ${rootless.subuid}-${rootless.subuid + 65535} (gids ${rootless.gid}, ${rootless.subgid}-${rootless.subgid + 65535})`);
@@ -273,18 +272,18 @@ export async function startContainer(ctx: RuntimeContext, created: CreatedContai
     await created.channel.helper.exited;
     throw error;
   }
-  ctx.recording?.add("atomic", containerFiles(ctx.store, created.name).state, "644", stateTemplate({ ...created.state, startedAtMs: sentinel("started") }));
+  recordState(ctx.recording, containerFiles(ctx.store, created.name).state, { ...created.state, startedAtMs: sentinel("started") });
   writeState(ctx.store, created.name, { ...created.state, startedAtMs });
 }
 
-/** state.json as the front writes it: the identities and the creation time are the run's own. */
-function stateTemplate(state: ContainerState): string {
-  return template(jsonText({
+/** state.json as the front writes it: the identities and the creation time (and the start's) are the run's own. */
+function recordState(recording: StartRecording | undefined, path: string, state: ContainerState): void {
+  recording?.atomicJson(path, "644", {
     ...state,
     monitor: { pid: sentinel("monitor.pid"), startTime: sentinel("monitor.start") },
     init: { pid: sentinel("init.pid"), startTime: sentinel("init.start") },
     createdAtMs: sentinel("created"),
-  }));
+  }, ["monitor.pid", "monitor.start", "init.pid", "init.start", "created", ...(state.startedAtMs === undefined ? [] : ["started" as const])]);
 }
 
 const FORWARDED_SIGNALS = ["TERM", "HUP", "USR1", "USR2", "INT", "QUIT"] as const;

@@ -197,6 +197,17 @@ describeRoot("a prepared start", () => {
     gone(name);
   });
 
+  test("-i: stdin reaches the container, replayed or not (a miss hands the whole process to diyc, stdin too)", () => {
+    const name = uniqueName("rin");
+    const args = ["run", "-i", "--rm", name, "busybox", "cat"];
+    const withStdin = (text: string, env: Record<string, string> = {}) => diyc(root, args, { stdin: text, env });
+    expect(withStdin("recorded\n")).toMatchObject({ code: 0, stdout: "recorded\n" });
+    expect(withStdin("replayed\n")).toMatchObject({ code: 0, stdout: "replayed\n" });
+    // A variable the run reads, changed: the front has looked at the recipe, and misses.
+    expect(withStdin("missed\n", { DIYC_SUBUID: "/etc/subuid" })).toMatchObject({ code: 0, stdout: "missed\n" });
+    gone(name);
+  });
+
   test("a name in use: the front changes nothing, and diyc says why (125)", () => {
     const name = uniqueName("ru");
     const args = ["run", "--rm", name, "busybox", "true"];
@@ -333,6 +344,23 @@ describeRoot("a prepared start", () => {
         expect(traced(args).code).toBe(0);
         gone(name);
       }
+    }
+  });
+
+  test("the command cannot be executed (its exec fails, injected): 126 or 127 and one line, as diyc, and the clean-up", () => {
+    for (const [error, code] of [["EACCES", 126], ["ENOENT", 127]] as const) {
+      const name = uniqueName("re");
+      const args = ["run", "--rm", name, "busybox", "/bin/true"];
+      traced(args);
+      // strace -f fails the init's execve of /bin/true (and nothing else: -P).
+      const child = Bun.spawnSync(["strace", "-f", "-qq", "-o", "/dev/null", "-P", "/bin/true", "-e", "trace=execve", "-e", `inject=execve:error=${error}`, DIYC, "--root", root, ...args], {
+        stdin: "ignore", env: diycEnv(root),
+      });
+      const stderr = child.stderr.toString().split("\n").filter((l) => !l.startsWith("strace: ")).join("\n");
+      expect({ error, code: child.exitCode, stderr }).toEqual({ error, code, stderr: expect.stringMatching(/^diyc: exec [^\n]*\n$/) });
+      gone(name);
+      expect(traced(args)).toMatchObject({ ranBun: false, code: 0 });
+      gone(name);
     }
   });
 

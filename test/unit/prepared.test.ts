@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { detectCgroupManager } from "../../src/cgroups";
 import { mimicV1Host, mimicV2Host } from "../../src/cgroups/mimic";
 import {
-  escapeField, MAX_RECIPES, mountLinesOfTypes, sentinel, StartRecording, template, unescapeField,
+  escapeField, MAX_RECIPES, mountLinesOfTypes, sentinel, StartRecording, unescapeField,
 } from "../../src/runtime/prepared";
 
 let dir: string;
@@ -33,8 +33,19 @@ describe("the recipe's text", () => {
   });
 
   test("a template's placeholders are bare ${name}; the run's own ${...} stays escaped text", () => {
-    const json = JSON.stringify({ createdAtMs: sentinel("now"), args: ["echo ${HOME}"] });
-    expect(escapeField(template(json))).toBe('{"createdAtMs":${now},"args":["echo \\${HOME}"]}');
+    const r = recording();
+    r.atomicJson("/c.json", "644", { createdAtMs: sentinel("now"), args: ["echo ${HOME}"] }, ["now"]);
+    expect(r.text()!.split("\n").at(-1)).toBe('atomic\t/c.json\t644\t{\\n  "createdAtMs": ${now},\\n  "args": [\\n    "echo \\${HOME}"\\n  ]\\n}\\n');
+    expect(r.refused).toBeUndefined();
+  });
+
+  test("a value of the run's own that holds a placeholder's digits: not recorded (the front would fill it in)", () => {
+    const r = recording();
+    r.atomicJson("/c.json", "644", { createdAtMs: sentinel("now"), env: [`X=${sentinel("init.pid")}`] }, ["now"]);
+    expect(r.refused).toMatch(/placeholder init.pid/);
+    const twice = recording();
+    twice.atomicJson("/c.json", "644", { createdAtMs: sentinel("now"), env: [`X=${sentinel("now")}`] }, ["now"]);
+    expect(twice.refused).toMatch(/placeholder now/);
   });
 
   test("the mount lines of cgroup file systems only", () => {
@@ -107,17 +118,21 @@ describe("a run's cgroup operations, recorded", () => {
 describe("the store's recipes", () => {
   test(`at most ${MAX_RECIPES}: a save removes the oldest written`, () => {
     const prepared = join(dir, "prepared");
-    recording(join(prepared, "first")).save();
+    const name = (i: number) => i.toString(16).padStart(16, "0");
+    recording(join(prepared, name(1000))).save();
+    writeFileSync(join(prepared, `${name(1000)}.suspended-1`), "x"); // a _finish's: never pruned
     for (let i = 0; i < MAX_RECIPES + 5; i++) {
-      writeFileSync(join(prepared, `old-${i}`), "x");
-      utimesSync(join(prepared, `old-${i}`), 1000 + i, 1000 + i); // older than anything saved now
+      writeFileSync(join(prepared, name(i)), "x");
+      utimesSync(join(prepared, name(i)), 1000 + i, 1000 + i); // older than anything saved now
     }
-    expect(recording(join(prepared, "newest")).save()).toBe(true);
+    utimesSync(join(prepared, `${name(1000)}.suspended-1`), 1, 1);
+    expect(recording(join(prepared, name(2000))).save()).toBe(true);
     const left = readdirSync(prepared);
-    expect(left).toHaveLength(MAX_RECIPES);
-    expect(left).toContain("newest");
-    expect(left).toContain("first");
-    expect(left).not.toContain("old-0");
+    expect(left).toHaveLength(MAX_RECIPES + 1);
+    expect(left).toContain(name(2000));
+    expect(left).toContain(name(1000));
+    expect(left).toContain(`${name(1000)}.suspended-1`);
+    expect(left).not.toContain(name(0));
   });
 
   test("a suspended recording (the hand-off) resumes with the cgroups it made, and ends in one recipe", () => {
