@@ -208,6 +208,22 @@ describeRoot("a prepared start", () => {
     gone(name);
   });
 
+  test("recorded while another container of the store ran: the replay still removes the store's parent cgroups", async () => {
+    const other = uniqueName("ro");
+    const name = uniqueName("rp");
+    expect(diyc(root, ["run", "-d", other, "busybox", "sleep", "30"]).code).toBe(0);
+    // Recorded now, the release of the shared parent finds it busy (the other container is in it).
+    const args = ["run", "--rm", name, "busybox", "true"];
+    expect(traced(args)).toMatchObject({ ranBun: true, code: 0 });
+    expect(storeCgroups(root).length).toBeGreaterThan(0);
+    expect(diyc(root, ["rm", "-f", other]).code).toBe(0);
+    await until(() => hooksOf(other).length === 0, 10000, "the other's clean-up");
+    expect(storeCgroups(root)).toEqual([]);
+    // Replayed alone, its release must try every hierarchy's parent, as a run of diyc would.
+    expect(traced(args)).toMatchObject({ ranBun: false, code: 0 });
+    gone(name);
+  });
+
   test("a name in use: the front changes nothing, and diyc says why (125)", () => {
     const name = uniqueName("ru");
     const args = ["run", "--rm", name, "busybox", "true"];

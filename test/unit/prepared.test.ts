@@ -90,6 +90,22 @@ describe("a run's cgroup operations, recorded", () => {
     expect(r.refused).toBeUndefined();
   });
 
+  test("v1: the shared parent busy (another container in it): every hierarchy's is still tried, and recorded", () => {
+    const r = recording();
+    const mimic = mimicV1Host(dir, { hierarchies: [["cpuset"], ["pids"], ["memory"]] });
+    const manager = detectCgroupManager({ mountsText: mimic.mountinfo, root: dir, parent: "diyc", fs: r.cgroupFs(mimic.fs) });
+    const other = detectCgroupManager({ mountsText: mimic.mountinfo, root: dir, parent: "diyc", fs: mimic.fs });
+    r.enter("create");
+    const cgroup = manager.create("web", {});
+    other.create("db", {}); // another container of the store, alive while web is released
+    r.enter("release");
+    cgroup.remove();
+    expect(() => manager.removeParent()).toThrow(/EBUSY/);
+    expect(steps(r).filter((s) => s[0] === "cg-rmdir-shared").map((s) => s[1])).toEqual(
+      ["cpuset", "memory", "pids"].map((h) => join(dir, "sys/fs/cgroup", h, "diyc")), // the drivers' order
+    );
+  });
+
   test("v2: the controllers handed down as one step, the device program as another", () => {
     const r = recording();
     const mimic = mimicV2Host(dir, ["cpu", "memory", "pids"]);

@@ -122,8 +122,21 @@ export class V1CgroupManager implements CgroupManager {
     return new V1Cgroup(id, this.fs, this.hierarchies, dirs);
   }
 
+  /**
+   * Every hierarchy's parent is tried, even after one is busy (another
+   * container): the same steps whatever the moment, which a recorded run
+   * (runtime/prepared.ts) must keep. Then the first failure is reported.
+   */
   removeParent(): void {
-    for (const dir of this.parentPaths) removeCgroupDir(this.fs, dir, 0);
+    let first: unknown;
+    for (const dir of this.parentPaths) {
+      try {
+        removeCgroupDir(this.fs, dir, 0);
+      } catch (error) {
+        first ??= error;
+      }
+    }
+    if (first !== undefined) throw first;
   }
 
   private ensureParent(hierarchy: Hierarchy): void {
