@@ -980,192 +980,406 @@ static void start_failed(const struct sync_msg *msg)
 	start_failure = error == ENOENT || error == ENOTDIR ? 127 : error ? 126 : RUNTIME_ERROR;
 }
 
-/* One step; -1 when it did not go as recorded. */
+/*
+ * The steps (docs/start-path.md has the table). Each returns 0, or -1 with
+ * errno when it did not go as recorded; `f` holds the step's fields, f[0]
+ * its name, and `mode` an octal field already read (ops with MODE_FIELD).
+ */
+
+/* Checks: the recipe holds only while these are as recorded. */
+
+static int op_stat(char **f, mode_t mode)
+{
+	(void)mode;
+	struct stat st;
+	if (stat(f[1], &st) < 0 || (long long)st.st_dev != field_number(f[2]) || (long long)st.st_ino != field_number(f[3]))
+		return -1;
+	if (strcmp(f[4], "-") && (long long)st.st_size != field_number(f[4]))
+		return -1;
+	long long mtime = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	return strcmp(f[5], "-") && mtime != field_number(f[5]) ? -1 : 0;
+}
+
+static int op_env(char **f, mode_t mode)
+{
+	(void)mode;
+	const char *value = getenv(f[1]);
+	return value && !strcmp(value, f[2]) ? 0 : -1;
+}
+
+static int op_unset(char **f, mode_t mode)
+{
+	(void)mode;
+	return getenv(f[1]) ? -1 : 0;
+}
+
+static int op_absent(char **f, mode_t mode)
+{
+	(void)mode;
+	struct stat st;
+	return stat(f[1], &st) < 0 && errno == ENOENT ? 0 : -1; /* as existsSync: a dangling symlink is absent */
+}
+
+static int op_same(char **f, mode_t mode)
+{
+	(void)mode;
+	size_t len;
+	char *text = read_all(f[1], &len);
+	int same = text && !strcmp(text, f[2]);
+	free(text);
+	return same ? 0 : -1;
+}
+
+static int op_mounts(char **f, mode_t mode)
+{
+	(void)mode;
+	struct buf lines = { 0 };
+	int same = lines_of_types(f[1], &lines) == 0 && !strcmp(lines.data ? lines.data : "", f[2]);
+	free(lines.data);
+	return same ? 0 : -1;
+}
+
+/* The store, the locks, the container's directory and files. */
+
+static int op_finish(char **f, mode_t mode)
+{
+	(void)mode;
+	/* The words live in the recipe's buffer until we exit or exec; the array of them is the loop's. */
+	int n = 0;
+	while (f[n + 1])
+		n++;
+	finish_command = calloc((size_t)n + 1, sizeof(char *));
+	if (!finish_command)
+		return -1;
+	memcpy(finish_command, f + 1, (size_t)n * sizeof(char *));
+	finish_len = n;
+	return 0;
+}
+
+static int op_prime(char **f, mode_t mode)
+{
+	(void)mode;
+	pthread_t thread;
+	if (pthread_create(&thread, NULL, prime, strdup(f[1])) == 0)
+		pthread_detach(thread);
+	return 0; /* best effort, as diyc's */
+}
+
+static int op_ensure(char **f, mode_t mode)
+{
+	return mkdir(f[1], mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int op_lock(char **f, mode_t mode)
+{
+	(void)mode;
+	return take_lock(f[1], f[2], LOCK_EX);
+}
+
+static int op_shared_lock(char **f, mode_t mode)
+{
+	(void)mode;
+	return take_lock(f[1], NULL, LOCK_SH);
+}
+
+static int op_unlock(char **f, mode_t mode)
+{
+	(void)mode;
+	struct lock *lock = held_lock(f[1]);
+	if (!lock)
+		return errno = ENOLCK, -1;
+	release_lock(lock);
+	return 0;
+}
+
+static int op_claim(char **f, mode_t mode)
+{
+	if (mkdir(f[1], mode) < 0)
+		return -1; /* EEXIST: a container of that name; diyc says what to do */
+	push_undo(UNDO_RMTREE, f[1]);
+	return 0;
+}
+
+static int op_mkdir(char **f, mode_t mode)
+{
+	return mkdir(f[1], mode);
+}
+
+static int op_file(char **f, mode_t mode)
+{
+	return write_file(f[1], f[3], strlen(f[3]), O_CREAT | O_TRUNC, mode);
+}
+
+static int op_chmod(char **f, mode_t mode)
+{
+	return chmod(f[1], mode);
+}
+
+static int op_atomic(char **f, mode_t mode)
+{
+	struct buf text = { 0 };
+	int result = fill_template(f[3], &text) == 0 ? write_atomic(f[1], mode, text.data ? text.data : "") : -1;
+	free(text.data);
+	return result;
+}
+
+static int op_rm(char **f, mode_t mode)
+{
+	(void)mode;
+	return unlink(f[1]) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* The helper, the cgroups, the start. */
+
+static int op_spawn(char **f, mode_t mode)
+{
+	(void)mode;
+	return spawn_helper(f + 1, f[4]);
+}
+
+static int op_cg_ensure(char **f, mode_t mode)
+{
+	(void)mode;
+	return mkdir(f[1], 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int op_cg_mkdir(char **f, mode_t mode)
+{
+	(void)mode;
+	if (mkdir(f[1], 0755) < 0)
+		return -1;
+	push_undo(UNDO_RMDIR, f[1]);
+	return 0;
+}
+
+/* cgroups/fs.ts copyIfEmptyWith: PATH's value, when it has none, from FROM. */
+static int op_cg_fill(char **f, mode_t mode)
+{
+	(void)mode;
+	size_t len;
+	char *current = read_all(f[1], &len);
+	if (!current)
+		return -1;
+	int empty = strspn(current, " \t\n") == len;
+	free(current);
+	if (!empty)
+		return 0;
+	char *from = read_all(f[2], &len);
+	if (!from)
+		return -1;
+	while (len > 0 && strchr(" \t\n", from[len - 1]))
+		len--;
+	size_t skip = strspn(from, " \t\n");
+	int result = write_file(f[1], from + skip, len - skip, O_TRUNC, 0);
+	free(from);
+	return result;
+}
+
+static int op_cg_enable(char **f, mode_t mode)
+{
+	(void)mode;
+	return enable_controllers(f[1], f[2]);
+}
+
+static int op_cg_bpf(char **f, mode_t mode)
+{
+	(void)mode;
+	return attach_device_program(f[1], f[2]);
+}
+
+static int op_cg_write(char **f, mode_t mode)
+{
+	(void)mode;
+	return write_file(f[1], f[2], strlen(f[2]), O_TRUNC, 0);
+}
+
+static int op_pid(char **f, mode_t mode)
+{
+	(void)f;
+	(void)mode;
+	struct sync_msg msg;
+	if (expect(SYNC_PID, &msg) < 0)
+		return -1;
+	init_pid = msg.a;
+	created_ms = now_ms(); /* the state's creation, as run.ts takes it once the pid came */
+	monitor_start = start_time(helper);
+	init_start = start_time(init_pid);
+	return monitor_start < 0 || init_start < 0 ? (errno = ESRCH, -1) : 0;
+}
+
+static int op_cg_procs(char **f, mode_t mode)
+{
+	(void)mode;
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", (int)init_pid);
+	return write_file(f[1], pid, strlen(pid), O_TRUNC, 0);
+}
+
+static int op_continue(char **f, mode_t mode)
+{
+	(void)f;
+	(void)mode;
+	return sync_send(control, SYNC_CONTINUE, 0, 0) < 0 ? -1 : expect(SYNC_READY, NULL);
+}
+
+static int op_start(char **f, mode_t mode)
+{
+	(void)f;
+	(void)mode;
+	/* Taken before START, as runtime/run.ts startContainer does. */
+	started_ms = now_ms();
+	if (sync_send(control, SYNC_START, 0, 0) < 0)
+		return -1;
+	/* From here the command may have run: whatever happens, diyc must not run it again (fail). */
+	started = 1;
+	struct sync_msg msg = { 0, 0, 0, 0 };
+	if (sync_recv(control, &msg) != 1 || msg.type != SYNC_STARTED)
+		start_failed(&msg);
+	return 0;
+}
+
+static int op_wait(char **f, mode_t mode)
+{
+	(void)mode;
+	return wait_for_exit(f, 4);
+}
+
+/* After the exit: the end of the run. */
+
+static int op_oom(char **f, mode_t mode)
+{
+	(void)mode;
+	/* The OOM killer struck (or there is no count to read): diyc _finish says so. */
+	return keyed(f[1], f[2]) == 0 ? 0 : (errno = ENOMEM, -1);
+}
+
+static int op_cg_rmdir(char **f, mode_t mode)
+{
+	(void)mode;
+	return remove_cgroup(f[1]);
+}
+
+static int op_cg_rmdir_shared(char **f, mode_t mode)
+{
+	(void)mode;
+	rmdir(f[1]); /* best effort: other containers of this store may still be in it */
+	return 0;
+}
+
+static int op_rmtree(char **f, mode_t mode)
+{
+	(void)mode;
+	return remove_tree_parallel(f[1], f[2]);
+}
+
+static int op_detach(char **f, mode_t mode)
+{
+	(void)f;
+	(void)mode;
+	/* The monitor carries on alone: its EXIT will find nobody, and it runs the cleanup hook. */
+	close(control);
+	control = -1;
+	return 0;
+}
+
+static int op_print(char **f, mode_t mode)
+{
+	(void)mode;
+	(void)write_all_fd(STDOUT_FILENO, f[1], strlen(f[1])); /* best effort, as diyc's print */
+	return 0;
+}
+
+static int op_exit(char **f, mode_t mode)
+{
+	(void)mode;
+	exit(start_failure ? start_failure : (int)field_number(f[1]));
+}
+
+static int op_done(char **f, mode_t mode)
+{
+	(void)f;
+	(void)mode;
+	if (start_failure)
+		exit(start_failure); /* the helper is gone already (ABORT) */
+	sync_send(control, SYNC_DONE, 0, 0);
+	int status;
+	while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
+		;
+	exit(exit_code(exit_msg.a));
+}
+
+/* Fields: how many, with the name; AT_LEAST: that many or more. */
+#define AT_LEAST 0x100
+
+static const struct op {
+	const char *name;
+	int fields;
+	/* The field holding an octal mode, read before the step (a bad one fails it); 0 for none. */
+	int mode_field;
+	/* Only a started run has it: skipped when the command did not start (start_failed). */
+	int started_only;
+	int (*run)(char **f, mode_t mode);
+} OPS[] = {
+	{ "stat", 6, 0, 0, op_stat },
+	{ "env", 3, 0, 0, op_env },
+	{ "unset", 2, 0, 0, op_unset },
+	{ "absent", 2, 0, 0, op_absent },
+	{ "same", 3, 0, 0, op_same },
+	{ "mounts", 3, 0, 0, op_mounts },
+	{ "finish", AT_LEAST | 2, 0, 0, op_finish },
+	{ "prime", 2, 0, 0, op_prime },
+	{ "ensure", 3, 2, 0, op_ensure },
+	{ "lock", 3, 0, 0, op_lock },
+	{ "shared-lock", 2, 0, 0, op_shared_lock },
+	{ "unlock", 2, 0, 0, op_unlock },
+	{ "claim", 3, 2, 0, op_claim },
+	{ "mkdir", 3, 2, 0, op_mkdir },
+	{ "file", 4, 2, 0, op_file },
+	{ "chmod", 3, 2, 0, op_chmod },
+	{ "atomic", 4, 2, 1, op_atomic },
+	{ "rm", 2, 0, 0, op_rm },
+	{ "spawn", 5, 0, 0, op_spawn },
+	{ "cg-ensure", 2, 0, 0, op_cg_ensure },
+	{ "cg-mkdir", 2, 0, 0, op_cg_mkdir },
+	{ "cg-fill", 3, 0, 0, op_cg_fill },
+	{ "cg-enable", 3, 0, 0, op_cg_enable },
+	{ "cg-bpf", 3, 0, 0, op_cg_bpf },
+	{ "cg-write", 3, 0, 0, op_cg_write },
+	{ "pid", 1, 0, 0, op_pid },
+	{ "cg-procs", 2, 0, 0, op_cg_procs },
+	{ "continue", 1, 0, 0, op_continue },
+	{ "start", 1, 0, 0, op_start },
+	{ "wait", 4, 0, 1, op_wait },
+	{ "oom", 3, 0, 0, op_oom },
+	{ "cg-rmdir", 2, 0, 0, op_cg_rmdir },
+	{ "cg-rmdir-shared", 2, 0, 0, op_cg_rmdir_shared },
+	{ "rmtree", 3, 0, 0, op_rmtree },
+	{ "detach", 1, 0, 1, op_detach },
+	{ "print", 2, 0, 1, op_print },
+	{ "exit", 2, 0, 0, op_exit },
+	{ "done", 1, 0, 0, op_done },
+};
+
+/*
+ * One step: its op by name, its fields counted, its mode read. -1 when it
+ * did not go as recorded (an op or a count this front does not know is not
+ * its recipe: EINVAL).
+ */
 static int step(char **f, int n)
 {
-	const char *op = f[0];
-	struct stat st;
-	if (!strcmp(op, "stat") && n == 6) {
-		if (stat(f[1], &st) < 0 || (long long)st.st_dev != field_number(f[2]) || (long long)st.st_ino != field_number(f[3]))
+	for (size_t i = 0; i < sizeof(OPS) / sizeof(OPS[0]); i++) {
+		const struct op *op = &OPS[i];
+		if (strcmp(f[0], op->name))
+			continue;
+		int fields = op->fields & ~AT_LEAST;
+		if (op->fields & AT_LEAST ? n < fields : n != fields)
+			break;
+		if (start_failure && op->started_only)
+			return 0; /* a run whose command did not start has no state of a started run, no wait, no name to print */
+		mode_t mode = 0;
+		if (op->mode_field && mode_of(f[op->mode_field], &mode) < 0)
 			return -1;
-		if (strcmp(f[4], "-") && (long long)st.st_size != field_number(f[4]))
-			return -1;
-		long long mtime = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-		return strcmp(f[5], "-") && mtime != field_number(f[5]) ? -1 : 0;
-	}
-	if (!strcmp(op, "env") && n == 3) {
-		const char *value = getenv(f[1]);
-		return value && !strcmp(value, f[2]) ? 0 : -1;
-	}
-	if (!strcmp(op, "unset") && n == 2)
-		return getenv(f[1]) ? -1 : 0;
-	if (!strcmp(op, "absent") && n == 2)
-		return stat(f[1], &st) < 0 && errno == ENOENT ? 0 : -1; /* as existsSync: a dangling symlink is absent */
-	if (!strcmp(op, "same") && n == 3) {
-		size_t len;
-		char *text = read_all(f[1], &len);
-		int same = text && !strcmp(text, f[2]);
-		free(text);
-		return same ? 0 : -1;
-	}
-	if (!strcmp(op, "mounts") && n == 3) {
-		struct buf lines = { 0 };
-		int same = lines_of_types(f[1], &lines) == 0 && !strcmp(lines.data ? lines.data : "", f[2]);
-		free(lines.data);
-		return same ? 0 : -1;
-	}
-	if (!strcmp(op, "prime") && n == 2) {
-		pthread_t thread;
-		if (pthread_create(&thread, NULL, prime, strdup(f[1])) == 0)
-			pthread_detach(thread);
-		return 0; /* best effort, as diyc's */
-	}
-	mode_t mode = 0;
-	if ((!strcmp(op, "ensure") || !strcmp(op, "claim") || !strcmp(op, "mkdir") || !strcmp(op, "chmod")) && n == 3 &&
-	    mode_of(f[2], &mode) < 0)
-		return -1;
-	if ((!strcmp(op, "file") || !strcmp(op, "atomic")) && n == 4 && mode_of(f[2], &mode) < 0)
-		return -1;
-	if (!strcmp(op, "ensure") && n == 3)
-		return mkdir(f[1], mode) < 0 && errno != EEXIST ? -1 : 0;
-	if (!strcmp(op, "lock") && n == 3)
-		return take_lock(f[1], f[2], LOCK_EX);
-	if (!strcmp(op, "shared-lock") && n == 2)
-		return take_lock(f[1], NULL, LOCK_SH);
-	if (!strcmp(op, "unlock") && n == 2) {
-		struct lock *lock = held_lock(f[1]);
-		if (!lock)
-			return -1;
-		release_lock(lock);
-		return 0;
-	}
-	if (!strcmp(op, "claim") && n == 3) {
-		if (mkdir(f[1], mode) < 0)
-			return -1; /* EEXIST: a container of that name; diyc says what to do */
-		push_undo(UNDO_RMTREE, f[1]);
-		return 0;
-	}
-	if (!strcmp(op, "mkdir") && n == 3)
-		return mkdir(f[1], mode);
-	if (!strcmp(op, "file") && n == 4)
-		return write_file(f[1], f[3], strlen(f[3]), O_CREAT | O_TRUNC, mode);
-	if (!strcmp(op, "chmod") && n == 3)
-		return chmod(f[1], mode);
-	if (!strcmp(op, "atomic") && n == 4) {
-		struct buf text = { 0 };
-		int result = fill_template(f[3], &text) == 0 ? write_atomic(f[1], mode, text.data ? text.data : "") : -1;
-		free(text.data);
-		return result;
-	}
-	if (!strcmp(op, "rm") && n == 2)
-		return unlink(f[1]) < 0 && errno != ENOENT ? -1 : 0;
-	if (!strcmp(op, "spawn") && n == 5)
-		return spawn_helper(f + 1, f[4]);
-	if (!strcmp(op, "cg-ensure") && n == 2)
-		return mkdir(f[1], 0755) < 0 && errno != EEXIST ? -1 : 0;
-	if (!strcmp(op, "cg-mkdir") && n == 2) {
-		if (mkdir(f[1], 0755) < 0)
-			return -1;
-		push_undo(UNDO_RMDIR, f[1]);
-		return 0;
-	}
-	if (!strcmp(op, "cg-fill") && n == 3) {
-		size_t len;
-		char *current = read_all(f[1], &len);
-		if (!current)
-			return -1;
-		int empty = strspn(current, " \t\n") == len;
-		free(current);
-		if (!empty)
-			return 0;
-		char *from = read_all(f[2], &len);
-		if (!from)
-			return -1;
-		while (len > 0 && strchr(" \t\n", from[len - 1]))
-			len--;
-		size_t skip = strspn(from, " \t\n");
-		int result = write_file(f[1], from + skip, len - skip, O_TRUNC, 0);
-		free(from);
-		return result;
-	}
-	if (!strcmp(op, "cg-enable") && n == 3)
-		return enable_controllers(f[1], f[2]);
-	if (!strcmp(op, "cg-bpf") && n == 3)
-		return attach_device_program(f[1], f[2]);
-	if (!strcmp(op, "cg-write") && n == 3)
-		return write_file(f[1], f[2], strlen(f[2]), O_TRUNC, 0);
-	if (!strcmp(op, "pid") && n == 1) {
-		struct sync_msg msg;
-		if (expect(SYNC_PID, &msg) < 0)
-			return -1;
-		init_pid = msg.a;
-		created_ms = now_ms(); /* the state's creation, as run.ts takes it once the pid came */
-		monitor_start = start_time(helper);
-		init_start = start_time(init_pid);
-		return monitor_start < 0 || init_start < 0 ? -1 : 0;
-	}
-	if (!strcmp(op, "cg-procs") && n == 2) {
-		char pid[16];
-		snprintf(pid, sizeof(pid), "%d", (int)init_pid);
-		return write_file(f[1], pid, strlen(pid), O_TRUNC, 0);
-	}
-	if (!strcmp(op, "continue") && n == 1)
-		return sync_send(control, SYNC_CONTINUE, 0, 0) < 0 ? -1 : expect(SYNC_READY, NULL);
-	if (!strcmp(op, "start") && n == 1) {
-		/* Taken before START, as runtime/run.ts startContainer does. */
-		started_ms = now_ms();
-		if (sync_send(control, SYNC_START, 0, 0) < 0)
-			return -1;
-		/* From here the command may have run: whatever happens, diyc must not run it again (fail). */
-		started = 1;
-		struct sync_msg msg = { 0, 0, 0, 0 };
-		if (sync_recv(control, &msg) != 1 || msg.type != SYNC_STARTED)
-			start_failed(&msg);
-		return 0;
-	}
-	if (!strcmp(op, "wait"))
-		return wait_for_exit(f, n);
-	if (!strcmp(op, "finish") && n > 1) {
-		/* The words live in the recipe's buffer until we exit or exec; the array of them is the loop's. */
-		finish_command = calloc((size_t)n, sizeof(char *));
-		if (!finish_command)
-			return -1;
-		memcpy(finish_command, f + 1, (size_t)(n - 1) * sizeof(char *));
-		finish_len = n - 1;
-		return 0;
-	}
-	if (!strcmp(op, "oom") && n == 3) {
-		long long kills = keyed(f[1], f[2]);
-		return kills == 0 ? 0 : -1; /* the OOM killer struck (or no count to read): diyc says so */
-	}
-	if (!strcmp(op, "cg-rmdir") && n == 2)
-		return remove_cgroup(f[1]);
-	if (!strcmp(op, "cg-rmdir-shared") && n == 2) {
-		rmdir(f[1]); /* best effort: other containers of this store may still be in it */
-		return 0;
-	}
-	if (!strcmp(op, "rmtree") && n == 3)
-		return remove_tree_parallel(f[1], f[2]);
-	if (!strcmp(op, "detach") && n == 1) {
-		/* The monitor carries on alone: its EXIT will find nobody, and it runs the cleanup hook. */
-		close(control);
-		control = -1;
-		return 0;
-	}
-	if (!strcmp(op, "print") && n == 2) {
-		(void)write_all_fd(STDOUT_FILENO, f[1], strlen(f[1])); /* best effort, as diyc's print */
-		return 0;
-	}
-	if (!strcmp(op, "exit") && n == 2)
-		exit(start_failure ? start_failure : (int)field_number(f[1]));
-	if (!strcmp(op, "done") && n == 1 && start_failure)
-		exit(start_failure); /* the helper is gone already (ABORT) */
-	if (!strcmp(op, "done") && n == 1) {
-		sync_send(control, SYNC_DONE, 0, 0);
-		int status;
-		while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
-			;
-		exit(exit_code(exit_msg.a));
+		return op->run(f, mode);
 	}
 	errno = EINVAL;
 	return -1;
@@ -1253,18 +1467,15 @@ int main(int argc, char **argv)
 	/* Our name in ps, as diyc's would be. */
 	prctl(PR_SET_NAME, "diyc", 0, 0, 0);
 	while ((line = strtok_r(NULL, "\n", &save))) {
-		char *fields[MAX_FIELDS];
+		char *fields[MAX_FIELDS + 1];
 		int n = 0;
 		for (char *rest = line; rest && n < MAX_FIELDS;)
 			fields[n++] = strsep(&rest, "\t");
+		fields[n] = NULL;
 		/* An `atomic` step's text is a template: fill_template reads its escapes itself. */
 		for (int i = 0; i < n; i++)
 			if (!(i == 3 && !strcmp(fields[0], "atomic")))
 				unescape(fields[i]);
-		/* A run whose command did not start has no state of a started run, no wait, no name to print. */
-		if (start_failure && (!strcmp(fields[0], "atomic") || !strcmp(fields[0], "wait") || !strcmp(fields[0], "print") ||
-				      !strcmp(fields[0], "detach")))
-			continue;
 		if (step(fields, n) < 0)
 			fail(fields, n);
 	}
