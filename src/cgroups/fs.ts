@@ -43,21 +43,29 @@ export interface CgroupFs {
   attachDeviceProgram(path: string, program: DeviceProgram): void;
 }
 
-export const hostCgroupFs: CgroupFs = {
+/** The operations a CgroupFs does itself; the others are made of them (withDerivedOps). */
+export type CgroupFsPrimitives = Omit<CgroupFs, "ensureDir" | "copyIfEmpty" | "enableControllers">;
+
+/**
+ * A CgroupFs whose ensureDir, copyIfEmpty and enableControllers are made of
+ * its own mkdir, read and write (so a wrapper that traces or fails those sees
+ * them). A recording (runtime/prepared.ts) keeps them as operations instead.
+ */
+export function withDerivedOps(fs: CgroupFsPrimitives): CgroupFs {
+  const full: CgroupFs = Object.assign(fs, {
+    ensureDir: (path: string) => ensureDirWith(full, path),
+    copyIfEmpty: (path: string, from: string) => copyIfEmptyWith(full, path, from),
+    enableControllers: (dir: string, wanted: readonly string[]) => enableControllersWith(full, dir, wanted),
+  });
+  return full;
+}
+
+export const hostCgroupFs: CgroupFs = withDerivedOps({
   mkdir(path) {
     attempt("mkdir", path, () => mkdirSync(path, 0o755));
   },
   rmdir(path) {
     attempt("rmdir", path, () => rmdirSync(path));
-  },
-  ensureDir(path) {
-    ensureDirWith(hostCgroupFs, path);
-  },
-  copyIfEmpty(path, from) {
-    copyIfEmptyWith(hostCgroupFs, path, from);
-  },
-  enableControllers(dir, wanted) {
-    enableControllersWith(hostCgroupFs, dir, wanted);
   },
   write(path, value) {
     // No O_CREAT: a control file the kernel does not have must fail (ENOENT),
@@ -101,10 +109,10 @@ export const hostCgroupFs: CgroupFs = {
       throw new CgroupError("bpf", path, errno, error instanceof SyscallError ? error.syscall : "open", { cause: error });
     }
   },
-};
+});
 
 /** ensureDir over a CgroupFs's own mkdir. */
-export function ensureDirWith(fs: CgroupFs, path: string): void {
+export function ensureDirWith(fs: CgroupFsPrimitives, path: string): void {
   try {
     fs.mkdir(path);
   } catch (error) {
@@ -113,17 +121,17 @@ export function ensureDirWith(fs: CgroupFs, path: string): void {
 }
 
 /** copyIfEmpty over a CgroupFs's own read and write. */
-export function copyIfEmptyWith(fs: CgroupFs, path: string, from: string): void {
+export function copyIfEmptyWith(fs: CgroupFsPrimitives, path: string, from: string): void {
   if (fs.read(path).trim() === "") fs.write(path, fs.read(from).trim());
 }
 
 /** The words of a cgroup file (cgroup.controllers, cgroup.subtree_control). */
-export function cgroupWords(fs: CgroupFs, path: string): Set<string> {
+export function cgroupWords(fs: CgroupFsPrimitives, path: string): Set<string> {
   return new Set(fs.read(path).split(/\s+/).filter((w) => w !== ""));
 }
 
 /** enableControllers over a CgroupFs's own read and write. */
-export function enableControllersWith(fs: CgroupFs, dir: string, wanted: readonly string[]): void {
+export function enableControllersWith(fs: CgroupFsPrimitives, dir: string, wanted: readonly string[]): void {
   const available = cgroupWords(fs, join(dir, "cgroup.controllers"));
   const enabled = cgroupWords(fs, join(dir, "cgroup.subtree_control"));
   const missing = wanted.filter((name) => available.has(name) && !enabled.has(name));
@@ -141,7 +149,8 @@ function attempt<T>(op: "mkdir" | "rmdir" | "write" | "read", path: string, body
 
 /** A CgroupFs that reports every change (mkdir, rmdir, write) to `log` before doing it. */
 export function tracedCgroupFs(inner: CgroupFs, log: (line: string) => void): CgroupFs {
-  return {
+  // Its ensureDir, copyIfEmpty and enableControllers go through its own mkdir and write: traced.
+  return withDerivedOps({
     mkdir(path) {
       log(`cgroup mkdir ${path}`);
       inner.mkdir(path);
@@ -149,17 +158,6 @@ export function tracedCgroupFs(inner: CgroupFs, log: (line: string) => void): Cg
     rmdir(path) {
       log(`cgroup rmdir ${path}`);
       inner.rmdir(path);
-    },
-    ensureDir(path) {
-      log(`cgroup mkdir ${path}`);
-      inner.ensureDir(path);
-    },
-    // Through this wrapper's own write, so that the copy, when it happens, is traced.
-    copyIfEmpty(path, from) {
-      copyIfEmptyWith(this, path, from);
-    },
-    enableControllers(dir, wanted) {
-      enableControllersWith(this, dir, wanted);
     },
     write(path, value) {
       log(`cgroup write ${path} ${JSON.stringify(value)}`);
@@ -171,7 +169,7 @@ export function tracedCgroupFs(inner: CgroupFs, log: (line: string) => void): Cg
       log(`cgroup bpf: attach a device program (${program.rules} allow rules, ${program.instructions.length / 8} instructions) to ${path}`);
       inner.attachDeviceProgram(path, program);
     },
-  };
+  });
 }
 
 /** Reads a control file holding one integer, or "max" (returned as undefined = no limit). */

@@ -426,10 +426,10 @@ export const run: Command = async (args, ctx) => {
   return reportOutcome(ctx, name, outcome);
 };
 
-/** The exit code to return, and the OOM line docker users expect. */
 /** What a detached run prints: the name, as docker prints the id. */
 const detachedLine = (name: string) => name;
 
+/** The exit code to return, and the OOM line docker users expect. */
 export function reportOutcome(ctx: CliContext, name: string, outcome: RunOutcome): number {
   if (outcome.exitCode === undefined) {
     ctx.print(detachedLine(name));

@@ -2,7 +2,7 @@
 // the command line's choices.
 
 import { BUILTIN_IMAGE, ensureBuiltinImage } from "../image/builtin";
-import { findImage, fitLowerdirs, holdImageForContainer, imageLayout, recordImageHold } from "../image/images";
+import { findImage, fitLowerdirs, holdImageForContainer, imageLayout } from "../image/images";
 import { hostCgroupFs } from "../cgroups/index";
 import type { StartRecording } from "../runtime/prepared";
 import type { CgroupManager } from "../cgroups/index";
@@ -35,8 +35,7 @@ export function runtimeContext(ctx: CliContext, verbose: boolean, recording?: St
         await ensureBuiltinImage(ctx.store, ctx.syscalls);
       }
       // The overlay mount's -v line shows the layers; no line of its own here.
-      const { record, lowerdirs } = holdImageForContainer(ctx.store, image, container, ctx.syscalls);
-      if (recording) recordImageHold(recording, imageLayout(ctx.store), record, container);
+      const { lowerdirs } = holdImageForContainer(ctx.store, image, container, ctx.syscalls, recording);
       // upperdir=DIR/upper,workdir=DIR/work: what else goes in overlayfs's one page of options.
       const { upper, work } = containerFiles(ctx.store, container);
       const others = `,upperdir=${upper},workdir=${work}`.length;

@@ -224,33 +224,30 @@ export function layerRoots(layout: ImageLayout, record: ImageRecord): string[] {
  * shared lock, so no rm or prune is half-way) and returns the layer
  * directories, top first. The hold stays until the container is gone.
  */
-export function holdImageForContainer(store: Store, image: string, container: string, syscalls: Syscalls): { record: ImageRecord; lowerdirs: string[] } {
+export function holdImageForContainer(
+  store: Store, image: string, container: string, syscalls: Syscalls, recorder?: HostStepRecorder,
+): { record: ImageRecord; lowerdirs: string[] } {
   const layout = imageLayout(store);
+  // A recorded run (runtime/prepared.ts): under the shared lock, the image's record and layers
+  // must be these very files (a removed and pulled again layer is another inode), then the hold.
+  recorder?.add("shared-lock", layout.lockFile);
   const lock = ImagesLock.acquire(layout, syscalls, "shared");
   try {
     const record = requireImage(layout, image);
+    recorder?.sameFile(layout.record(record.id));
     for (const diffId of record.layers) {
       if (!layerExists(layout, diffId)) throw new ImageError(`image ${image}: layer ${diffId} is missing from the store`);
+      recorder?.sameFile(join(layout.layerDir(diffId), "layer.json"));
     }
     // Written in place: its readers (image rm, prune) hold the exclusive lock, so none sees it half-written.
-    writeFileSync(layout.hold(container), `${record.id}\n`, { mode: 0o600 });
+    const hold = `${record.id}\n`;
+    recorder?.add("file", layout.hold(container), "600", hold);
+    writeFileSync(layout.hold(container), hold, { mode: 0o600 });
     return { record, lowerdirs: layerRoots(layout, record) };
   } finally {
+    recorder?.add("unlock", layout.lockFile);
     lock.release();
   }
-}
-
-/**
- * holdImageForContainer's steps, for a recorded run (runtime/prepared.ts):
- * under the shared lock, the image's record and layers must be these very
- * files (a removed and pulled again layer is another inode), then the hold.
- */
-export function recordImageHold(recording: HostStepRecorder, layout: ImageLayout, record: ImageRecord, container: string): void {
-  recording.add("shared-lock", layout.lockFile);
-  recording.sameFile(layout.record(record.id));
-  for (const diffId of record.layers) recording.sameFile(join(layout.layerDir(diffId), "layer.json"));
-  recording.add("file", layout.hold(container), "600", `${record.id}\n`);
-  recording.add("unlock", layout.lockFile);
 }
 
 /**

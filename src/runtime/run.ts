@@ -402,11 +402,9 @@ export async function finishRun(
   if (request && holdsMountNamespace(request)) ctx.trace?.host("the monitor closes the mount namespace: the kernel unmounts the container's mounts");
   const exitCode = exitCodeOf(message.a);
   const { recording } = ctx;
-  recording?.add("lock", ctx.store.containerLock(name), containerFiles(ctx.store, name).dir);
   recording?.enter("release");
-  const outcome = await withContainerLock(ctx.store, name, ctx.syscalls, () => finishContainer(ctx, name));
+  const outcome = await withContainerLock(ctx.store, name, ctx.syscalls, () => finishContainer(ctx, name), recording);
   recording?.enter("other");
-  recording?.add("unlock", ctx.store.containerLock(name));
   recording?.add("done");
   channel.done();
   await channel.helper.exited;
@@ -455,8 +453,7 @@ export async function runContainer(ctx: RuntimeContext, request: RunRequest, opt
     if (primed) recording?.add("prime", primed);
   }
   for (const dir of ctx.store.ensure()) recording?.add("ensure", dir, "700");
-  recording?.add("lock", ctx.store.containerLock(request.name), containerFiles(ctx.store, request.name).dir);
-  const lock = ContainerLock.acquire(ctx.store, request.name, ctx.syscalls);
+  const lock = ContainerLock.acquire(ctx.store, request.name, ctx.syscalls, recording);
   if (!proceed()) {
     lock.release();
     return { oomKilled: false, cancelled: true };
@@ -473,7 +470,6 @@ export async function runContainer(ctx: RuntimeContext, request: RunRequest, opt
     finishAfterFailure(ctx, request.name, lock);
     throw error;
   }
-  recording?.add("unlock", ctx.store.containerLock(request.name));
   lock.release();
   if (request.detach) {
     recording?.add("detach");

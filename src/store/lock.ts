@@ -15,6 +15,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, statSync, unlink
 import { dirname } from "node:path";
 import { Errno, SyscallError } from "../linux/errors";
 import { LOCK_EX, LOCK_NB, LOCK_UN, type Syscalls } from "../linux/syscalls";
+import type { HostStepRecorder } from "./recording";
 import type { Store } from "./store";
 
 export class ContainerLock {
@@ -24,11 +25,14 @@ export class ContainerLock {
     readonly path: string,
     /** The container's directory: when it is gone at release, so is the lock file. */
     private readonly containerDir: string,
+    /** A recorded run's (runtime/prepared.ts): the lock and its release are steps of it. */
+    private readonly recorder?: HostStepRecorder,
   ) {}
 
   /** Blocks until this process holds the container's lock. */
-  static acquire(store: Store, name: string, syscalls: Syscalls): ContainerLock {
-    return ContainerLock.take(store, name, syscalls, LOCK_EX)!;
+  static acquire(store: Store, name: string, syscalls: Syscalls, recorder?: HostStepRecorder): ContainerLock {
+    recorder?.add("lock", store.containerLock(name), store.containerDir(name));
+    return ContainerLock.take(store, name, syscalls, LOCK_EX, recorder)!;
   }
 
   /** The lock if nobody holds it, else undefined (another diyc is working on the container). */
@@ -36,7 +40,7 @@ export class ContainerLock {
     return ContainerLock.take(store, name, syscalls, LOCK_EX | LOCK_NB);
   }
 
-  private static take(store: Store, name: string, syscalls: Syscalls, operation: number): ContainerLock | undefined {
+  private static take(store: Store, name: string, syscalls: Syscalls, operation: number, recorder?: HostStepRecorder): ContainerLock | undefined {
     const path = store.containerLock(name);
     for (;;) {
       const fd = openSync(path, "a", 0o600);
@@ -47,7 +51,7 @@ export class ContainerLock {
         if ((operation & LOCK_NB) && error instanceof SyscallError && error.errno === Errno.EWOULDBLOCK) return undefined;
         throw error;
       }
-      if (isFileAt(fd, path)) return new ContainerLock(syscalls, fd, path, store.containerDir(name));
+      if (isFileAt(fd, path)) return new ContainerLock(syscalls, fd, path, store.containerDir(name), recorder);
       // The holder we waited for removed the file (its container was removed):
       // this inode is nobody's lock any more. Take the current one.
       closeSync(fd);
@@ -56,6 +60,7 @@ export class ContainerLock {
 
   release(): void {
     if (this.fd < 0) return;
+    this.recorder?.add("unlock", this.path);
     if (!existsSync(this.containerDir)) {
       // Unlinked while held: see the top of the file for why that is safe.
       try {
@@ -83,8 +88,10 @@ function isFileAt(fd: number, path: string): boolean {
 }
 
 /** Runs `fn` holding the container's lock; releases it however `fn` ends. */
-export async function withContainerLock<T>(store: Store, name: string, syscalls: Syscalls, fn: () => Promise<T> | T): Promise<T> {
-  const lock = ContainerLock.acquire(store, name, syscalls);
+export async function withContainerLock<T>(
+  store: Store, name: string, syscalls: Syscalls, fn: () => Promise<T> | T, recorder?: HostStepRecorder,
+): Promise<T> {
+  const lock = ContainerLock.acquire(store, name, syscalls, recorder);
   try {
     return await fn();
   } finally {

@@ -85,8 +85,7 @@ export class Store {
     return join(this.locksDir, `${name}.lock`);
   }
 
-  /** Creates the top-level directories; cheap when they exist. */
-  /** Makes the store's directories that are missing; returns them all (a run records them, runtime/prepared.ts). */
+  /** Creates the top-level directories (cheap when they exist); returns them all (a run records them, runtime/prepared.ts). */
   ensure(): string[] {
     const dirs = [this.imagesDir, this.containersDir, this.locksDir];
     for (const dir of dirs) mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CgroupError, DEFAULT_DEVICE_RULES, deviceRuleText, detectCgroupManager, type CgroupFs } from "../../src/cgroups";
 import { mimicV1Host, type MimicCgroupFs } from "../../src/cgroups/mimic";
-import { copyIfEmptyWith, enableControllersWith, ensureDirWith } from "../../src/cgroups/fs";
+import { withDerivedOps } from "../../src/cgroups/fs";
 import { memoryV1 } from "../../src/cgroups/v1/memory";
 import { Errno } from "../../src/linux/errors";
 import type { LinuxResources } from "../../src/spec/resources";
@@ -57,20 +57,11 @@ describe("v1 driver on a mimic of cgroupfs", () => {
     // As `diyc run --rm` side by side: the other's removeParent finds diyc/test empty and removes it.
     let mkdirRaced = false, readRaced = false;
     const { manager } = host({
-      fs: (real) => ({
+      fs: (real) => withDerivedOps({
         rmdir: (path) => real.rmdir(path),
         write: (path, value) => real.write(path, value),
         exists: (path) => real.exists(path),
         attachDeviceProgram: (path, program) => real.attachDeviceProgram(path, program),
-        ensureDir(path) {
-          ensureDirWith(this, path);
-        },
-        copyIfEmpty(path, from) {
-          copyIfEmptyWith(this, path, from);
-        },
-        enableControllers(dir, wanted) {
-          enableControllersWith(this, dir, wanted);
-        },
         mkdir(path) {
           if (path === cg("pids", "diyc/test/web") && !mkdirRaced) {
             mkdirRaced = true;
@@ -195,21 +186,12 @@ describe("v1 driver on a mimic of cgroupfs", () => {
   });
 
   test("a failed create removes every directory it made, and reports path and errno", () => {
-    const busyPids = (mimic: MimicCgroupFs): CgroupFs => ({
+    const busyPids = (mimic: MimicCgroupFs): CgroupFs => withDerivedOps({
       mkdir: (p) => mimic.mkdir(p),
       rmdir: (p) => mimic.rmdir(p),
       read: (p) => mimic.read(p),
       exists: (p) => mimic.exists(p),
       attachDeviceProgram: (p, program) => mimic.attachDeviceProgram(p, program),
-      ensureDir(p) {
-        ensureDirWith(this, p);
-      },
-      copyIfEmpty(p, from) {
-        copyIfEmptyWith(this, p, from);
-      },
-      enableControllers(dir, wanted) {
-        enableControllersWith(this, dir, wanted);
-      },
       write: (p, v) => {
         if (p.endsWith("pids.max")) throw new CgroupError("write", p, Errno.EBUSY);
         mimic.write(p, v);
