@@ -15,6 +15,7 @@
 
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { asDiycError } from "../linux/errors";
 import { ImageError } from "./errors";
 import type { ImageConfig } from "./oci-image";
 
@@ -156,22 +157,25 @@ const MAX_ACCOUNT_FILE = 4 << 20;
  * component is not what it was (a symlink now, gone), or the file is larger
  * than an account file can be.
  */
-function readWithoutSymlinks(layer: string, parts: string[]): string | undefined {
+export function readWithoutSymlinks(layer: string, parts: string[]): string | undefined {
   const opened: number[] = [];
   try {
     opened.push(openSync(layer, constants.O_RDONLY | constants.O_DIRECTORY));
     for (const [index, part] of parts.entries()) {
       const last = index === parts.length - 1;
       // /proc/self/fd/N/PART: PART resolved in the directory already opened, never through a symlink.
-      const flags = constants.O_RDONLY | constants.O_NOFOLLOW | (last ? 0 : constants.O_DIRECTORY);
+      // The file itself without blocking: the container could have made it a FIFO (fstat refuses it below).
+      const flags = constants.O_RDONLY | constants.O_NOFOLLOW | (last ? constants.O_NONBLOCK : constants.O_DIRECTORY);
       opened.push(openSync(`/proc/self/fd/${opened.at(-1)}/${part}`, flags));
     }
     const file = opened.at(-1)!;
     const stats = fstatSync(file);
     if (!stats.isFile() || stats.size > MAX_ACCOUNT_FILE) return undefined;
     return readFileSync(file, "utf8");
-  } catch {
-    return undefined; // changed under us: a symlink (ELOOP), not a directory any more, gone
+  } catch (error) {
+    // Changed under us: a symlink (ELOOP), not a directory any more, gone. Anything else is an error with its path.
+    if (["ELOOP", "ENOTDIR", "ENOENT"].includes((error as NodeJS.ErrnoException).code ?? "")) return undefined;
+    throw asDiycError(error, join(layer, ...parts));
   } finally {
     for (const fd of opened) closeSync(fd);
   }

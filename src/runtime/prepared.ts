@@ -4,9 +4,9 @@
 // Bun's start and diyc's JavaScript are two thirds of a run's time
 // (bench/README.md, "Issue 14"); the kernel's part, replayed from C, is
 // under half of runc's whole run. So `bin/diyc` starts native/front.c. It
-// reads the process's inputs (argv, environment, working directory, ids,
-// terminals, capabilities), and looks for a recipe recorded under exactly
-// those inputs. If there is none, it execs this diyc with DIYC_PREPARE=PATH
+// reads the process's inputs (argv, working directory, ids, terminals,
+// capabilities, allowed CPUs: cli/prepared.ts inputsOf), and looks for a
+// recipe recorded under exactly those inputs. If there is none, it execs this diyc with DIYC_PREPARE=PATH
 // appended to the environment, and a run that this module finds fully
 // covered records its steps as it does them and writes them to PATH at the
 // end. The next time, the front checks the recipe's validity conditions
@@ -88,7 +88,7 @@ export class StartRecording implements HostStepRecorder {
 
   /**
    * A recording suspended by a foreground run's hand-off (hand-off.ts), taken
-   * up by `diyc _finish` to record the end: `text` is what suspend() saved.
+   * up by `diyc _finish` to record the end: `text` is what save() wrote then.
    */
   static resume(path: string, text: string): StartRecording {
     const recording = new StartRecording(path, text.replace(/\n$/, ""), () => []);

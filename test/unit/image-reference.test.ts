@@ -10,7 +10,7 @@ import { fitLowerdirs, MOUNT_OPTIONS_LIMIT } from "../../src/image/images";
 import { choosePlatform, parsePlatform, type Index } from "../../src/image/oci-image";
 import { parseReference, pullSource } from "../../src/image/reference";
 import { parseChallenge } from "../../src/image/registry";
-import { applyImageConfig, layerFileReader, resolveUser } from "../../src/image/run-config";
+import { applyImageConfig, layerFileReader, readWithoutSymlinks, resolveUser } from "../../src/image/run-config";
 import { Store } from "../../src/store/store";
 
 describe("parseReference", () => {
@@ -104,6 +104,23 @@ describe("files through layers, and the lowerdir limit", () => {
     // A whiteout (a 0:0 character device: mknod needs no privilege for it) hides the lower layers' file.
     expect(Bun.spawnSync(["mknod", join(top!, "etc/passwd"), "c", "0", "0"]).exitCode).toBe(0);
     expect(layerFileReader([top!, middle!, bottom!])("/etc/passwd")).toBeUndefined();
+  });
+
+  test("read through fds (the race between the walk and the read): a symlinked file or directory, a FIFO, are not read", () => {
+    const layer = join(tmp, "layer");
+    mkdirSync(join(layer, "etc"), { recursive: true });
+    writeFileSync(join(layer, "etc/passwd"), "root:x:0:0::/root:/bin/sh\n");
+    expect(readWithoutSymlinks(layer, ["etc", "passwd"])).toBe("root:x:0:0::/root:/bin/sh\n");
+    writeFileSync(join(tmp, "host-secret"), "secret");
+    symlinkSync(join(tmp, "host-secret"), join(layer, "etc/group"));
+    expect(readWithoutSymlinks(layer, ["etc", "group"])).toBeUndefined();
+    const linked = join(tmp, "linked");
+    mkdirSync(linked);
+    symlinkSync(join(layer, "etc"), join(linked, "etc"));
+    expect(readWithoutSymlinks(linked, ["etc", "passwd"])).toBeUndefined();
+    // A FIFO (a container can make one, with no capability): not opened for a read that would block.
+    expect(Bun.spawnSync(["mkfifo", join(layer, "etc/shadow")]).exitCode).toBe(0);
+    expect(readWithoutSymlinks(layer, ["etc", "shadow"])).toBeUndefined();
   });
 
   test("past a page of mount options, layers get short names; past that, a clear error", () => {
