@@ -9,7 +9,7 @@ import packageJson from "../../package.json" with { type: "json" };
 import { DiycError, ExitCode, fsErrorAsSyscallError, UsageError } from "../linux/errors";
 import { rootlessIdentity } from "../linux/rootless";
 import { linuxSyscalls } from "../linux/syscalls";
-import { resolveNetworkRegistry, resolveStoreRoot, Store } from "../store/store";
+import { resolveNetworkRegistry, resolveStoreRoot, Store, type RootlessOwner } from "../store/store";
 import { cleanup } from "./cleanup";
 import { own } from "./own";
 import { finish } from "./finish";
@@ -133,6 +133,16 @@ function takeGlobalOptions(argv: string[]): { root?: string; networks?: string; 
   return { ...found, verbose, rest };
 }
 
+/** The rootless identity; a user without one may still ask for help (rootlessIdentity says what is missing otherwise). */
+function identityUnlessHelp(invocation: Invocation, informational: boolean): RootlessOwner | undefined {
+  try {
+    return { ...rootlessIdentity(invocation.euid, invocation.egid), diycCommand: invocation.diycCommand };
+  } catch (error) {
+    if (informational) return undefined;
+    throw error;
+  }
+}
+
 export async function main(invocation: Invocation): Promise<number> {
   // Synchronous writes: process.stderr's first use costs ~16 ms in Bun, and
   // -v lines must appear in order with the init's own (which go straight to fd 2).
@@ -144,8 +154,9 @@ export async function main(invocation: Invocation): Promise<number> {
     const [first, ...args] = rest;
     const informational = first === undefined || ["--version", "version", "-h", "--help", "help"].includes(first) || args.includes("--help") || args.includes("-h");
     // An ordinary user runs rootless (linux/rootless.ts): a store of their own, their subordinate ids.
-    const rootless = invocation.euid === 0 || informational ? undefined
-      : { ...rootlessIdentity(invocation.euid, invocation.egid), diycCommand: invocation.diycCommand };
+    // Whatever the arguments: a "-h" may be the container's (`diyc run --rm busybox ls -h`). Only
+    // help, which uses no store, goes on without an identity the user cannot have.
+    const rootless = invocation.euid === 0 ? undefined : identityUnlessHelp(invocation, informational);
     const storeRoot = resolveStoreRoot(root, invocation.env, invocation.euid !== 0);
     const ctx: CliContext = {
       store: new Store(storeRoot, resolveNetworkRegistry(networks, invocation.env, storeRoot, invocation.euid !== 0), rootless),

@@ -207,6 +207,12 @@ describeRootless("rootless: an ordinary user runs containers", () => {
     expect(as(["run", "--rm", "-i", "10.0.0.2", "--name", "ip", "busybox", "true"])).toMatchObject({ code: 125, stderr: expect.stringMatching(/^diyc: -i: a rootless container's address is pasta's.*\n$/) });
   });
 
+  test("a -h among the container's arguments is the container's: the run is still rootless", () => {
+    // (It once made diyc take the command for a request for help, and skip the user's identity.)
+    const r = as(["run", "--rm", "--name", "rh", "busybox", "sh", "-c", "id -u; tr -s ' ' < /proc/self/uid_map", "-h"]);
+    expect(r).toMatchObject({ code: 0, stderr: "", stdout: `0\n 0 ${user.uid} 1\n 1 ${user.subid} 65536\n` });
+  });
+
   test("a user without subordinate ids gets one line saying what to add", () => {
     const r = diycAs(NOBODY, "/tmp", ["ps"]);
     expect(r.code).toBe(125);
