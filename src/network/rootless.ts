@@ -22,6 +22,7 @@ import { claimPorts, formatPublish, releasePorts, type PortClaim, type PortMappi
 import { storeField } from "./ipam";
 import { HostPorts } from "./listening";
 import { runTool } from "../linux/rootless";
+import { identify, isAlive } from "../linux/process-identity";
 import type { Log } from "../linux/trace";
 import type { Store } from "../store/store";
 
@@ -102,26 +103,18 @@ function pastaProcess(pidFile: string): number | undefined {
 /** Stops the container's pasta, if it runs, and waits for it (bounded). Idempotent. */
 export function stopPasta(pidFile: string, log: Log): void {
   const pid = pastaProcess(pidFile);
-  if (pid !== undefined) {
-    log(`stop pasta (pid ${pid})`);
-    signal(pid, "SIGTERM");
-    // Until it has exited (a zombie: pasta is a daemon, init reaps it whenever it does).
-    // Its command line is gone while it exits, so the pid file cannot identify it any more.
+  // Its command line is gone while it exits, so the pid file cannot identify it any more: its
+  // identity (pid and start time) does, so that a reused pid is never signalled.
+  const pasta = pid === undefined ? undefined : identify(pid);
+  if (pasta) {
+    log(`stop pasta (pid ${pasta.pid})`);
+    signal(pasta.pid, "SIGTERM");
+    // Until it has exited (a zombie counts: pasta is a daemon, init reaps it whenever it does).
     const deadline = Date.now() + PASTA_STOP_MS;
-    while (isRunning(pid) && Date.now() < deadline) Bun.sleepSync(2);
-    if (isRunning(pid)) signal(pid, "SIGKILL");
+    while (isAlive(pasta) && Date.now() < deadline) Bun.sleepSync(2);
+    if (isAlive(pasta)) signal(pasta.pid, "SIGKILL");
   }
   removeIfExists(pidFile);
-}
-
-/** Neither gone nor a zombie ("pid (comm) STATE ..."; comm may hold spaces and parentheses). */
-function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 function signal(pid: number, name: "SIGTERM" | "SIGKILL"): void {

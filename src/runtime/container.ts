@@ -7,7 +7,7 @@ import type { Spec } from "../spec/oci";
 import type { ContainerOptions } from "../spec/container-spec";
 import type { NetworkConfig, PortMapping } from "../network/index";
 import { readJsonIfExists, writeJsonAtomic } from "../store/atomic";
-import type { ProcessIdentity } from "./process-identity";
+import type { ProcessIdentity } from "../linux/process-identity";
 import type { Store } from "../store/store";
 
 /**

@@ -9,7 +9,7 @@ import { capabilitiesFor, containerEnv, validateCwd } from "../spec/container-sp
 import type { Process } from "../spec/oci";
 import { readConfig, readState } from "./container";
 import { HelperChannel } from "./helper-channel";
-import { isAlive } from "./process-identity";
+import { isAlive } from "../linux/process-identity";
 import type { RuntimeContext } from "./context";
 import { requireContainer } from "./status";
 

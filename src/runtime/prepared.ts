@@ -40,7 +40,7 @@ export const PREPARE_VARIABLE = "DIYC_PREPARE";
  * Placeholders the front fills in: `now`, the time of the step; `created`,
  * the time the init's pid came (the state's creation); `started`, the time
  * taken just before START (ms since the epoch, as Date.now()); the monitor's
- * and the init's identities (process-identity.ts).
+ * and the init's identities (linux/process-identity.ts).
  */
 export const PLACEHOLDERS = ["now", "created", "started", "monitor.pid", "monitor.start", "init.pid", "init.start"] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];

@@ -13,7 +13,7 @@ import { readDirIfExists } from "../store/atomic";
 import { DiycError, UsageError } from "../linux/errors";
 import { containerFiles, readExitRecord, readState } from "./container";
 import { ContainerLock } from "../store/lock";
-import { isAlive, type ProcessIdentity } from "./process-identity";
+import { isAlive, type ProcessIdentity } from "../linux/process-identity";
 import type { RuntimeContext } from "./context";
 import { removeTree } from "../image/tree";
 import type { RootlessIdentity } from "../linux/rootless";

@@ -4,7 +4,7 @@
 import { rmSync } from "node:fs";
 import { readDirIfExists } from "../store/atomic";
 import { join } from "node:path";
-import { identify } from "./process-identity";
+import { identify } from "../linux/process-identity";
 
 /**
  * A reused container's directory (run or start of an exited one) may hold

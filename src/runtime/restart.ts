@@ -6,7 +6,7 @@
 
 import { readConfig, readState, writeState } from "./container";
 import { decideRestart } from "./restart-policy";
-import { identify } from "./process-identity";
+import { identify } from "../linux/process-identity";
 import { withContainerLock } from "../store/lock";
 import type { RuntimeContext } from "./context";
 import { finishContainer } from "./cleanup";

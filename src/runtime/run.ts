@@ -22,7 +22,7 @@ import { exitCodeOf } from "../linux/wait-status";
 import { HelperChannel, Sync, type SyncMessage } from "./helper-channel";
 import { handOffWait } from "./hand-off";
 import { ContainerLock, withContainerLock } from "../store/lock";
-import { identify } from "./process-identity";
+import { identify } from "../linux/process-identity";
 import { connectContainer, prepareNetwork } from "./networking";
 import { finishContainer, releaseHostResources } from "./cleanup";
 import { cgroupParentFor, cgroupViewForContainers, createContainerCgroup, primeCgroupMigration, withOwnCgroup, type CgroupOutcome } from "./limits";

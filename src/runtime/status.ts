@@ -9,7 +9,7 @@ import { validateName } from "../spec/names";
 import { exitCodeOf } from "../linux/wait-status";
 import { containerFiles, readConfig, readExitRecord, readState } from "./container";
 import { decideRestart } from "./restart-policy";
-import { isAlive } from "./process-identity";
+import { isAlive } from "../linux/process-identity";
 import type { Store } from "../store/store";
 
 export type Status = "created" | "running" | "exited";

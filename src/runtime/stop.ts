@@ -6,7 +6,7 @@ import { DiycError } from "../linux/errors";
 import { parseSignal, SIGNALS } from "../linux/signals";
 import { readConfig, readState, writeState } from "./container";
 import { withContainerLock } from "../store/lock";
-import { isAlive, type ProcessIdentity } from "./process-identity";
+import { isAlive, type ProcessIdentity } from "../linux/process-identity";
 import { waitUntil } from "./wait";
 import type { RuntimeContext } from "./context";
 import { finishContainer } from "./cleanup";

@@ -22,7 +22,7 @@ import { loadBundle } from "../../spec/bundle";
 import type { IdMapping, Spec } from "../../spec/oci";
 import { writeFileAtomic } from "../../store/atomic";
 import { HelperChannel, Sync } from "../helper-channel";
-import { identify, isAlive, type ProcessIdentity } from "../process-identity";
+import { identify, isAlive, type ProcessIdentity } from "../../linux/process-identity";
 import { cgroupViewForContainers, primeCgroupMigration, withOwnCgroup } from "../limits";
 import { cgroupManagerFor, cgroupPlace, createOciCgroup, removeOciCgroup } from "./cgroup";
 import { freezerOf } from "./freezer";

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { DiycError, Errno, UsageError } from "../../linux/errors";
 import { parseSignal, SIGNALS } from "../../linux/signals";
 import { Sync } from "../helper-channel";
-import { isAlive } from "../process-identity";
+import { isAlive } from "../../linux/process-identity";
 import { cgroupManagerFor, DEFAULT_OCI_CGROUP_PARENT, removeOciCgroup } from "./cgroup";
 import { freezerOf, isFrozen } from "./freezer";
 import { removeSideCgroups } from "./side-limits";

@@ -16,7 +16,7 @@ import { DiycError, SyscallError, UsageError } from "../../linux/errors";
 import { LOCK_EX, LOCK_UN, type Syscalls } from "../../linux/syscalls";
 import type { Spec } from "../../spec/oci";
 import { readJsonIfExists, writeJsonAtomic } from "../../store/atomic";
-import { isAlive, type ProcessIdentity } from "../process-identity";
+import { isAlive, type ProcessIdentity } from "../../linux/process-identity";
 
 export const DEFAULT_OCI_ROOT = "/run/diyc-oci";
 export const OCI_VERSION = "1.0.2";
