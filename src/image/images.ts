@@ -7,7 +7,7 @@
 // names in refs.json. A record is only written once everything it names
 // exists; a name only once its record does.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { asDiycError } from "../linux/errors";
 import type { Syscalls } from "../linux/syscalls";

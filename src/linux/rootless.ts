@@ -21,7 +21,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { DiycError, UsageError } from "./errors";
 
 /** Container ids 1..SUBORDINATE_IDS come from /etc/subuid: root, the system users and ordinary users up to 65535, and nobody (65534). */
-export const SUBORDINATE_IDS = 65536;
+const SUBORDINATE_IDS = 65536;
 
 export interface IdRange {
   start: number;
@@ -44,8 +44,8 @@ export interface IdMap {
   size: number;
 }
 
-export const NEWUIDMAP = "/usr/bin/newuidmap";
-export const NEWGIDMAP = "/usr/bin/newgidmap";
+const NEWUIDMAP = "/usr/bin/newuidmap";
+const NEWGIDMAP = "/usr/bin/newgidmap";
 const UNSHARE = "/usr/bin/unshare";
 
 /** The user's name in /etc/passwd, or undefined. */

@@ -12,9 +12,8 @@
 // network registry that the host's stores share (below; ipam.ts, ports.ts).
 // See docs/networking.md for the whole picture.
 
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { writeJsonAtomic } from "../store/atomic";
 import { Store } from "../store/store";
 import { linuxSyscalls } from "../linux/syscalls";
 import { withFileLock } from "../store/lock";
@@ -22,7 +21,7 @@ import { DiycError, UsageError } from "../linux/errors";
 import { NAME_PATTERN, validateName } from "../spec/names";
 import { addAddress, addDefaultRoute } from "./address";
 import { ensureBridge } from "./bridge";
-import { readIfExists, readJsonIfExists } from "../store/atomic";
+import { readDirIfExists, readIfExists, readJsonIfExists, writeJsonAtomic } from "../store/atomic";
 import { removeIfExists, sweepStaleClaims } from "./claim";
 import { writeHostsFiles } from "./hosts";
 import { claimAddress, homeStoreRoot, leasesDir, listLeases, networkStateDir, ownerRoot, releaseLeases, storeField, storeScope, unusableReason, type Lease } from "./ipam";
@@ -191,8 +190,7 @@ function ipForwardRecord(store: Store): string {
 
 /** The networks of the registry. */
 export function listNetworks(store: Store): NetworkConfig[] {
-  if (!existsSync(store.networkDir)) return [];
-  return readdirSync(store.networkDir)
+  return readDirIfExists(store.networkDir)
     .filter((name) => NAME_PATTERN.test(name))
     .flatMap((name) => {
       const state = readNetworkState(store, name);

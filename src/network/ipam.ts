@@ -12,11 +12,11 @@
 // at the same moment can never both win an address, and a reader never sees a
 // half-written lease. No lock and no daemon are needed.
 
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UsageError } from "../linux/errors";
 import type { Store } from "../store/store";
-import { readIfExists } from "../store/atomic";
+import { readDirIfExists, readIfExists } from "../store/atomic";
 import { claimExclusive, removeIfExists, sweepStaleClaims } from "./claim";
 import { broadcastOf, contains, formatIpv4, parseIpv4, type Subnet } from "./ipv4";
 
@@ -100,9 +100,8 @@ export function leaseHolder(store: Store, network: string, ip: string): string |
 /** Every lease on the network, in address order. */
 export function listLeases(store: Store, network: string): Lease[] {
   const dir = leasesDir(store, network);
-  if (!existsSync(dir)) return [];
   const leases: Lease[] = [];
-  for (const ip of readdirSync(dir).filter(isLeaseName)) {
+  for (const ip of readDirIfExists(dir).filter(isLeaseName)) {
     const lease = readLease(store, network, ip);
     if (lease !== undefined) leases.push(lease);
   }

@@ -10,11 +10,11 @@
 // see ipam.ts), so concurrent runs cannot both win a port. The names start
 // with "." so they can never clash with a network's directory.
 
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../linux/errors";
 import type { Store } from "../store/store";
-import { readJsonIfExists } from "../store/atomic";
+import { readDirIfExists, readJsonIfExists } from "../store/atomic";
 import { claimExclusive, removeIfExists, sweepStaleClaims } from "./claim";
 import { parseIpv4 } from "./ipv4";
 import { ownerRoot } from "./ipam";
@@ -94,9 +94,8 @@ function claimName(p: { protocol: Protocol; hostPort: number }): string {
 
 export function listPortClaims(store: Store): PortClaim[] {
   const dir = portsDir(store);
-  if (!existsSync(dir)) return [];
   const claims: PortClaim[] = [];
-  for (const name of readdirSync(dir)) {
+  for (const name of readDirIfExists(dir)) {
     if (!/^(tcp|udp)-\d+$/.test(name)) continue;
     // undefined: released between readdir and read.
     const claim = readJsonIfExists<PortClaim>(join(dir, name));

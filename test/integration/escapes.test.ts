@@ -67,7 +67,8 @@ const MARK = "xyzzy-injected";
  * EPERM. A host that turned TIOCSTI off altogether (dev.tty.legacy_tiocsti=0)
  * gives EIO to everyone, which would say nothing about diyc.
  */
-const TIOCSTI_REFUSED = readFileSync("/proc/sys/dev/tty/legacy_tiocsti", "utf8").trim() === "0" ? "EIO" : "EPERM";
+const LEGACY_TIOCSTI = "/proc/sys/dev/tty/legacy_tiocsti"; // kernels before 6.2 have no such switch: TIOCSTI is on
+const TIOCSTI_REFUSED = existsSync(LEGACY_TIOCSTI) && readFileSync(LEGACY_TIOCSTI, "utf8").trim() === "0" ? "EIO" : "EPERM";
 
 describeRoot("the terminal: a container cannot type into the user's shell", () => {
   const probe = `--volume ${"${PROBE}"}:/probe:ro`;

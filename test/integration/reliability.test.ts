@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { cgroupParentFor } from "../../src/runtime/limits";
 import { Store } from "../../src/store/store";
 import { containerCgroups, DIYC, diyc, diycEnv, isRoot, mountsUnder, processExists, psJson, removeStore, tempStore } from "../helpers/diyc";
-import { asUser, NOBODY } from "../helpers/rootless";
+import { diycAs, NOBODY } from "../helpers/rootless";
 
 const describeRoot = isRoot ? describe : describe.skip;
 
@@ -196,10 +196,7 @@ describeRoot("messages that tell the truth", () => {
 
   test("as a user with no subordinate ids: every command says what rootless diyc needs, 125, and touches nothing", () => {
     expect(diyc(root, ["run", "-d", "rl-user", "busybox", "sleep", "30"]).code).toBe(0);
-    const asNobody = (args: string[]) => {
-      const p = Bun.spawnSync(asUser(NOBODY, [DIYC, "--root", root, ...args]), { stderr: "pipe" });
-      return { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
-    };
+    const asNobody = (args: string[]) => diycAs(NOBODY, root, args);
     // An ordinary user is rootless (docs/rootless.md); nobody has no subordinate ids, so nothing can run.
     const refusal = "diyc: rootless diyc needs 65536 subordinate ids for nobody in /etc/subuid (as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 nobody)\n";
     for (const args of [["ps", "-a"], ["network", "ls"], ["image", "ls"], ["stop", "rl-user"], ["rm", "-f", "rl-user"], ["run", "rl-u2", "busybox", "true"], ["rl-u3", "busybox", "true"]]) {

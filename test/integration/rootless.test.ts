@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DIYC, isRoot, mountsUnder } from "../helpers/diyc";
+import { DIYC, isRoot, mountsUnder, processExists } from "../helpers/diyc";
 import { freePort, push, REGISTRY_BINARY, SKOPEO, startRegistry } from "../helpers/registry";
 import { buildProbe } from "../helpers/probe";
 import { asUser, createTestUser, diycAs, NOBODY, removeTestUser, rootlessTools, userDirectory, userEnv, type TestUser } from "../helpers/rootless";
@@ -23,14 +23,7 @@ let probeDir: string;
 const as = (args: string[], options?: { stdin?: string; env?: Record<string, string> }) => diycAs(user, root, args, options);
 const state = (name: string) => JSON.parse(readFileSync(join(root, "containers", name, "state.json"), "utf8"));
 const uidOf = (pid: number) => Number(/^Uid:\t(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
-const processesOf = (uid: number) => readdirSync("/proc").filter((p) => /^\d+$/.test(p) && alive(Number(p)) && uidOf(Number(p)) === uid);
-function alive(pid: number): boolean {
-  try {
-    return !/^State:\tZ/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-}
+const processesOf = (uid: number) => readdirSync("/proc").filter((p) => /^\d+$/.test(p) && processExists(Number(p)) && uidOf(Number(p)) === uid);
 
 beforeAll(() => {
   if (!ready) return;
@@ -113,7 +106,7 @@ describeRootless("rootless: an ordinary user runs containers", () => {
       // No cgroup here (v1): stats lists it, with nothing to measure.
       expect(as(["stats", "--no-stream", "r1"]).stdout.split("\n")[1]).toMatch(/^r1\s+--\s+--\s+--\s+--$/);
       expect(as(["stop", "-t", "1", "r1"]).code).toBe(0);
-      expect(alive(init)).toBe(false);
+      expect(processExists(init)).toBe(false);
     } finally {
       // The container's files include one of a subordinate id: only root of a user namespace may delete it.
       expect(as(["rm", "-f", "r1"])).toMatchObject({ code: 0, stderr: "" });
@@ -189,7 +182,7 @@ describeRootless("rootless: an ordinary user runs containers", () => {
     } finally {
       expect(as(["rm", "-f", "web"]).code).toBe(0);
     }
-    expect(alive(pastaPid)).toBe(false);
+    expect(processExists(pastaPid)).toBe(false);
     const listening = Bun.spawnSync(["ss", "-Htln", `sport = :${port}`]);
     expect(listening.exitCode).toBe(0);
     expect(listening.stdout.toString()).toBe("");
