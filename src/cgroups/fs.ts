@@ -254,7 +254,14 @@ export function remakingVanishedParent<T>(step: () => T, remake: () => void, att
  * freezer, OCI's side hierarchies).
  */
 export function joinCgroupDirs(fs: CgroupFs, dirs: string[], pid: number): void {
-  for (const dir of dirs) fs.ensureDir(dir);
-  fs.write(join(dirs.at(-1)!, "cgroup.procs"), String(pid));
+  const parents = dirs.slice(0, -1);
+  const last = dirs.at(-1)!;
+  const makeParents = () => {
+    for (const dir of parents) fs.ensureDir(dir);
+  };
+  makeParents();
+  // A shared parent another release removed between its mkdir and ours: made again, as the managers do.
+  remakingVanishedParent(() => fs.ensureDir(last), makeParents);
+  fs.write(join(last, "cgroup.procs"), String(pid));
 }
 

@@ -2,7 +2,7 @@
 // `diyc [options] NAME IMAGE CMD...` which main.ts sends here too.
 
 import { existsSync, readFileSync } from "node:fs";
-import { capabilityNames, lastCapability, ownCapabilities } from "../linux/capabilities";
+import { kernelCapabilities, ownCapabilities } from "../linux/capabilities";
 import { hostDevices } from "../linux/devices";
 import { DiycError, UsageError } from "../linux/errors";
 import { readDockerProfile, type DockerSeccompProfile } from "../seccomp/docker-profile";
@@ -399,7 +399,7 @@ export const run: Command = async (args, ctx) => {
     capAdd: all(parsed, "cap-add"),
     capDrop: all(parsed, "cap-drop"),
     // Rootless, the container's root holds every capability, within its own user namespace.
-    availableCapabilities: ctx.store.rootless ? capabilityNames((1n << BigInt(lastCapability() + 1)) - 1n) : ownCapabilities(),
+    availableCapabilities: ctx.store.rootless ? kernelCapabilities() : ownCapabilities(),
     // The host's devices, listed now, as docker's --privileged gives them.
     ...(has(parsed, "privileged") ? { privileged: { devices: hostDevices().map((d) => ({ ...d, uid: 0, gid: 0 })) } } : {}),
     ...dnsOptions(parsed),

@@ -40,6 +40,11 @@ export function capabilityMask(names: string[]): bigint {
 }
 
 /** The names in a mask, for -v and /proc/self/status comparisons. */
+/** Every capability this kernel has (up to cap_last_cap). */
+export function kernelCapabilities(): string[] {
+  return CAPABILITIES.slice(0, lastCapability() + 1);
+}
+
 export function capabilityNames(mask: bigint): string[] {
   return CAPABILITIES.filter((_, i) => (mask >> BigInt(i)) & 1n);
 }

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CgroupError, DEFAULT_DEVICE_RULES, deviceRuleText, detectCgroupManager, type CgroupFs } from "../../src/cgroups";
 import { mimicV1Host, type MimicCgroupFs } from "../../src/cgroups/mimic";
-import { withDerivedOps } from "../../src/cgroups/fs";
+import { joinCgroupDirs, withDerivedOps } from "../../src/cgroups/fs";
 import { memoryV1 } from "../../src/cgroups/v1/memory";
 import { Errno } from "../../src/linux/errors";
 import type { LinuxResources } from "../../src/spec/resources";
@@ -266,5 +266,31 @@ describe("v1 driver on a mimic of cgroupfs", () => {
       `cgroup write ${cg("pids", "diyc/web/pids.max")} "7"`,
       `cgroup write ${cg("pids", "diyc/web/cgroup.procs")} "99"`,
     ]);
+  });
+});
+
+describe("joining a cgroup diyc does not otherwise manage (joinCgroupDirs)", () => {
+  test("the shared parent removed by another release between its mkdir and ours: made again, and the process joins", () => {
+    const mimic = mimicV1Host(root, { hierarchies: [["freezer"]] });
+    const parent = cg("freezer", "diyc");
+    const own = cg("freezer", "diyc", "web");
+    let raced = false;
+    const fs = withDerivedOps({
+      rmdir: (path) => mimic.fs.rmdir(path),
+      write: (path, value) => mimic.fs.write(path, value),
+      read: (path) => mimic.fs.read(path),
+      exists: (path) => mimic.fs.exists(path),
+      attachDeviceProgram: (path, program) => mimic.fs.attachDeviceProgram(path, program),
+      mkdir(path) {
+        if (path === own && !raced) {
+          raced = true;
+          mimic.fs.rmdir(parent); // the other container's release, at the worst moment
+        }
+        mimic.fs.mkdir(path);
+      },
+    });
+    joinCgroupDirs(fs, [parent, own], 4321);
+    expect(raced).toBe(true);
+    expect(file(join(own, "cgroup.procs"))).toBe("4321\n");
   });
 });
